@@ -1,0 +1,95 @@
+#pragma once
+// Ports: what the use cases need from storage. Adapters live beside `core/` in
+// `common/sqlite`, `common/redis` and `common/postgres`, named by technology.
+//
+// Error policy: a refusal the client caused is a return value; an infrastructure
+// failure (connection lost, timeout, server error) throws StoreUnavailable, which the
+// HTTP layer answers with 503 and which never changes data half-way.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/count.hpp"
+
+namespace count::core {
+
+struct StoreUnavailable : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// An Idempotency-Key as the store records it. `key` is already namespaced by the caller
+// (API key name + header value); `fingerprint` identifies the request (method, path, body).
+struct IdempotencyKey {
+  std::string key;
+  std::string fingerprint;
+};
+
+inline constexpr std::int64_t kIdempotencyTtlSeconds = 24 * 60 * 60;
+
+struct ApplyResult {
+  enum class Status {
+    kApplied,      // the mutations were applied now (each independently)
+    kReplayed,     // the key was seen with the same fingerprint: the first outcomes, nothing changed
+    kKeyConflict,  // the key was seen with another fingerprint: nothing changed, no outcomes
+  };
+  Status status = Status::kApplied;
+  std::vector<MutationOutcome> outcomes;  // one per mutation, in order
+  // True for an outcome whose counter was auto-created by this call (COUNT_AUTO_CREATE).
+  std::vector<bool> created;
+};
+
+// Values and the information served with them. Authoritative for values; a copy of
+// description and bounds is kept here so a write or a read needs one round trip.
+class CountValueStore {
+ public:
+  virtual ~CountValueStore() = default;
+
+  // Applies each mutation atomically and independently of the others; the
+  // idempotency record (when `key` is set) is written in the same atomic step as the
+  // mutations, and only when at least one mutation was applied. With `auto_create`, a
+  // mutation of an unknown id first creates it at 0 without bounds.
+  virtual ApplyResult Apply(std::span<const Mutation> mutations, const IdempotencyKey* key,
+                            bool auto_create) = 0;
+
+  virtual std::optional<CountRecord> Get(std::string_view id) = 0;
+  // One entry per id, in order; nullopt for an unknown id.
+  virtual std::vector<std::optional<CountRecord>> GetMany(std::span<const std::string> ids) = 0;
+
+  // false when the id exists already.
+  virtual bool Create(const CountInfo& info, std::int64_t initial_value) = 0;
+
+  enum class UpdateResult { kUpdated, kNotFound, kValueOutsideBounds };
+  // Replaces description and bounds (and updated_at); refused when the current value lies
+  // outside the new bounds.
+  virtual UpdateResult UpdateInfo(const CountInfo& info) = 0;
+
+  // false when the id does not exist.
+  virtual bool Delete(std::string_view id) = 0;
+
+  // Whether the store answers now (readiness).
+  virtual bool Ping() = 0;
+};
+
+struct CountPage {
+  std::vector<CountInfo> items;
+  std::optional<std::string> next_cursor;  // the last id of this page, when more follow
+};
+
+// The system of record for counter information (CountInfoDB).
+class CountInfoStore {
+ public:
+  virtual ~CountInfoStore() = default;
+  virtual bool Create(const CountInfo& info) = 0;  // false: the id exists
+  virtual std::optional<CountInfo> Get(std::string_view id) = 0;
+  // Ids starting with `prefix`, ordered by id, strictly after `after_id` when not empty.
+  virtual CountPage List(std::string_view prefix, std::size_t limit, std::string_view after_id) = 0;
+  virtual bool Update(const CountInfo& info) = 0;  // false: not found
+  virtual bool Delete(std::string_view id) = 0;    // false: not found
+  virtual bool Ping() = 0;
+};
+
+}  // namespace count::core
