@@ -1,0 +1,72 @@
+#include "api/count_json.hpp"
+
+#include <boost/json/parse.hpp>
+
+namespace count::api {
+
+std::optional<core::Problem> ParseObject(std::string_view body, bool empty_ok,
+                                         boost::json::object& out) {
+  if (body.empty()) {
+    if (empty_ok) return std::nullopt;
+    return core::Validation("a JSON object body is required");
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec) return core::MalformedJson("the body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return core::Validation("the body must be a JSON object");
+  out = std::move(v.as_object());
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> AsInt64(const boost::json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+    return static_cast<std::int64_t>(v.get_uint64());
+  return std::nullopt;
+}
+
+std::optional<core::Problem> OptionalInt64(const boost::json::object& o, std::string_view field,
+                                           std::optional<std::int64_t>& out) {
+  const auto* v = o.if_contains(field);
+  if (!v || v->is_null()) return std::nullopt;
+  out = AsInt64(*v);
+  if (!out) return core::Validation(std::string(field) + " must be an integer within int64");
+  return std::nullopt;
+}
+
+namespace {
+boost::json::value OptionalNumber(const std::optional<std::int64_t>& v) {
+  return v ? boost::json::value(*v) : boost::json::value(nullptr);
+}
+}  // namespace
+
+boost::json::object RecordJson(const core::CountRecord& r) {
+  return {{"id", r.id},
+          {"value", r.value},
+          {"description", r.description},
+          {"minValue", OptionalNumber(r.min_value)},
+          {"maxValue", OptionalNumber(r.max_value)},
+          {"createdAt", core::FormatTimestamp(r.created_at)},
+          {"updatedAt", core::FormatTimestamp(r.updated_at)}};
+}
+
+boost::json::object AppliedJson(const core::Applied& a) {
+  return {{"id", a.id}, {"value", a.value}, {"updatedAt", core::FormatTimestamp(a.updated_at)}};
+}
+
+core::Problem MutationProblem(core::MutationError error, std::string_view id) {
+  const std::string name(id);
+  switch (error) {
+    case core::MutationError::kNotFound:
+      return core::NotFound("count '" + name + "' does not exist; create it first");
+    case core::MutationError::kOverflow:
+      return core::Overflow("the result for '" + name + "' would leave the signed 64-bit range");
+    case core::MutationError::kBelowMin:
+      return core::OutOfBounds("the result for '" + name + "' would fall below its minValue");
+    case core::MutationError::kAboveMax:
+      return core::OutOfBounds("the result for '" + name + "' would exceed its maxValue");
+  }
+  return core::Internal("unknown mutation error");
+}
+
+}  // namespace count::api

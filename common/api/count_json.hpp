@@ -1,0 +1,34 @@
+#pragma once
+// The API's JSON representation of counters and the request-body rules every endpoint
+// shares (SPEC §4): strict integers, problems for malformed or invalid bodies.
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/count.hpp"
+#include "core/problem.hpp"
+
+namespace count::api {
+
+// Parses a request body that must be a JSON object. An empty body is an empty object
+// when `empty_ok`. Returns 400 malformed-json or 422 validation-error problems.
+std::optional<core::Problem> ParseObject(std::string_view body, bool empty_ok,
+                                         boost::json::object& out);
+
+// A JSON integer that fits int64 (not 1.0, not "1", not 2^63).
+std::optional<std::int64_t> AsInt64(const boost::json::value& v);
+
+// Reads an optional int64 field; a present field of another type is a problem.
+std::optional<core::Problem> OptionalInt64(const boost::json::object& o, std::string_view field,
+                                           std::optional<std::int64_t>& out);
+
+// {"id","value","description","minValue","maxValue","createdAt","updatedAt"}
+boost::json::object RecordJson(const core::CountRecord& r);
+// {"id","value","updatedAt"}
+boost::json::object AppliedJson(const core::Applied& a);
+
+core::Problem MutationProblem(core::MutationError error, std::string_view id);
+
+}  // namespace count::api

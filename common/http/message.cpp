@@ -1,0 +1,124 @@
+#include "http/message.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace count::http {
+
+std::string_view ToString(Method m) {
+  switch (m) {
+    case Method::kGet: return "GET";
+    case Method::kHead: return "HEAD";
+    case Method::kPost: return "POST";
+    case Method::kPut: return "PUT";
+    case Method::kPatch: return "PATCH";
+    case Method::kDelete: return "DELETE";
+    case Method::kOptions: return "OPTIONS";
+    case Method::kOther: return "OTHER";
+  }
+  return "OTHER";
+}
+
+bool IEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x += 32;
+    if (y >= 'A' && y <= 'Z') y += 32;
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool Principal::Has(std::string_view scope) const {
+  for (const auto& s : scopes)
+    if (s == scope || s == "admin") return true;
+  return false;
+}
+
+std::optional<std::string_view> Request::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (IEquals(k, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::Query(std::string_view name) const {
+  for (const auto& [k, v] : query)
+    if (k == name) return std::string_view(v);
+  return std::nullopt;
+}
+
+std::string_view Request::Param(std::string_view name) const {
+  for (const auto& [k, v] : params)
+    if (k == name) return v;
+  return {};
+}
+
+Response Response::Json(int status, std::string body) {
+  return Response{status, "application/json", std::move(body), {}};
+}
+
+Response Response::Problem(const core::Problem& p) {
+  boost::json::object o;
+  o["type"] = p.type;
+  o["title"] = p.title;
+  o["status"] = p.status;
+  o["detail"] = p.detail;
+  Response r{p.status, "application/problem+json", boost::json::serialize(o), {}};
+  if (p.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+Response Response::NoContent() { return Response{204, "", "", {}}; }
+
+namespace {
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool Decode(std::string_view in, std::string& out, bool plus_is_space) {
+  out.clear();
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size()) return false;
+      const int hi = Hex(in[i + 1]), lo = Hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      c = static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
+    }
+    if (c == '\0') return false;
+    out.push_back(c);
+  }
+  return true;
+}
+}  // namespace
+
+bool ParseTarget(std::string_view target, std::string& path, Fields& query) {
+  const auto q = target.find('?');
+  if (!Decode(target.substr(0, q), path, false)) return false;
+  if (path.empty() || path.front() != '/') return false;
+  query.clear();
+  if (q == std::string_view::npos) return true;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty()) continue;
+    const auto eq = pair.find('=');
+    std::string k, v;
+    if (!Decode(pair.substr(0, eq), k, true)) return false;
+    if (eq != std::string_view::npos && !Decode(pair.substr(eq + 1), v, true)) return false;
+    query.emplace_back(std::move(k), std::move(v));
+  }
+  return true;
+}
+
+}  // namespace count::http

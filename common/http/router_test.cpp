@@ -1,0 +1,106 @@
+#include "http/router.hpp"
+
+#include <gtest/gtest.h>
+
+namespace count::http {
+namespace {
+
+Request Make(Method m, std::string target, std::string body = {}, Fields headers = {}) {
+  Request r;
+  r.method = m;
+  r.target = target;
+  EXPECT_TRUE(ParseTarget(target, r.path, r.query));
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router.SetAuthenticator([](std::string_view token) -> std::optional<Principal> {
+      if (token == "w") return Principal{"writer", {"count:write"}};
+      if (token == "a") return Principal{"admin", {"admin"}};
+      return std::nullopt;
+    });
+    router.Add(Method::kPost, "/api/v1/counts/{id}/increment",
+               [](Request& r) { return Response::Json(200, std::string(r.Param("id"))); },
+               {.scope = "count:write"});
+    router.Add(Method::kGet, "/api/v1/counts/{id}", [](Request& r) { return Response::Json(200, "get"); },
+               {.scope = "count:read"});
+    router.Add(Method::kPost, "/api/v1/counts:batch", [](Request&) { return Response::Json(200, "b"); },
+               {.scope = "count:write", .body_limit = 1 << 20});
+    router.Add(Method::kGet, "/health", [](Request&) -> Response { throw std::runtime_error("x"); });
+  }
+  Router router;
+};
+
+TEST_F(RouterTest, MatchesPathParameters) {
+  auto r = Make(Method::kPost, "/api/v1/counts/page.views/increment", "", {{"Authorization", "Bearer w"}});
+  auto res = router.Dispatch(r);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "page.views");
+  EXPECT_EQ(r.route, "/api/v1/counts/{id}/increment");
+}
+
+TEST_F(RouterTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
+  auto r = Make(Method::kGet, "/nope");
+  EXPECT_EQ(router.Dispatch(r).status, 404);
+  auto m = Make(Method::kDelete, "/api/v1/counts/x/increment");
+  auto res = router.Dispatch(m);
+  EXPECT_EQ(res.status, 405);
+  ASSERT_FALSE(res.headers.empty());
+  EXPECT_EQ(res.headers[0].second, "POST");
+}
+
+TEST_F(RouterTest, AuthOrder401Then403) {
+  auto none = Make(Method::kPost, "/api/v1/counts/x/increment");
+  auto res = router.Dispatch(none);
+  EXPECT_EQ(res.status, 401);
+  EXPECT_EQ(res.content_type, "application/problem+json");
+  auto bad = Make(Method::kPost, "/api/v1/counts/x/increment", "", {{"authorization", "Bearer zz"}});
+  EXPECT_EQ(router.Dispatch(bad).status, 401);
+  auto wrong = Make(Method::kGet, "/api/v1/counts/x", "", {{"Authorization", "Bearer w"}});
+  EXPECT_EQ(router.Dispatch(wrong).status, 403);
+  auto admin = Make(Method::kGet, "/api/v1/counts/x", "", {{"Authorization", "Bearer a"}});
+  EXPECT_EQ(router.Dispatch(admin).status, 200);
+}
+
+TEST_F(RouterTest, RejectsOtherContentTypes) {
+  auto r = Make(Method::kPost, "/api/v1/counts/x/increment", "{}",
+                {{"Authorization", "Bearer w"}, {"Content-Type", "text/plain"}});
+  EXPECT_EQ(router.Dispatch(r).status, 415);
+  auto ok = Make(Method::kPost, "/api/v1/counts/x/increment", "{}",
+                 {{"Authorization", "Bearer w"}, {"Content-Type", "application/json; charset=utf-8"}});
+  EXPECT_EQ(router.Dispatch(ok).status, 200);
+}
+
+TEST_F(RouterTest, BodyLimitPerRoute) {
+  EXPECT_EQ(router.BodyLimit(Method::kPost, "/api/v1/counts:batch"), 1u << 20);
+  EXPECT_EQ(router.BodyLimit(Method::kPost, "/api/v1/counts/x/increment"), kDefaultBodyLimit);
+  EXPECT_EQ(router.BodyLimit(Method::kPost, "/unknown"), kDefaultBodyLimit);
+}
+
+TEST_F(RouterTest, HandlerExceptionBecomes500Problem) {
+  auto r = Make(Method::kGet, "/health");
+  auto res = router.Dispatch(r);
+  EXPECT_EQ(res.status, 500);
+  EXPECT_EQ(r.error, "x");
+}
+
+TEST(ParseTarget, DecodesAndRejectsMalformedEscapes) {
+  std::string path;
+  Fields q;
+  ASSERT_TRUE(ParseTarget("/a%20b?ids=a,b&x=1+2", path, q));
+  EXPECT_EQ(path, "/a b");
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_EQ(q[0].second, "a,b");
+  EXPECT_EQ(q[1].second, "1 2");
+  EXPECT_FALSE(ParseTarget("/a%2", path, q));
+  EXPECT_FALSE(ParseTarget("/a%zz", path, q));
+  EXPECT_FALSE(ParseTarget("/a%00", path, q));
+  EXPECT_FALSE(ParseTarget("relative", path, q));
+}
+
+}  // namespace
+}  // namespace count::http

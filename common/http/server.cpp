@@ -1,0 +1,236 @@
+#include "http/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace count::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+struct Server::State {
+  ServerOptions options;
+  BodyLimitFn body_limit;
+  HandleFn handle;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
+  std::atomic<bool> draining{false};
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::uint64_t> next_request{0};
+  std::uint64_t id_prefix = std::random_device{}();
+  std::mutex mu;
+  std::condition_variable idle;
+
+  std::string NextRequestId() {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x%012llx", static_cast<unsigned>(id_prefix),
+                  static_cast<unsigned long long>(next_request.fetch_add(1)));
+    return buf;
+  }
+  void RequestDone() {
+    if (in_flight.fetch_sub(1) == 1) {
+      std::lock_guard lock(mu);
+      idle.notify_all();
+    }
+  }
+};
+
+namespace {
+
+Method ToMethod(bhttp::verb v) {
+  switch (v) {
+    case bhttp::verb::get: return Method::kGet;
+    case bhttp::verb::head: return Method::kHead;
+    case bhttp::verb::post: return Method::kPost;
+    case bhttp::verb::put: return Method::kPut;
+    case bhttp::verb::patch: return Method::kPatch;
+    case bhttp::verb::delete_: return Method::kDelete;
+    case bhttp::verb::options: return Method::kOptions;
+    default: return Method::kOther;
+  }
+}
+
+bhttp::response<bhttp::string_body> ToBeast(Response&& r, unsigned version, bool head_only) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
+  if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.insert(k, v);
+  const auto size = r.body.size();
+  if (!head_only) res.body() = std::move(r.body);
+  res.prepare_payload();
+  if (head_only) res.content_length(size);
+  return res;
+}
+
+// Whether the server itself must answer before the request reaches a handler.
+std::optional<core::Problem> ReadFailure(const beast::error_code& ec) {
+  if (ec == bhttp::error::header_limit)
+    return core::MakeProblem(431, "headers-too-large", "Request header fields too large",
+                             "the request header exceeds the limit");
+  if (ec == bhttp::error::body_limit)
+    return core::PayloadTooLarge("the request body exceeds the limit of this endpoint");
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+    return core::BadRequest("the request is not valid HTTP/1.1");
+  return std::nullopt;
+}
+
+asio::awaitable<void> Reject(beast::tcp_stream& stream, const core::Problem& p) {
+  auto res = ToBeast(Response::Problem(p), 11, false);
+  res.keep_alive(false);
+  co_await bhttp::async_write(stream, res, kTuple);
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
+  s->connections.fetch_add(1);
+  struct Closed {
+    Server::State* s;
+    ~Closed() { s->connections.fetch_sub(1); }
+  } closed{s};
+
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  beast::error_code ec;
+  const auto endpoint = stream.socket().remote_endpoint(ec);
+  const std::string remote = ec ? "" : endpoint.address().to_string();
+
+  for (;;) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(s->options.header_limit));
+    stream.expires_after(buffer.size() > 0 ? s->options.read_timeout : s->options.idle_timeout);
+    auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+    if (rec) {
+      if (auto p = ReadFailure(rec)) co_await Reject(stream, *p);
+      co_return;
+    }
+
+    Request req;
+    auto& head = parser.get();
+    req.method = ToMethod(head.method());
+    req.target = std::string(head.target());
+    req.remote = remote;
+    if (!ParseTarget(req.target, req.path, req.query)) {
+      co_await Reject(stream, core::BadRequest("the request target is not a valid path"));
+      co_return;
+    }
+    const std::size_t limit = s->body_limit(req.method, req.path);
+    if (parser.content_length() && *parser.content_length() > limit) {
+      co_await Reject(stream, core::PayloadTooLarge("the request body exceeds " +
+                                                    std::to_string(limit) + " bytes"));
+      co_return;
+    }
+    parser.body_limit(limit);
+    stream.expires_after(s->options.read_timeout);
+    auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
+    if (bec) {
+      if (auto p = ReadFailure(bec)) co_await Reject(stream, *p);
+      co_return;
+    }
+
+    auto message = parser.release();
+    req.headers.reserve(16);
+    for (const auto& field : message) req.headers.emplace_back(field.name_string(), field.value());
+    req.body = std::move(message.body());
+    if (auto rid = req.Header("X-Request-Id"); rid && !rid->empty() && rid->size() <= 64)
+      req.request_id = std::string(*rid);
+    else
+      req.request_id = s->NextRequestId();
+
+    s->in_flight.fetch_add(1);
+    Response response = s->handle(req);
+    response.headers.emplace_back("X-Request-Id", req.request_id);
+    const bool keep_alive = message.keep_alive() && !s->draining.load();
+    auto res = ToBeast(std::move(response), message.version(), req.method == Method::kHead);
+    res.keep_alive(keep_alive);
+    stream.expires_after(s->options.read_timeout);
+    auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+    s->RequestDone();
+    if (wec) co_return;
+    if (!keep_alive) {
+      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      co_return;
+    }
+  }
+}
+
+asio::awaitable<void> Accept(Server::State* s) {
+  for (;;) {
+    auto [ec, socket] = co_await s->acceptor.async_accept(asio::make_strand(s->ioc), kTuple);
+    if (!s->acceptor.is_open()) co_return;
+    if (ec) {
+      // Out of descriptors or a connection reset before accept: keep listening.
+      asio::steady_timer t(s->ioc, std::chrono::milliseconds(10));
+      co_await t.async_wait(kTuple);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, Session(s, std::move(socket)), asio::detached);
+  }
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, BodyLimitFn body_limit, HandleFn handle)
+    : state_(std::make_shared<State>()) {
+  state_->options = std::move(options);
+  state_->body_limit = std::move(body_limit);
+  state_->handle = std::move(handle);
+}
+
+Server::~Server() { Stop(); }
+
+int Server::Start() {
+  auto& s = *state_;
+  const tcp::endpoint endpoint{asio::ip::make_address(s.options.host),
+                               static_cast<unsigned short>(s.options.port)};
+  s.acceptor.open(endpoint.protocol());
+  s.acceptor.set_option(asio::socket_base::reuse_address(true));
+  s.acceptor.bind(endpoint);
+  s.acceptor.listen(asio::socket_base::max_listen_connections);
+  const int port = s.acceptor.local_endpoint().port();
+  asio::co_spawn(s.ioc, Accept(&s), asio::detached);
+  for (int i = 0; i < std::max(1, s.options.threads); ++i)
+    s.threads.emplace_back([&s] { s.ioc.run(); });
+  return port;
+}
+
+void Server::BeginDrain() { state_->draining.store(true); }
+
+bool Server::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(state_->mu);
+  return state_->idle.wait_for(lock, timeout, [&] { return state_->in_flight.load() == 0; });
+}
+
+void Server::Stop() {
+  auto& s = *state_;
+  if (s.threads.empty()) return;
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  beast::error_code ec;
+  s.acceptor.close(ec);
+}
+
+std::size_t Server::InFlight() const { return state_->in_flight.load(); }
+std::size_t Server::OpenConnections() const { return state_->connections.load(); }
+
+}  // namespace count::http

@@ -1,0 +1,52 @@
+#pragma once
+// The HTTP/1.1 server every service runs: keep-alive, a pool of threads, header and
+// body limits, read and idle timeouts, and a drain that lets in-flight requests finish.
+// Boost.Beast and Asio stay inside server.cpp.
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/message.hpp"
+
+namespace count::http {
+
+struct ServerOptions {
+  std::string host = "0.0.0.0";
+  int port = 0;  // 0: any free port; Start() returns the bound one
+  int threads = 4;
+  std::size_t header_limit = 16 * 1024;
+  std::chrono::milliseconds idle_timeout{60'000};  // waiting for the next request
+  std::chrono::milliseconds read_timeout{10'000};  // reading one request's header and body
+};
+
+class Server {
+ public:
+  using BodyLimitFn = std::function<std::size_t(Method, std::string_view path)>;
+  using HandleFn = std::function<Response(Request&)>;
+
+  Server(ServerOptions options, BodyLimitFn body_limit, HandleFn handle);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and starts the threads; returns the bound port. Throws on bind failure.
+  int Start();
+  // From now on every response closes its connection; the server keeps answering.
+  void BeginDrain();
+  // Waits until no request is being handled, up to `timeout`; true when idle.
+  bool WaitIdle(std::chrono::milliseconds timeout);
+  // Closes the listener and every connection, joins the threads.
+  void Stop();
+
+  std::size_t InFlight() const;
+  std::size_t OpenConnections() const;
+
+  struct State;  // defined in server.cpp, with everything Beast and Asio need
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace count::http

@@ -1,0 +1,106 @@
+#pragma once
+// A small thread-safe Redis client: a pool of pipelining connections, reconnect with
+// backoff, and master discovery through Redis Sentinel.
+//
+// Why hand-written: hiredis (the C client we ship) has no Boost.Asio adapter, and its
+// synchronous API already pipelines when you append several commands and then read
+// their replies. One I/O thread per connection does exactly that, so callers on any
+// thread get pipelining without an event loop of their own.
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace count::redis {
+
+struct RedisEndpoint {
+  std::string host;
+  int port = 6379;
+  std::string user;      // empty: the default user
+  std::string password;  // empty: no AUTH
+  int db = 0;            // SELECT when not 0
+};
+
+// redis://[[user]:password@]host[:port][/db]; throws std::invalid_argument naming what is
+// wrong (never echoing the password).
+RedisEndpoint ParseRedisUrl(std::string_view url);
+
+// Where to find the master: sentinels to ask, the name they monitor it under, and the
+// credentials and database to use on the master once found.
+struct SentinelConfig {
+  std::vector<std::pair<std::string, int>> sentinels;
+  std::string master_name;
+  std::string user;
+  std::string password;
+  int db = 0;
+};
+
+// "host:port,host:port" (port defaults to 26379); throws std::invalid_argument.
+SentinelConfig ParseSentinelConfig(std::string_view host_ports, std::string master_name);
+
+// An owned reply. `str` holds the bytes of a string, the text of a status or an error.
+struct Reply {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  std::int64_t integer = 0;
+  std::string str;
+  std::vector<Reply> elements;
+
+  bool IsNil() const { return type == Type::kNil; }
+  bool IsError() const { return type == Type::kError; }
+};
+
+struct RedisClientOptions {
+  std::size_t pool_size = 2;
+  // A command that cannot be sent within this time fails with StoreUnavailable; it is
+  // also the connect and socket read timeout.
+  std::chrono::milliseconds timeout{2000};
+};
+
+class RedisClient {
+ public:
+  explicit RedisClient(RedisEndpoint endpoint, RedisClientOptions options = {});
+  // Asks the sentinels for the master and follows it: re-resolves after a failed
+  // connection, and retries a command once after a READONLY or LOADING error.
+  explicit RedisClient(SentinelConfig sentinel, RedisClientOptions options = {});
+  ~RedisClient();
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Sends one command and waits for its reply. An error reply is returned, not thrown;
+  // throws core::StoreUnavailable when the command is not sent within the timeout or the
+  // connection fails while it is in flight.
+  Reply Command(std::vector<std::string> args);
+  // Sends all commands back to back on one connection, then reads all replies (in order).
+  std::vector<Reply> Pipeline(std::vector<std::vector<std::string>> commands);
+  bool Ping();
+
+  // The server the client talks to now (after sentinel resolution; host empty before).
+  RedisEndpoint CurrentEndpoint() const;
+
+ private:
+  class Connection;
+  friend class Connection;
+
+  RedisClient(RedisEndpoint endpoint, SentinelConfig sentinel, bool use_sentinel,
+              RedisClientOptions options);
+  // The address to connect to now: the fixed endpoint, or the master the sentinels name.
+  RedisEndpoint Resolve();
+
+  const RedisEndpoint endpoint_;
+  const SentinelConfig sentinel_;
+  const bool use_sentinel_;
+  const RedisClientOptions options_;
+  mutable std::mutex current_mu_;
+  RedisEndpoint current_;
+  std::atomic<std::size_t> next_{0};
+  std::vector<std::unique_ptr<Connection>> connections_;
+};
+
+}  // namespace count::redis

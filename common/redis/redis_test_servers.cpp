@@ -1,0 +1,146 @@
+#include "redis/redis_test_servers.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "core/ports.hpp"
+
+namespace count::redis::testing {
+namespace {
+
+std::string InfoField(const RedisEndpoint& endpoint, const std::string& field) {
+  Reply info = Run(endpoint, {"INFO", "replication"});
+  const auto at = info.str.find(field + ":");
+  if (at == std::string::npos) return {};
+  const auto start = at + field.size() + 1;
+  return info.str.substr(start, info.str.find('\r', start) - start);
+}
+
+// A field of a flat [name, value, ...] array, as SENTINEL replicas returns them.
+std::string Field(const Reply& flat, const std::string& name) {
+  for (std::size_t i = 0; i + 1 < flat.elements.size(); i += 2)
+    if (flat.elements[i].str == name) return flat.elements[i + 1].str;
+  return {};
+}
+
+void Require(bool ok, const std::string& what) {
+  if (!ok) throw std::runtime_error("redis test servers: " + what);
+}
+
+}  // namespace
+
+Reply Run(const RedisEndpoint& endpoint, std::vector<std::string> args) {
+  RedisClient client(endpoint, {.pool_size = 1, .timeout = std::chrono::seconds(2)});
+  return client.Command(std::move(args));
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    try {
+      if (condition()) return true;
+    } catch (const core::StoreUnavailable&) {
+      // not up yet
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+RedisServer::RedisServer(const std::filesystem::path& dir, const std::string& name,
+                         std::vector<std::string> extra_args)
+    : port_(count::testing::FreePort()) {
+  const auto home = dir / name;
+  std::filesystem::create_directories(home);
+  std::vector<std::string> argv{"redis-server",
+                                "--port",
+                                std::to_string(port_),
+                                "--bind",
+                                "127.0.0.1",
+                                "--dir",
+                                home.string(),
+                                "--save",
+                                "",
+                                "--repl-diskless-sync-delay",
+                                "0"};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  process_ = std::make_unique<count::testing::Process>(argv, home / "redis.log");
+  Require(count::testing::WaitForPort(port_), name + " did not open its port");
+  Require(WaitUntil([&] {
+            const std::string pong = Run(endpoint(), {"PING"}).str;
+            return pong == "PONG" || pong.starts_with("NOAUTH");  // up, with or without AUTH
+          }),
+          name + " does not answer PING");
+}
+
+std::unique_ptr<RedisServer> RedisServer::Sentinel(const std::filesystem::path& dir,
+                                                   const std::string& master_name,
+                                                   int master_port) {
+  std::unique_ptr<RedisServer> server(new RedisServer());
+  server->port_ = count::testing::FreePort();
+  const auto home = dir / "sentinel";
+  std::filesystem::create_directories(home);
+  const auto conf = home / "sentinel.conf";
+  std::ofstream(conf) << "port " << server->port_ << "\nbind 127.0.0.1\ndir " << home.string()
+                      << "\nsentinel monitor " << master_name << " 127.0.0.1 " << master_port
+                      << " 1\nsentinel down-after-milliseconds " << master_name
+                      << " 500\nsentinel failover-timeout " << master_name << " 5000\n";
+  const std::string binary = count::testing::FindExecutable({"redis-sentinel"});
+  std::vector<std::string> argv = binary.empty()
+                                      ? std::vector<std::string>{"redis-server", conf, "--sentinel"}
+                                      : std::vector<std::string>{binary, conf};
+  server->process_ = std::make_unique<count::testing::Process>(argv, home / "sentinel.log");
+  Require(count::testing::WaitForPort(server->port_), "sentinel did not open its port");
+  return server;
+}
+
+RedisTopology::RedisTopology() {
+  primary_ = std::make_unique<RedisServer>(
+      dir_.path(), "primary",
+      std::vector<std::string>{"--appendonly", "yes", "--appendfsync", "everysec"});
+  replica_ = std::make_unique<RedisServer>(
+      dir_.path(), "replica",
+      std::vector<std::string>{"--replicaof", "127.0.0.1", std::to_string(primary_->port())});
+  Require(WaitUntil([&] { return InfoField(replica_->endpoint(), "master_link_status") == "up"; }),
+          "replica did not sync");
+  // Started after the replica is attached: its first INFO of the primary lists the replica.
+  sentinel_ = RedisServer::Sentinel(dir_.path(), kMasterName, primary_->port());
+  Require(WaitUntil([&] {
+            Reply replicas = Run(sentinel_->endpoint(), {"SENTINEL", "replicas", kMasterName});
+            return replicas.elements.size() == 1 &&
+                   Field(replicas.elements[0], "flags") == "slave" &&
+                   Field(replicas.elements[0], "master-link-status") == "ok";
+          }),
+          "sentinel does not see the replica");
+}
+
+SentinelConfig RedisTopology::sentinel_config() const {
+  SentinelConfig config;
+  config.sentinels = {{"127.0.0.1", sentinel_->port()}};
+  config.master_name = kMasterName;
+  return config;
+}
+
+namespace {
+
+std::unique_ptr<RedisTopology> shared_topology;
+
+class SharedTopologyEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { shared_topology.reset(); }
+};
+
+[[maybe_unused]] ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new SharedTopologyEnvironment);
+
+}  // namespace
+
+RedisTopology& SharedTopology() {
+  if (!shared_topology) shared_topology = std::make_unique<RedisTopology>();
+  return *shared_topology;
+}
+
+}  // namespace count::redis::testing

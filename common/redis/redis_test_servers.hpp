@@ -1,0 +1,65 @@
+#pragma once
+// Real redis-server and redis-sentinel processes for the integration tests: free loopback
+// ports, a temp dir, stopped by PID. Test-only.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "redis/redis_client.hpp"
+#include "testing/process.hpp"
+
+namespace count::redis::testing {
+
+// Runs one command on a fresh connection (setup and checks, not the code under test).
+Reply Run(const RedisEndpoint& endpoint, std::vector<std::string> args);
+
+// Polls `condition` every 20 ms; false when `timeout` passed first.
+bool WaitUntil(const std::function<bool()>& condition,
+               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// One redis-server (or, with `sentinel_conf`, a sentinel) in its own folder under `dir`.
+class RedisServer {
+ public:
+  RedisServer(const std::filesystem::path& dir, const std::string& name,
+              std::vector<std::string> extra_args);
+  // A sentinel monitoring 127.0.0.1:master_port as `master_name`, quorum 1.
+  static std::unique_ptr<RedisServer> Sentinel(const std::filesystem::path& dir,
+                                               const std::string& master_name, int master_port);
+
+  int port() const { return port_; }
+  RedisEndpoint endpoint() const { return RedisEndpoint{"127.0.0.1", port_, "", "", 0}; }
+  count::testing::Process& process() { return *process_; }
+
+ private:
+  RedisServer() = default;
+  int port_ = 0;
+  std::unique_ptr<count::testing::Process> process_;
+};
+
+// A primary (AOF, fsync every second), its replica, and one sentinel (quorum 1, down
+// after 500 ms) that already knows the replica, so a failover can start at once.
+class RedisTopology {
+ public:
+  static constexpr const char* kMasterName = "count";
+  RedisTopology();
+
+  RedisServer& primary() { return *primary_; }
+  RedisServer& replica() { return *replica_; }
+  RedisServer& sentinel() { return *sentinel_; }
+  SentinelConfig sentinel_config() const;
+
+ private:
+  count::testing::TempDir dir_;
+  std::unique_ptr<RedisServer> primary_;
+  std::unique_ptr<RedisServer> replica_;
+  std::unique_ptr<RedisServer> sentinel_;
+};
+
+// The topology shared by all tests of one binary: started on first use, stopped when
+// the tests end.
+RedisTopology& SharedTopology();
+
+}  // namespace count::redis::testing

@@ -1,0 +1,89 @@
+#include "runtime/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <boost/json/parse.hpp>
+#include <stdexcept>
+
+namespace count::runtime {
+namespace {
+
+std::array<unsigned char, 32> Digest(std::string_view data) {
+  std::array<unsigned char, 32> d{};
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), d.data());
+  return d;
+}
+
+bool FromHex(std::string_view hex, std::array<unsigned char, 32>& out) {
+  if (hex.size() != 64) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Sha256Hex(std::string_view data) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : Digest(data)) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+void ApiKeys::Add(std::string name, std::vector<std::string> scopes, std::string sha256_hex) {
+  Entry e{{std::move(name), std::move(scopes)}, {}};
+  if (!FromHex(sha256_hex, e.digest))
+    throw std::invalid_argument("key '" + e.principal.name + "': sha256 must be 64 hex digits");
+  for (const auto& s : e.principal.scopes)
+    if (s != kScopeWrite && s != kScopeRead && s != kScopeAdmin)
+      throw std::invalid_argument("key '" + e.principal.name + "': unknown scope '" + s + "'");
+  entries_.push_back(std::move(e));
+}
+
+ApiKeys ApiKeys::FromJson(std::string_view json) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(json, ec);
+  if (ec || !value.is_array()) throw std::invalid_argument("expected a JSON array of keys");
+  ApiKeys keys;
+  for (const auto& item : value.as_array()) {
+    const auto* o = item.if_object();
+    const auto* name = o ? o->if_contains("name") : nullptr;
+    const auto* scopes = o ? o->if_contains("scopes") : nullptr;
+    const auto* hash = o ? o->if_contains("sha256") : nullptr;
+    if (!name || !name->is_string() || !scopes || !scopes->is_array() || !hash ||
+        !hash->is_string())
+      throw std::invalid_argument("each key needs \"name\", \"scopes\" and \"sha256\"");
+    std::vector<std::string> list;
+    for (const auto& s : scopes->as_array()) {
+      if (!s.is_string()) throw std::invalid_argument("scopes must be strings");
+      list.emplace_back(s.as_string());
+    }
+    keys.Add(std::string(name->as_string()), std::move(list), std::string(hash->as_string()));
+  }
+  return keys;
+}
+
+std::optional<http::Principal> ApiKeys::Authenticate(std::string_view key) const {
+  const auto digest = Digest(key);
+  const Entry* match = nullptr;
+  // Compare against every entry, in constant time each, so timing reveals nothing.
+  for (const auto& e : entries_)
+    if (CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) match = &e;
+  if (!match) return std::nullopt;
+  return match->principal;
+}
+
+}  // namespace count::runtime

@@ -1,0 +1,38 @@
+#pragma once
+// API keys with scopes. Keys are configured as SHA-256 hashes (COUNT_API_KEYS or the
+// file named by COUNT_API_KEYS_FILE), compared in constant time, and never logged.
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.hpp"
+
+namespace count::runtime {
+
+inline constexpr std::string_view kScopeWrite = "count:write";
+inline constexpr std::string_view kScopeRead = "count:read";
+inline constexpr std::string_view kScopeAdmin = "admin";
+
+std::string Sha256Hex(std::string_view data);
+
+class ApiKeys {
+ public:
+  // `[{"name":..., "scopes":[...], "sha256":"<hex>"}]`; throws std::invalid_argument
+  // with the reason on anything else.
+  static ApiKeys FromJson(std::string_view json);
+
+  void Add(std::string name, std::vector<std::string> scopes, std::string sha256_hex);
+  std::optional<http::Principal> Authenticate(std::string_view key) const;
+  bool empty() const { return entries_.empty(); }
+
+ private:
+  struct Entry {
+    http::Principal principal;
+    std::array<unsigned char, 32> digest;
+  };
+  std::vector<Entry> entries_;
+};
+
+}  // namespace count::runtime

@@ -1,0 +1,72 @@
+#include "runtime/metrics.hpp"
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+namespace count::runtime {
+
+template <class T>
+T& Metrics::Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map,
+                 std::string_view key) {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = map.find(key); it != map.end()) return *it->second;
+  }
+  std::unique_lock lock(mu_);
+  auto& slot = map[std::string(key)];
+  if (!slot) slot = std::make_unique<T>();
+  return *slot;
+}
+
+void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status,
+                             double seconds) {
+  const auto labels = fmt::format("route=\"{}\",method=\"{}\"", route, method);
+  Slot(requests_, fmt::format("{},status=\"{}\"", labels, status)).fetch_add(1, std::memory_order_relaxed);
+  auto& h = Slot(latency_, labels);
+  for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    if (seconds <= kBuckets[i]) h.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  h.count.fetch_add(1, std::memory_order_relaxed);
+  h.sum_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+void Metrics::CountDependencyError(std::string_view dependency) {
+  Slot(dep_errors_, fmt::format("dependency=\"{}\"", dependency)).fetch_add(1);
+}
+
+void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
+  std::unique_lock lock(mu_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
+std::string Metrics::Render() const {
+  std::shared_lock lock(mu_);
+  std::string out;
+  out += "# HELP http_requests_total HTTP requests by route, method and status.\n";
+  out += "# TYPE http_requests_total counter\n";
+  for (const auto& [labels, n] : requests_)
+    out += fmt::format("http_requests_total{{{}}} {}\n", labels, n->load());
+  out += "# HELP http_request_duration_seconds Time from request read to response ready.\n";
+  out += "# TYPE http_request_duration_seconds histogram\n";
+  for (const auto& [labels, h] : latency_) {
+    for (std::size_t i = 0; i < kBuckets.size(); ++i)
+      out += fmt::format("http_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
+                         kBuckets[i], h->buckets[i].load());
+    out += fmt::format("http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels,
+                       h->count.load());
+    out += fmt::format("http_request_duration_seconds_sum{{{}}} {}\n", labels,
+                       h->sum_micros.load() / 1e6);
+    out += fmt::format("http_request_duration_seconds_count{{{}}} {}\n", labels, h->count.load());
+  }
+  out += "# HELP dependency_errors_total Failed calls to a dependency (PostgreSQL, Redis, ...).\n";
+  out += "# TYPE dependency_errors_total counter\n";
+  for (const auto& [labels, n] : dep_errors_)
+    out += fmt::format("dependency_errors_total{{{}}} {}\n", labels, n->load());
+  for (const auto& g : gauges_) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", g.name, g.help, g.name, g.name,
+                       g.read());
+  }
+  return out;
+}
+
+}  // namespace count::runtime

@@ -1,0 +1,49 @@
+#pragma once
+// Prometheus text exposition (format 0.0.4). Hand-written: Debian 12 packages no
+// Prometheus client library for C++, and the format is a few lines of text.
+#include <array>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace count::runtime {
+
+class Metrics {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    5};
+
+  void ObserveRequest(std::string_view route, std::string_view method, int status,
+                      double seconds);
+  void CountDependencyError(std::string_view dependency);
+  // A value read at scrape time, e.g. open connections or consumer lag.
+  void AddGauge(std::string name, std::string help, std::function<double()> read);
+
+  std::string Render() const;
+
+ private:
+  struct Histogram {
+    std::array<std::atomic<std::uint64_t>, kBuckets.size()> buckets{};
+    std::atomic<std::uint64_t> count{0};
+    std::atomic<std::uint64_t> sum_micros{0};
+  };
+  struct Gauge {
+    std::string name, help;
+    std::function<double()> read;
+  };
+  template <class T>
+  T& Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map, std::string_view key);
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> requests_;
+  std::map<std::string, std::unique_ptr<Histogram>, std::less<>> latency_;
+  std::map<std::string, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> dep_errors_;
+  std::vector<Gauge> gauges_;
+};
+
+}  // namespace count::runtime

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "runtime/auth.hpp"
+#include "runtime/config.hpp"
+#include "runtime/metrics.hpp"
+
+namespace count::runtime {
+namespace {
+
+TEST(Env, MissingRequiredSettingIsNamed) {
+  ::unsetenv("COUNT_TEST_REQUIRED");
+  Env env;
+  try {
+    env.Require("COUNT_TEST_REQUIRED");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("COUNT_TEST_REQUIRED"), std::string::npos);
+  }
+}
+
+TEST(Env, MalformedIntegerIsNamed) {
+  ::setenv("COUNT_TEST_PORT", "80x", 1);
+  Env env;
+  EXPECT_THROW(env.Int("COUNT_TEST_PORT", 1, 0, 65535), ConfigError);
+  ::setenv("COUNT_TEST_PORT", "70000", 1);
+  EXPECT_THROW(env.Int("COUNT_TEST_PORT", 1, 0, 65535), ConfigError);
+  ::setenv("COUNT_TEST_PORT", "8080", 1);
+  EXPECT_EQ(env.Int("COUNT_TEST_PORT", 1, 0, 65535), 8080);
+}
+
+TEST(Env, EffectiveConfigRedactsSecrets) {
+  ::setenv("COUNT_TEST_URL", "redis://u:hunter2@host:6379/0", 1);
+  ::setenv("COUNT_TEST_API_KEY", "hunter2", 1);
+  Env env;
+  env.Get("COUNT_TEST_URL");
+  env.Get("COUNT_TEST_API_KEY");
+  const auto text = boost::json::serialize(env.Effective());
+  EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+  EXPECT_NE(text.find("redis://u:***@host:6379/0"), std::string::npos) << text;
+}
+
+TEST(ApiKeys, AuthenticatesByHashWithScopes) {
+  auto keys = ApiKeys::FromJson(R"([{"name":"w","scopes":["count:write"],"sha256":")" +
+                                Sha256Hex("secret-w") + R"("}])");
+  auto p = keys.Authenticate("secret-w");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->name, "w");
+  EXPECT_TRUE(p->Has("count:write"));
+  EXPECT_FALSE(p->Has("count:read"));
+  EXPECT_FALSE(keys.Authenticate("secret-x"));
+  EXPECT_FALSE(keys.Authenticate(""));
+}
+
+TEST(ApiKeys, RejectsMalformedConfiguration) {
+  EXPECT_THROW(ApiKeys::FromJson("not json"), std::invalid_argument);
+  EXPECT_THROW(ApiKeys::FromJson(R"([{"name":"a","scopes":["count:write"],"sha256":"abc"}])"),
+               std::invalid_argument);
+  EXPECT_THROW(ApiKeys::FromJson(R"([{"name":"a","scopes":["root"],"sha256":")" +
+                                 Sha256Hex("k") + R"("}])"),
+               std::invalid_argument);
+}
+
+TEST(Sha256, KnownVector) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Metrics, RendersCountersAndHistograms) {
+  Metrics m;
+  m.ObserveRequest("/api/v1/counts/{id}", "GET", 200, 0.0007);
+  m.ObserveRequest("/api/v1/counts/{id}", "GET", 200, 0.02);
+  m.ObserveRequest("/api/v1/counts/{id}", "GET", 404, 0.0001);
+  const auto text = m.Render();
+  EXPECT_NE(text.find(R"(http_requests_total{route="/api/v1/counts/{id}",method="GET",status="200"} 2)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(http_request_duration_seconds_bucket{route="/api/v1/counts/{id}",method="GET",le="0.001"} 2)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(http_request_duration_seconds_count{route="/api/v1/counts/{id}",method="GET"} 3)"),
+            std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace count::runtime

@@ -1,0 +1,144 @@
+#include "sqlite/sqlite_database.hpp"
+
+#include <array>
+
+#include "core/ports.hpp"
+
+namespace count::sqlite {
+namespace {
+
+[[noreturn]] void Fail(sqlite3* db, std::string_view what) {
+  throw core::StoreUnavailable("sqlite: " + std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// Schema versions, applied in order; PRAGMA user_version records how many ran.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE count_info (
+  id          TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  min_value   INTEGER,
+  max_value   INTEGER,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE count_value (
+  id         TEXT PRIMARY KEY,
+  value      INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE idempotency (
+  key         TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  outcomes    TEXT NOT NULL,
+  expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+)sql",
+};
+
+}  // namespace
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+      SQLITE_OK)
+    Fail(db, "prepare");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::Bind(int i, std::string_view text) {
+  sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int i, std::int64_t v) {
+  sqlite3_bind_int64(stmt_, i, v);
+  return *this;
+}
+Statement& Statement::Bind(int i, std::optional<std::int64_t> v) {
+  if (v) sqlite3_bind_int64(stmt_, i, *v);
+  else sqlite3_bind_null(stmt_, i);
+  return *this;
+}
+
+bool Statement::Step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  Fail(db_, "step");
+}
+
+void Statement::Run() {
+  while (Step()) {
+  }
+}
+
+std::int64_t Statement::Int(int c) const { return sqlite3_column_int64(stmt_, c); }
+std::optional<std::int64_t> Statement::OptInt(int c) const {
+  if (sqlite3_column_type(stmt_, c) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int64(stmt_, c);
+}
+std::string Statement::Text(int c) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
+  return p ? std::string(p, sqlite3_column_bytes(stmt_, c)) : std::string();
+}
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& file) {
+  if (sqlite3_open_v2(file.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw core::StoreUnavailable("sqlite: cannot open " + file.string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  Migrate();
+}
+
+SqliteDatabase::~SqliteDatabase() { sqlite3_close(db_); }
+
+void SqliteDatabase::Exec(std::string_view sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw core::StoreUnavailable("sqlite: " + message);
+  }
+}
+
+void SqliteDatabase::Migrate() {
+  std::lock_guard lock(mu_);
+  std::size_t applied = 0;
+  {
+    Statement version(db_, "PRAGMA user_version");
+    version.Step();
+    applied = static_cast<std::size_t>(version.Int(0));
+  }
+  for (std::size_t i = applied; i < kMigrations.size(); ++i) {
+    Transaction tx(*this);
+    Exec(kMigrations[i]);
+    Exec("PRAGMA user_version = " + std::to_string(i + 1));
+    tx.Commit();
+  }
+}
+
+SqliteDatabase::Transaction::Transaction(SqliteDatabase& db) : db_(db) {
+  db_.Exec("BEGIN IMMEDIATE");
+}
+
+SqliteDatabase::Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(db_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void SqliteDatabase::Transaction::Commit() {
+  db_.Exec("COMMIT");
+  done_ = true;
+}
+
+}  // namespace count::sqlite

@@ -1,0 +1,262 @@
+#include "sqlite/sqlite_stores.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+namespace count::sqlite {
+namespace {
+
+using core::CountInfo;
+using core::CountRecord;
+using core::Timestamp;
+
+std::int64_t Ms(Timestamp t) { return t.time_since_epoch().count(); }
+Timestamp FromMs(std::int64_t ms) { return Timestamp{std::chrono::milliseconds(ms)}; }
+
+CountInfo ReadInfo(const Statement& s) {
+  return CountInfo{s.Text(0), s.Text(1), s.OptInt(2), s.OptInt(3), FromMs(s.Int(4)),
+                   FromMs(s.Int(5))};
+}
+
+constexpr std::string_view kInfoColumns =
+    "id, description, min_value, max_value, created_at, updated_at";
+
+// Idempotency records keep the outcomes so a replay answers exactly as the first call.
+std::string EncodeOutcomes(const core::ApplyResult& r) {
+  boost::json::array out;
+  for (std::size_t i = 0; i < r.outcomes.size(); ++i) {
+    if (const auto* a = std::get_if<core::Applied>(&r.outcomes[i])) {
+      boost::json::object o{{"id", a->id}, {"v", a->value}, {"u", Ms(a->updated_at)}};
+      if (a->delta) o["d"] = *a->delta;
+      out.push_back(std::move(o));
+    } else {
+      out.push_back(boost::json::object{{"e", static_cast<int>(std::get<core::MutationError>(r.outcomes[i]))}});
+    }
+  }
+  return boost::json::serialize(out);
+}
+
+std::vector<core::MutationOutcome> DecodeOutcomes(std::string_view text) {
+  std::vector<core::MutationOutcome> out;
+  const boost::json::value parsed = boost::json::parse(text);
+  for (const auto& v : parsed.as_array()) {
+    const auto& o = v.as_object();
+    if (const auto* e = o.if_contains("e")) {
+      out.emplace_back(static_cast<core::MutationError>(e->to_number<int>()));
+      continue;
+    }
+    core::Applied a{std::string(o.at("id").as_string()), o.at("v").to_number<std::int64_t>(),
+                    std::nullopt, FromMs(o.at("u").to_number<std::int64_t>())};
+    if (const auto* d = o.if_contains("d")) a.delta = d->to_number<std::int64_t>();
+    out.emplace_back(std::move(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- CountInfo ----
+
+bool SqliteCountInfoStore::Create(const CountInfo& info) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(),
+              "INSERT OR IGNORE INTO count_info (id, description, min_value, max_value, "
+              "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
+  s.Bind(5, Ms(info.created_at)).Bind(6, Ms(info.updated_at)).Run();
+  return db_.Changes() > 0;
+}
+
+std::optional<CountInfo> SqliteCountInfoStore::Get(std::string_view id) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(), "SELECT " + std::string(kInfoColumns) + " FROM count_info WHERE id = ?1");
+  s.Bind(1, id);
+  if (!s.Step()) return std::nullopt;
+  return ReadInfo(s);
+}
+
+core::CountPage SqliteCountInfoStore::List(std::string_view prefix, std::size_t limit,
+                                           std::string_view after_id) {
+  std::lock_guard lock(db_.mutex());
+  // Byte-wise range instead of LIKE: a prefix is matched literally, '%' and '_' included.
+  std::string upper(prefix);
+  upper.push_back('\x7f');
+  Statement s(db_.handle(), "SELECT " + std::string(kInfoColumns) +
+                                " FROM count_info WHERE id >= ?1 AND id < ?2 AND id > ?3 "
+                                "ORDER BY id LIMIT ?4");
+  s.Bind(1, prefix).Bind(2, upper).Bind(3, after_id).Bind(4, static_cast<std::int64_t>(limit + 1));
+  core::CountPage page;
+  while (s.Step()) page.items.push_back(ReadInfo(s));
+  if (page.items.size() > limit) {
+    page.items.pop_back();
+    page.next_cursor = page.items.back().id;
+  }
+  return page;
+}
+
+bool SqliteCountInfoStore::Update(const CountInfo& info) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(),
+              "UPDATE count_info SET description = ?2, min_value = ?3, max_value = ?4, "
+              "updated_at = ?5 WHERE id = ?1");
+  s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
+  s.Bind(5, Ms(info.updated_at)).Run();
+  return db_.Changes() > 0;
+}
+
+bool SqliteCountInfoStore::Delete(std::string_view id) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(), "DELETE FROM count_info WHERE id = ?1");
+  s.Bind(1, id).Run();
+  return db_.Changes() > 0;
+}
+
+// ---- CountValue ----
+
+// Hot-path statements, prepared once; used only under the database mutex.
+struct SqliteCountValueStore::Statements {
+  explicit Statements(sqlite3* db)
+      : get(db,
+            "SELECT v.value, max(v.updated_at, coalesce(i.updated_at, 0)), "
+            "coalesce(i.description, ''), i.min_value, i.max_value, "
+            "coalesce(i.created_at, v.created_at) "
+            "FROM count_value v LEFT JOIN count_info i ON i.id = v.id WHERE v.id = ?1"),
+        update(db, "UPDATE count_value SET value = ?2, updated_at = ?3 WHERE id = ?1"),
+        insert(db,
+               "INSERT OR IGNORE INTO count_value (id, value, updated_at, created_at) "
+               "VALUES (?1, ?2, ?3, ?3)"),
+        idem_get(db, "SELECT fingerprint, outcomes FROM idempotency WHERE key = ?1 AND expires_at > ?2"),
+        idem_put(db,
+                 "INSERT OR REPLACE INTO idempotency (key, fingerprint, outcomes, expires_at) "
+                 "VALUES (?1, ?2, ?3, ?4)"),
+        idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1") {}
+  Statement get, update, insert, idem_get, idem_put, idem_expire;
+};
+
+SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db)
+    : db_(db), st_(std::make_unique<Statements>(db.handle())) {}
+
+SqliteCountValueStore::~SqliteCountValueStore() = default;
+
+std::optional<CountRecord> SqliteCountValueStore::GetLocked(std::string_view id) {
+  auto& s = st_->get;
+  s.Reset();
+  s.Bind(1, id);
+  std::optional<CountRecord> r;
+  if (s.Step())
+    r = CountRecord{std::string(id), s.Int(0),    s.Text(2),         s.OptInt(3),
+                    s.OptInt(4),     FromMs(s.Int(5)), FromMs(s.Int(1))};
+  s.Reset();
+  return r;
+}
+
+core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> mutations,
+                                               const core::IdempotencyKey* key,
+                                               bool auto_create) {
+  const auto now = core::Now();
+  core::ApplyResult result;
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  if (key) {
+    auto& g = st_->idem_get;
+    g.Reset();
+    g.Bind(1, key->key).Bind(2, Ms(now));
+    if (g.Step()) {
+      if (g.Text(0) != key->fingerprint) {
+        result.status = core::ApplyResult::Status::kKeyConflict;
+      } else {
+        result.status = core::ApplyResult::Status::kReplayed;
+        result.outcomes = DecodeOutcomes(g.Text(1));
+        result.created.assign(result.outcomes.size(), false);
+      }
+      g.Reset();
+      return result;
+    }
+    g.Reset();
+  }
+  bool any_applied = false;
+  for (const auto& m : mutations) {
+    auto current = GetLocked(m.id);
+    bool created = false;
+    if (!current && auto_create) {
+      st_->insert.Reset();
+      st_->insert.Bind(1, m.id).Bind(2, std::int64_t{0}).Bind(3, Ms(now)).Run();
+      current = CountRecord{m.id, 0, "", std::nullopt, std::nullopt, now, now};
+      created = true;
+    }
+    if (!current) {
+      result.outcomes.emplace_back(core::MutationError::kNotFound);
+      result.created.push_back(false);
+      continue;
+    }
+    auto outcome = core::ApplyArithmetic(m, current->value, current->min_value, current->max_value);
+    if (auto* applied = std::get_if<core::Applied>(&outcome)) {
+      applied->updated_at = now;
+      st_->update.Reset();
+      st_->update.Bind(1, m.id).Bind(2, applied->value).Bind(3, Ms(now)).Run();
+      any_applied = true;
+    }
+    result.outcomes.push_back(std::move(outcome));
+    result.created.push_back(created);
+  }
+  if (key && any_applied) {
+    auto& p = st_->idem_put;
+    p.Reset();
+    p.Bind(1, key->key).Bind(2, key->fingerprint).Bind(3, EncodeOutcomes(result));
+    p.Bind(4, Ms(now) + core::kIdempotencyTtlSeconds * 1000).Run();
+    st_->idem_expire.Reset();
+    st_->idem_expire.Bind(1, Ms(now)).Run();
+  }
+  tx.Commit();
+  return result;
+}
+
+std::optional<CountRecord> SqliteCountValueStore::Get(std::string_view id) {
+  std::lock_guard lock(db_.mutex());
+  return GetLocked(id);
+}
+
+std::vector<std::optional<CountRecord>> SqliteCountValueStore::GetMany(
+    std::span<const std::string> ids) {
+  std::lock_guard lock(db_.mutex());
+  std::vector<std::optional<CountRecord>> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids) out.push_back(GetLocked(id));
+  return out;
+}
+
+bool SqliteCountValueStore::Create(const CountInfo& info, std::int64_t initial_value) {
+  std::lock_guard lock(db_.mutex());
+  auto& s = st_->insert;
+  s.Reset();
+  s.Bind(1, info.id).Bind(2, initial_value).Bind(3, Ms(info.created_at)).Run();
+  return db_.Changes() > 0;
+}
+
+core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const CountInfo& info) {
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  const auto current = GetLocked(info.id);
+  if (!current) return UpdateResult::kNotFound;
+  if (!core::WithinBounds(current->value, info.min_value, info.max_value))
+    return UpdateResult::kValueOutsideBounds;
+  // Bounds live in count_info here; writing them in this transaction keeps the check
+  // and the change atomic against concurrent writes.
+  Statement s(db_.handle(),
+              "UPDATE count_info SET description = ?2, min_value = ?3, max_value = ?4, "
+              "updated_at = ?5 WHERE id = ?1");
+  s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
+  s.Bind(5, Ms(info.updated_at)).Run();
+  tx.Commit();
+  return UpdateResult::kUpdated;
+}
+
+bool SqliteCountValueStore::Delete(std::string_view id) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(), "DELETE FROM count_value WHERE id = ?1");
+  s.Bind(1, id).Run();
+  return db_.Changes() > 0;
+}
+
+}  // namespace count::sqlite

@@ -1,0 +1,22 @@
+// count-write-service: UC-001 writes on the Redis primary. Wiring only.
+#include "postgres/postgres_count_info_store.hpp"
+#include "redis/redis_count_value_store.hpp"
+#include "runtime/service.hpp"
+#include "wiring/from_env.hpp"
+#include "write_api.hpp"
+
+int main() {
+  return count::runtime::RunMain("count-write-service", [] {
+    count::runtime::Env env;
+    count::runtime::Service service("count-write-service", 3000, env);
+    auto redis = count::wiring::RedisFromEnv(env, "REDIS_URL");
+    auto pg = count::wiring::PostgresFromEnv(env);
+    count::redis::RedisCountValueStore values(*redis);
+    count::postgres::PostgresCountInfoStore info(*pg);
+    count::write::WriteApi api(values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false)});
+    api.Register(service.router());
+    service.AddReadinessCheck("redis", [&] { return values.Ping(); });
+    service.AddReadinessCheck("postgres", [&] { return info.Ping(); });
+    return service.Run();
+  });
+}

@@ -1,0 +1,186 @@
+"""Shared fixtures of the black-box suite.
+
+COUNT_MODE=standalone (default): one `count-system up` process, every route on one port.
+COUNT_MODE=services: PostgreSQL 15 + Redis primary/replica from Debian packages, then the
+write, read and management services, each on its own port; the client routes like the
+public ingress. COUNT_BIN_DIR picks the binaries (default build/release).
+COUNT_KEEP_TMP=1 keeps the temp dir (logs, data) after the run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+import support
+from support import Client, Infra, Keys, Proc, assert_json, eventually
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "standalone_only: runs only when COUNT_MODE=standalone")
+    config.addinivalue_line("markers", "services_only: runs only when COUNT_MODE=services")
+    config.addinivalue_line("markers", "slow: takes several seconds")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    m = support.mode()
+    for item in items:
+        if m == "services" and item.get_closest_marker("standalone_only"):
+            item.add_marker(pytest.mark.skip(reason="standalone mode only"))
+        if m == "standalone" and item.get_closest_marker("services_only"):
+            item.add_marker(pytest.mark.skip(reason="services mode only"))
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"count blackbox: COUNT_MODE={support.mode()} COUNT_BIN_DIR={support.bin_dir()}"]
+
+
+class Deployment:
+    """A running system plus the keys that open it."""
+
+    def __init__(self, mode: str, keys: Keys, ports: dict[str, int], service_ports: dict[str, int],
+                 procs: dict[str, Proc], root: Path, infra: Infra | None = None):
+        self.mode = mode
+        self.keys = keys
+        self.ports = ports                  # write/read/management -> port (ingress routing)
+        self.service_ports = service_ports  # process name -> port (per-process probes)
+        self.procs = procs
+        self.root = root
+        self.infra = infra
+        self.admin = Client(ports, keys.admin)
+        self.writer = Client(ports, keys.writer)
+        self.reader = Client(ports, keys.reader)
+        self.anonymous = Client(ports, None)
+
+    def client(self, key: str | None) -> Client:
+        return Client(self.ports, key)
+
+    # -- helpers used by many tests
+
+    def create_counter(self, count_id: str | None = None, **fields: Any) -> dict:
+        count_id = count_id or support.unique_id()
+        body = {"id": count_id, **fields}
+        r = self.admin.post("/management/api/v1/counts", body)
+        rec = assert_json(r, 201)
+        assert rec["id"] == count_id, r.describe()
+        return rec
+
+    def value(self, count_id: str) -> int:
+        """Strongly consistent value (management reads the primary store)."""
+        r = self.admin.get(f"/management/api/v1/counts/{count_id}")
+        return assert_json(r, 200)["value"]
+
+    def read_eventually(self, count_id: str, value: int, timeout: float = 2.0) -> dict:
+        """Polls the read API until it serves `value` (replica lag in services mode)."""
+        def check() -> dict | None:
+            r = self.reader.get(f"/api/v1/counts/{count_id}")
+            if r.status == 200 and r.json().get("value") == value:
+                return r.json()
+            return None
+        return eventually(check, timeout=timeout, message=f"read of {count_id} == {value}")
+
+    def read_404_eventually(self, count_id: str, timeout: float = 2.0) -> None:
+        eventually(lambda: self.reader.get(f"/api/v1/counts/{count_id}").status == 404,
+                   timeout=timeout, message=f"read of {count_id} -> 404")
+
+    def all_log_text(self) -> str:
+        return "\n".join(p.stdout() + p.stderr() for p in self.procs.values())
+
+
+def _start_standalone(root: Path, keys: Keys) -> Deployment:
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    exe = support.binary("count-system")
+    if not exe.exists():
+        raise RuntimeError(f"binary not found: {exe} (build it, or set COUNT_BIN_DIR)")
+    proc, port = support.start_standalone(logs, root / "data", keys)
+    ports = {"write": port, "read": port, "management": port}
+    return Deployment("standalone", keys, ports, {"count-system": port}, {"count-system": proc}, root)
+
+
+def _start_services(root: Path, keys: Keys) -> Deployment:
+    for s in support.SERVICES:
+        if not support.binary(s).exists():
+            raise RuntimeError(f"binary not found: {support.binary(s)} (build it, or set COUNT_BIN_DIR)")
+    infra = Infra(root)
+    procs: dict[str, Proc] = {}
+    try:
+        infra.start()
+        support.migrate(infra, infra.logs)
+        service_ports: dict[str, int] = {}
+        for s in support.SERVICES:
+            proc, port = support.start_service(s, infra, keys, infra.logs)
+            procs[s] = proc
+            service_ports[s] = port
+    except BaseException:
+        for p in procs.values():
+            p.stop()
+        infra.stop()
+        raise
+    ports = {support.SHORT[s]: p for s, p in service_ports.items()}
+    return Deployment("services", keys, ports, service_ports, procs, root, infra)
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    root = support.make_tempdir()
+    os.chmod(root, 0o755)  # the postgres user must reach its data dir below
+    yield root
+    if os.environ.get("COUNT_KEEP_TMP"):
+        print(f"\nblackbox temp dir kept: {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def deployment(keys: Keys, tmp_root: Path) -> Iterator[Deployment]:
+    root = tmp_root / "main"
+    root.mkdir()
+    dep = _start_standalone(root, keys) if support.mode() == "standalone" else _start_services(root, keys)
+    try:
+        yield dep
+    finally:
+        for p in dep.procs.values():
+            p.stop()
+        if dep.infra is not None:
+            dep.infra.stop()
+
+
+@pytest.fixture
+def admin(deployment: Deployment) -> Client:
+    return deployment.admin
+
+
+@pytest.fixture
+def writer(deployment: Deployment) -> Client:
+    return deployment.writer
+
+
+@pytest.fixture
+def reader(deployment: Deployment) -> Client:
+    return deployment.reader
+
+
+@pytest.fixture
+def counter(deployment: Deployment) -> str:
+    """A fresh counter at 0 without bounds."""
+    return deployment.create_counter()["id"]
+
+
+@pytest.fixture
+def scratch(tmp_root: Path, request: pytest.FixtureRequest) -> Path:
+    """A per-test directory for extra instances (logs, data)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:60]
+    d = tmp_root / "scratch" / f"{name}-{uuid.uuid4().hex[:6]}"
+    d.mkdir(parents=True)
+    return d

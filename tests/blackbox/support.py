@@ -1,0 +1,577 @@
+"""Helpers shared by the black-box tests: an HTTP client that routes like the public
+ingress, process control for the binaries and the backing servers, and assertions.
+
+Standard library only. Everything that starts a process keeps its Popen object and stops
+it by PID; nothing is ever killed by name.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
+
+DEFAULT = object()  # "use the client's default API key"
+
+
+def mode() -> str:
+    value = os.environ.get("COUNT_MODE", "standalone")
+    if value not in ("standalone", "services"):
+        raise RuntimeError(f"COUNT_MODE must be standalone or services, not {value!r}")
+    return value
+
+
+def bin_dir() -> Path:
+    p = Path(os.environ.get("COUNT_BIN_DIR", "build/release"))
+    return p if p.is_absolute() else REPO_ROOT / p
+
+
+def binary(name: str) -> Path:
+    """Path of a service binary: <bin>/<name>/<name>."""
+    return bin_dir() / name / name
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def unique_id(prefix: str = "bb") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@dataclass
+class Keys:
+    writer: str = field(default_factory=lambda: "w_" + secrets.token_urlsafe(24))
+    reader: str = field(default_factory=lambda: "r_" + secrets.token_urlsafe(24))
+    admin: str = field(default_factory=lambda: "a_" + secrets.token_urlsafe(24))
+
+    def api_keys_json(self, include_admin: bool = True) -> str:
+        entries = [
+            {"name": "writer", "scopes": ["count:write"], "sha256": sha256_hex(self.writer)},
+            {"name": "reader", "scopes": ["count:read"], "sha256": sha256_hex(self.reader)},
+        ]
+        if include_admin:
+            entries.append({"name": "admin", "scopes": ["admin"], "sha256": sha256_hex(self.admin)})
+        return json.dumps(entries)
+
+    def all(self) -> list[str]:
+        return [self.writer, self.reader, self.admin]
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+class Response:
+    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes,
+                 method: str, path: str, request_body: bytes | None):
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.method = method
+        self.path = path
+        self.request_body = request_body
+        self._json: Any = None
+        self._parsed = False
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        if not self._parsed:
+            try:
+                self._json = json.loads(self.body.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise AssertionError(f"response is not JSON ({e}): {self.describe()}") from None
+            self._parsed = True
+        return self._json
+
+    def describe(self) -> str:
+        req = ""
+        if self.request_body:
+            rb = self.request_body[:300]
+            req = f" body={rb!r}{'...' if len(self.request_body) > 300 else ''}"
+        body = self.body[:600]
+        return (f"{self.method} {self.path}{req} -> {self.status} "
+                f"[{self.headers.get('Content-Type')}] {body!r}")
+
+    def __repr__(self) -> str:
+        return f"<Response {self.describe()}>"
+
+
+def _encode(json_body: Any, body: bytes | str | None) -> bytes | None:
+    if json_body is not DEFAULT:
+        return json.dumps(json_body).encode()
+    if isinstance(body, str):
+        return body.encode()
+    return body
+
+
+def http_request(port: int, method: str, path: str, *, body: bytes | None = None,
+                 headers: dict[str, str] | None = None, timeout: float = 30.0,
+                 conn: http.client.HTTPConnection | None = None) -> Response:
+    """One request. Sends the body tolerating an early close by the server (a 413 may be
+    answered before the whole body is read), then reads the response."""
+    own = conn is None
+    if own:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        hdrs = dict(headers or {})
+        if body is not None and not any(k.lower() == "content-length" for k in hdrs):
+            hdrs["Content-Length"] = str(len(body))
+        for k, v in hdrs.items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        if body:
+            try:
+                conn.send(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server answered early; read what it said
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, resp.headers, data, method, path, body)
+    finally:
+        if own:
+            conn.close()
+
+
+class Client:
+    """Talks to the deployment the way the public ingress routes:
+    /management/... -> management; GET /api/v1/counts... -> read; other /api/v1/... -> write.
+    Anything else goes to `service` if given, else to the write service (standalone: the
+    single port)."""
+
+    def __init__(self, ports: dict[str, int], key: str | None = None):
+        self.ports = ports  # keys: write, read, management (all equal in standalone)
+        self.key = key
+
+    def with_key(self, key: str | None) -> "Client":
+        return Client(self.ports, key)
+
+    def route(self, method: str, path: str) -> int:
+        if path.startswith("/management"):
+            return self.ports["management"]
+        if path.startswith("/api/v1/"):
+            if method == "GET" and path.startswith("/api/v1/counts"):
+                return self.ports["read"]
+            return self.ports["write"]
+        return self.ports["write"]
+
+    def request(self, method: str, path: str, json: Any = DEFAULT, *, body: bytes | str | None = None,
+                headers: dict[str, str] | None = None, key: Any = DEFAULT,
+                service: str | None = None, content_type: Any = DEFAULT,
+                timeout: float = 30.0) -> Response:
+        data = _encode(json, body)
+        hdrs: dict[str, str] = {}
+        k = self.key if key is DEFAULT else key
+        if k is not None:
+            hdrs["Authorization"] = f"Bearer {k}"
+        if content_type is DEFAULT:
+            if data is not None:
+                hdrs["Content-Type"] = "application/json"
+        elif content_type is not None:
+            hdrs["Content-Type"] = content_type
+        hdrs.update(headers or {})
+        port = self.ports[service] if service else self.route(method, path)
+        return http_request(port, method, path, body=data, headers=hdrs, timeout=timeout)
+
+    def get(self, path: str, **kw: Any) -> Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, json: Any = DEFAULT, **kw: Any) -> Response:
+        return self.request("POST", path, json, **kw)
+
+    def put(self, path: str, json: Any = DEFAULT, **kw: Any) -> Response:
+        return self.request("PUT", path, json, **kw)
+
+    def patch(self, path: str, json: Any = DEFAULT, **kw: Any) -> Response:
+        return self.request("PATCH", path, json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Response:
+        return self.request("DELETE", path, **kw)
+
+
+# --------------------------------------------------------------------------- assertions
+
+
+def assert_status(resp: Response, status: int) -> None:
+    assert resp.status == status, f"expected {status}: {resp.describe()}"
+
+
+def assert_json(resp: Response, status: int = 200) -> Any:
+    assert_status(resp, status)
+    assert resp.content_type == "application/json", f"expected application/json: {resp.describe()}"
+    return resp.json()
+
+
+def assert_problem(resp: Response, status: int, kind: str | Iterable[str]) -> dict:
+    kinds = [kind] if isinstance(kind, str) else list(kind)
+    assert resp.status == status, f"expected {status} {kinds}: {resp.describe()}"
+    assert resp.content_type == "application/problem+json", \
+        f"expected application/problem+json: {resp.describe()}"
+    body = resp.json()
+    assert isinstance(body, dict), resp.describe()
+    for f in ("type", "title", "status", "detail"):
+        assert f in body, f"problem lacks {f!r}: {resp.describe()}"
+    assert body["status"] == status, resp.describe()
+    assert isinstance(body["title"], str) and body["title"], resp.describe()
+    assert isinstance(body["detail"], str), resp.describe()
+    assert body["type"] in [f"/problems/{k}" for k in kinds], \
+        f"expected type in {kinds}: {resp.describe()}"
+    return body
+
+
+def assert_timestamp(value: Any) -> None:
+    assert isinstance(value, str) and RFC3339_UTC.match(value), f"not an RFC 3339 UTC timestamp: {value!r}"
+
+
+def assert_value_response(resp: Response, count_id: str, value: int) -> dict:
+    body = assert_json(resp, 200)
+    assert set(body) >= {"id", "value", "updatedAt"}, resp.describe()
+    assert body["id"] == count_id, resp.describe()
+    assert type(body["value"]) is int and body["value"] == value, \
+        f"expected value {value}: {resp.describe()}"
+    assert_timestamp(body["updatedAt"])
+    return body
+
+
+def eventually(fn: Callable[[], Any], *, timeout: float = 2.0, interval: float = 0.02,
+               message: str = "condition") -> Any:
+    """Calls fn until it returns a truthy value; returns it. On timeout raises with the
+    last value (or the last AssertionError) so the failure says what was seen."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = fn()
+            if last:
+                return last
+        except AssertionError as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message} not reached within {timeout}s; last: {last!r}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Proc:
+    """A started process whose stdout/stderr go to files in `log_dir`."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_dir: Path,
+                 cwd: Path | None = None):
+        self.name = name
+        self.argv = argv
+        self.stdout_path = log_dir / f"{name}.stdout.log"
+        self.stderr_path = log_dir / f"{name}.stderr.log"
+        self._out = open(self.stdout_path, "ab")
+        self._err = open(self.stderr_path, "ab")
+        full_env = dict(env)
+        full_env.setdefault("PATH", os.environ.get("PATH", "/usr/bin:/bin"))
+        self.env = full_env
+        self.popen = subprocess.Popen(argv, env=full_env, stdout=self._out, stderr=self._err,
+                                      stdin=subprocess.DEVNULL, cwd=str(cwd) if cwd else None)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def output_tail(self, n: int = 3000) -> str:
+        return f"--- stdout ---\n{self.stdout()[-n:]}\n--- stderr ---\n{self.stderr()[-n:]}"
+
+    def signal(self, sig: int) -> None:
+        if self.alive():
+            self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, wait, then SIGKILL (this PID only). Returns the exit code."""
+        if self.alive():
+            self.popen.send_signal(signal.SIGTERM)
+            if self.wait(timeout) is None:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+        self._out.close()
+        self._err.close()
+        return self.popen.returncode
+
+
+def wait_ready(proc: Proc, port: int, timeout: float = 30.0, path: str = "/ready") -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode} before ready\n"
+                               f"{proc.output_tail()}")
+        try:
+            r = http_request(port, "GET", path, timeout=2)
+            if r.status == 200:
+                return
+            last = r.describe()
+        except OSError as e:
+            last = repr(e)
+        time.sleep(0.05)
+    raise RuntimeError(f"{proc.name} not ready on port {port} within {timeout}s: {last}\n"
+                       f"{proc.output_tail()}")
+
+
+def wait_port(port: int, timeout: float = 30.0, proc: Proc | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited early\n{proc.output_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} not open within {timeout}s")
+
+
+def redis_command(port: int, *args: str, timeout: float = 5.0) -> bytes:
+    """Minimal RESP client: sends one command, returns the raw reply."""
+    payload = f"*{len(args)}\r\n".encode()
+    for a in args:
+        b = a.encode()
+        payload += b"$" + str(len(b)).encode() + b"\r\n" + b + b"\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        data = b""
+        s.settimeout(timeout)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if data.startswith(b"$"):
+                n = int(data[1:data.index(b"\r\n")])
+                header = data.index(b"\r\n") + 2
+                if n < 0 or len(data) >= header + n + 2:
+                    break
+            elif data.endswith(b"\r\n"):
+                break
+        return data
+
+
+class Infra:
+    """PostgreSQL 15 and Redis primary + replica from Debian packages, on free loopback ports,
+    in a temp dir. Tests run as root; PostgreSQL runs as the postgres user via runuser."""
+
+    PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.procs: list[Proc] = []
+        self.pg_proc: Proc | None = None
+        self.pg_port = free_port()
+        self.redis_port = free_port()
+        self.replica_port = free_port()
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/countinfo"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}"
+
+    @property
+    def replica_url(self) -> str:
+        return f"redis://127.0.0.1:{self.replica_port}"
+
+    def start(self) -> None:
+        self._start_postgres()
+        self._start_redis()
+
+    def _start_postgres(self) -> None:
+        pg = self.root / "pg"
+        data = pg / "data"
+        sock = pg / "sock"
+        sock.mkdir(parents=True)
+        os.chmod(self.root, 0o755)
+        shutil.chown(pg, "postgres", "postgres")
+        shutil.chown(sock, "postgres", "postgres")
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.PG_BIN / "initdb"), "-D", str(data),
+                        "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
+        self.pg_proc = Proc("postgres", ["runuser", "-u", "postgres", "--", str(self.PG_BIN / "postgres"),
+                                         "-D", str(data), "-p", str(self.pg_port), "-k", str(sock),
+                                         "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"],
+                            {}, self.logs, cwd=Path("/"))
+        deadline = time.monotonic() + 30
+        while True:
+            r = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                break
+            if not self.pg_proc.alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"postgres did not start\n{self.pg_proc.output_tail()}")
+            time.sleep(0.1)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE countinfo"],
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def _start_redis(self) -> None:
+        for name, port, extra in (("redis-primary", self.redis_port, ["--appendonly", "yes"]),
+                                  ("redis-replica", self.replica_port,
+                                   ["--replicaof", "127.0.0.1", str(self.redis_port)])):
+            d = self.root / name
+            d.mkdir()
+            p = Proc(name, ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
+                            "--save", "", "--daemonize", "no", *extra], {}, self.logs)
+            self.procs.append(p)
+            wait_port(port, proc=p)
+        deadline = time.monotonic() + 30
+        while b"master_link_status:up" not in redis_command(self.replica_port, "INFO", "replication"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis replica did not link to the primary")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            p.stop()
+        if self.pg_proc is not None:
+            pidfile = self.root / "pg" / "data" / "postmaster.pid"
+            try:
+                pid = int(pidfile.read_text().splitlines()[0])
+                os.kill(pid, signal.SIGINT)  # fast shutdown of the postmaster, by PID
+            except (OSError, ValueError, IndexError):
+                pass
+            self.pg_proc.wait(30)
+            self.pg_proc.stop()  # closes the log files; SIGTERM/SIGKILL runuser only if still there
+
+
+def make_tempdir(prefix: str = "count-bb-") -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+# --------------------------------------------------------------------------- starting the binaries
+
+SERVICES = ("count-write-service", "count-read-service", "count-management-service")
+SHORT = {"count-write-service": "write", "count-read-service": "read",
+         "count-management-service": "management"}
+
+
+def base_env(port: int, *, debug: bool = True, pod: str = "bb-pod") -> dict[str, str]:
+    env = {"PORT": str(port), "HOST": "127.0.0.1", "POD_NAME": pod, "APP_ENV": "test",
+           "LOG_LEVEL": "info"}
+    if debug:
+        env["ENABLE_DEBUG_ENDPOINTS"] = "true"
+    return env
+
+
+def standalone_argv(port: int, data_dir: Path) -> list[str]:
+    return [str(binary("count-system")), "up", "--port", str(port), "--data", str(data_dir)]
+
+
+def start_standalone(log_dir: Path, data_dir: Path, keys: Keys, *, admin_key: bool = True,
+                     debug: bool = True, name: str = "count-system",
+                     env_overrides: dict[str, str | None] | None = None,
+                     wait: bool = True, argv: list[str] | None = None) -> tuple[Proc, int]:
+    """Starts `count-system up`; with admin_key=False it must generate its own admin key.
+    An override of None removes that variable."""
+    port = free_port()
+    env = base_env(port, debug=debug)
+    env["COUNT_API_KEYS"] = keys.api_keys_json(include_admin=False)
+    if admin_key:
+        env["COUNT_ADMIN_KEY"] = keys.admin
+    for k, v in (env_overrides or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = Proc(name, argv or standalone_argv(port, data_dir), env, log_dir)
+    if wait:
+        wait_ready(proc, port)
+    return proc, port
+
+
+def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: bool = True) -> dict[str, str]:
+    env = base_env(port, debug=debug, pod=f"{SHORT[service]}-bb")
+    env["COUNT_API_KEYS"] = keys.api_keys_json()
+    if service == "count-write-service":
+        env["REDIS_URL"] = infra.redis_url
+        env["DATABASE_URL"] = infra.database_url
+    elif service == "count-read-service":
+        env["REDIS_REPLICA_URL"] = infra.replica_url
+    else:
+        env["DATABASE_URL"] = infra.database_url
+        env["REDIS_URL"] = infra.redis_url
+    return env
+
+
+def start_service(service: str, infra: Infra, keys: Keys, log_dir: Path, *, debug: bool = True,
+                  name: str | None = None, wait: bool = True,
+                  env_overrides: dict[str, str | None] | None = None) -> tuple[Proc, int]:
+    """Starts one service binary; an override of None removes that variable."""
+    port = free_port()
+    env = service_env(service, infra, keys, port, debug=debug)
+    for k, v in (env_overrides or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    proc = Proc(name or service, [str(binary(service))], env, log_dir)
+    if wait:
+        wait_ready(proc, port)
+    return proc, port
+
+
+def migrate(infra: Infra, log_dir: Path) -> None:
+    env = {"DATABASE_URL": infra.database_url, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    r = subprocess.run([str(binary("count-management-service")), "migrate"], env=env,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    (log_dir / "migrate.log").write_bytes(r.stdout + b"\n--- stderr ---\n" + r.stderr)
+    if r.returncode != 0:
+        raise RuntimeError(f"migrate failed ({r.returncode}):\n{r.stdout.decode(errors='replace')}\n"
+                           f"{r.stderr.decode(errors='replace')}")
