@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing need, from Debian 12 packages.
+# Idempotent: does nothing when everything is installed. Run as root (or with sudo).
+#   scripts/setup.sh            build + run dependencies
+#   scripts/setup.sh --test     also the servers and tools the tests start
+#   scripts/setup.sh --bench    also the load generators and baselines
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  libhiredis-dev libpq-dev libsqlite3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
+)
+for arg in "$@"; do
+  case "$arg" in
+    --test) packages+=(redis-server redis-sentinel redis-tools postgresql-15 python3 python3-pytest
+                       curl clang-format) ;;
+    --bench) packages+=(nginx-light wrk redis-tools curl python3 procps) ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+echo "installing: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Debian packages start system-wide servers; the tests start their own on free ports.
+for svc in redis-server redis-sentinel postgresql nginx; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $sudo systemctl stop "$svc" || true
+  fi
+done

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Every test: installs what is needed, builds, runs the unit and integration tests
+# (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
+# against the standalone binary and against the separate services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+scripts/build.sh release
+
+echo "== unit and integration tests (ctest)"
+ctest --preset release --output-on-failure -j 2
+
+for mode in standalone services; do
+  echo "== black-box suite, $mode mode"
+  COUNT_MODE=$mode /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox
+done
