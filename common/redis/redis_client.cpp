@@ -81,9 +81,7 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
                  static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-std::string Address(const std::string& host, int port) {
-  return host + ":" + std::to_string(port);
-}
+std::string Address(const std::string& host, int port) { return host + ":" + std::to_string(port); }
 
 // A connected context with connect and socket timeouts set; throws StoreUnavailable.
 ContextPtr ConnectTo(const std::string& host, int port, std::chrono::milliseconds timeout) {
@@ -323,7 +321,8 @@ class RedisClient::Connection {
         if (!ep.user.empty()) auth.push_back(ep.user);
         auth.push_back(ep.password);
         Reply r = Call(ctx.get(), auth);
-        if (r.IsError()) return "redis: AUTH refused by " + Address(ep.host, ep.port) + ": " + r.str;
+        if (r.IsError())
+          return "redis: AUTH refused by " + Address(ep.host, ep.port) + ": " + r.str;
       }
       if (ep.db != 0) {
         Reply r = Call(ctx.get(), {"SELECT", std::to_string(ep.db)});
@@ -380,7 +379,7 @@ class RedisClient::Connection {
   std::deque<PendingPtr> queue_;
   bool stop_ = false;
   std::string last_error_;
-  ContextPtr ctx_;       // I/O thread only
+  ContextPtr ctx_;      // I/O thread only
   std::thread thread_;  // last: starts once everything above exists
 };
 

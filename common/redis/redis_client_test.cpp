@@ -141,13 +141,13 @@ TEST(RedisClient, AuthenticatesAndSelectsTheDatabase) {
   RedisEndpoint admin{"127.0.0.1", server.port(), "", "pw0", 0};
   ASSERT_EQ(testing::Run(admin, {"ACL", "SETUSER", "app", "on", ">pw1", "~*", "+@all"}).str, "OK");
 
-  RedisClient db3(ParseRedisUrl("redis://app:pw1@127.0.0.1:" + std::to_string(server.port()) +
-                                "/3"));
+  RedisClient db3(
+      ParseRedisUrl("redis://app:pw1@127.0.0.1:" + std::to_string(server.port()) + "/3"));
   EXPECT_EQ(db3.Command({"SET", "where", "three"}).str, "OK");
   EXPECT_TRUE(testing::Run(admin, {"GET", "where"}).IsNil());
-  EXPECT_EQ(testing::Run(RedisEndpoint{"127.0.0.1", server.port(), "", "pw0", 3}, {"GET", "where"})
-                .str,
-            "three");
+  EXPECT_EQ(
+      testing::Run(RedisEndpoint{"127.0.0.1", server.port(), "", "pw0", 3}, {"GET", "where"}).str,
+      "three");
 
   RedisClient wrong(RedisEndpoint{"127.0.0.1", server.port(), "", "nope", 0},
                     {.pool_size = 1, .timeout = 300ms});
@@ -208,9 +208,10 @@ TEST(RedisSentinel, ClientFollowsAFailover) {
     }
   }
   ASSERT_TRUE(applied) << "no write succeeded within 15 s of the failover";
-  RecordProperty("failover_ms", static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                     std::chrono::steady_clock::now() - start)
-                                                     .count()));
+  RecordProperty("failover_ms",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - start)
+                                      .count()));
   EXPECT_EQ(client.CurrentEndpoint().port, topology.replica().port());
   auto record = store.Get("failover");
   ASSERT_TRUE(record);
@@ -235,8 +236,9 @@ TEST(RedisSentinel, ClientRetriesAWriteRefusedAsReadonly) {
                 .str,
             "OK");
   ASSERT_TRUE(WaitUntil([&] {
-    Reply master = testing::Run(topology.sentinel().endpoint(),
-                                {"SENTINEL", "get-master-addr-by-name", RedisTopology::kMasterName});
+    Reply master =
+        testing::Run(topology.sentinel().endpoint(),
+                     {"SENTINEL", "get-master-addr-by-name", RedisTopology::kMasterName});
     return master.elements.size() == 2 && master.elements[1].str == std::to_string(replica.port);
   }));
   // What the sentinel does to the old primary a few seconds later, minus closing clients.

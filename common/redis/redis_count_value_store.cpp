@@ -141,12 +141,18 @@ std::optional<core::CountRecord> ToRecord(std::string_view id, const Reply& r) {
   for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
     const std::string& field = r.elements[i].str;
     const std::string& value = r.elements[i + 1].str;
-    if (field == "v") record.value = ToInt64(value);
-    else if (field == "u") record.updated_at = ToTimestamp(value);
-    else if (field == "c") record.created_at = ToTimestamp(value);
-    else if (field == "d") record.description = value;
-    else if (field == "mn") record.min_value = ToInt64(value);
-    else if (field == "mx") record.max_value = ToInt64(value);
+    if (field == "v")
+      record.value = ToInt64(value);
+    else if (field == "u")
+      record.updated_at = ToTimestamp(value);
+    else if (field == "c")
+      record.created_at = ToTimestamp(value);
+    else if (field == "d")
+      record.description = value;
+    else if (field == "mn")
+      record.min_value = ToInt64(value);
+    else if (field == "mx")
+      record.max_value = ToInt64(value);
   }
   return record;
 }
@@ -201,14 +207,14 @@ Reply RedisCountValueStore::Eval(Script& script, const std::vector<std::string>&
   };
   Reply r = client_.Command(command("EVALSHA", sha));
   // NOSCRIPT: the server lost its script cache (restart, failover); EVAL caches it again.
-  if (r.IsError() && r.str.starts_with("NOSCRIPT")) r = client_.Command(command("EVAL", script.body));
+  if (r.IsError() && r.str.starts_with("NOSCRIPT"))
+    r = client_.Command(command("EVAL", script.body));
   ThrowIfError(r);
   return r;
 }
 
 core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mutations,
-                                              const core::IdempotencyKey* key,
-                                              bool auto_create) {
+                                              const core::IdempotencyKey* key, bool auto_create) {
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   std::vector<std::string> keys;
@@ -281,9 +287,8 @@ bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t init
 }
 
 core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core::CountInfo& info) {
-  const std::int64_t updated = info.updated_at == core::Timestamp{}
-                                   ? NowMs()
-                                   : info.updated_at.time_since_epoch().count();
+  const std::int64_t updated =
+      info.updated_at == core::Timestamp{} ? NowMs() : info.updated_at.time_since_epoch().count();
   Reply r = Eval(update_info_, {KeyOf(info.id)},
                  {info.description, Decimal(info.min_value), Decimal(info.max_value),
                   std::to_string(updated)});

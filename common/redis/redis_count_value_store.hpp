@@ -30,8 +30,7 @@ class RedisCountValueStore : public core::CountValueStore {
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
                           const core::IdempotencyKey* key, bool auto_create) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
-  std::vector<std::optional<core::CountRecord>> GetMany(
-      std::span<const std::string> ids) override;
+  std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
   bool Delete(std::string_view id) override;

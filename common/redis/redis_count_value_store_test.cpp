@@ -12,8 +12,8 @@ namespace count::redis {
 namespace {
 
 using namespace std::chrono_literals;
-using core::ApplyResult;
 using core::Applied;
+using core::ApplyResult;
 using core::CountInfo;
 using core::Mutation;
 using core::MutationError;
@@ -42,8 +42,8 @@ class RedisCountValueStoreTest : public ::testing::Test {
 
   // An id of this test only, removed first so a re-run starts clean.
   std::string Id(const std::string& suffix = "c") {
-    std::string id = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                     "." + suffix;
+    std::string id =
+        std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "." + suffix;
     store_.Delete(id);
     return id;
   }
@@ -83,7 +83,7 @@ Applied Ok(const core::MutationOutcome& outcome) {
 MutationError Refused(const core::MutationOutcome& outcome) {
   EXPECT_TRUE(std::holds_alternative<MutationError>(outcome));
   return std::holds_alternative<MutationError>(outcome) ? std::get<MutationError>(outcome)
-                                                         : MutationError::kNotFound;
+                                                        : MutationError::kNotFound;
 }
 
 TEST_F(RedisCountValueStoreTest, CreateGetDelete) {
@@ -344,20 +344,20 @@ TEST_F(RedisCountValueStoreTest, ReplicaSeesAWriteAfterReplication) {
   RedisCountValueStore replica(replica_client);
   const std::string id = Id();
   ASSERT_TRUE(writer.Create(Info(id), 0));
-  EXPECT_EQ(Ok(writer.Apply(std::vector<Mutation>{{MutationKind::kIncrement, id, 7}}, nullptr,
-                            false)
-                   .outcomes[0])
-                .value,
-            7);
+  EXPECT_EQ(
+      Ok(writer.Apply(std::vector<Mutation>{{MutationKind::kIncrement, id, 7}}, nullptr, false)
+             .outcomes[0])
+          .value,
+      7);
   ASSERT_EQ(writer_client.Command({"WAIT", "1", "1000"}).integer, 1);
   auto record = replica.Get(id);
   ASSERT_TRUE(record);
   EXPECT_EQ(record->value, 7);
 
   // A replica refuses a write script up front.
-  EXPECT_THROW(replica.Apply(std::vector<Mutation>{{MutationKind::kIncrement, id, 1}}, nullptr,
-                             false),
-               core::StoreUnavailable);
+  EXPECT_THROW(
+      replica.Apply(std::vector<Mutation>{{MutationKind::kIncrement, id, 1}}, nullptr, false),
+      core::StoreUnavailable);
 }
 
 TEST_F(RedisCountValueStoreTest, ConcurrentIncrementsThroughOneClient) {

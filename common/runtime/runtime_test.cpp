@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <boost/json/serialize.hpp>
+
 #include "runtime/auth.hpp"
 #include "runtime/config.hpp"
 #include "runtime/metrics.hpp"
