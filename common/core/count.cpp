@@ -89,9 +89,12 @@ bool IsValidCountId(std::string_view id) {
 
 std::string_view ToString(MutationKind kind) {
   switch (kind) {
-    case MutationKind::kIncrement: return "increment";
-    case MutationKind::kDecrement: return "decrement";
-    case MutationKind::kSet: return "set";
+    case MutationKind::kIncrement:
+      return "increment";
+    case MutationKind::kDecrement:
+      return "decrement";
+    case MutationKind::kSet:
+      return "set";
   }
   return "?";
 }

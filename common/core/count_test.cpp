@@ -44,14 +44,14 @@ TEST(Arithmetic, SetCarriesNoDelta) {
 }
 
 TEST(Arithmetic, NeverWraps) {
-  EXPECT_EQ(std::get<MutationError>(
-                ApplyArithmetic({MutationKind::kIncrement, "a", 1}, kMax, std::nullopt, std::nullopt)),
+  EXPECT_EQ(std::get<MutationError>(ApplyArithmetic({MutationKind::kIncrement, "a", 1}, kMax,
+                                                    std::nullopt, std::nullopt)),
             MutationError::kOverflow);
-  EXPECT_EQ(std::get<MutationError>(
-                ApplyArithmetic({MutationKind::kDecrement, "a", 2}, kMin + 1, std::nullopt, std::nullopt)),
+  EXPECT_EQ(std::get<MutationError>(ApplyArithmetic({MutationKind::kDecrement, "a", 2}, kMin + 1,
+                                                    std::nullopt, std::nullopt)),
             MutationError::kOverflow);
-  EXPECT_EQ(std::get<MutationError>(
-                ApplyArithmetic({MutationKind::kDecrement, "a", kMax}, -2, std::nullopt, std::nullopt)),
+  EXPECT_EQ(std::get<MutationError>(ApplyArithmetic({MutationKind::kDecrement, "a", kMax}, -2,
+                                                    std::nullopt, std::nullopt)),
             MutationError::kOverflow);
 }
 
@@ -76,9 +76,9 @@ TEST(Timestamp, FormatsRfc3339WithMillisecondsUtc) {
 }
 
 TEST(Timestamp, RejectsMalformedText) {
-  for (const char* bad : {"", "2026-11-22", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-                          "2026-11-22T08:15:30", "2026-11-22T08:15:30.Z", "2026-11-22T25:00:00Z",
-                          "2026-11-22T08:15:30Zjunk"})
+  for (const char* bad :
+       {"", "2026-11-22", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-22T08:15:30",
+        "2026-11-22T08:15:30.Z", "2026-11-22T25:00:00Z", "2026-11-22T08:15:30Zjunk"})
     EXPECT_FALSE(ParseTimestamp(bad)) << bad;
 }
 

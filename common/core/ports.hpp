@@ -32,8 +32,8 @@ inline constexpr std::int64_t kIdempotencyTtlSeconds = 24 * 60 * 60;
 
 struct ApplyResult {
   enum class Status {
-    kApplied,      // the mutations were applied now (each independently)
-    kReplayed,     // the key was seen with the same fingerprint: the first outcomes, nothing changed
+    kApplied,   // the mutations were applied now (each independently)
+    kReplayed,  // the key was seen with the same fingerprint: the first outcomes, nothing changed
     kKeyConflict,  // the key was seen with another fingerprint: nothing changed, no outcomes
   };
   Status status = Status::kApplied;

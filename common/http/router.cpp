@@ -35,8 +35,8 @@ std::string_view MediaType(std::string_view content_type) {
 void Router::Add(Method method, std::string pattern, Handler handler, RouteOptions options) {
   std::vector<std::string> segments;
   for (auto s : Split(pattern)) segments.emplace_back(s);
-  routes_.push_back({method, std::move(pattern), std::move(segments), std::move(handler),
-                     std::move(options)});
+  routes_.push_back(
+      {method, std::move(pattern), std::move(segments), std::move(handler), std::move(options)});
 }
 
 const Router::Route* Router::Match(Method method, std::string_view path, Fields* params,
@@ -49,8 +49,10 @@ const Router::Route* Router::Match(Method method, std::string_view path, Fields*
     for (std::size_t i = 0; i < parts.size() && ok; ++i) {
       const auto& seg = route.segments[i];
       if (IsParam(seg)) {
-        if (parts[i].empty()) ok = false;
-        else found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+        if (parts[i].empty())
+          ok = false;
+        else
+          found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
       } else {
         ok = seg == parts[i];
       }
@@ -93,7 +95,8 @@ Response Router::Dispatch(Request& request) const {
     constexpr std::string_view kBearer = "Bearer ";
     if (!auth || auth->size() <= kBearer.size() || !IEquals(auth->substr(0, 7), kBearer) ||
         !authenticator_)
-      return Response::Problem(core::Unauthorized("an API key is required: Authorization: Bearer <key>"));
+      return Response::Problem(
+          core::Unauthorized("an API key is required: Authorization: Bearer <key>"));
     request.principal = authenticator_(auth->substr(kBearer.size()));
     if (!request.principal)
       return Response::Problem(core::Unauthorized("the API key is not valid"));
@@ -108,7 +111,8 @@ Response Router::Dispatch(Request& request) const {
     for (const auto& t : route->options.content_types) accepted = accepted || IEquals(t, type);
     if (!accepted) {
       std::string expected;
-      for (const auto& t : route->options.content_types) expected += (expected.empty() ? "" : " or ") + t;
+      for (const auto& t : route->options.content_types)
+        expected += (expected.empty() ? "" : " or ") + t;
       return Response::Problem(core::UnsupportedMediaType(
           "Content-Type '" + std::string(type) + "' is not accepted here; send " + expected));
     }

@@ -26,17 +26,20 @@ class RouterTest : public ::testing::Test {
     router.Add(Method::kPost, "/api/v1/counts/{id}/increment",
                [](Request& r) { return Response::Json(200, std::string(r.Param("id"))); },
                {.scope = "count:write"});
-    router.Add(Method::kGet, "/api/v1/counts/{id}", [](Request& r) { return Response::Json(200, "get"); },
-               {.scope = "count:read"});
-    router.Add(Method::kPost, "/api/v1/counts:batch", [](Request&) { return Response::Json(200, "b"); },
+    router.Add(Method::kGet, "/api/v1/counts/{id}",
+               [](Request& r) { return Response::Json(200, "get"); }, {.scope = "count:read"});
+    router.Add(Method::kPost, "/api/v1/counts:batch",
+               [](Request&) { return Response::Json(200, "b"); },
                {.scope = "count:write", .body_limit = 1 << 20});
-    router.Add(Method::kGet, "/health", [](Request&) -> Response { throw std::runtime_error("x"); });
+    router.Add(Method::kGet, "/health",
+               [](Request&) -> Response { throw std::runtime_error("x"); });
   }
   Router router;
 };
 
 TEST_F(RouterTest, MatchesPathParameters) {
-  auto r = Make(Method::kPost, "/api/v1/counts/page.views/increment", "", {{"Authorization", "Bearer w"}});
+  auto r = Make(Method::kPost, "/api/v1/counts/page.views/increment", "",
+                {{"Authorization", "Bearer w"}});
   auto res = router.Dispatch(r);
   EXPECT_EQ(res.status, 200);
   EXPECT_EQ(res.body, "page.views");
@@ -58,7 +61,8 @@ TEST_F(RouterTest, AuthOrder401Then403) {
   auto res = router.Dispatch(none);
   EXPECT_EQ(res.status, 401);
   EXPECT_EQ(res.content_type, "application/problem+json");
-  auto bad = Make(Method::kPost, "/api/v1/counts/x/increment", "", {{"authorization", "Bearer zz"}});
+  auto bad =
+      Make(Method::kPost, "/api/v1/counts/x/increment", "", {{"authorization", "Bearer zz"}});
   EXPECT_EQ(router.Dispatch(bad).status, 401);
   auto wrong = Make(Method::kGet, "/api/v1/counts/x", "", {{"Authorization", "Bearer w"}});
   EXPECT_EQ(router.Dispatch(wrong).status, 403);
@@ -70,8 +74,9 @@ TEST_F(RouterTest, RejectsOtherContentTypes) {
   auto r = Make(Method::kPost, "/api/v1/counts/x/increment", "{}",
                 {{"Authorization", "Bearer w"}, {"Content-Type", "text/plain"}});
   EXPECT_EQ(router.Dispatch(r).status, 415);
-  auto ok = Make(Method::kPost, "/api/v1/counts/x/increment", "{}",
-                 {{"Authorization", "Bearer w"}, {"Content-Type", "application/json; charset=utf-8"}});
+  auto ok =
+      Make(Method::kPost, "/api/v1/counts/x/increment", "{}",
+           {{"Authorization", "Bearer w"}, {"Content-Type", "application/json; charset=utf-8"}});
   EXPECT_EQ(router.Dispatch(ok).status, 200);
 }
 

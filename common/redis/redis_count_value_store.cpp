@@ -97,8 +97,14 @@ if (ARGV[2] ~= '' and cmp(v, ARGV[2]) < 0) or (ARGV[3] ~= '' and cmp(v, ARGV[3])
   return 'outside'
 end
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'u', ARGV[4])
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'mn', ARGV[2]) else redis.call('HDEL', KEYS[1], 'mn') end
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'mx', ARGV[3]) else redis.call('HDEL', KEYS[1], 'mx') end
+for i, field in ipairs({'mn', 'mx'}) do
+  local bound = ARGV[1 + i]
+  if bound ~= '' then
+    redis.call('HSET', KEYS[1], field, bound)
+  else
+    redis.call('HDEL', KEYS[1], field)
+  end
+end
 return 'updated'
 )lua";
 

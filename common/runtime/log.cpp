@@ -15,10 +15,14 @@ std::string g_pod = "unknown";
 
 std::string_view Name(Level l) {
   switch (l) {
-    case Level::kDebug: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARNING";
-    case Level::kError: return "ERROR";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARNING";
+    case Level::kError:
+      return "ERROR";
   }
   return "INFO";
 }

@@ -22,7 +22,8 @@ T& Metrics::Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map,
 void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status,
                              double seconds) {
   const auto labels = fmt::format("route=\"{}\",method=\"{}\"", route, method);
-  Slot(requests_, fmt::format("{},status=\"{}\"", labels, status)).fetch_add(1, std::memory_order_relaxed);
+  Slot(requests_, fmt::format("{},status=\"{}\"", labels, status))
+      .fetch_add(1, std::memory_order_relaxed);
   auto& h = Slot(latency_, labels);
   for (std::size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) h.buckets[i].fetch_add(1, std::memory_order_relaxed);

@@ -18,8 +18,7 @@ class Metrics {
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1,    5};
 
-  void ObserveRequest(std::string_view route, std::string_view method, int status,
-                      double seconds);
+  void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
   void CountDependencyError(std::string_view dependency);
   // A value read at scrape time, e.g. open connections or consumer lag.
   void AddGauge(std::string name, std::string help, std::function<double()> read);

@@ -58,9 +58,9 @@ TEST(ApiKeys, RejectsMalformedConfiguration) {
   EXPECT_THROW(ApiKeys::FromJson("not json"), std::invalid_argument);
   EXPECT_THROW(ApiKeys::FromJson(R"([{"name":"a","scopes":["count:write"],"sha256":"abc"}])"),
                std::invalid_argument);
-  EXPECT_THROW(ApiKeys::FromJson(R"([{"name":"a","scopes":["root"],"sha256":")" +
-                                 Sha256Hex("k") + R"("}])"),
-               std::invalid_argument);
+  EXPECT_THROW(
+      ApiKeys::FromJson(R"([{"name":"a","scopes":["root"],"sha256":")" + Sha256Hex("k") + R"("}])"),
+      std::invalid_argument);
 }
 
 TEST(Sha256, KnownVector) {
@@ -73,12 +73,20 @@ TEST(Metrics, RendersCountersAndHistograms) {
   m.ObserveRequest("/api/v1/counts/{id}", "GET", 200, 0.02);
   m.ObserveRequest("/api/v1/counts/{id}", "GET", 404, 0.0001);
   const auto text = m.Render();
-  EXPECT_NE(text.find(R"(http_requests_total{route="/api/v1/counts/{id}",method="GET",status="200"} 2)"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find(R"(http_request_duration_seconds_bucket{route="/api/v1/counts/{id}",method="GET",le="0.001"} 2)"),
-            std::string::npos) << text;
-  EXPECT_NE(text.find(R"(http_request_duration_seconds_count{route="/api/v1/counts/{id}",method="GET"} 3)"),
-            std::string::npos) << text;
+  EXPECT_NE(
+      text.find(R"(http_requests_total{route="/api/v1/counts/{id}",method="GET",status="200"} 2)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(http_request_duration_seconds_bucket{route="/api/v1/counts/{id}",method="GET",le="0.001"} 2)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          R"(http_request_duration_seconds_count{route="/api/v1/counts/{id}",method="GET"} 3)"),
+      std::string::npos)
+      << text;
 }
 
 }  // namespace

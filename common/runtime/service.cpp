@@ -79,8 +79,10 @@ void Service::RegisterBuiltins() {
   router_.Add(Method::kGet, "/ready", [this](Request&) { return Ready(); });
   router_.Add(Method::kGet, "/health/ready", [this](Request&) { return Ready(); });
   router_.Add(Method::kGet, "/info", [this](Request&) {
-    boost::json::object o{{"app_env", app_env_},       {"app_version", app_version_},
-                          {"log_level", log_level_},   {"pod_name", pod_},
+    boost::json::object o{{"app_env", app_env_},
+                          {"app_version", app_version_},
+                          {"log_level", log_level_},
+                          {"pod_name", pod_},
                           {"service", name_}};
     return Response::Json(200, boost::json::serialize(o));
   });
@@ -89,15 +91,15 @@ void Service::RegisterBuiltins() {
   });
   if (!debug_endpoints_) return;
   // Seed 001's experiment endpoints, for drills only.
-  router_.Add(
-      Method::kPost, "/admin/toggle-ready",
-      [this](Request&) {
-        const bool unready = !toggled_unready_.load();
-        toggled_unready_.store(unready);
-        Log::Write(Level::kWarn, "debug", unready ? "readiness toggled off" : "readiness toggled on");
-        return Response::Json(200, unready ? R"({"ready":false})" : R"({"ready":true})");
-      },
-      {.scope = std::string(kScopeAdmin)});
+  router_.Add(Method::kPost, "/admin/toggle-ready",
+              [this](Request&) {
+                const bool unready = !toggled_unready_.load();
+                toggled_unready_.store(unready);
+                Log::Write(Level::kWarn, "debug",
+                           unready ? "readiness toggled off" : "readiness toggled on");
+                return Response::Json(200, unready ? R"({"ready":false})" : R"({"ready":true})");
+              },
+              {.scope = std::string(kScopeAdmin)});
   router_.Add(
       Method::kGet, "/slow",
       [](Request& r) {

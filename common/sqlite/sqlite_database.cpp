@@ -57,8 +57,10 @@ Statement& Statement::Bind(int i, std::int64_t v) {
   return *this;
 }
 Statement& Statement::Bind(int i, std::optional<std::int64_t> v) {
-  if (v) sqlite3_bind_int64(stmt_, i, *v);
-  else sqlite3_bind_null(stmt_, i);
+  if (v)
+    sqlite3_bind_int64(stmt_, i, *v);
+  else
+    sqlite3_bind_null(stmt_, i);
   return *this;
 }
 

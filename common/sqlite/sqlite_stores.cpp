@@ -15,8 +15,8 @@ std::int64_t Ms(Timestamp t) { return t.time_since_epoch().count(); }
 Timestamp FromMs(std::int64_t ms) { return Timestamp{std::chrono::milliseconds(ms)}; }
 
 CountInfo ReadInfo(const Statement& s) {
-  return CountInfo{s.Text(0), s.Text(1), s.OptInt(2), s.OptInt(3), FromMs(s.Int(4)),
-                   FromMs(s.Int(5))};
+  return CountInfo{s.Text(0),   s.Text(1),        s.OptInt(2),
+                   s.OptInt(3), FromMs(s.Int(4)), FromMs(s.Int(5))};
 }
 
 constexpr std::string_view kInfoColumns =
@@ -31,7 +31,8 @@ std::string EncodeOutcomes(const core::ApplyResult& r) {
       if (a->delta) o["d"] = *a->delta;
       out.push_back(std::move(o));
     } else {
-      out.push_back(boost::json::object{{"e", static_cast<int>(std::get<core::MutationError>(r.outcomes[i]))}});
+      out.push_back(boost::json::object{
+          {"e", static_cast<int>(std::get<core::MutationError>(r.outcomes[i]))}});
     }
   }
   return boost::json::serialize(out);
@@ -70,7 +71,8 @@ bool SqliteCountInfoStore::Create(const CountInfo& info) {
 
 std::optional<CountInfo> SqliteCountInfoStore::Get(std::string_view id) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), "SELECT " + std::string(kInfoColumns) + " FROM count_info WHERE id = ?1");
+  Statement s(db_.handle(),
+              "SELECT " + std::string(kInfoColumns) + " FROM count_info WHERE id = ?1");
   s.Bind(1, id);
   if (!s.Step()) return std::nullopt;
   return ReadInfo(s);
@@ -126,7 +128,8 @@ struct SqliteCountValueStore::Statements {
         insert(db,
                "INSERT OR IGNORE INTO count_value (id, value, updated_at, created_at) "
                "VALUES (?1, ?2, ?3, ?3)"),
-        idem_get(db, "SELECT fingerprint, outcomes FROM idempotency WHERE key = ?1 AND expires_at > ?2"),
+        idem_get(
+            db, "SELECT fingerprint, outcomes FROM idempotency WHERE key = ?1 AND expires_at > ?2"),
         idem_put(db,
                  "INSERT OR REPLACE INTO idempotency (key, fingerprint, outcomes, expires_at) "
                  "VALUES (?1, ?2, ?3, ?4)"),
@@ -145,15 +148,14 @@ std::optional<CountRecord> SqliteCountValueStore::GetLocked(std::string_view id)
   s.Bind(1, id);
   std::optional<CountRecord> r;
   if (s.Step())
-    r = CountRecord{std::string(id), s.Int(0),    s.Text(2),         s.OptInt(3),
+    r = CountRecord{std::string(id), s.Int(0),         s.Text(2),       s.OptInt(3),
                     s.OptInt(4),     FromMs(s.Int(5)), FromMs(s.Int(1))};
   s.Reset();
   return r;
 }
 
 core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> mutations,
-                                               const core::IdempotencyKey* key,
-                                               bool auto_create) {
+                                               const core::IdempotencyKey* key, bool auto_create) {
   const auto now = core::Now();
   core::ApplyResult result;
   std::lock_guard lock(db_.mutex());

@@ -21,8 +21,9 @@ int main(int argc, char** argv) {
                           {{"database", "countinfo"}, {"applied", applied.size()}});
       return 0;
     }
-    if (argc > 1) throw runtime::ConfigError(std::string("unknown command '") + argv[1] +
-                                             "'; the only command is 'migrate'");
+    if (argc > 1)
+      throw runtime::ConfigError(std::string("unknown command '") + argv[1] +
+                                 "'; the only command is 'migrate'");
     runtime::Service service("count-management-service", 3002, env);
     auto pg = wiring::PostgresFromEnv(env);
     auto redis = wiring::RedisFromEnv(env, "REDIS_URL");

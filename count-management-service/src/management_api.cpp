@@ -1,7 +1,7 @@
 #include "management_api.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <charconv>
 
 #include "api/count_json.hpp"
@@ -48,11 +48,16 @@ boost::json::object View(const core::CountInfo& info,
 void ManagementApi::Register(http::Router& router) {
   const http::RouteOptions admin{.scope = std::string(runtime::kScopeAdmin)};
   const std::string base(kBase);
-  router.Add(http::Method::kGet, base, [this](Request& r) { return List(r); }, admin);
-  router.Add(http::Method::kPost, base, [this](Request& r) { return Create(r); }, admin);
-  router.Add(http::Method::kGet, base + "/{id}", [this](Request& r) { return Get(r); }, admin);
-  router.Add(http::Method::kPatch, base + "/{id}", [this](Request& r) { return Patch(r); }, admin);
-  router.Add(http::Method::kDelete, base + "/{id}", [this](Request& r) { return Delete(r); }, admin);
+  router.Add(
+      http::Method::kGet, base, [this](Request& r) { return List(r); }, admin);
+  router.Add(
+      http::Method::kPost, base, [this](Request& r) { return Create(r); }, admin);
+  router.Add(
+      http::Method::kGet, base + "/{id}", [this](Request& r) { return Get(r); }, admin);
+  router.Add(
+      http::Method::kPatch, base + "/{id}", [this](Request& r) { return Patch(r); }, admin);
+  router.Add(
+      http::Method::kDelete, base + "/{id}", [this](Request& r) { return Delete(r); }, admin);
 }
 
 Response ManagementApi::List(Request& request) {
@@ -74,7 +79,8 @@ Response ManagementApi::List(Request& request) {
   for (const auto& i : page.items) ids.push_back(i.id);
   const auto values = values_.GetMany(ids);
   boost::json::array items;
-  for (std::size_t i = 0; i < page.items.size(); ++i) items.push_back(View(page.items[i], values[i]));
+  for (std::size_t i = 0; i < page.items.size(); ++i)
+    items.push_back(View(page.items[i], values[i]));
   boost::json::object body{{"items", std::move(items)}, {"nextCursor", nullptr}};
   if (page.next_cursor) body["nextCursor"] = *page.next_cursor;
   return Response::Json(200, boost::json::serialize(body));
@@ -98,7 +104,8 @@ Response ManagementApi::Create(Request& request) {
   const std::int64_t value = initial.value_or(std::clamp<std::int64_t>(
       0, info.min_value.value_or(INT64_MIN), info.max_value.value_or(INT64_MAX)));
   if (!core::WithinBounds(value, info.min_value, info.max_value))
-    return Response::Problem(core::Validation("initialValue must lie within minValue and maxValue"));
+    return Response::Problem(
+        core::Validation("initialValue must lie within minValue and maxValue"));
 
   const auto duplicate = [&] {
     return Response::Problem(core::AlreadyExists("count '" + info.id + "' already exists"));
@@ -135,7 +142,8 @@ Response ManagementApi::Patch(Request& request) {
   if (!info) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
   if (auto p = ReadDescription(body, info->description)) return Response::Problem(*p);
   // Present and null clears a bound; absent keeps it.
-  for (auto [field, bound] : {std::pair{"minValue", &info->min_value}, {"maxValue", &info->max_value}}) {
+  for (auto [field, bound] :
+       {std::pair{"minValue", &info->min_value}, {"maxValue", &info->max_value}}) {
     if (!body.contains(field)) continue;
     bound->reset();
     if (auto p = api::OptionalInt64(body, field, *bound)) return Response::Problem(*p);
@@ -144,8 +152,8 @@ Response ManagementApi::Patch(Request& request) {
   info->updated_at = core::Now();
   switch (values_.UpdateInfo(*info)) {
     case core::CountValueStore::UpdateResult::kValueOutsideBounds:
-      return Response::Problem(core::OutOfBounds("the current value of '" + id +
-                                                 "' lies outside the new bounds"));
+      return Response::Problem(
+          core::OutOfBounds("the current value of '" + id + "' lies outside the new bounds"));
     case core::CountValueStore::UpdateResult::kNotFound:
     case core::CountValueStore::UpdateResult::kUpdated:
       break;

@@ -14,8 +14,10 @@ constexpr std::size_t kMaxIds = 100;
 
 void ReadApi::Register(http::Router& router) {
   const http::RouteOptions read{.scope = std::string(runtime::kScopeRead)};
-  router.Add(http::Method::kGet, "/api/v1/counts/{id}", [this](Request& r) { return Get(r); }, read);
-  router.Add(http::Method::kGet, "/api/v1/counts", [this](Request& r) { return GetMany(r); }, read);
+  router.Add(
+      http::Method::kGet, "/api/v1/counts/{id}", [this](Request& r) { return Get(r); }, read);
+  router.Add(
+      http::Method::kGet, "/api/v1/counts", [this](Request& r) { return GetMany(r); }, read);
 }
 
 Response ReadApi::Get(Request& request) {
@@ -35,16 +37,20 @@ Response ReadApi::GetMany(Request& request) {
   while (true) {
     const auto comma = rest.find(',');
     ids.emplace_back(rest.substr(0, comma));
-    if (!core::IsValidCountId(ids.back())) return Response::Problem(core::InvalidCountId(ids.back()));
-    if (ids.size() > kMaxIds) return Response::Problem(core::Validation("at most 100 ids per request"));
+    if (!core::IsValidCountId(ids.back()))
+      return Response::Problem(core::InvalidCountId(ids.back()));
+    if (ids.size() > kMaxIds)
+      return Response::Problem(core::Validation("at most 100 ids per request"));
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
   const auto records = values_.GetMany(ids);
   boost::json::array counts, missing;
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (records[i]) counts.push_back(api::RecordJson(*records[i]));
-    else missing.push_back(boost::json::string(ids[i]));
+    if (records[i])
+      counts.push_back(api::RecordJson(*records[i]));
+    else
+      missing.push_back(boost::json::string(ids[i]));
   }
   return Response::Json(200, boost::json::serialize(boost::json::object{
                                  {"counts", std::move(counts)}, {"missing", std::move(missing)}}));

@@ -60,10 +60,13 @@ int Up(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if ((arg == "--port" || arg == "--data") && i + 1 < argc) {
-      if (arg == "--port") ::setenv("PORT", argv[++i], 1);  // the flag wins over $PORT
-      else data = argv[++i];
+      if (arg == "--port")
+        ::setenv("PORT", argv[++i], 1);  // the flag wins over $PORT
+      else
+        data = argv[++i];
     } else {
-      throw runtime::ConfigError("unknown argument '" + std::string(arg) + "'\n" + std::string(kUsage));
+      throw runtime::ConfigError("unknown argument '" + std::string(arg) + "'\n" +
+                                 std::string(kUsage));
     }
   }
   runtime::Env env;
@@ -73,14 +76,15 @@ int Up(int argc, char** argv) {
   if (ec) throw runtime::ConfigError("cannot create data directory " + data + ": " + ec.message());
 
   const auto admin_key = AdminKey(env, data);
-  service.api_keys().Add("admin", {std::string(runtime::kScopeAdmin)}, runtime::Sha256Hex(admin_key));
+  service.api_keys().Add("admin", {std::string(runtime::kScopeAdmin)},
+                         runtime::Sha256Hex(admin_key));
 
   sqlite::SqliteDatabase db(fs::path(data) / "count.db");
   sqlite::SqliteCountInfoStore info(db);
   sqlite::SqliteCountValueStore values(db);
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management.
-  write::WriteApi write_api(values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false),
-                                           .strong_read = false});
+  write::WriteApi write_api(
+      values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false), .strong_read = false});
   read::ReadApi read_api(values);
   management::ManagementApi management_api(info, values);
   write_api.Register(service.router());
@@ -92,8 +96,8 @@ int Up(int argc, char** argv) {
     std::cerr << "\ncount-system is up: http://127.0.0.1:" << port << "\n"
               << "  data directory: " << fs::absolute(data).string() << "\n"
               << "  admin API key:  " << admin_key << "\n"
-              << "  try: curl -H 'Authorization: Bearer " << admin_key << "' http://127.0.0.1:"
-              << port << "/management/api/v1/counts\n\n";
+              << "  try: curl -H 'Authorization: Bearer " << admin_key
+              << "' http://127.0.0.1:" << port << "/management/api/v1/counts\n\n";
   });
 }
 

@@ -16,7 +16,9 @@ constexpr std::size_t kMaxBatch = 1000;
 constexpr std::size_t kMaxIdempotencyKey = 255;
 constexpr std::size_t kBatchBodyLimit = 1024 * 1024;
 
-Response Json(const boost::json::object& o) { return Response::Json(200, boost::json::serialize(o)); }
+Response Json(const boost::json::object& o) {
+  return Response::Json(200, boost::json::serialize(o));
+}
 
 // Parses one operation of a mutation: the amount (>= 1) or the value (set).
 std::optional<core::Problem> ParseOperand(const boost::json::object& body, MutationKind kind,
@@ -44,12 +46,15 @@ WriteApi::WriteApi(core::CountValueStore& values, core::CountInfoStore& info,
 
 void WriteApi::Register(http::Router& router) {
   const http::RouteOptions write{.scope = std::string(runtime::kScopeWrite)};
-  router.Add(http::Method::kPost, "/api/v1/counts/{id}/increment",
-             [this](Request& r) { return Mutate(r, MutationKind::kIncrement); }, write);
-  router.Add(http::Method::kPost, "/api/v1/counts/{id}/decrement",
-             [this](Request& r) { return Mutate(r, MutationKind::kDecrement); }, write);
-  router.Add(http::Method::kPut, "/api/v1/counts/{id}",
-             [this](Request& r) { return Mutate(r, MutationKind::kSet); }, write);
+  router.Add(
+      http::Method::kPost, "/api/v1/counts/{id}/increment",
+      [this](Request& r) { return Mutate(r, MutationKind::kIncrement); }, write);
+  router.Add(
+      http::Method::kPost, "/api/v1/counts/{id}/decrement",
+      [this](Request& r) { return Mutate(r, MutationKind::kDecrement); }, write);
+  router.Add(
+      http::Method::kPut, "/api/v1/counts/{id}",
+      [this](Request& r) { return Mutate(r, MutationKind::kSet); }, write);
   router.Add(http::Method::kPost, "/api/v1/counts:batch", [this](Request& r) { return Batch(r); },
              {.scope = std::string(runtime::kScopeWrite), .body_limit = kBatchBodyLimit});
   if (options_.strong_read)
@@ -65,10 +70,9 @@ std::optional<core::Problem> WriteApi::Apply(const Request& request,
     if (header->empty() || header->size() > kMaxIdempotencyKey)
       return core::Validation("Idempotency-Key must be 1 to 255 characters");
     // Scoped per API key; the fingerprint ties the key to this exact request.
-    key = core::IdempotencyKey{
-        request.principal->name + ":" + std::string(*header),
-        runtime::Sha256Hex(std::string(http::ToString(request.method)) + " " + request.path +
-                           "\n" + request.body)};
+    key = core::IdempotencyKey{request.principal->name + ":" + std::string(*header),
+                               runtime::Sha256Hex(std::string(http::ToString(request.method)) +
+                                                  " " + request.path + "\n" + request.body)};
   }
   result = values_.Apply(mutations, key ? &*key : nullptr, options_.auto_create);
   if (result.status == core::ApplyResult::Status::kKeyConflict)
@@ -77,7 +81,8 @@ std::optional<core::Problem> WriteApi::Apply(const Request& request,
   for (std::size_t i = 0; i < result.created.size(); ++i) {
     if (!result.created[i]) continue;
     const auto& applied = std::get<core::Applied>(result.outcomes[i]);
-    info_.Create({applied.id, "", std::nullopt, std::nullopt, applied.updated_at, applied.updated_at});
+    info_.Create(
+        {applied.id, "", std::nullopt, std::nullopt, applied.updated_at, applied.updated_at});
   }
   return std::nullopt;
 }
@@ -93,7 +98,8 @@ Response WriteApi::Mutate(Request& request, MutationKind kind) {
   std::optional<std::string> description;
   if (const auto* d = body.if_contains("description"); kind == MutationKind::kSet && d) {
     if (!d->is_string() || d->as_string().size() > core::kMaxDescriptionLength)
-      return Response::Problem(core::Validation("\"description\" must be a string of at most 1024 characters"));
+      return Response::Problem(
+          core::Validation("\"description\" must be a string of at most 1024 characters"));
     description = std::string(d->as_string());
   }
 
@@ -101,7 +107,8 @@ Response WriteApi::Mutate(Request& request, MutationKind kind) {
   if (auto p = Apply(request, std::span(&m, 1), result)) return Response::Problem(*p);
   const auto* applied = std::get_if<core::Applied>(&result.outcomes.front());
   if (!applied)
-    return Response::Problem(api::MutationProblem(std::get<core::MutationError>(result.outcomes.front()), id));
+    return Response::Problem(
+        api::MutationProblem(std::get<core::MutationError>(result.outcomes.front()), id));
 
   if (description && result.status == core::ApplyResult::Status::kApplied) {
     if (auto info = info_.Get(id)) {
@@ -122,7 +129,8 @@ Response WriteApi::Batch(Request& request) {
   if (auto p = api::ParseObject(request.body, false, body)) return Response::Problem(*p);
   const auto* ops = body.if_contains("operations");
   if (!ops || !ops->is_array() || ops->as_array().empty() || ops->as_array().size() > kMaxBatch)
-    return Response::Problem(core::Validation("\"operations\" must be an array of 1 to 1000 operations"));
+    return Response::Problem(
+        core::Validation("\"operations\" must be an array of 1 to 1000 operations"));
 
   // Validate every operation; only the valid ones reach the store, each on its own.
   const auto& list = ops->as_array();
@@ -170,8 +178,11 @@ Response WriteApi::Batch(Request& request) {
       results.push_back(std::move(o));
     } else {
       const auto& p = *problems[i];
-      results.push_back(boost::json::object{{"id", ids[i]}, {"status", p.status}, {"type", p.type},
-                                            {"title", p.title}, {"detail", p.detail}});
+      results.push_back(boost::json::object{{"id", ids[i]},
+                                            {"status", p.status},
+                                            {"type", p.type},
+                                            {"title", p.title},
+                                            {"detail", p.detail}});
     }
     if (next < index.size() && index[next] == i) ++next;
   }
