@@ -39,9 +39,14 @@ std::string RandomKey() {
   return key;
 }
 
-// COUNT_ADMIN_KEY if set; else the key stored in DIR/admin.key, generated on first start.
-std::string AdminKey(const runtime::Env& env, const fs::path& data) {
-  if (auto key = env.Get("COUNT_ADMIN_KEY")) return *key;
+// COUNT_ADMIN_KEY if set (`from_env` is set); else the key stored in
+// DIR/admin.key, generated on first start.
+std::string AdminKey(const runtime::Env& env, const fs::path& data, bool& from_env) {
+  from_env = false;
+  if (auto key = env.Get("COUNT_ADMIN_KEY")) {
+    from_env = true;
+    return *key;
+  }
   const auto file = data / "admin.key";
   std::string key;
   if (std::ifstream in(file); in && std::getline(in, key) && !key.empty()) return key;
@@ -75,7 +80,8 @@ int Up(int argc, char** argv) {
   fs::create_directories(data, ec);
   if (ec) throw runtime::ConfigError("cannot create data directory " + data + ": " + ec.message());
 
-  const auto admin_key = AdminKey(env, data);
+  bool key_from_env = false;
+  const auto admin_key = AdminKey(env, data, key_from_env);
   service.api_keys().Add("admin", {std::string(runtime::kScopeAdmin)},
                          runtime::Sha256Hex(admin_key));
 
@@ -93,11 +99,15 @@ int Up(int argc, char** argv) {
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
 
   return service.Run([&](int port) {
+    // A key the operator chose (COUNT_ADMIN_KEY) is never echoed; a generated one is shown
+    // once per start so a newcomer can use it, and kept in the data directory.
+    const std::string shown = key_from_env ? "$COUNT_ADMIN_KEY" : admin_key;
     std::cerr << "\ncount-system is up: http://127.0.0.1:" << port << "\n"
               << "  data directory: " << fs::absolute(data).string() << "\n"
-              << "  admin API key:  " << admin_key << "\n"
-              << "  try: curl -H 'Authorization: Bearer " << admin_key
-              << "' http://127.0.0.1:" << port << "/management/api/v1/counts\n\n";
+              << "  admin API key:  "
+              << (key_from_env ? "from COUNT_ADMIN_KEY" : admin_key + " (kept in admin.key)")
+              << "\n  try: curl -H \"Authorization: Bearer " << shown
+              << "\" http://127.0.0.1:" << port << "/management/api/v1/counts\n\n";
   });
 }
 
