@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -50,10 +51,25 @@ def binary(name: str) -> Path:
     return bin_dir() / name / name
 
 
+_port_rng = random.Random()
+_ports_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range (so an outgoing connection
+    cannot grab it between this check and the server's bind), never handed out twice."""
+    for _ in range(200):
+        port = _port_rng.randint(15000, 30000)
+        if port in _ports_handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found")
 
 
 def unique_id(prefix: str = "bb") -> str:

@@ -41,6 +41,17 @@ def admin_headers(deployment):
     return {"Authorization": f"Bearer {deployment.keys.admin}"}
 
 
+def api_call(deployment, target, port):
+    """One harmless authenticated API request the target process serves."""
+    h = {**admin_headers(deployment), "Content-Type": "application/json"}
+    if target == "count-read-service":
+        return http_request(port, "GET", "/api/v1/counts?ids=drain-probe", headers=h, timeout=5)
+    if target == "count-write-service":
+        body = json.dumps({"operations": [{"id": "drain-probe", "op": "increment"}]}).encode()
+        return http_request(port, "POST", "/api/v1/counts:batch", body=body, headers=h, timeout=5)
+    return http_request(port, "GET", "/management/api/v1/counts?limit=1", headers=h, timeout=5)
+
+
 # ---------------------------------------------------------------- graceful shutdown
 
 @pytest.mark.slow
@@ -76,8 +87,10 @@ def test_sigterm_drains_in_flight_requests(deployment, scratch, target):
         assert body["status"] == "not ready", r.describe()
         assert body["shutting_down"] is True, r.describe()
         assert isinstance(body["checks"], dict), r.describe()
-        # liveness still answers while draining
+        # liveness and the API still answer while draining (zero failed requests on a rollout)
         assert http_request(port, "GET", "/health", timeout=2).status == 200
+        api = api_call(deployment, target, port)
+        assert api.status == 200, f"API request during drain: {api.describe()}"
 
         t.join(20)
         assert "error" not in result, f"in-flight request failed: {result.get('error')!r}\n{proc.output_tail()}"
@@ -86,6 +99,28 @@ def test_sigterm_drains_in_flight_requests(deployment, scratch, target):
         code = proc.wait(15)
         assert code == 0, f"exit code {code}\n{proc.output_tail()}"
     finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_sigterm_with_open_keepalive_connections_exits(deployment, scratch, target):
+    """Idle keep-alive connections (as a load balancer holds them) must not stall shutdown."""
+    import http.client
+    proc, port = start_instance(deployment, target, scratch)
+    conns = []
+    try:
+        for _ in range(8):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            c.request("GET", "/health")
+            c.getresponse().read()
+            conns.append(c)
+        t0 = time.monotonic()
+        proc.signal(signal.SIGTERM)
+        code = proc.wait(15)
+        assert code == 0, f"exit code {code} ({time.monotonic() - t0:.1f}s)\n{proc.output_tail()}"
+    finally:
+        for c in conns:
+            c.close()
         proc.stop()
 
 
@@ -183,6 +218,39 @@ def test_debug_endpoints_absent_without_flag(deployment, scratch, target):
         assert http_request(port, "GET", "/ready").status == 200
     finally:
         proc.stop()
+
+
+# ---------------------------------------------------------------- COUNT_AUTO_CREATE
+
+@pytest.mark.parametrize("target", [pytest.param("count-system", marks=standalone_only),
+                                    pytest.param("count-write-service", marks=services_only)])
+def test_auto_create(deployment, scratch, target):
+    """SPEC §3: with COUNT_AUTO_CREATE=true a write to a never-created id creates it."""
+    proc, port = start_instance(deployment, target, scratch, env_overrides={"COUNT_AUTO_CREATE": "true"})
+    try:
+        h = {"Authorization": f"Bearer {deployment.keys.writer}", "Content-Type": "application/json"}
+        cid = support.unique_id("auto")
+        r = http_request(port, "POST", f"/api/v1/counts/{cid}/increment", body=b'{"amount": 4}', headers=h)
+        assert assert_json(r)["value"] == 4
+        cid2 = support.unique_id("auto")
+        r = http_request(port, "PUT", f"/api/v1/counts/{cid2}", body=b'{"value": -7}', headers=h)
+        assert assert_json(r)["value"] == -7
+        r = http_request(port, "POST", "/api/v1/counts/-bad/increment", body=b"{}", headers=h)
+        assert_problem(r, 422, "invalid-count-id")
+        # the created counters are real: management sees them (standalone: same process;
+        # services: the shared management service on the same stores)
+        mport = port if target == "count-system" else deployment.ports["management"]
+        ah = admin_headers(deployment)
+        assert assert_json(http_request(mport, "GET", f"/management/api/v1/counts/{cid}", headers=ah))["value"] == 4
+        assert assert_json(http_request(mport, "GET", f"/management/api/v1/counts/{cid2}", headers=ah))["value"] == -7
+    finally:
+        proc.stop()
+
+
+def test_no_auto_create_by_default(deployment, writer):
+    cid = support.unique_id("noauto")
+    assert_problem(writer.post(f"/api/v1/counts/{cid}/increment"), 404, "not-found")
+    assert_problem(deployment.admin.get(f"/management/api/v1/counts/{cid}"), 404, "not-found")
 
 
 # ---------------------------------------------------------------- LOG_LEVEL

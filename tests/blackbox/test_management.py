@@ -326,3 +326,10 @@ def test_deleted_counter_leaves_list(deployment, admin):
     assert admin.delete(f"{BASE}/{a}").status == 204
     items, _ = list_all(admin, prefix, 10)
     assert [x["id"] for x in items] == [b]
+
+
+def test_delete_with_purge_history(deployment, admin):
+    cid = deployment.create_counter(initialValue=3)["id"]
+    r = admin.delete(f"{BASE}/{cid}?purgeHistory=true")
+    assert r.status == 204, r.describe()
+    assert_problem(admin.get(f"{BASE}/{cid}"), 404, "not-found")
