@@ -104,9 +104,3 @@ def test_post_health_is_405(deployment):
         assert_problem(r, 405, "method-not-allowed")
         assert "GET" in (r.header("Allow") or ""), r.describe()
 
-
-def test_management_page(admin):
-    r = admin.get("/management")
-    assert r.status == 200, r.describe()
-    assert r.content_type == "text/html", r.describe()
-    assert b"<html" in r.body.lower() or b"<!doctype html" in r.body.lower(), r.body[:200]
