@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/build.sh release
 
+echo "== formatting (clang-format)"
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
 echo "== unit and integration tests (ctest)"
 ctest --preset release --output-on-failure -j 2
 

@@ -129,8 +129,8 @@ MutationOutcome ApplyArithmetic(const Mutation& m, std::int64_t current,
   if (min_value && next < *min_value) return MutationError::kBelowMin;
   if (max_value && next > *max_value) return MutationError::kAboveMax;
   Applied applied{m.id, next, std::nullopt, {}};
-  if (m.kind == MutationKind::kIncrement) applied.delta = m.operand;
-  if (m.kind == MutationKind::kDecrement) applied.delta = -m.operand;
+  std::int64_t delta = 0;
+  if (!__builtin_sub_overflow(next, current, &delta)) applied.delta = delta;
   return applied;
 }
 

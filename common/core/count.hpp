@@ -61,7 +61,7 @@ enum class MutationError { kNotFound, kOverflow, kBelowMin, kAboveMax };
 struct Applied {
   std::string id;
   std::int64_t value = 0;
-  std::optional<std::int64_t> delta;  // increments/decrements only; a set carries none
+  std::optional<std::int64_t> delta;  // value after - value before, when it fits int64
   Timestamp updated_at{};
 };
 

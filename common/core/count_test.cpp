@@ -36,8 +36,10 @@ TEST(Arithmetic, IncrementAndDecrementCarryTheirDelta) {
   EXPECT_EQ(std::get<Applied>(r).delta, -7);
 }
 
-TEST(Arithmetic, SetCarriesNoDelta) {
-  auto r = ApplyArithmetic({MutationKind::kSet, "a", kMax}, kMin, std::nullopt, std::nullopt);
+TEST(Arithmetic, SetCarriesItsDeltaWhenItFits) {
+  auto r = ApplyArithmetic({MutationKind::kSet, "a", 3}, 10, std::nullopt, std::nullopt);
+  EXPECT_EQ(std::get<Applied>(r).delta, -7);
+  r = ApplyArithmetic({MutationKind::kSet, "a", kMax}, kMin, std::nullopt, std::nullopt);
   ASSERT_TRUE(std::holds_alternative<Applied>(r));
   EXPECT_EQ(std::get<Applied>(r).value, kMax);
   EXPECT_FALSE(std::get<Applied>(r).delta.has_value());

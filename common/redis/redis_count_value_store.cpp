@@ -1,7 +1,9 @@
 #include "redis/redis_count_value_store.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 
 namespace count::redis {
@@ -9,9 +11,9 @@ namespace {
 
 using core::StoreUnavailable;
 
-// Exact comparison of canonical signed decimal strings: Lua numbers are doubles, so
-// values beyond 2^53 must never pass through them.
-constexpr std::string_view kCompareLua = R"lua(
+// Helpers every script shares. Values are canonical signed decimal strings and never
+// pass through Lua numbers (doubles), so values beyond 2^53 stay exact.
+constexpr std::string_view kPreludeLua = R"lua(
 local function cmp(a, b)
   local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
   if na ~= nb then return na and -1 or 1 end
@@ -19,24 +21,53 @@ local function cmp(a, b)
   if #a ~= #b then r = #a < #b and -1 or 1 elseif a ~= b then r = a < b and -1 or 1 end
   return na and -r or r
 end
+-- -a, or '' when it leaves int64 (only for the minimum)
+local function neg(a)
+  if a == '0' then return '0' end
+  if a == '-9223372036854775808' then return '' end
+  if a:sub(1, 1) == '-' then return a:sub(2) end
+  return '-' .. a
+end
+-- Appends an event to the outbox stream.
+local function emit(stream, id, kind, count, delta, value, now, source)
+  redis.call('XADD', stream, '*', 'i', id, 'y', kind, 'c', count, 'd', delta, 'v', value,
+             't', now, 's', source)
+end
+local function count_id(key) return key:sub(8, -2) end
 )lua";
 
-// KEYS[1..n]: count:{id} per operation; KEYS[n+1]: idem:<key> when a key is given.
-// ARGV: n, now (ms), auto_create ('1'|'0'), fingerprint, ttl (s), then per operation a
-// kind ('i': add a signed delta, 's': set) and its decimal operand.
-// Returns {status, {op, ...}}: status applied|replayed|conflict, and each op
+// KEYS[1..n]: count:{id} per operation; KEYS[n+1]: the event stream; KEYS[n+2]:
+// idem:<key> when a key is given.
+// ARGV: n, now (ms), auto_create ('1'|'0'), fingerprint, ttl (s), source, max backlog,
+// then per operation a kind ('i': add a signed delta, 's': set), its decimal operand, and
+// two event ids (the change, and the creation when auto_create creates the counter).
+// Returns {status, {op, ...}}: status applied|replayed|conflict|backlog, and each op
 // {code, value, updatedAt, delta, created} with code ok|notfound|overflow|min|max.
 constexpr std::string_view kApplyLua = R"lua(
 local n = tonumber(ARGV[1])
-local now, auto, fp, ttl = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
-local idem = KEYS[n + 1]
+local now, auto, fp, ttl, source = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5], ARGV[6]
+local stream, idem = KEYS[n + 1], KEYS[n + 2]
 
-local function apply(key, kind, operand)
+-- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
+local function diff(key, new, old)
+  local d = ''
+  local minus = neg(old)
+  if minus ~= '' then
+    redis.call('HSET', key, 'x', new)
+    local r = redis.pcall('HINCRBY', key, 'x', minus)
+    if not (type(r) == 'table' and r.err) then d = redis.call('HGET', key, 'x') end
+    redis.call('HDEL', key, 'x')
+  end
+  return d
+end
+
+local function apply(key, kind, operand, event_id, created_id)
   local h = redis.call('HMGET', key, 'v', 'mn', 'mx')
   local old, mn, mx, created = h[1], h[2], h[3], '0'
   if not old then
     if not auto then return {'notfound', '', '', '', '0'} end
     redis.call('HSET', key, 'v', '0', 'c', now, 'u', now, 'd', '')
+    emit(stream, created_id, 'count_created', count_id(key), '0', '0', now, source)
     old, created = '0', '1'
   end
   local value, delta = operand, ''
@@ -56,7 +87,9 @@ local function apply(key, kind, operand)
     if kind == 'i' then redis.call('HSET', key, 'v', old) end
     return {refused, '', '', '', created}
   end
+  if kind == 's' then delta = diff(key, value, old) end
   redis.call('HSET', key, 'v', value, 'u', now)
+  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, source)
   return {'ok', value, now, delta, created}
 end
 
@@ -67,9 +100,11 @@ if idem then
     return {'replayed', cjson.decode(seen[2])}
   end
 end
+if redis.call('XLEN', stream) >= tonumber(ARGV[7]) then return {'backlog', {}} end
 local results, any = {}, false
 for i = 1, n do
-  local r = apply(KEYS[i], ARGV[4 + 2 * i], ARGV[5 + 2 * i])
+  local a = 4 + 4 * i
+  local r = apply(KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
   any = any or r[1] == 'ok'
   results[i] = r
 end
@@ -80,16 +115,19 @@ end
 return {'applied', results}
 )lua";
 
-// KEYS[1]: count:{id}. ARGV: value, createdAt, updatedAt, description, min, max ('' = none).
+// KEYS[1]: count:{id}, KEYS[2]: the event stream. ARGV: value, createdAt, updatedAt,
+// description, min, max ('' = none), source, event id.
 constexpr std::string_view kCreateLua = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', ARGV[2], 'u', ARGV[3], 'd', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'mn', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'mx', ARGV[6]) end
+emit(KEYS[2], ARGV[8], 'count_created', count_id(KEYS[1]), ARGV[1], ARGV[1], ARGV[2], ARGV[7])
 return 1
 )lua";
 
-// KEYS[1]: count:{id}. ARGV: description, min, max ('' = none), updatedAt.
+// KEYS[1]: count:{id}, KEYS[2]: the event stream. ARGV: description, min, max ('' = none),
+// updatedAt, source, event id.
 constexpr std::string_view kUpdateInfoLua = R"lua(
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 'notfound' end
@@ -105,12 +143,34 @@ for i, field in ipairs({'mn', 'mx'}) do
     redis.call('HDEL', KEYS[1], field)
   end
 end
+emit(KEYS[2], ARGV[6], 'count_updated', count_id(KEYS[1]), '0', v, ARGV[4], ARGV[5])
 return 'updated'
+)lua";
+
+// KEYS[1]: count:{id}, KEYS[2]: the event stream. ARGV: now, source, event id.
+constexpr std::string_view kDeleteLua = R"lua(
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 0 end
+redis.call('DEL', KEYS[1])
+emit(KEYS[2], ARGV[3], 'count_deleted', count_id(KEYS[1]), neg(v), v, ARGV[1], ARGV[2])
+return 1
+)lua";
+
+// Takes or renews the relay lease. KEYS[1]: lease key. ARGV: owner, lease (ms).
+constexpr std::string_view kLeadLua = R"lua(
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 )lua";
 
 // The shebang makes Redis refuse a write script on a replica up front (READONLY).
 std::string ScriptBody(std::string_view body) {
-  return "#!lua\n" + std::string(kCompareLua) + std::string(body);
+  return "#!lua\n" + std::string(kPreludeLua) + std::string(body);
 }
 
 std::int64_t ToInt64(const std::string& text) {
@@ -182,51 +242,30 @@ core::MutationOutcome ToOutcome(const std::string& id, const Reply& op) {
 }  // namespace
 
 RedisCountValueStore::RedisCountValueStore(RedisClient& client,
-                                           std::function<core::Timestamp()> clock)
+                                           std::function<core::Timestamp()> clock,
+                                           OutboxOptions outbox)
     : client_(client),
       clock_(std::move(clock)),
-      apply_{ScriptBody(kApplyLua), {}},
-      create_{ScriptBody(kCreateLua), {}},
-      update_info_{ScriptBody(kUpdateInfoLua), {}} {}
+      outbox_(std::move(outbox)),
+      apply_(ScriptBody(kApplyLua)),
+      create_(ScriptBody(kCreateLua)),
+      update_info_(ScriptBody(kUpdateInfoLua)),
+      delete_(ScriptBody(kDeleteLua)) {}
 
 std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
-
-Reply RedisCountValueStore::Eval(Script& script, const std::vector<std::string>& keys,
-                                 const std::vector<std::string>& args) {
-  std::string sha;
-  {
-    std::lock_guard lock(sha_mu_);
-    sha = script.sha;
-  }
-  if (sha.empty()) {
-    Reply loaded = client_.Command({"SCRIPT", "LOAD", script.body});
-    ThrowIfError(loaded);
-    sha = loaded.str;
-    std::lock_guard lock(sha_mu_);
-    script.sha = sha;
-  }
-  auto command = [&](std::string verb, const std::string& script_or_sha) {
-    std::vector<std::string> c{std::move(verb), script_or_sha, std::to_string(keys.size())};
-    c.insert(c.end(), keys.begin(), keys.end());
-    c.insert(c.end(), args.begin(), args.end());
-    return c;
-  };
-  Reply r = client_.Command(command("EVALSHA", sha));
-  // NOSCRIPT: the server lost its script cache (restart, failover); EVAL caches it again.
-  if (r.IsError() && r.str.starts_with("NOSCRIPT"))
-    r = client_.Command(command("EVAL", script.body));
-  ThrowIfError(r);
-  return r;
-}
 
 core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mutations,
                                               const core::IdempotencyKey* key, bool auto_create) {
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   std::vector<std::string> keys;
-  std::vector<std::string> args{std::to_string(mutations.size()), std::to_string(NowMs()),
-                                auto_create ? "1" : "0", key ? key->fingerprint : "",
-                                std::to_string(core::kIdempotencyTtlSeconds)};
+  std::vector<std::string> args{std::to_string(mutations.size()),
+                                std::to_string(NowMs()),
+                                auto_create ? "1" : "0",
+                                key ? key->fingerprint : "",
+                                std::to_string(core::kIdempotencyTtlSeconds),
+                                outbox_.source,
+                                std::to_string(outbox_.max_backlog)};
   for (const auto& m : mutations) {
     keys.push_back(KeyOf(m.id));
     switch (m.kind) {
@@ -240,14 +279,19 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
         args.insert(args.end(), {"s", std::to_string(m.operand)});
         break;
     }
+    args.insert(args.end(), {core::NewEventId(), auto_create ? core::NewEventId() : ""});
   }
+  keys.emplace_back(kEventStream);
   if (key) keys.push_back("idem:" + key->key);
 
-  Reply r = Eval(apply_, keys, args);
+  Reply r = apply_.Run(client_, keys, args);
   if (r.type != Reply::Type::kArray || r.elements.size() != 2)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
   core::ApplyResult result;
   const std::string& status = r.elements[0].str;
+  if (status == "backlog")
+    throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +
+                           " unpublished events; writes resume once the bus takes them");
   if (status == "conflict") {
     result.status = core::ApplyResult::Status::kKeyConflict;
     return result;
@@ -286,29 +330,95 @@ bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t init
       info.created_at == core::Timestamp{} ? now : info.created_at.time_since_epoch().count();
   const std::int64_t updated =
       info.updated_at == core::Timestamp{} ? created : info.updated_at.time_since_epoch().count();
-  Reply r = Eval(create_, {KeyOf(info.id)},
-                 {std::to_string(initial_value), std::to_string(created), std::to_string(updated),
-                  info.description, Decimal(info.min_value), Decimal(info.max_value)});
+  Reply r = create_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
+                        {std::to_string(initial_value), std::to_string(created),
+                         std::to_string(updated), info.description, Decimal(info.min_value),
+                         Decimal(info.max_value), outbox_.source, core::NewEventId()});
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }
 
 core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core::CountInfo& info) {
   const std::int64_t updated =
       info.updated_at == core::Timestamp{} ? NowMs() : info.updated_at.time_since_epoch().count();
-  Reply r = Eval(update_info_, {KeyOf(info.id)},
-                 {info.description, Decimal(info.min_value), Decimal(info.max_value),
-                  std::to_string(updated)});
+  Reply r = update_info_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
+                             {info.description, Decimal(info.min_value), Decimal(info.max_value),
+                              std::to_string(updated), outbox_.source, core::NewEventId()});
   if (r.str == "notfound") return UpdateResult::kNotFound;
   if (r.str == "outside") return UpdateResult::kValueOutsideBounds;
   return UpdateResult::kUpdated;
 }
 
 bool RedisCountValueStore::Delete(std::string_view id) {
-  Reply r = client_.Command({"DEL", KeyOf(id)});
-  ThrowIfError(r);
-  return r.integer == 1;
+  Reply r = delete_.Run(client_, {KeyOf(id), std::string(kEventStream)},
+                        {std::to_string(NowMs()), outbox_.source, core::NewEventId()});
+  return r.type == Reply::Type::kInteger && r.integer == 1;
 }
 
 bool RedisCountValueStore::Ping() { return client_.Ping(); }
+
+// ---- Outbox ----
+
+RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
+                                   std::chrono::milliseconds lease)
+    : client_(client),
+      owner_(std::move(owner) + ":" + core::NewEventId()),
+      lease_(lease),
+      lead_(ScriptBody(kLeadLua)) {}
+
+std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
+  entry_ids_.clear();
+  const std::string lease_key = std::string(kEventStream) + ":relay";
+  Reply lead = lead_.Run(client_, {lease_key}, {owner_, std::to_string(lease_.count())});
+  if (lead.integer != 1) return {};  // another process relays
+  Reply r = client_.Command(
+      {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
+  ThrowIfError(r);
+  std::vector<core::Event> events;
+  for (const auto& entry : r.elements) {
+    if (entry.elements.size() != 2) continue;
+    core::Event e;
+    const auto& fields = entry.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+      const std::string& f = fields[i].str;
+      const std::string& v = fields[i + 1].str;
+      if (f == "i")
+        e.event_id = v;
+      else if (f == "y")
+        e.type = core::ParseEventType(v).value_or(core::EventType::kUpdated);
+      else if (f == "c")
+        e.count_id = v;
+      else if (f == "d" && !v.empty())
+        e.delta = ToInt64(v);
+      else if (f == "v")
+        e.value = ToInt64(v);
+      else if (f == "t")
+        e.timestamp = ToTimestamp(v);
+      else if (f == "s")
+        e.source = v;
+    }
+    entry_ids_.push_back(entry.elements[0].str);
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
+  if (entry_ids_.empty()) return;
+  std::vector<std::string> command{"XDEL", std::string(kEventStream)};
+  command.insert(command.end(), entry_ids_.begin(), entry_ids_.end());
+  ThrowIfError(client_.Command(std::move(command)));
+  entry_ids_.clear();
+}
+
+std::size_t RedisEventOutbox::Backlog() {
+  Reply r = client_.Command({"XLEN", std::string(kEventStream)});
+  ThrowIfError(r);
+  return static_cast<std::size_t>(r.integer);
+}
+
+void RedisEventOutbox::Wait(std::chrono::milliseconds max) {
+  // Polling: a blocking XREAD would hold a shared, pipelined connection.
+  std::this_thread::sleep_for(std::min(max, std::chrono::milliseconds(5)));
+}
 
 }  // namespace count::redis

@@ -12,10 +12,23 @@
 #include <string_view>
 #include <vector>
 
+#include "core/event.hpp"
 #include "core/ports.hpp"
+#include "redis/lua_script.hpp"
 #include "redis/redis_client.hpp"
 
 namespace count::redis {
+
+// The transactional outbox: every script that changes a counter also appends its event
+// to this stream, atomically; RedisEventOutbox hands them to the bus.
+inline constexpr std::string_view kEventStream = "count-events";
+
+struct OutboxOptions {
+  std::string source = "count-system";  // the service named in the events
+  // Writes are refused (StoreUnavailable → 503) while this many events wait, so a long
+  // bus outage cannot exhaust Redis memory; nothing is ever dropped silently.
+  std::size_t max_backlog = 1'000'000;
+};
 
 class RedisCountValueStore : public core::CountValueStore {
  public:
@@ -24,7 +37,8 @@ class RedisCountValueStore : public core::CountValueStore {
   // `clock` supplies the timestamps the scripts store (passed in, so results are
   // deterministic and testable).
   explicit RedisCountValueStore(RedisClient& client,
-                                std::function<core::Timestamp()> clock = core::Now);
+                                std::function<core::Timestamp()> clock = core::Now,
+                                OutboxOptions outbox = {});
 
   // Throws std::invalid_argument for more than kMaxBatch mutations.
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
@@ -39,23 +53,35 @@ class RedisCountValueStore : public core::CountValueStore {
   static std::string KeyOf(std::string_view id) { return "count:{" + std::string(id) + "}"; }
 
  private:
-  struct Script {
-    std::string body;
-    std::string sha;  // from SCRIPT LOAD, guarded by sha_mu_
-  };
-
-  // EVALSHA, loading the script first when needed and falling back to EVAL on NOSCRIPT
-  // (a fresh server after a failover). Error replies throw StoreUnavailable.
-  Reply Eval(Script& script, const std::vector<std::string>& keys,
-             const std::vector<std::string>& args);
   std::int64_t NowMs() const;
 
   RedisClient& client_;
   std::function<core::Timestamp()> clock_;
-  std::mutex sha_mu_;
-  Script apply_;
-  Script create_;
-  Script update_info_;
+  OutboxOptions outbox_;
+  LuaScript apply_;
+  LuaScript create_;
+  LuaScript update_info_;
+  LuaScript delete_;
+};
+
+// Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
+// so events of one counter reach the bus in the order they were applied.
+class RedisEventOutbox final : public core::EventOutbox {
+ public:
+  // `owner` identifies this process in the lease (e.g. the pod name).
+  RedisEventOutbox(RedisClient& client, std::string owner,
+                   std::chrono::milliseconds lease = std::chrono::seconds(10));
+  std::vector<core::Event> Pending(std::size_t max) override;
+  void Acknowledge(std::span<const core::Event> events) override;
+  std::size_t Backlog() override;
+  void Wait(std::chrono::milliseconds max) override;
+
+ private:
+  RedisClient& client_;
+  std::string owner_;
+  std::chrono::milliseconds lease_;
+  LuaScript lead_;
+  std::vector<std::string> entry_ids_;  // stream ids of the last Pending batch
 };
 
 }  // namespace count::redis

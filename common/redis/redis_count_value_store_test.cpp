@@ -136,7 +136,7 @@ TEST_F(RedisCountValueStoreTest, IncrementDecrementSet) {
 
   Applied set = Ok(One(MutationKind::kSet, id, 123456));
   EXPECT_EQ(set.value, 123456);
-  EXPECT_FALSE(set.delta);
+  EXPECT_EQ(set.delta, 123461);
   EXPECT_EQ(Value(id), 123456);
   EXPECT_EQ(store_.Get(id)->updated_at, At(6000));
 }
@@ -379,6 +379,60 @@ TEST_F(RedisCountValueStoreTest, ConcurrentIncrementsThroughOneClient) {
 }
 
 TEST_F(RedisCountValueStoreTest, Ping) { EXPECT_TRUE(store_.Ping()); }
+
+// Every change appends exactly one event to the outbox stream, in the same script, with
+// exact deltas (a set's delta too, unless it leaves int64); the outbox hands them over.
+TEST_F(RedisCountValueStoreTest, EveryChangeRecordsOneEventInTheOutbox) {
+  const std::string id = Create("ev", kMin);
+  Ok(One(MutationKind::kSet, id, kMax));  // delta leaves int64: none
+  Ok(One(MutationKind::kSet, id, 10));    // delta 10 - kMax
+  Ok(One(MutationKind::kIncrement, id, 5));
+  Refused(One(MutationKind::kIncrement, id, kMax));  // refused: no event
+  ASSERT_EQ(store_.UpdateInfo(Info(id, 0, 100)), core::CountValueStore::UpdateResult::kUpdated);
+  ASSERT_TRUE(store_.Delete(id));
+
+  RedisEventOutbox outbox(client_, "test");
+  std::vector<core::Event> mine;
+  for (;;) {
+    auto batch = outbox.Pending(1000);
+    if (batch.empty()) break;
+    for (auto& e : batch)
+      if (e.count_id == id) mine.push_back(e);
+    outbox.Acknowledge(batch);
+  }
+  ASSERT_EQ(mine.size(), 6u);
+  EXPECT_EQ(mine[0].type, core::EventType::kCreated);
+  EXPECT_EQ(mine[0].value, kMin);
+  EXPECT_EQ(mine[0].delta, kMin);
+  EXPECT_FALSE(mine[1].delta);
+  EXPECT_EQ(mine[2].delta, 10 - kMax);
+  EXPECT_EQ(mine[3].delta, 5);
+  EXPECT_EQ(mine[3].value, 15);
+  EXPECT_EQ(mine[4].type, core::EventType::kUpdated);
+  EXPECT_EQ(mine[4].delta, 0);
+  EXPECT_EQ(mine[5].type, core::EventType::kDeleted);
+  EXPECT_EQ(mine[5].delta, -15);
+  EXPECT_EQ(outbox.Backlog(), 0u);
+  for (const auto& e : mine) EXPECT_EQ(e.event_id.size(), 32u);
+}
+
+// Only one relay leads at a time, so per-counter order survives several replicas.
+TEST_F(RedisCountValueStoreTest, OneOutboxLeadsAtATime) {
+  Create("lead", 1);
+  RedisEventOutbox first(client_, "a", 2s), second(client_, "b", 2s);
+  EXPECT_FALSE(first.Pending(10).empty());
+  EXPECT_TRUE(second.Pending(10).empty());
+}
+
+// A bus outage long enough to fill the outbox refuses writes instead of losing events.
+TEST_F(RedisCountValueStoreTest, FullOutboxRefusesWrites) {
+  const std::string id = Create("full", 0);
+  RedisCountValueStore bounded(client_, core::Now, OutboxOptions{"test", 1});
+  EXPECT_THROW(
+      bounded.Apply(std::vector<Mutation>{{MutationKind::kIncrement, id, 1}}, nullptr, false),
+      core::StoreUnavailable);
+  EXPECT_EQ(Value(id), 0);
+}
 
 }  // namespace
 }  // namespace count::redis

@@ -12,7 +12,7 @@ namespace {
 }
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE count_info (
   id          TEXT PRIMARY KEY,
@@ -35,6 +35,21 @@ CREATE TABLE idempotency (
   expires_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_expiry ON idempotency(expires_at);
+)sql",
+    // The transactional outbox: one row per applied change, written in the change's
+    // transaction, deleted once the bus took it.
+    R"sql(
+CREATE TABLE outbox (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id   TEXT NOT NULL,
+  type       TEXT NOT NULL,
+  count_id   TEXT NOT NULL,
+  delta      INTEGER,
+  value      INTEGER NOT NULL,
+  timestamp  INTEGER NOT NULL,
+  source     TEXT NOT NULL
+);
+CREATE UNIQUE INDEX outbox_event ON outbox(event_id);
 )sql",
 };
 
@@ -104,6 +119,24 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& file) {
 }
 
 SqliteDatabase::~SqliteDatabase() { sqlite3_close(db_); }
+
+void SqliteDatabase::SignalOutbox() {
+  {
+    std::lock_guard lock(outbox_mu_);
+    ++outbox_signals_;
+  }
+  outbox_cv_.notify_all();
+}
+
+std::uint64_t SqliteDatabase::OutboxSignals() {
+  std::lock_guard lock(outbox_mu_);
+  return outbox_signals_;
+}
+
+void SqliteDatabase::WaitForOutbox(std::uint64_t seen, std::chrono::milliseconds max) {
+  std::unique_lock lock(outbox_mu_);
+  outbox_cv_.wait_for(lock, max, [&] { return outbox_signals_ != seen; });
+}
 
 void SqliteDatabase::Exec(std::string_view sql) {
   char* error = nullptr;

@@ -4,6 +4,8 @@
 // microseconds, so serialising is simpler and as fast as a pool here.
 #include <sqlite3.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -44,6 +46,12 @@ class SqliteDatabase {
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
 
   sqlite3* handle() { return db_; }
+
+  // Outbox rows were committed: wakes WaitForOutbox. Signals are counted so a waiter
+  // that read the count before looking at the table misses none.
+  void SignalOutbox();
+  std::uint64_t OutboxSignals();
+  void WaitForOutbox(std::uint64_t seen, std::chrono::milliseconds max);
   std::mutex& mutex() { return mu_; }
   void Exec(std::string_view sql);
   int Changes() const { return sqlite3_changes(db_); }
@@ -64,6 +72,9 @@ class SqliteDatabase {
   void Migrate();
   sqlite3* db_ = nullptr;
   std::mutex mu_;
+  std::mutex outbox_mu_;
+  std::condition_variable outbox_cv_;
+  std::uint64_t outbox_signals_ = 0;
 };
 
 }  // namespace count::sqlite

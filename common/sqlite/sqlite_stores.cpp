@@ -133,12 +133,24 @@ struct SqliteCountValueStore::Statements {
         idem_put(db,
                  "INSERT OR REPLACE INTO idempotency (key, fingerprint, outcomes, expires_at) "
                  "VALUES (?1, ?2, ?3, ?4)"),
-        idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1") {}
-  Statement get, update, insert, idem_get, idem_put, idem_expire;
+        idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1"),
+        outbox_put(db,
+                   "INSERT INTO outbox (event_id, type, count_id, delta, value, timestamp, "
+                   "source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") {}
+  Statement get, update, insert, idem_get, idem_put, idem_expire, outbox_put;
 };
 
-SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db)
-    : db_(db), st_(std::make_unique<Statements>(db.handle())) {}
+SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string source)
+    : db_(db), source_(std::move(source)), st_(std::make_unique<Statements>(db.handle())) {}
+
+void SqliteCountValueStore::RecordEvent(core::EventType type, std::string_view id,
+                                        std::optional<std::int64_t> delta, std::int64_t value,
+                                        Timestamp at) {
+  auto& s = st_->outbox_put;
+  s.Reset();
+  s.Bind(1, core::NewEventId()).Bind(2, core::ToString(type)).Bind(3, id).Bind(4, delta);
+  s.Bind(5, value).Bind(6, Ms(at)).Bind(7, source_).Run();
+}
 
 SqliteCountValueStore::~SqliteCountValueStore() = default;
 
@@ -197,6 +209,8 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
       applied->updated_at = now;
       st_->update.Reset();
       st_->update.Bind(1, m.id).Bind(2, applied->value).Bind(3, Ms(now)).Run();
+      if (created) RecordEvent(core::EventType::kCreated, m.id, 0, 0, now);
+      RecordEvent(core::EventType::kUpdated, m.id, applied->delta, applied->value, now);
       any_applied = true;
     }
     result.outcomes.push_back(std::move(outcome));
@@ -211,6 +225,7 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
     st_->idem_expire.Bind(1, Ms(now)).Run();
   }
   tx.Commit();
+  if (any_applied) db_.SignalOutbox();
   return result;
 }
 
@@ -230,10 +245,15 @@ std::vector<std::optional<CountRecord>> SqliteCountValueStore::GetMany(
 
 bool SqliteCountValueStore::Create(const CountInfo& info, std::int64_t initial_value) {
   std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
   auto& s = st_->insert;
   s.Reset();
   s.Bind(1, info.id).Bind(2, initial_value).Bind(3, Ms(info.created_at)).Run();
-  return db_.Changes() > 0;
+  if (db_.Changes() == 0) return false;
+  RecordEvent(core::EventType::kCreated, info.id, initial_value, initial_value, info.created_at);
+  tx.Commit();
+  db_.SignalOutbox();
+  return true;
 }
 
 core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const CountInfo& info) {
@@ -250,15 +270,65 @@ core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const Coun
               "updated_at = ?5 WHERE id = ?1");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
   s.Bind(5, Ms(info.updated_at)).Run();
+  RecordEvent(core::EventType::kUpdated, info.id, 0, current->value, info.updated_at);
   tx.Commit();
+  db_.SignalOutbox();
   return UpdateResult::kUpdated;
 }
 
 bool SqliteCountValueStore::Delete(std::string_view id) {
   std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  const auto current = GetLocked(id);
+  if (!current) return false;
   Statement s(db_.handle(), "DELETE FROM count_value WHERE id = ?1");
   s.Bind(1, id).Run();
-  return db_.Changes() > 0;
+  std::optional<std::int64_t> delta;
+  if (current->value != INT64_MIN) delta = -current->value;
+  RecordEvent(core::EventType::kDeleted, id, delta, current->value, core::Now());
+  tx.Commit();
+  db_.SignalOutbox();
+  return true;
+}
+
+// ---- Outbox ----
+
+std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
+  seen_signals_ = db_.OutboxSignals();
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(),
+              "SELECT seq, event_id, type, count_id, delta, value, timestamp, source FROM outbox "
+              "ORDER BY seq LIMIT ?1");
+  s.Bind(1, static_cast<std::int64_t>(max));
+  std::vector<core::Event> events;
+  while (s.Step()) {
+    events.push_back({s.Text(1),
+                      core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated),
+                      s.Text(3), s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7)});
+  }
+  return events;
+}
+
+void SqliteEventOutbox::Acknowledge(std::span<const core::Event> events) {
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  Statement s(db_.handle(), "DELETE FROM outbox WHERE event_id = ?1");
+  for (const auto& e : events) {
+    s.Reset();
+    s.Bind(1, e.event_id).Run();
+  }
+  tx.Commit();
+}
+
+std::size_t SqliteEventOutbox::Backlog() {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(), "SELECT count(*) FROM outbox");
+  s.Step();
+  return static_cast<std::size_t>(s.Int(0));
+}
+
+void SqliteEventOutbox::Wait(std::chrono::milliseconds max) {
+  db_.WaitForOutbox(seen_signals_, max);
 }
 
 }  // namespace count::sqlite

@@ -2,6 +2,7 @@
 // The standalone stores: CountInfo and CountValue in one SQLite database.
 #include <memory>
 
+#include "core/event.hpp"
 #include "core/ports.hpp"
 #include "sqlite/sqlite_database.hpp"
 
@@ -22,9 +23,11 @@ class SqliteCountInfoStore final : public core::CountInfoStore {
   SqliteDatabase& db_;
 };
 
+// Every applied change also writes its event to the outbox, in the same transaction.
 class SqliteCountValueStore final : public core::CountValueStore {
  public:
-  explicit SqliteCountValueStore(SqliteDatabase& db);
+  // `source` names the service in the events this store records.
+  SqliteCountValueStore(SqliteDatabase& db, std::string source);
   ~SqliteCountValueStore() override;
 
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
@@ -39,8 +42,24 @@ class SqliteCountValueStore final : public core::CountValueStore {
  private:
   struct Statements;
   std::optional<core::CountRecord> GetLocked(std::string_view id);
+  void RecordEvent(core::EventType type, std::string_view id, std::optional<std::int64_t> delta,
+                   std::int64_t value, core::Timestamp at);
   SqliteDatabase& db_;
+  std::string source_;
   std::unique_ptr<Statements> st_;
+};
+
+class SqliteEventOutbox final : public core::EventOutbox {
+ public:
+  explicit SqliteEventOutbox(SqliteDatabase& db) : db_(db) {}
+  std::vector<core::Event> Pending(std::size_t max) override;
+  void Acknowledge(std::span<const core::Event> events) override;
+  std::size_t Backlog() override;
+  void Wait(std::chrono::milliseconds max) override;
+
+ private:
+  SqliteDatabase& db_;
+  std::uint64_t seen_signals_ = 0;
 };
 
 }  // namespace count::sqlite

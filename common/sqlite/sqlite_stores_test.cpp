@@ -32,7 +32,7 @@ class SqliteStoresTest : public ::testing::Test {
   testing::TempDir dir;
   SqliteDatabase db{dir.path() / "count.db"};
   SqliteCountInfoStore info{db};
-  SqliteCountValueStore values{db};
+  SqliteCountValueStore values{db, "test"};
 };
 
 TEST_F(SqliteStoresTest, CreateGetDelete) {

@@ -87,7 +87,7 @@ int Up(int argc, char** argv) {
 
   sqlite::SqliteDatabase db(fs::path(data) / "count.db");
   sqlite::SqliteCountInfoStore info(db);
-  sqlite::SqliteCountValueStore values(db);
+  sqlite::SqliteCountValueStore values(db, "count-system");
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management.
   write::WriteApi write_api(
       values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false), .strong_read = false});

@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# Load benchmark of the count services, DeathStarBench style: a peak (closed loop, wrk), then
+# latency percentiles at a fixed request rate (open loop, vegeta, half of each target's peak),
+# one explicit request shape per scenario, and the baselines (nginx, redis-benchmark) measured
+# in the same run on the same machine. Also idle RSS and start-up time of every binary.
+#
+#   bench/run.sh            install tools, build release, measure, print, update docs/BENCHMARKS.md
+#   bench/run.sh --no-docs  the same without touching docs/BENCHMARKS.md
+#   bench/run.sh --quick    short runs (3 s peak, 5 s fixed rate, 2 start-ups), no docs: a smoke test
+#
+# Everything runs on free loopback ports inside a temporary directory and is stopped by PID at
+# the end. Exits non-zero when a step fails; a missed target is reported, not a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+PEAK_SECONDS=${BENCH_PEAK_SECONDS:-10}
+RATE_SECONDS=${BENCH_RATE_SECONDS:-15}
+READY_REPEATS=${BENCH_READY_REPEATS:-5}
+DOCS=docs/BENCHMARKS.md
+VEGETA_VERSION=v12.12.0
+TOOLS=$ROOT/bench/.tools     # local tool binaries; not in git
+for arg in "$@"; do
+  case "$arg" in
+    --no-docs) DOCS="" ;;
+    --quick) PEAK_SECONDS=3 RATE_SECONDS=5 READY_REPEATS=2 DOCS="" ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+lib() { python3 "$ROOT/bench/benchlib.py" "$@"; }
+
+# ---------------------------------------------------------------------------- 1. tools
+step "installing tools (scripts/setup.sh --test --bench, vegeta $VEGETA_VERSION)"
+# --bench: nginx, wrk, redis-benchmark; --test: redis-server and PostgreSQL 15, which the
+# benchmark starts just as the integration tests do.
+scripts/setup.sh --test --bench >&2
+# `go install` leaves the version out of the binary, so a stamp file records it.
+if [ ! -x "$TOOLS/vegeta" ] || [ "$(cat "$TOOLS/vegeta.version" 2>/dev/null)" != "$VEGETA_VERSION" ]; then
+  command -v go >/dev/null || die "vegeta needs Go to be installed (go install)"
+  mkdir -p "$TOOLS"
+  # A throwaway module pins the version: `go install pkg@version` also asks the proxy for the
+  # module's version list (deprecation check), which some proxies refuse.
+  gomod=$(mktemp -d)
+  (cd "$gomod" && go mod init bench-tools >/dev/null 2>&1 &&
+   go get "github.com/tsenart/vegeta/v12@$VEGETA_VERSION" &&
+   GOBIN="$TOOLS" go install github.com/tsenart/vegeta/v12) || { rm -rf "$gomod"; die "cannot install vegeta"; }
+  rm -rf "$gomod"
+  mv "$TOOLS/v12" "$TOOLS/vegeta" 2>/dev/null || true
+  echo "$VEGETA_VERSION" >"$TOOLS/vegeta.version"
+fi
+VEGETA=$TOOLS/vegeta
+# 16 workers to start, at most 64 requests in flight (wrk's 64 connections). Without a bound,
+# vegeta answers any hiccup by adding workers and connections and, on 2 shared cores, collapses
+# into seconds of queueing at ~10k req/s; bounded, it holds ~25-30k req/s here. When 64 are in
+# flight the schedule slips: the report then shows an achieved rate below the one asked.
+VEGETA_WORKERS="-workers=16 -max-workers=64"
+"$VEGETA" -version >/dev/null || die "vegeta is not runnable: $VEGETA"
+PG_BIN=/usr/lib/postgresql/15/bin
+for t in wrk nginx redis-server redis-cli redis-benchmark curl sha256sum runuser; do
+  command -v "$t" >/dev/null || die "missing tool: $t"
+done
+[ -x "$PG_BIN/postgres" ] || die "missing PostgreSQL 15 in $PG_BIN"
+
+# ---------------------------------------------------------------------------- 2. build
+step "building release binaries (scripts/build.sh release)"
+scripts/build.sh release >&2
+WRITE_BIN=$ROOT/build/release/count-write-service/count-write-service
+READ_BIN=$ROOT/build/release/count-read-service/count-read-service
+MGMT_BIN=$ROOT/build/release/count-management-service/count-management-service
+SYS_BIN=$ROOT/build/release/count-system/count-system
+for b in "$WRITE_BIN" "$READ_BIN" "$MGMT_BIN" "$SYS_BIN"; do [ -x "$b" ] || die "not built: $b"; done
+
+# ---------------------------------------------------------------------------- 3. processes
+# Other work on the machine disturbs every figure: measure it, the report warns about it.
+LOADAVG_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+CPU_BUSY_BEFORE=$(lib cpu-busy 3)
+echo "machine: $CPU_BUSY_BEFORE % CPU busy before the run (load average $LOADAVG_BEFORE)" >&2
+
+T=$(mktemp -d /tmp/count-bench.XXXXXX)
+chmod 755 "$T"   # PostgreSQL runs as user postgres inside it
+R=$T/results LOGS=$T/logs
+mkdir -p "$R" "$LOGS"
+PIDS=()          # started processes, stopped in reverse order
+PG_PID=""        # the postmaster (runuser's child)
+
+stop_pid() {     # stop_pid PID SIGNAL: signal, wait up to 15 s, then SIGKILL
+  local pid=$1 sig=$2
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -"$sig" "$pid" 2>/dev/null || true
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  echo "bench: PID $pid did not stop after SIG$sig; sending SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ "$status" -ne 0 ] && [ -d "$LOGS" ]; then
+    for f in "$LOGS"/*.log; do
+      [ -s "$f" ] && { echo "--- last lines of $f" >&2; tail -n 15 "$f" >&2; }
+    done
+  fi
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${PIDS[i]}" TERM; done
+  # PostgreSQL: SIGINT = fast shutdown; then the runuser that started it exits by itself.
+  [ -n "$PG_PID" ] && stop_pid "$PG_PID" INT
+  [ -n "${PG_RUNUSER:-}" ] && wait "$PG_RUNUSER" 2>/dev/null || true
+  if [ -n "${BENCH_KEEP_TMP:-}" ]; then echo "kept $T" >&2; else rm -rf "$T"; fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+KEY="bench_$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+KEY_SHA=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
+# Commands for docs/BENCHMARKS.md, with the key and the temporary directory left symbolic.
+note() { printf '%s\n' "$*" | sed -e "s#$KEY#\$KEY#g" -e "s#$T#\$T#g" -e "s#$ROOT/##g" >>"$R/commands.txt"; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+mapfile -t ports < <(lib freeports 8)
+[ ${#ports[@]} -eq 8 ] || die "cannot find free ports"
+P_REDIS=${ports[0]} P_REPLICA=${ports[1]} P_PG=${ports[2]} P_WRITE=${ports[3]}
+P_READ=${ports[4]} P_MGMT=${ports[5]} P_SYS=${ports[6]} P_NGINX=${ports[7]}
+
+step "starting Redis primary :$P_REDIS and replica :$P_REPLICA"
+mkdir -p "$T/redis" "$T/replica"
+redis-server --bind 127.0.0.1 --port "$P_REDIS" --dir "$T/redis" --appendonly yes \
+  --appendfsync everysec --save '' --daemonize no >"$LOGS/redis.log" 2>&1 &
+PIDS+=($!)
+note "redis-server --bind 127.0.0.1 --port $P_REDIS --dir $T/redis --appendonly yes --appendfsync everysec --save ''"
+redis-server --bind 127.0.0.1 --port "$P_REPLICA" --dir "$T/replica" --save '' \
+  --replicaof 127.0.0.1 "$P_REDIS" --daemonize no >"$LOGS/replica.log" 2>&1 &
+PIDS+=($!)
+note "redis-server --bind 127.0.0.1 --port $P_REPLICA --dir $T/replica --save '' --replicaof 127.0.0.1 $P_REDIS"
+
+step "starting PostgreSQL 15 :$P_PG"
+mkdir -p "$T/pg/sock"
+chown -R postgres: "$T/pg"
+runuser -u postgres -- "$PG_BIN/initdb" -D "$T/pg/data" -U postgres --auth=trust -E UTF8 \
+  --no-sync >"$LOGS/initdb.log" 2>&1 || die "initdb failed (see $LOGS/initdb.log)"
+runuser -u postgres -- "$PG_BIN/postgres" -D "$T/pg/data" -p "$P_PG" -k "$T/pg/sock" \
+  -c listen_addresses=127.0.0.1 >"$LOGS/postgres.log" 2>&1 &
+PG_RUNUSER=$!
+note "runuser -u postgres -- $PG_BIN/initdb -D $T/pg/data -U postgres --auth=trust -E UTF8 --no-sync"
+note "runuser -u postgres -- $PG_BIN/postgres -D $T/pg/data -p $P_PG -k $T/pg/sock -c listen_addresses=127.0.0.1"
+for _ in $(seq 300); do
+  [ -s "$T/pg/data/postmaster.pid" ] && PG_PID=$(head -n1 "$T/pg/data/postmaster.pid")
+  [ -n "$PG_PID" ] && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$P_PG" -U postgres && break
+  kill -0 "$PG_RUNUSER" 2>/dev/null || die "postgres exited (see $LOGS/postgres.log)"
+  sleep 0.1
+done
+"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$P_PG" -U postgres || die "PostgreSQL did not start"
+"$PG_BIN/psql" -q -h 127.0.0.1 -p "$P_PG" -U postgres -c 'CREATE DATABASE countinfo' >/dev/null
+note "psql -h 127.0.0.1 -p $P_PG -U postgres -c 'CREATE DATABASE countinfo'"
+
+for _ in $(seq 100); do
+  redis-cli -p "$P_REPLICA" info replication 2>/dev/null | grep -q 'master_link_status:up' && break
+  sleep 0.1
+done
+redis-cli -p "$P_REPLICA" info replication | grep -q 'master_link_status:up' ||
+  die "the Redis replica did not connect to the primary"
+
+DATABASE_URL="postgresql://postgres@127.0.0.1:$P_PG/countinfo"
+REDIS_URL="redis://127.0.0.1:$P_REDIS"
+REDIS_REPLICA_URL="redis://127.0.0.1:$P_REPLICA"
+COUNT_API_KEYS="[{\"name\":\"bench\",\"scopes\":[\"admin\"],\"sha256\":\"$KEY_SHA\"}]"
+export HOST=127.0.0.1 LOG_LEVEL=warn COUNT_API_KEYS
+
+step "migrating (count-management-service migrate)"
+DATABASE_URL=$DATABASE_URL "$MGMT_BIN" migrate >"$LOGS/migrate.log" 2>&1 ||
+  die "migrate failed (see $LOGS/migrate.log)"
+note "DATABASE_URL=$DATABASE_URL count-management-service migrate"
+
+step "starting services: write :$P_WRITE, read :$P_READ, management :$P_MGMT, standalone :$P_SYS"
+declare -A PID_OF
+PORT=$P_WRITE REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL "$WRITE_BIN" >"$LOGS/write.log" 2>&1 &
+PIDS+=($!); PID_OF[count-write-service]=$!
+PORT=$P_READ REDIS_REPLICA_URL=$REDIS_REPLICA_URL "$READ_BIN" >"$LOGS/read.log" 2>&1 &
+PIDS+=($!); PID_OF[count-read-service]=$!
+PORT=$P_MGMT REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL "$MGMT_BIN" >"$LOGS/management.log" 2>&1 &
+PIDS+=($!); PID_OF[count-management-service]=$!
+mkdir -p "$T/standalone"
+COUNT_ADMIN_KEY=$KEY "$SYS_BIN" up --port "$P_SYS" --data "$T/standalone" >"$LOGS/standalone.log" 2>&1 &
+PIDS+=($!); PID_OF[count-system]=$!
+common_env="HOST=127.0.0.1 LOG_LEVEL=warn COUNT_API_KEYS='[{\"name\":\"bench\",\"scopes\":[\"admin\"],\"sha256\":\"<sha256 of \$KEY>\"}]'"
+note "$common_env PORT=$P_WRITE REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL count-write-service"
+note "$common_env PORT=$P_READ REDIS_REPLICA_URL=$REDIS_REPLICA_URL count-read-service"
+note "$common_env PORT=$P_MGMT REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL count-management-service"
+note "COUNT_ADMIN_KEY=$KEY LOG_LEVEL=warn count-system up --port $P_SYS --data $T/standalone"
+for p in $P_WRITE $P_READ $P_MGMT $P_SYS; do
+  lib wait-ready "http://127.0.0.1:$p/ready" 20 || die "no 200 on :$p/ready"
+done
+for name in "${!PID_OF[@]}"; do
+  rss_kib "${PID_OF[$name]}" >"$R/rss-$name-startup.txt"
+done
+
+step "starting nginx :$P_NGINX (baseline)"
+mkdir -p "$T/nginx"
+cat >"$T/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 2;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $T/nginx/body;
+  proxy_temp_path $T/nginx/proxy;
+  fastcgi_temp_path $T/nginx/fastcgi;
+  uwsgi_temp_path $T/nginx/uwsgi;
+  scgi_temp_path $T/nginx/scgi;
+  server {
+    listen 127.0.0.1:$P_NGINX;
+    location / { default_type application/json; return 200 '{"ok":true}'; }
+  }
+}
+EOF
+nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$LOGS/nginx.log" 2>&1 &
+PIDS+=($!)
+note "nginx -c $T/nginx/nginx.conf -p $T/nginx   # daemon off; worker_processes 2; access_log off; location / { return 200 '{\"ok\":true}'; }"
+lib wait-ready "http://127.0.0.1:$P_NGINX/" 10 || die "nginx did not start"
+
+# ---------------------------------------------------------------------------- the counters
+step "creating counter 'bench' (services and standalone)"
+create() {  # create BASE_URL
+  local code
+  code=$(curl -s -o "$T/create.out" -w '%{http_code}' -X POST "$1/management/api/v1/counts" \
+    -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"id":"bench"}')
+  [ "$code" = 201 ] || [ "$code" = 409 ] || die "creating the counter at $1 gave $code: $(cat "$T/create.out")"
+}
+create "http://127.0.0.1:$P_MGMT"
+create "http://127.0.0.1:$P_SYS"
+note "curl -X POST http://127.0.0.1:$P_MGMT/management/api/v1/counts -H 'Authorization: Bearer $KEY' -H 'Content-Type: application/json' -d '{\"id\":\"bench\"}'   # and the same on :$P_SYS"
+INC_BODY='{"amount":1}'
+expect_200() {  # expect_200 METHOD URL [BODY]: one request must answer 200 before loading it
+  local code args=(-s -o "$T/check.out" -w '%{http_code}' -X "$1" "$2" -H "Authorization: Bearer $KEY")
+  [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' -d "$3")
+  for _ in $(seq 50); do
+    code=$(curl "${args[@]}") || true
+    [ "$code" = 200 ] && return 0
+    sleep 0.1   # the read service reads the replica: allow replication to catch up
+  done
+  die "$1 $2 gave $code: $(cat "$T/check.out")"
+}
+expect_200 POST "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" "$INC_BODY"
+expect_200 GET "http://127.0.0.1:$P_READ/api/v1/counts/bench"
+expect_200 POST "http://127.0.0.1:$P_SYS/api/v1/counts/bench/increment" "$INC_BODY"
+expect_200 GET "http://127.0.0.1:$P_SYS/api/v1/counts/bench"
+
+# ---------------------------------------------------------------------------- 4. baselines
+step "baseline: redis-benchmark INCR on the bench primary"
+redis-benchmark -h 127.0.0.1 -p "$P_REDIS" -t incr -n 200000 -c 50 -P 1 -q >"$R/redis-benchmark.txt" 2>&1 ||
+  die "redis-benchmark failed"
+tr '\r' '\n' <"$R/redis-benchmark.txt" | grep 'INCR' | tail -n1 >&2
+note "redis-benchmark -h 127.0.0.1 -p $P_REDIS -t incr -n 200000 -c 50 -P 1 -q"
+
+# ---------------------------------------------------------------------------- 5. scenarios
+# A 1 s pause between measurements, during which this run is idle: how busy the CPUs are then
+# is other work on the machine, which disturbs the figures; the report shows it.
+pause() { lib cpu-busy 1 >>"$R/busy-in-pauses.txt"; }
+measure() {  # measure KEY METHOD URL [BODY]
+  local key=$1 method=$2 url=$3 body=${4:-} rate
+  step "$key: peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
+  BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
+    wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
+    >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
+  grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
+  if [ "$key" = nginx ]; then
+    note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
+  else
+    note "BENCH_METHOD=$method BENCH_BODY='$body' BENCH_KEY=$KEY wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
+  fi
+  rate=$(lib half-rate "$R/wrk-$key.txt") || { cat "$R/wrk-$key.txt" >&2; die "no valid peak for $key"; }
+  echo "$rate" >"$R/rate-$key.txt"
+  {
+    echo "$method $url"
+    [ "$key" = nginx ] || echo "Authorization: Bearer $KEY"
+    if [ -n "$body" ]; then
+      printf '%s' "$body" >"$T/body-$key.json"
+      echo "Content-Type: application/json"
+      echo "@$T/body-$key.json"
+    fi
+  } >"$T/targets-$key.txt"
+  pause  # let the peak's connections close
+  step "$key: fixed rate $rate req/s for ${RATE_SECONDS}s (vegeta)"
+  "$VEGETA" attack -targets="$T/targets-$key.txt" -rate="$rate/1s" -duration="${RATE_SECONDS}s" \
+    -timeout=5s $VEGETA_WORKERS -output="$T/vegeta-$key.bin" 2>"$LOGS/vegeta-$key.log" || die "vegeta attack failed for $key"
+  "$VEGETA" report -type=json "$T/vegeta-$key.bin" >"$R/vegeta-$key.json" || die "vegeta report failed"
+  "$VEGETA" report "$T/vegeta-$key.bin" | grep -E '^(Requests|Latencies|Success|Status)' >&2 || true
+  rm -f "$T/vegeta-$key.bin"
+  note "$VEGETA attack -targets=$T/targets-$key.txt -rate=$rate/1s -duration=${RATE_SECONDS}s -timeout=5s $VEGETA_WORKERS | vegeta report -type=json   # targets: $(tr '\n' ' ' <"$T/targets-$key.txt")"
+  pause
+  if [ "$key" != nginx ]; then
+    # Control: nginx at the same rate, so the latency the generator and the machine add by
+    # themselves at this rate is known (it is not small on 2 shared cores).
+    step "$key: control, nginx at $rate req/s for ${RATE_SECONDS}s (vegeta)"
+    echo "GET http://127.0.0.1:$P_NGINX/" | "$VEGETA" attack -rate="$rate/1s" -duration="${RATE_SECONDS}s" \
+      -timeout=5s $VEGETA_WORKERS -output="$T/control-$key.bin" 2>>"$LOGS/vegeta-$key.log" ||
+      die "vegeta attack failed for the $key control"
+    "$VEGETA" report -type=json "$T/control-$key.bin" >"$R/control-$key.json" || die "vegeta report failed"
+    "$VEGETA" report "$T/control-$key.bin" | grep -E '^Latencies' >&2 || true
+    rm -f "$T/control-$key.bin"
+    note "echo 'GET http://127.0.0.1:$P_NGINX/' | vegeta attack -rate=$rate/1s -duration=${RATE_SECONDS}s -timeout=5s $VEGETA_WORKERS | vegeta report -type=json   # control"
+    pause
+  fi
+}
+note ""
+note "# per scenario: peak with wrk, then vegeta at half of that peak"
+measure nginx GET "http://127.0.0.1:$P_NGINX/"
+measure write_increment POST "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" "$INC_BODY"
+measure read_get GET "http://127.0.0.1:$P_READ/api/v1/counts/bench"
+measure standalone_increment POST "http://127.0.0.1:$P_SYS/api/v1/counts/bench/increment" "$INC_BODY"
+measure standalone_read GET "http://127.0.0.1:$P_SYS/api/v1/counts/bench"
+
+pause; pause  # idle again
+for name in "${!PID_OF[@]}"; do
+  kill -0 "${PID_OF[$name]}" 2>/dev/null || die "$name died during the load"
+  rss_kib "${PID_OF[$name]}" >"$R/rss-$name-after.txt"
+done
+
+# ---------------------------------------------------------------------------- start-up time
+step "start-up time: process start to first 200 on /ready, $READY_REPEATS times each"
+note ""
+note "# start-up: benchlib.py starts each binary $READY_REPEATS times on a fresh port and polls GET /ready every 0.5 ms"
+( export SHUTDOWN_TIMEOUT_SECONDS=5
+  REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL \
+    lib ready-time --name count-write-service --repeats "$READY_REPEATS" --out "$R/ready-count-write-service.json" -- "$WRITE_BIN"
+  REDIS_REPLICA_URL=$REDIS_REPLICA_URL \
+    lib ready-time --name count-read-service --repeats "$READY_REPEATS" --out "$R/ready-count-read-service.json" -- "$READ_BIN"
+  REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL \
+    lib ready-time --name count-management-service --repeats "$READY_REPEATS" --out "$R/ready-count-management-service.json" -- "$MGMT_BIN"
+  COUNT_ADMIN_KEY=$KEY \
+    lib ready-time --name count-system --repeats "$READY_REPEATS" --out "$R/ready-count-system.json" -- "$SYS_BIN" up --port '{port}' --data '{dir}'
+) || die "start-up measurement failed"
+note "python3 bench/benchlib.py ready-time --name count-system --repeats $READY_REPEATS --out ready.json -- count-system up --port '{port}' --data '{dir}'   # likewise for each service, same env as above"
+
+# ---------------------------------------------------------------------------- 6. report
+tools_json=$(python3 - "$VEGETA_VERSION" <<'EOF'
+import json, re, subprocess, sys
+def out(cmd):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        return (r.stdout + r.stderr).strip()
+    except OSError:
+        return "?"
+def first(pattern, text):
+    m = re.search(pattern, text)
+    return m.group(1) if m else "?"
+print(json.dumps({
+    "nginx": first(r"nginx/(\S+)", out(["nginx", "-v"])),
+    "wrk": first(r"wrk (\S+)", out(["wrk", "-v"])),
+    "vegeta": sys.argv[1],
+    "redis": first(r"v=(\S+)", out(["redis-server", "--version"])),
+    "PostgreSQL": first(r"(\d+\.\d+)", out(["/usr/lib/postgresql/15/bin/postgres", "--version"])),
+}))
+EOF
+)
+source_rev=unknown   # read from .git without running git
+if head=$(cat "$ROOT/.git/HEAD" 2>/dev/null); then
+  source_rev=$head
+  if [[ $head == "ref: "* ]]; then
+    ref=${head#ref: }
+    commit=$(cat "$ROOT/.git/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r {print $1}' "$ROOT/.git/packed-refs" 2>/dev/null || true)
+    source_rev="${ref#refs/heads/} ${commit:0:12}"
+  fi
+fi
+cat >"$R/info.json" <<EOF
+{"date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "peak_seconds": $PEAK_SECONDS, "rate_seconds": $RATE_SECONDS,
+ "ready_repeats": $READY_REPEATS, "tools": $tools_json,
+ "cpu_busy_before": $CPU_BUSY_BEFORE, "loadavg_before": "$LOADAVG_BEFORE",
+ "loadavg_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
+ "source": "working tree at $source_rev (release build, scripts/build.sh release)"}
+EOF
+step "results"
+if [ -n "$DOCS" ]; then lib report "$R" --docs "$ROOT/$DOCS"; else lib report "$R"; fi

@@ -1,0 +1,94 @@
+#include "core/event.hpp"
+
+#include <sys/random.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <stdexcept>
+
+namespace count::core {
+
+std::string_view ToString(EventType type) {
+  switch (type) {
+    case EventType::kCreated:
+      return "count_created";
+    case EventType::kUpdated:
+      return "count_updated";
+    case EventType::kDeleted:
+      return "count_deleted";
+  }
+  return "count_updated";
+}
+
+std::optional<EventType> ParseEventType(std::string_view text) {
+  if (text == "count_created") return EventType::kCreated;
+  if (text == "count_updated") return EventType::kUpdated;
+  if (text == "count_deleted") return EventType::kDeleted;
+  return std::nullopt;
+}
+
+std::string NewEventId() {
+  unsigned char bytes[16];
+  std::size_t filled = 0;
+  while (filled < sizeof bytes) {
+    const ssize_t n = ::getrandom(bytes + filled, sizeof bytes - filled, 0);
+    if (n < 0) throw std::runtime_error("getrandom failed");
+    filled += static_cast<std::size_t>(n);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(32);
+  for (unsigned char b : bytes) {
+    id.push_back(kHex[b >> 4]);
+    id.push_back(kHex[b & 15]);
+  }
+  return id;
+}
+
+std::string ToJson(const Event& e) {
+  boost::json::object o{{"eventId", e.event_id},
+                        {"type", ToString(e.type)},
+                        {"countId", e.count_id},
+                        {"value", e.value},
+                        {"timestamp", FormatTimestamp(e.timestamp)},
+                        {"source", e.source}};
+  if (e.delta) o["delta"] = *e.delta;
+  return boost::json::serialize(o);
+}
+
+std::optional<Event> EventFromJson(std::string_view json) {
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(json, ec);
+  const auto* o = ec ? nullptr : v.if_object();
+  if (!o) return std::nullopt;
+  auto text = [&](const char* k) -> const boost::json::string* {
+    const auto* f = o->if_contains(k);
+    return f && f->is_string() ? &f->get_string() : nullptr;
+  };
+  auto integer = [&](const char* k) -> std::optional<std::int64_t> {
+    const auto* f = o->if_contains(k);
+    if (f && f->is_int64()) return f->get_int64();
+    if (f && f->is_uint64() && f->get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
+      return static_cast<std::int64_t>(f->get_uint64());
+    return std::nullopt;
+  };
+  const auto *id = text("eventId"), *type = text("type"), *count = text("countId"),
+             *ts = text("timestamp"), *source = text("source");
+  const auto value = integer("value");
+  if (!id || !type || !count || !ts || !value) return std::nullopt;
+  const auto parsed_type = ParseEventType(*type);
+  const auto time = ParseTimestamp(*ts);
+  if (!parsed_type || !time || !IsValidCountId(*count) || id->empty()) return std::nullopt;
+  Event e{std::string(*id),
+          *parsed_type,
+          std::string(*count),
+          integer("delta"),
+          *value,
+          *time,
+          source ? std::string(*source) : std::string()};
+  if (o->contains("delta") && !e.delta) return std::nullopt;
+  return e;
+}
+
+}  // namespace count::core

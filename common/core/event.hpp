@@ -1,0 +1,65 @@
+#pragma once
+// Events (SPEC §3): one per applied change, keyed by count id so one counter's events
+// stay ordered. Carried on Kafka topic `count-updates`, or the in-process bus standalone.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/count.hpp"
+
+namespace count::core {
+
+inline constexpr std::string_view kEventTopic = "count-updates";
+
+enum class EventType { kCreated, kUpdated, kDeleted };
+std::string_view ToString(EventType type);  // "count_created", "count_updated", "count_deleted"
+std::optional<EventType> ParseEventType(std::string_view text);
+
+struct Event {
+  std::string event_id;  // unique (128 random bits, hex)
+  EventType type = EventType::kUpdated;
+  std::string count_id;
+  // value after - value before, when it fits int64: increments, decrements and sets;
+  // a created event carries its initial value, a deleted event the negated last value.
+  std::optional<std::int64_t> delta;
+  std::int64_t value = 0;  // the new absolute value (the last value for a deleted event)
+  Timestamp timestamp{};
+  std::string source;  // the service that applied the change
+};
+
+std::string NewEventId();  // 32 hex digits from a CSPRNG
+
+// {"eventId","type","countId","delta","value","timestamp","source"}; delta omitted when absent.
+std::string ToJson(const Event& e);
+// nullopt for anything that is not a well-formed event.
+std::optional<Event> EventFromJson(std::string_view json);
+
+// Receives events; implemented by the Kafka producer and by the in-process bus.
+class EventPublisher {
+ public:
+  virtual ~EventPublisher() = default;
+  // Returns once every event is acknowledged by the bus (Kafka: acks=all); throws
+  // StoreUnavailable when it cannot be, so the caller keeps them for a retry.
+  virtual void Publish(std::span<const Event> events) = 0;
+};
+
+// Events recorded atomically with the change they describe (a transactional outbox in
+// the value store), waiting to be published.
+class EventOutbox {
+ public:
+  virtual ~EventOutbox() = default;
+  // The oldest unpublished events, at most `max`, in the order they were recorded.
+  virtual std::vector<Event> Pending(std::size_t max) = 0;
+  // Forgets published events.
+  virtual void Acknowledge(std::span<const Event> events) = 0;
+  // How many events wait (for metrics and back-pressure).
+  virtual std::size_t Backlog() = 0;
+  // Returns when new events may be pending, or after `max`.
+  virtual void Wait(std::chrono::milliseconds max) = 0;
+};
+
+}  // namespace count::core

@@ -1,0 +1,48 @@
+#include "core/event.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace count::core {
+namespace {
+
+TEST(Event, JsonRoundTrip) {
+  Event e{NewEventId(),         EventType::kUpdated,
+          "page.views",         -3,
+          9223372036854775807,  *ParseTimestamp("2026-11-22T08:15:30.123Z"),
+          "count-write-service"};
+  const auto back = EventFromJson(ToJson(e));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->event_id, e.event_id);
+  EXPECT_EQ(back->type, e.type);
+  EXPECT_EQ(back->count_id, e.count_id);
+  EXPECT_EQ(back->delta, -3);
+  EXPECT_EQ(back->value, 9223372036854775807);
+  EXPECT_EQ(back->timestamp, e.timestamp);
+  EXPECT_EQ(back->source, e.source);
+  e.delta.reset();
+  EXPECT_NE(ToJson(e).find("\"type\":\"count_updated\""), std::string::npos);
+  EXPECT_EQ(ToJson(e).find("delta"), std::string::npos);
+}
+
+TEST(Event, RejectsMalformed) {
+  for (
+      const char* bad :
+      {"", "[]", "{}",
+       R"({"eventId":"x","type":"nope","countId":"a","value":1,"timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_updated","countId":"-a","value":1,"timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_updated","countId":"a","value":1.5,"timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"delta":"2","timestamp":"2026-11-22T08:15:30.123Z"})"})
+    EXPECT_FALSE(EventFromJson(bad)) << bad;
+}
+
+TEST(Event, IdsAreUniqueHex) {
+  std::set<std::string> ids;
+  for (int i = 0; i < 1000; ++i) ids.insert(NewEventId());
+  EXPECT_EQ(ids.size(), 1000u);
+  EXPECT_EQ(ids.begin()->size(), 32u);
+}
+
+}  // namespace
+}  // namespace count::core

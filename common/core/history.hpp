@@ -1,0 +1,60 @@
+#pragma once
+// History (UC-004): minute rollups of every counter, fed by events and by imports;
+// hours, days, weeks and months are derived from the minutes.
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/count.hpp"
+#include "core/event.hpp"
+
+namespace count::core {
+
+enum class Unit { kMinute, kHour, kDay, kWeek, kMonth };
+std::string_view ToString(Unit unit);
+std::optional<Unit> ParseUnit(std::string_view text);
+// The start of the bucket holding `t` (UTC; weeks start on Monday, months on the 1st).
+Timestamp BucketStart(Timestamp t, Unit unit);
+
+struct Bucket {
+  Timestamp start{};
+  std::int64_t last = 0;       // the value at the end of the bucket
+  std::int64_t sum_delta = 0;  // sum of the deltas applied in the bucket
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+};
+
+struct HistoryPoint {
+  std::string count_id;
+  Timestamp timestamp{};
+  std::int64_t value = 0;
+};
+
+class HistoryStore {
+ public:
+  virtual ~HistoryStore() = default;
+  // Folds events into the minute rollups in one transaction, skipping event ids already
+  // recorded, so a redelivery never counts twice. Returns how many were new.
+  virtual std::size_t Record(std::span<const Event> events) = 0;
+  // Loads absolute values (migration of existing history). Importing the same points
+  // again changes nothing. Returns how many were new.
+  virtual std::size_t Import(std::span<const HistoryPoint> points) = 0;
+  // Buckets of [from, to) in time order; buckets without data are absent.
+  virtual std::vector<Bucket> Series(std::string_view count_id, Timestamp from, Timestamp to,
+                                     Unit unit) = 0;
+  // The last recorded value and its time, for reconciliation against the value store.
+  virtual std::optional<HistoryPoint> Latest(std::string_view count_id) = 0;
+  // The last value recorded in the minutes of [from, to), and its time: one index probe,
+  // where Series would aggregate the whole period (comparison of many counters).
+  virtual std::optional<HistoryPoint> LastIn(std::string_view count_id, Timestamp from,
+                                             Timestamp to) = 0;
+  virtual void Purge(std::string_view count_id) = 0;
+  // Retention: drops minute rollups (and remembered event ids) older than `before`.
+  virtual std::size_t Prune(Timestamp before) = 0;
+  virtual bool Ping() = 0;
+};
+
+}  // namespace count::core
