@@ -78,6 +78,7 @@ class KafkaPublisher : public core::EventPublisher {
   std::shared_ptr<RdKafka::Producer> producer_;
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> failed_{0};
+  std::atomic<bool> fatal_{false};  // the producer hit a fatal error: replace it
   std::atomic<bool> stop_{false};
   std::thread poller_;
 };

@@ -12,7 +12,7 @@ namespace {
 }
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE count_info (
   id          TEXT PRIMARY KEY,
@@ -50,6 +50,32 @@ CREATE TABLE outbox (
   source     TEXT NOT NULL
 );
 CREATE UNIQUE INDEX outbox_event ON outbox(event_id);
+)sql",
+    // History (UC-004): minute rollups and the ids that make recording and importing
+    // idempotent (sqlite_history_store.cpp). Times are epoch milliseconds.
+    R"sql(
+CREATE TABLE history_minute (
+  count_id   TEXT NOT NULL,
+  minute_ms  INTEGER NOT NULL,
+  last_value INTEGER NOT NULL,
+  last_at_ms INTEGER NOT NULL,
+  sum_delta  INTEGER NOT NULL,
+  min_value  INTEGER NOT NULL,
+  max_value  INTEGER NOT NULL,
+  PRIMARY KEY (count_id, minute_ms)
+) WITHOUT ROWID;
+CREATE INDEX history_minute_prune ON history_minute(minute_ms);
+CREATE TABLE history_event (
+  event_id TEXT PRIMARY KEY,
+  at_ms    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX history_event_prune ON history_event(at_ms);
+CREATE TABLE history_import (
+  count_id TEXT NOT NULL,
+  at_ms    INTEGER NOT NULL,
+  PRIMARY KEY (count_id, at_ms)
+) WITHOUT ROWID;
+CREATE INDEX history_import_prune ON history_import(at_ms);
 )sql",
 };
 

@@ -10,9 +10,12 @@
 #include <iostream>
 #include <string_view>
 
+#include "events/in_process_bus.hpp"
+#include "events/outbox_relay.hpp"
 #include "management_api.hpp"
 #include "read_api.hpp"
 #include "runtime/auth.hpp"
+#include "runtime/log.hpp"
 #include "runtime/service.hpp"
 #include "sqlite/sqlite_stores.hpp"
 #include "write_api.hpp"
@@ -97,6 +100,15 @@ int Up(int argc, char** argv) {
   read_api.Register(service.router());
   management_api.Register(service.router());
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
+
+  // Events: the outbox (written with each change) → the in-process bus → subscribers.
+  sqlite::SqliteEventOutbox outbox(db);
+  events::InProcessBus bus;
+  events::OutboxRelay relay(outbox, bus, {.on_error = [](const std::exception& e) {
+                              runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
+                            }});
+  relay.Start();
+  service.AddShutdownHook([&] { relay.Stop(); });
 
   return service.Run([&](int port) {
     // A key the operator chose (COUNT_ADMIN_KEY) is never echoed; a generated one is shown

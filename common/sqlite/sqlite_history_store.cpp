@@ -1,0 +1,208 @@
+#include "sqlite/sqlite_history_store.hpp"
+
+#include <limits>
+
+#include "core/ports.hpp"
+
+namespace count::sqlite {
+namespace {
+
+std::int64_t Ms(core::Timestamp t) { return t.time_since_epoch().count(); }
+core::Timestamp FromMs(std::int64_t ms) { return core::Timestamp(std::chrono::milliseconds(ms)); }
+
+// Sums saturate at the int64 limits instead of failing (SQLite's sum() raises an error).
+std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
+  std::int64_t out = 0;
+  if (!__builtin_add_overflow(a, b, &out)) return out;
+  return b > 0 ? std::numeric_limits<std::int64_t>::max()
+               : std::numeric_limits<std::int64_t>::min();
+}
+
+void SaturatingAddFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  sqlite3_result_int64(ctx, SaturatingAdd(sqlite3_value_int64(argv[0]),
+                                          sqlite3_value_int64(argv[1])));
+}
+
+void SaturatingSumStep(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* sum = static_cast<std::int64_t*>(sqlite3_aggregate_context(ctx, sizeof(std::int64_t)));
+  if (!sum) return sqlite3_result_error_nomem(ctx);
+  *sum = SaturatingAdd(*sum, sqlite3_value_int64(argv[0]));
+}
+
+void SaturatingSumFinal(sqlite3_context* ctx) {
+  const auto* sum = static_cast<std::int64_t*>(sqlite3_aggregate_context(ctx, 0));
+  sqlite3_result_int64(ctx, sum ? *sum : 0);
+}
+
+// Folds one change into its minute. The latest change by time gives the minute its last
+// value; on a tie, the later recorded.
+constexpr std::string_view kFold =
+    "INSERT INTO history_minute (count_id, minute_ms, last_value, last_at_ms, sum_delta,"
+    " min_value, max_value) VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?3)"
+    " ON CONFLICT (count_id, minute_ms) DO UPDATE SET"
+    " last_value = CASE WHEN excluded.last_at_ms >= last_at_ms"
+    " THEN excluded.last_value ELSE last_value END,"
+    " last_at_ms = max(last_at_ms, excluded.last_at_ms),"
+    " sum_delta = saturating_add(sum_delta, excluded.sum_delta),"
+    " min_value = min(min_value, excluded.min_value),"
+    " max_value = max(max_value, excluded.max_value)";
+
+void Fold(Statement& fold, std::string_view count_id, core::Timestamp at, std::int64_t value,
+          std::int64_t delta) {
+  fold.Bind(1, count_id).Bind(2, Ms(BucketStart(at, core::Unit::kMinute))).Bind(3, value);
+  fold.Bind(4, Ms(at)).Bind(5, delta).Run();
+  fold.Reset();
+}
+
+// The SQL expression of the bucket start (epoch ms) holding `minute_ms`: the start of the
+// enclosing multiple of `width` counted from `origin` (floor, so times before 1970 work).
+std::string FixedBucket(std::int64_t width, std::int64_t origin) {
+  const std::string w = std::to_string(width), o = std::to_string(origin);
+  return "minute_ms - (((minute_ms - " + o + ") % " + w + ") + " + w + ") % " + w;
+}
+
+std::string SeriesSql(core::Unit unit) {
+  constexpr std::int64_t kDay = 86'400'000;
+  std::string bucket;
+  switch (unit) {
+    case core::Unit::kMinute:
+      return "SELECT minute_ms, last_value, sum_delta, min_value, max_value FROM history_minute"
+             " WHERE count_id = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms";
+    case core::Unit::kHour:
+      bucket = FixedBucket(3'600'000, 0);
+      break;
+    case core::Unit::kDay:
+      bucket = FixedBucket(kDay, 0);
+      break;
+    case core::Unit::kWeek:
+      bucket = FixedBucket(7 * kDay, 4 * kDay);  // 1970-01-05 was a Monday
+      break;
+    case core::Unit::kMonth:
+      bucket =
+          "CAST(strftime('%s', minute_ms / 1000, 'unixepoch', 'start of month') AS INTEGER)"
+          " * 1000";
+      break;
+  }
+  // The last value of a bucket is that of its latest minute.
+  return "WITH b AS (SELECT " + bucket +
+         " AS bucket, max(minute_ms) AS last_minute, saturating_sum(sum_delta) AS sum_delta,"
+         " min(min_value) AS min_value, max(max_value) AS max_value FROM history_minute"
+         " WHERE count_id = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 GROUP BY 1)"
+         " SELECT b.bucket, h.last_value, b.sum_delta, b.min_value, b.max_value FROM b"
+         " JOIN history_minute h ON h.count_id = ?1 AND h.minute_ms = b.last_minute"
+         " ORDER BY b.bucket";
+}
+
+}  // namespace
+
+SqliteHistoryStore::SqliteHistoryStore(SqliteDatabase& db) : db_(db) {
+  std::lock_guard lock(db_.mutex());
+  constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+  if (sqlite3_create_function_v2(db_.handle(), "saturating_add", 2, kFlags, nullptr,
+                                 SaturatingAddFunction, nullptr, nullptr,
+                                 nullptr) != SQLITE_OK ||
+      sqlite3_create_function_v2(db_.handle(), "saturating_sum", 1, kFlags, nullptr, nullptr,
+                                 SaturatingSumStep, SaturatingSumFinal, nullptr) != SQLITE_OK)
+    throw core::StoreUnavailable(std::string("sqlite: cannot register history functions: ") +
+                                 sqlite3_errmsg(db_.handle()));
+}
+
+std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  Statement remember(db_.handle(),
+                     "INSERT OR IGNORE INTO history_event (event_id, at_ms) VALUES (?1, ?2)");
+  Statement fold(db_.handle(), kFold);
+  std::size_t fresh = 0;
+  for (const auto& e : events) {
+    remember.Bind(1, e.event_id).Bind(2, Ms(e.timestamp)).Run();
+    remember.Reset();
+    if (db_.Changes() == 0) continue;
+    Fold(fold, e.count_id, e.timestamp, e.value, e.delta.value_or(0));
+    ++fresh;
+  }
+  tx.Commit();
+  return fresh;
+}
+
+std::size_t SqliteHistoryStore::Import(std::span<const core::HistoryPoint> points) {
+  // Imported points carry no delta: they contribute 0 to sums.
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  Statement remember(db_.handle(),
+                     "INSERT OR IGNORE INTO history_import (count_id, at_ms) VALUES (?1, ?2)");
+  Statement fold(db_.handle(), kFold);
+  std::size_t fresh = 0;
+  for (const auto& p : points) {
+    remember.Bind(1, p.count_id).Bind(2, Ms(p.timestamp)).Run();
+    remember.Reset();
+    if (db_.Changes() == 0) continue;
+    Fold(fold, p.count_id, p.timestamp, p.value, 0);
+    ++fresh;
+  }
+  tx.Commit();
+  return fresh;
+}
+
+std::vector<core::Bucket> SqliteHistoryStore::Series(std::string_view count_id,
+                                                     core::Timestamp from, core::Timestamp to,
+                                                     core::Unit unit) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(), SeriesSql(unit));
+  s.Bind(1, count_id).Bind(2, Ms(from)).Bind(3, Ms(to));
+  std::vector<core::Bucket> buckets;
+  while (s.Step())
+    buckets.push_back({FromMs(s.Int(0)), s.Int(1), s.Int(2), s.Int(3), s.Int(4)});
+  return buckets;
+}
+
+std::optional<core::HistoryPoint> SqliteHistoryStore::Last(std::string_view count_id,
+                                                           std::int64_t from_ms,
+                                                           std::int64_t to_ms) {
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(),
+              "SELECT last_value, last_at_ms FROM history_minute WHERE count_id = ?1"
+              " AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms DESC LIMIT 1");
+  s.Bind(1, count_id).Bind(2, from_ms).Bind(3, to_ms);
+  if (!s.Step()) return std::nullopt;
+  return core::HistoryPoint{std::string(count_id), FromMs(s.Int(1)), s.Int(0)};
+}
+
+std::optional<core::HistoryPoint> SqliteHistoryStore::Latest(std::string_view count_id) {
+  return Last(count_id, std::numeric_limits<std::int64_t>::min(),
+              std::numeric_limits<std::int64_t>::max());
+}
+
+std::optional<core::HistoryPoint> SqliteHistoryStore::LastIn(std::string_view count_id,
+                                                             core::Timestamp from,
+                                                             core::Timestamp to) {
+  return Last(count_id, Ms(from), Ms(to));
+}
+
+void SqliteHistoryStore::Purge(std::string_view count_id) {
+  // Remembered event ids stay: a redelivered event of the purged counter must not bring
+  // its history back.
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  for (const char* sql : {"DELETE FROM history_minute WHERE count_id = ?1",
+                          "DELETE FROM history_import WHERE count_id = ?1"})
+    Statement(db_.handle(), sql).Bind(1, count_id).Run();
+  tx.Commit();
+}
+
+std::size_t SqliteHistoryStore::Prune(core::Timestamp before) {
+  // Whole minutes before `before`; remembered event ids and imported points by their time.
+  std::lock_guard lock(db_.mutex());
+  SqliteDatabase::Transaction tx(db_);
+  Statement(db_.handle(), "DELETE FROM history_minute WHERE minute_ms < ?1")
+      .Bind(1, Ms(BucketStart(before, core::Unit::kMinute)))
+      .Run();
+  const auto minutes = static_cast<std::size_t>(db_.Changes());
+  for (const char* sql : {"DELETE FROM history_event WHERE at_ms < ?1",
+                          "DELETE FROM history_import WHERE at_ms < ?1"})
+    Statement(db_.handle(), sql).Bind(1, Ms(before)).Run();
+  tx.Commit();
+  return minutes;
+}
+
+}  // namespace count::sqlite
