@@ -37,7 +37,8 @@ struct Request {
 
   // Filled by the router.
   Fields params;
-  std::string route;  // the matched pattern, for metrics and logs
+  // The matched pattern (owned by the router, which outlives requests), for metrics and logs.
+  std::string_view route;
   std::optional<Principal> principal;
   std::string error;  // what went wrong inside, for the log only
 

@@ -3,6 +3,7 @@
 // scope a caller needs and the body limit. Dispatch applies the request rules every
 // service shares, in order: 404/405, 401/403, 415, then the handler. Exceptions from a
 // handler become problems here and never reach the event loop.
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -44,7 +45,7 @@ class Router {
                      std::vector<Method>* allowed) const;
   Response Invoke(const Route& route, Request& request) const;
 
-  std::vector<Route> routes_;
+  std::deque<Route> routes_;  // stable addresses: requests point at their route's pattern
   Authenticator authenticator_;
 };
 

@@ -19,12 +19,27 @@ T& Metrics::Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map,
   return *slot;
 }
 
+std::size_t Metrics::KeyHash::operator()(const Key& k) const {
+  const std::hash<std::string_view> h;
+  return h(k.route) * 31 + h(k.method) * 7 + static_cast<std::size_t>(k.status);
+}
+
+template <class T>
+T& Metrics::Slot(std::unordered_map<Key, std::unique_ptr<T>, KeyHash>& map, const Key& key) {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = map.find(key); it != map.end()) return *it->second;
+  }
+  std::unique_lock lock(mu_);
+  auto& slot = map[key];
+  if (!slot) slot = std::make_unique<T>();
+  return *slot;
+}
+
 void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status,
                              double seconds) {
-  const auto labels = fmt::format("route=\"{}\",method=\"{}\"", route, method);
-  Slot(requests_, fmt::format("{},status=\"{}\"", labels, status))
-      .fetch_add(1, std::memory_order_relaxed);
-  auto& h = Slot(latency_, labels);
+  Slot(requests_, Key{route, method, status}).fetch_add(1, std::memory_order_relaxed);
+  auto& h = Slot(latency_, Key{route, method, 0});
   for (std::size_t i = 0; i < kBuckets.size(); ++i)
     if (seconds <= kBuckets[i]) h.buckets[i].fetch_add(1, std::memory_order_relaxed);
   h.count.fetch_add(1, std::memory_order_relaxed);
@@ -45,11 +60,13 @@ std::string Metrics::Render() const {
   std::string out;
   out += "# HELP http_requests_total HTTP requests by route, method and status.\n";
   out += "# TYPE http_requests_total counter\n";
-  for (const auto& [labels, n] : requests_)
-    out += fmt::format("http_requests_total{{{}}} {}\n", labels, n->load());
+  for (const auto& [k, n] : requests_)
+    out += fmt::format("http_requests_total{{route=\"{}\",method=\"{}\",status=\"{}\"}} {}\n",
+                       k.route, k.method, k.status, n->load());
   out += "# HELP http_request_duration_seconds Time from request read to response ready.\n";
   out += "# TYPE http_request_duration_seconds histogram\n";
-  for (const auto& [labels, h] : latency_) {
+  for (const auto& [k, h] : latency_) {
+    const auto labels = fmt::format("route=\"{}\",method=\"{}\"", k.route, k.method);
     for (std::size_t i = 0; i < kBuckets.size(); ++i)
       out += fmt::format("http_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
                          kBuckets[i], h->buckets[i].load());

@@ -9,6 +9,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace count::runtime {
@@ -35,12 +36,22 @@ class Metrics {
     std::string name, help;
     std::function<double()> read;
   };
+  struct Key {
+    std::string_view route, method;
+    int status = 0;  // 0 for the latency histogram, which spans statuses
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    std::size_t operator()(const Key& k) const;
+  };
+  template <class T>
+  T& Slot(std::unordered_map<Key, std::unique_ptr<T>, KeyHash>& map, const Key& key);
   template <class T>
   T& Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map, std::string_view key);
 
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> requests_;
-  std::map<std::string, std::unique_ptr<Histogram>, std::less<>> latency_;
+  std::unordered_map<Key, std::unique_ptr<std::atomic<std::uint64_t>>, KeyHash> requests_;
+  std::unordered_map<Key, std::unique_ptr<Histogram>, KeyHash> latency_;
   std::map<std::string, std::unique_ptr<std::atomic<std::uint64_t>>, std::less<>> dep_errors_;
   std::vector<Gauge> gauges_;
 };

@@ -33,7 +33,9 @@ Service::Service(std::string name, int default_port, const Env& env)
   host_ = env.Or("HOST", "0.0.0.0");
   port_ = static_cast<int>(env.Int("PORT", default_port, 0, 65535));
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads_ = static_cast<int>(env.Int("HTTP_THREADS", std::max(4, 2 * cores), 1, 256));
+  // Handlers block on their store's round trip (pipelined on shared connections), so the
+  // threads bound how many requests are in flight, not how many cores are busy.
+  threads_ = static_cast<int>(env.Int("HTTP_THREADS", std::min(64, 16 * cores), 1, 256));
   shutdown_timeout_ = std::chrono::seconds(env.Int("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600));
   shutdown_delay_ = std::chrono::seconds(env.Int("SHUTDOWN_DELAY_SECONDS", 0, 0, 300));
   idle_timeout_ = std::chrono::seconds(env.Int("HTTP_IDLE_TIMEOUT_SECONDS", 60, 1, 3600));
