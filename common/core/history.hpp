@@ -52,8 +52,11 @@ class HistoryStore {
   virtual std::optional<HistoryPoint> LastIn(std::string_view count_id, Timestamp from,
                                              Timestamp to) = 0;
   virtual void Purge(std::string_view count_id) = 0;
-  // Retention: drops minute rollups (and remembered event ids) older than `before`.
-  virtual std::size_t Prune(Timestamp before) = 0;
+  // Retention: drops rollups, remembered event ids and imported points older than `before`
+  // (a store may keep the whole hour holding `before`), at most `limit` rows of each kind per
+  // call, so a caller can stop between calls. Returns the rows dropped, all kinds together;
+  // call again while that is at least `limit`.
+  virtual std::size_t Prune(Timestamp before, std::size_t limit) = 0;
   virtual bool Ping() = 0;
 };
 

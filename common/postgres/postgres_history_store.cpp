@@ -6,12 +6,14 @@
 namespace count::postgres {
 namespace {
 
+using namespace std::chrono_literals;
+
 // Rows per statement: keeps each statement well inside the statement timeout.
 constexpr std::size_t kChunk = 20'000;
-// Rows per DELETE when pruning, so retention never holds long locks.
-constexpr int kPruneBatch = 10'000;
+constexpr std::int64_t kMinuteMs = 60'000, kHourMs = 3'600'000, kDayMs = 86'400'000;
 
 std::int64_t Millis(core::Timestamp t) { return t.time_since_epoch().count(); }
+std::string Text(core::Timestamp t) { return std::to_string(Millis(t)); }
 core::Timestamp FromMillis(std::int64_t ms) {
   return core::Timestamp(std::chrono::milliseconds(ms));
 }
@@ -50,79 +52,84 @@ class ArrayLiteral {
 };
 
 // `expr` (numeric) saturated to the bigint range: sums never fail, however large.
-std::string Clamp(std::string_view expr) {
-  return "LEAST(GREATEST(" + std::string(expr) +
-         ", -9223372036854775808), 9223372036854775807)::bigint";
+std::string Clamp(const std::string& expr) {
+  return "LEAST(GREATEST(" + expr + ", -9223372036854775808), 9223372036854775807)::bigint";
 }
 
-// Folds the CTE `changes(count_id, at_ms, value, delta, n)` into history_minute; the latest
-// change (by time, then by input order) gives a minute its last value.
-std::string FoldChanges() {
-  return
-      "rolled AS ("
-      " SELECT count_id, at_ms - ((at_ms % 60000) + 60000) % 60000 AS minute_ms,"
-      " (array_agg(value ORDER BY at_ms DESC, n DESC))[1] AS last_value,"
-      " max(at_ms) AS last_at_ms, sum(coalesce(delta, 0)) AS sum_delta,"
-      " min(value) AS min_value, max(value) AS max_value"
-      " FROM changes GROUP BY 1, 2),"
-      " upserted AS ("
-      " INSERT INTO history_minute AS h"
-      " (count_id, minute_ms, last_value, last_at_ms, sum_delta, min_value, max_value)"
-      " SELECT count_id, minute_ms, last_value, last_at_ms, " +
-      Clamp("sum_delta") +
-      ", min_value, max_value FROM rolled ORDER BY count_id, minute_ms"
-      " ON CONFLICT (count_id, minute_ms) DO UPDATE SET"
-      " last_value = CASE WHEN EXCLUDED.last_at_ms >= h.last_at_ms"
-      " THEN EXCLUDED.last_value ELSE h.last_value END,"
-      " last_at_ms = GREATEST(h.last_at_ms, EXCLUDED.last_at_ms),"
-      " sum_delta = " +
-      Clamp("h.sum_delta::numeric + EXCLUDED.sum_delta") +
-      ", min_value = LEAST(h.min_value, EXCLUDED.min_value),"
-      " max_value = GREATEST(h.max_value, EXCLUDED.max_value)"
-      " RETURNING 1)";
-}
-
-// The SQL expression of the bucket start (epoch ms) holding `minute_ms`, for fixed-width
-// units: the start of the enclosing multiple of `width` counted from `origin` (floor, so
-// times before 1970 work too).
-std::string FixedBucket(std::int64_t width, std::int64_t origin) {
+// The start (epoch ms) of the `width` bucket counted from `origin` that holds `column`:
+// a floor, so times before 1970 work too.
+std::string Floor(const std::string& column, std::int64_t width, std::int64_t origin = 0) {
   const std::string w = std::to_string(width), o = std::to_string(origin);
-  return "minute_ms - (((minute_ms - " + o + ") % " + w + ") + " + w + ") % " + w;
+  return column + " - (((" + column + " - " + o + ") % " + w + ") + " + w + ") % " + w;
 }
 
+// CTEs folding `changes(count_id, at_ms, value, delta, n)` into `table`, whose buckets are
+// `width` ms long and keyed by `key`. The latest change (by time, then input order) gives a
+// bucket its last value; a stored row keeps its own when it is later.
+std::string Fold(const std::string& table, const std::string& key, std::int64_t width) {
+  return table + "_rolled AS (SELECT count_id, " + Floor("at_ms", width) + " AS " + key +
+         ", (array_agg(value ORDER BY at_ms DESC, n DESC))[1] AS last_value,"
+         " max(at_ms) AS last_at_ms, sum(coalesce(delta, 0)) AS sum_delta,"
+         " min(value) AS min_value, max(value) AS max_value FROM changes GROUP BY 1, 2), " +
+         table + "_upserted AS (INSERT INTO " + table + " AS h (count_id, " + key +
+         ", last_value, last_at_ms, sum_delta, min_value, max_value)"
+         " SELECT count_id, " +
+         key + ", last_value, last_at_ms, " + Clamp("sum_delta") + ", min_value, max_value FROM " +
+         table + "_rolled ORDER BY count_id, " + key + " ON CONFLICT (count_id, " + key +
+         ") DO UPDATE SET"
+         " last_value = CASE WHEN EXCLUDED.last_at_ms >= h.last_at_ms"
+         " THEN EXCLUDED.last_value ELSE h.last_value END,"
+         " last_at_ms = GREATEST(h.last_at_ms, EXCLUDED.last_at_ms), sum_delta = " +
+         Clamp("h.sum_delta::numeric + EXCLUDED.sum_delta") +
+         ", min_value = LEAST(h.min_value, EXCLUDED.min_value),"
+         " max_value = GREATEST(h.max_value, EXCLUDED.max_value) RETURNING 1)";
+}
+
+std::string FoldBoth() {
+  return Fold("history_minute", "minute_ms", kMinuteMs) + ", " +
+         Fold("history_hour", "hour_ms", kHourMs);
+}
+
+// $1 count id, [$2, $3) the period, [$4, $5) the whole hours inside it.
 std::string SeriesSql(core::Unit unit) {
-  constexpr std::int64_t kDay = 86'400'000;
-  std::string bucket, bucket_ms = "b.bucket";
-  switch (unit) {
-    case core::Unit::kMinute:
-      return "SELECT minute_ms, last_value, sum_delta, min_value, max_value FROM history_minute"
-             " WHERE count_id = $1 AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms";
-    case core::Unit::kHour:
-      bucket = FixedBucket(3'600'000, 0);
-      break;
-    case core::Unit::kDay:
-      bucket = FixedBucket(kDay, 0);
-      break;
-    case core::Unit::kWeek:
-      bucket = FixedBucket(7 * kDay, 4 * kDay);  // 1970-01-05 was a Monday
-      break;
-    case core::Unit::kMonth:
-      bucket = "date_trunc('month', to_timestamp(minute_ms / 1000) AT TIME ZONE 'UTC')";
-      bucket_ms = "(extract(epoch FROM b.bucket) * 1000)::bigint";
-      break;
+  if (unit == core::Unit::kMinute)
+    return "SELECT minute_ms, last_value, sum_delta, min_value, max_value FROM history_minute"
+           " WHERE count_id = $1 AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms";
+  std::string bucket = Floor("at_ms", kHourMs), bucket_ms = "bucket";
+  if (unit == core::Unit::kDay) bucket = Floor("at_ms", kDayMs);
+  if (unit == core::Unit::kWeek)
+    bucket = Floor("at_ms", 7 * kDayMs, 4 * kDayMs);  // 1970-01-05: Mon
+  if (unit == core::Unit::kMonth) {
+    bucket = "date_trunc('month', to_timestamp(at_ms / 1000) AT TIME ZONE 'UTC')";
+    bucket_ms = "(extract(epoch FROM bucket) * 1000)::bigint";
   }
-  // The last value of a bucket is that of its latest minute: one primary-key probe per bucket.
-  return "WITH b AS (SELECT " + bucket +
-         " AS bucket, max(minute_ms) AS last_minute, sum(sum_delta) AS sum_delta,"
-         " min(min_value) AS min_value, max(max_value) AS max_value FROM history_minute"
-         " WHERE count_id = $1 AND minute_ms >= $2 AND minute_ms < $3 GROUP BY 1)"
+  constexpr std::string_view kColumns = "last_value, sum_delta, min_value, max_value";
+  return "WITH parts AS ("
+         "SELECT hour_ms AS at_ms, " +
+         std::string(kColumns) +
+         " FROM history_hour WHERE count_id = $1 AND hour_ms >= $4 AND hour_ms < $5"
+         " UNION ALL SELECT minute_ms, " +
+         std::string(kColumns) +
+         " FROM history_minute WHERE count_id = $1 AND minute_ms >= $2 AND minute_ms < $4"
+         " UNION ALL SELECT minute_ms, " +
+         std::string(kColumns) +
+         " FROM history_minute WHERE count_id = $1 AND minute_ms >= $5 AND minute_ms < $3),"
+         " buckets AS (SELECT " +
+         bucket +
+         " AS bucket, (array_agg(last_value ORDER BY at_ms DESC))[1] AS last_value,"
+         " sum(sum_delta) AS sum_delta, min(min_value) AS min_value,"
+         " max(max_value) AS max_value FROM parts GROUP BY 1)"
          " SELECT " +
-         bucket_ms + ", h.last_value, " + Clamp("b.sum_delta") +
-         ", b.min_value, b.max_value FROM b JOIN history_minute h"
-         " ON h.count_id = $1 AND h.minute_ms = b.last_minute ORDER BY b.bucket";
+         bucket_ms + ", last_value, " + Clamp("sum_delta") +
+         ", min_value, max_value FROM buckets ORDER BY bucket";
 }
 
 std::size_t Count(const PgResult& r) { return static_cast<std::size_t>(r.Int64(0, 0)); }
+
+std::optional<core::HistoryPoint> ReadPoint(const PgResult& r, std::string_view count_id) {
+  if (r.rows() == 0) return std::nullopt;
+  return core::HistoryPoint{std::string(count_id), FromMillis(r.Int64(0, 1)), r.Int64(0, 0)};
+}
 
 }  // namespace
 
@@ -135,7 +142,7 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
       " ON CONFLICT DO NOTHING RETURNING event_id),"
       " changes AS (SELECT DISTINCT ON (event_id) i.count_id, i.at_ms, i.value, i.delta, i.n"
       " FROM input i JOIN fresh USING (event_id) ORDER BY event_id, i.n), " +
-      FoldChanges() + " SELECT count(*) FROM fresh";
+      FoldBoth() + " SELECT count(*) FROM fresh";
   if (events.empty()) return 0;
   auto lease = pool_.Acquire();
   PgTransaction tx(lease);
@@ -149,16 +156,16 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
       values.Add(e.value);
       deltas.Add(e.delta);
     }
-    fresh += Count(lease.Exec(
-        sql, {ids.Take(), counts.Take(), times.Take(), values.Take(), deltas.Take()}));
+    fresh += Count(
+        lease.Exec(sql, {ids.Take(), counts.Take(), times.Take(), values.Take(), deltas.Take()}));
   }
   tx.Commit();
   return fresh;
 }
 
 std::size_t PostgresHistoryStore::Import(std::span<const core::HistoryPoint> points) {
-  // Imported points carry no delta: they contribute 0 to sums. The first of duplicate
-  // points in one call wins, as an earlier import would.
+  // Imported points carry no delta: they contribute 0 to sums. Of duplicate points in one
+  // call the first wins, as it would over two calls.
   static const std::string sql =
       "WITH input AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
       " WITH ORDINALITY AS p(count_id, at_ms, value, n)),"
@@ -167,7 +174,7 @@ std::size_t PostgresHistoryStore::Import(std::span<const core::HistoryPoint> poi
       " fresh AS (INSERT INTO history_import (count_id, at_ms) SELECT count_id, at_ms"
       " FROM firsts ON CONFLICT DO NOTHING RETURNING count_id, at_ms),"
       " changes AS (SELECT f.* FROM firsts f JOIN fresh USING (count_id, at_ms)), " +
-      FoldChanges() + " SELECT count(*) FROM fresh";
+      FoldBoth() + " SELECT count(*) FROM fresh";
   if (points.empty()) return 0;
   auto lease = pool_.Acquire();
   PgTransaction tx(lease);
@@ -191,71 +198,64 @@ std::vector<core::Bucket> PostgresHistoryStore::Series(std::string_view count_id
   static const std::string sql[] = {SeriesSql(core::Unit::kMinute), SeriesSql(core::Unit::kHour),
                                     SeriesSql(core::Unit::kDay), SeriesSql(core::Unit::kWeek),
                                     SeriesSql(core::Unit::kMonth)};
-  const PgResult r = pool_.Exec(sql[static_cast<int>(unit)],
-                                {std::string(count_id), std::to_string(Millis(from)),
-                                 std::to_string(Millis(to))});
+  // The whole hours [first, last) inside [from, to); none when the period is shorter.
+  auto first = BucketStart(from, core::Unit::kHour);
+  if (first < from) first += 1h;
+  auto last = BucketStart(to, core::Unit::kHour);
+  if (first >= last) first = last = to;
+  PgParams params = {std::string(count_id), Text(from), Text(to)};
+  if (unit != core::Unit::kMinute) params.insert(params.end(), {Text(first), Text(last)});
+  const PgResult r = pool_.Exec(sql[static_cast<int>(unit)], params);
   std::vector<core::Bucket> buckets(r.rows());
   for (int row = 0; row < r.rows(); ++row)
-    buckets[row] = {FromMillis(r.Int64(row, 0)), r.Int64(row, 1), r.Int64(row, 2),
-                    r.Int64(row, 3), r.Int64(row, 4)};
+    buckets[row] = {FromMillis(r.Int64(row, 0)), r.Int64(row, 1), r.Int64(row, 2), r.Int64(row, 3),
+                    r.Int64(row, 4)};
   return buckets;
 }
 
 std::optional<core::HistoryPoint> PostgresHistoryStore::Latest(std::string_view count_id) {
-  const PgResult r = pool_.Exec(
-      "SELECT last_value, last_at_ms FROM history_minute WHERE count_id = $1"
-      " ORDER BY minute_ms DESC LIMIT 1",
-      {std::string(count_id)});
-  if (r.rows() == 0) return std::nullopt;
-  return core::HistoryPoint{std::string(count_id), FromMillis(r.Int64(0, 1)), r.Int64(0, 0)};
+  return ReadPoint(pool_.Exec("SELECT last_value, last_at_ms FROM history_minute"
+                              " WHERE count_id = $1 ORDER BY minute_ms DESC LIMIT 1",
+                              {std::string(count_id)}),
+                   count_id);
 }
 
 std::optional<core::HistoryPoint> PostgresHistoryStore::LastIn(std::string_view count_id,
                                                                core::Timestamp from,
                                                                core::Timestamp to) {
-  const PgResult r = pool_.Exec(
-      "SELECT last_value, last_at_ms FROM history_minute WHERE count_id = $1"
-      " AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms DESC LIMIT 1",
-      {std::string(count_id), std::to_string(Millis(from)), std::to_string(Millis(to))});
-  if (r.rows() == 0) return std::nullopt;
-  return core::HistoryPoint{std::string(count_id), FromMillis(r.Int64(0, 1)), r.Int64(0, 0)};
+  return ReadPoint(
+      pool_.Exec("SELECT last_value, last_at_ms FROM history_minute WHERE count_id = $1"
+                 " AND minute_ms >= $2 AND minute_ms < $3 ORDER BY minute_ms DESC LIMIT 1",
+                 {std::string(count_id), Text(from), Text(to)}),
+      count_id);
 }
 
 void PostgresHistoryStore::Purge(std::string_view count_id) {
   // One statement, so one transaction. Remembered event ids stay: a redelivered event of
   // the purged counter must not bring its history back.
   pool_.Exec(
-      "WITH imports AS (DELETE FROM history_import WHERE count_id = $1)"
+      "WITH imports AS (DELETE FROM history_import WHERE count_id = $1),"
+      " hours AS (DELETE FROM history_hour WHERE count_id = $1)"
       " DELETE FROM history_minute WHERE count_id = $1",
       {std::string(count_id)});
 }
 
-std::size_t PostgresHistoryStore::Prune(core::Timestamp before) {
-  // Whole minutes before `before`; remembered event ids and imported points by their time.
-  const std::string minute = std::to_string(Millis(BucketStart(before, core::Unit::kMinute)));
-  const std::string at = std::to_string(Millis(before));
-  const std::string limit = std::to_string(kPruneBatch);
-  const auto drain = [&](std::string_view sql, const std::string& bound) {
-    std::size_t total = 0;
-    for (;;) {
-      const auto n = pool_.Exec(sql, {bound, limit}).affected_rows();
-      total += static_cast<std::size_t>(n);
-      if (n < kPruneBatch) return total;
-    }
-  };
-  const std::size_t minutes = drain(
-      "DELETE FROM history_minute WHERE (count_id, minute_ms) IN (SELECT count_id, minute_ms"
-      " FROM history_minute WHERE minute_ms < $1 LIMIT $2)",
-      minute);
-  drain(
-      "DELETE FROM history_event WHERE event_id IN"
-      " (SELECT event_id FROM history_event WHERE at_ms < $1 LIMIT $2)",
-      at);
-  drain(
-      "DELETE FROM history_import WHERE (count_id, at_ms) IN (SELECT count_id, at_ms"
-      " FROM history_import WHERE at_ms < $1 LIMIT $2)",
-      at);
-  return minutes;
+std::size_t PostgresHistoryStore::Prune(core::Timestamp before, std::size_t limit) {
+  // Whole hours before `before`, so minutes and hours agree, with the event ids and imported
+  // points that fell in them: a kept hour keeps them, so a redelivery into it still counts
+  // once. One short statement per table, deleting by row address (a TID scan).
+  const PgParams params = {Text(BucketStart(before, core::Unit::kHour)), std::to_string(limit)};
+  std::size_t dropped = 0;
+  for (const auto& [table, time] : {std::pair{"history_minute", "minute_ms"},
+                                    {"history_hour", "hour_ms"},
+                                    {"history_event", "at_ms"},
+                                    {"history_import", "at_ms"}}) {
+    const std::string sql = std::string("DELETE FROM ") + table +
+                            " WHERE ctid = ANY (ARRAY(SELECT ctid FROM " + table + " WHERE " +
+                            time + " < $1 LIMIT $2))";
+    dropped += static_cast<std::size_t>(pool_.Exec(sql, params).affected_rows());
+  }
+  return dropped;
 }
 
 bool PostgresHistoryStore::Ping() { return pool_.Ping(); }

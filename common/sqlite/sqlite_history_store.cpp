@@ -19,8 +19,8 @@ std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
 }
 
 void SaturatingAddFunction(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  sqlite3_result_int64(ctx, SaturatingAdd(sqlite3_value_int64(argv[0]),
-                                          sqlite3_value_int64(argv[1])));
+  sqlite3_result_int64(ctx,
+                       SaturatingAdd(sqlite3_value_int64(argv[0]), sqlite3_value_int64(argv[1])));
 }
 
 void SaturatingSumStep(sqlite3_context* ctx, int, sqlite3_value** argv) {
@@ -99,8 +99,7 @@ SqliteHistoryStore::SqliteHistoryStore(SqliteDatabase& db) : db_(db) {
   std::lock_guard lock(db_.mutex());
   constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
   if (sqlite3_create_function_v2(db_.handle(), "saturating_add", 2, kFlags, nullptr,
-                                 SaturatingAddFunction, nullptr, nullptr,
-                                 nullptr) != SQLITE_OK ||
+                                 SaturatingAddFunction, nullptr, nullptr, nullptr) != SQLITE_OK ||
       sqlite3_create_function_v2(db_.handle(), "saturating_sum", 1, kFlags, nullptr, nullptr,
                                  SaturatingSumStep, SaturatingSumFinal, nullptr) != SQLITE_OK)
     throw core::StoreUnavailable(std::string("sqlite: cannot register history functions: ") +
@@ -151,8 +150,7 @@ std::vector<core::Bucket> SqliteHistoryStore::Series(std::string_view count_id,
   Statement s(db_.handle(), SeriesSql(unit));
   s.Bind(1, count_id).Bind(2, Ms(from)).Bind(3, Ms(to));
   std::vector<core::Bucket> buckets;
-  while (s.Step())
-    buckets.push_back({FromMs(s.Int(0)), s.Int(1), s.Int(2), s.Int(3), s.Int(4)});
+  while (s.Step()) buckets.push_back({FromMs(s.Int(0)), s.Int(1), s.Int(2), s.Int(3), s.Int(4)});
   return buckets;
 }
 
@@ -190,19 +188,26 @@ void SqliteHistoryStore::Purge(std::string_view count_id) {
   tx.Commit();
 }
 
-std::size_t SqliteHistoryStore::Prune(core::Timestamp before) {
-  // Whole minutes before `before`; remembered event ids and imported points by their time.
+std::size_t SqliteHistoryStore::Prune(core::Timestamp before, std::size_t limit) {
+  // Whole hours before `before` (as the PostgreSQL store, which keeps hour rollups), with
+  // the event ids and imported points that fell in them: a kept hour keeps them, so a
+  // redelivery into it still counts once.
+  const std::int64_t cutoff = Ms(BucketStart(before, core::Unit::kHour));
   std::lock_guard lock(db_.mutex());
   SqliteDatabase::Transaction tx(db_);
-  Statement(db_.handle(), "DELETE FROM history_minute WHERE minute_ms < ?1")
-      .Bind(1, Ms(BucketStart(before, core::Unit::kMinute)))
-      .Run();
-  const auto minutes = static_cast<std::size_t>(db_.Changes());
-  for (const char* sql : {"DELETE FROM history_event WHERE at_ms < ?1",
-                          "DELETE FROM history_import WHERE at_ms < ?1"})
-    Statement(db_.handle(), sql).Bind(1, Ms(before)).Run();
+  std::size_t dropped = 0;
+  for (const char* sql :
+       {"DELETE FROM history_minute WHERE (count_id, minute_ms) IN"
+        " (SELECT count_id, minute_ms FROM history_minute WHERE minute_ms < ?1 LIMIT ?2)",
+        "DELETE FROM history_event WHERE event_id IN"
+        " (SELECT event_id FROM history_event WHERE at_ms < ?1 LIMIT ?2)",
+        "DELETE FROM history_import WHERE (count_id, at_ms) IN"
+        " (SELECT count_id, at_ms FROM history_import WHERE at_ms < ?1 LIMIT ?2)"}) {
+    Statement(db_.handle(), sql).Bind(1, cutoff).Bind(2, static_cast<std::int64_t>(limit)).Run();
+    dropped += static_cast<std::size_t>(db_.Changes());
+  }
   tx.Commit();
-  return minutes;
+  return dropped;
 }
 
 }  // namespace count::sqlite

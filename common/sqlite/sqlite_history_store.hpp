@@ -19,7 +19,7 @@ class SqliteHistoryStore final : public core::HistoryStore {
   std::optional<core::HistoryPoint> LastIn(std::string_view count_id, core::Timestamp from,
                                            core::Timestamp to) override;
   void Purge(std::string_view count_id) override;
-  std::size_t Prune(core::Timestamp before) override;
+  std::size_t Prune(core::Timestamp before, std::size_t limit) override;
   bool Ping() override { return true; }
 
  private:

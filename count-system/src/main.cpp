@@ -10,13 +10,17 @@
 #include <iostream>
 #include <string_view>
 
+#include "analysis_api.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
+#include "history_retention.hpp"
 #include "management_api.hpp"
 #include "read_api.hpp"
+#include "reconcile.hpp"
 #include "runtime/auth.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
+#include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
 #include "write_api.hpp"
 
@@ -27,8 +31,36 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kUsage =
     "usage: count-system up [--port N] [--data DIR]\n"
-    "  Runs every service in one process on SQLite in DIR (default ./count-data),\n"
-    "  listening on port N (default 8080, or $PORT).\n";
+    "         Runs every service in one process on SQLite in DIR (default ./count-data),\n"
+    "         listening on port N (default 8080, or $PORT).\n"
+    "       count-system reconcile [--data DIR] [--repair]\n"
+    "         Reports counters whose history disagrees with their value; --repair\n"
+    "         records a correcting event for each. Run it while the system is stopped.\n";
+
+struct Options {
+  std::string data = "count-data";
+  bool repair = false;
+};
+
+// Flags after the command; --port sets $PORT (the flag wins over the environment).
+Options ParseOptions(int argc, char** argv) {
+  Options options;
+  const std::string_view command = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--data" && i + 1 < argc) {
+      options.data = argv[++i];
+    } else if (command == "up" && arg == "--port" && i + 1 < argc) {
+      ::setenv("PORT", argv[++i], 1);
+    } else if (command == "reconcile" && arg == "--repair") {
+      options.repair = true;
+    } else {
+      throw runtime::ConfigError("unknown argument '" + std::string(arg) + "'\n" +
+                                 std::string(kUsage));
+    }
+  }
+  return options;
+}
 
 std::string RandomKey() {
   unsigned char bytes[24];
@@ -63,20 +95,23 @@ std::string AdminKey(const runtime::Env& env, const fs::path& data, bool& from_e
   return key;
 }
 
-int Up(int argc, char** argv) {
-  std::string data = "count-data";
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if ((arg == "--port" || arg == "--data") && i + 1 < argc) {
-      if (arg == "--port")
-        ::setenv("PORT", argv[++i], 1);  // the flag wins over $PORT
-      else
-        data = argv[++i];
-    } else {
-      throw runtime::ConfigError("unknown argument '" + std::string(arg) + "'\n" +
-                                 std::string(kUsage));
-    }
-  }
+int Reconcile(const Options& options) {
+  sqlite::SqliteDatabase db(fs::path(options.data) / "count.db");
+  sqlite::SqliteCountInfoStore info(db);
+  sqlite::SqliteCountValueStore values(db, "count-system");
+  sqlite::SqliteHistoryStore history(db);
+  const auto drifts = analysis::Reconcile(info, values, history, options.repair);
+  for (const auto& d : drifts)
+    std::cout << d.count_id << ": value " << d.value << ", history "
+              << (d.history ? std::to_string(*d.history) : std::string("none"))
+              << (options.repair ? " (repaired)" : "") << "\n";
+  std::cout << drifts.size() << " counter(s) drifted" << (options.repair ? ", repaired" : "")
+            << "\n";
+  return drifts.empty() || options.repair ? 0 : 1;
+}
+
+int Up(const Options& options) {
+  const std::string& data = options.data;
   runtime::Env env;
   runtime::Service service("count-system", 8080, env);
   std::error_code ec;
@@ -96,19 +131,30 @@ int Up(int argc, char** argv) {
       values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false), .strong_read = false});
   read::ReadApi read_api(values);
   management::ManagementApi management_api(info, values);
+  sqlite::SqliteHistoryStore history(db);
+  analysis::AnalysisApi analysis_api(history);
   write_api.Register(service.router());
   read_api.Register(service.router());
   management_api.Register(service.router());
+  analysis_api.Register(service.router());
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
 
   // Events: the outbox (written with each change) → the in-process bus → subscribers.
   sqlite::SqliteEventOutbox outbox(db);
   events::InProcessBus bus;
+  bus.Subscribe([&](std::span<const core::Event> batch) { history.Record(batch); });
   events::OutboxRelay relay(outbox, bus, {.on_error = [](const std::exception& e) {
                               runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
                             }});
   relay.Start();
-  service.AddShutdownHook([&] { relay.Stop(); });
+  analysis::HistoryRetention retention(
+      history, std::chrono::days(env.Int("HISTORY_RETENTION_DAYS", 400, 1, 36'600)),
+      std::chrono::hours(1));
+  retention.Start();
+  service.AddShutdownHook([&] {
+    relay.Stop();
+    retention.Stop();
+  });
 
   return service.Run([&](int port) {
     // A key the operator chose (COUNT_ADMIN_KEY) is never echoed; a generated one is shown
@@ -127,10 +173,10 @@ int Up(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   return runtime::RunMain("count-system", [&] {
-    if (argc < 2 || std::string_view(argv[1]) != "up") {
-      std::cerr << kUsage;
-      return argc < 2 || std::string_view(argv[1]) == "--help" ? 0 : 2;
-    }
-    return Up(argc, argv);
+    const std::string_view command = argc < 2 ? "" : argv[1];
+    if (command == "up") return Up(ParseOptions(argc, argv));
+    if (command == "reconcile") return Reconcile(ParseOptions(argc, argv));
+    std::cerr << kUsage;
+    return command.empty() || command == "--help" ? 0 : 2;
   });
 }

@@ -1,6 +1,7 @@
--- History (UC-004): one row per counter and minute, fed by events and by imports; hours,
--- days, weeks and months are derived from these rows at query time.
--- Times are epoch milliseconds (UTC) so bucket arithmetic is integer arithmetic and rows
+-- History (UC-004): rollups per counter and minute, fed by events and by imports, and the
+-- same per hour, maintained in the same statements. A minute series reads minutes; longer
+-- units read whole hours (60 times fewer rows) plus the minutes at the period's edges.
+-- Times are epoch milliseconds (UTC): bucket arithmetic is integer arithmetic and rows
 -- cross the wire without date parsing.
 CREATE TABLE history_minute (
   count_id   text COLLATE "C" NOT NULL,
@@ -10,18 +11,31 @@ CREATE TABLE history_minute (
   sum_delta  bigint NOT NULL,  -- sum of the deltas (saturating at the bigint limits)
   min_value  bigint NOT NULL,
   max_value  bigint NOT NULL,
-  PRIMARY KEY (count_id, minute_ms)
-) WITH (fillfactor = 90);  -- room for HOT updates: no indexed column ever changes
+  -- Covering: a series is an index-only scan of one contiguous key range.
+  PRIMARY KEY (count_id, minute_ms) INCLUDE (last_value, sum_delta, min_value, max_value)
+);
 CREATE INDEX history_minute_prune ON history_minute (minute_ms);
 
--- Event ids already folded into history_minute, so a redelivery never counts twice.
+CREATE TABLE history_hour (
+  count_id   text COLLATE "C" NOT NULL,
+  hour_ms    bigint NOT NULL,  -- start of the hour
+  last_value bigint NOT NULL,
+  last_at_ms bigint NOT NULL,
+  sum_delta  bigint NOT NULL,
+  min_value  bigint NOT NULL,
+  max_value  bigint NOT NULL,
+  PRIMARY KEY (count_id, hour_ms) INCLUDE (last_value, sum_delta, min_value, max_value)
+);
+CREATE INDEX history_hour_prune ON history_hour (hour_ms);
+
+-- Event ids already folded into the rollups, so a redelivery never counts twice.
 CREATE TABLE history_event (
   event_id text COLLATE "C" PRIMARY KEY,
   at_ms    bigint NOT NULL
 );
 CREATE INDEX history_event_prune ON history_event (at_ms);
 
--- Imported points already folded into history_minute, so a re-import changes nothing.
+-- Imported points already folded into the rollups, so a re-import changes nothing.
 CREATE TABLE history_import (
   count_id text COLLATE "C" NOT NULL,
   at_ms    bigint NOT NULL,

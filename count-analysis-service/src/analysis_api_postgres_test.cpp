@@ -1,0 +1,111 @@
+// AnalysisApi on PostgreSQL at the sizes of the performance targets, timed end to end
+// through the router (store, numerics, JSON): a year of minutes for one counter, and 50
+// counters over 30 days.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <iostream>
+
+#include "analysis_api.hpp"
+#include "postgres/migrations.hpp"
+#include "postgres/pg_test_server.hpp"
+#include "postgres/postgres_history_store.hpp"
+
+namespace count::analysis {
+namespace {
+
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+
+class AnalysisApiPostgresTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    postgres::testing::SharedServer().CreateDatabase("analysis");
+    postgres::PgPoolOptions o;
+    o.database_url = postgres::testing::SharedServer().Url("analysis");
+    pool_ = new postgres::PgPool(o);
+    postgres::Migrate(*pool_, "countinfo");
+  }
+  static void TearDownTestSuite() {
+    delete pool_;
+    postgres::testing::SharedServer().Sql("postgres", "DROP DATABASE analysis");
+  }
+  void SetUp() override {
+    router.SetAuthenticator([](std::string_view) { return http::Principal{"admin", {"admin"}}; });
+    api.Register(router);
+  }
+
+  // Dispatches a POST and returns the response with its duration in ms.
+  std::pair<http::Response, long> Post(std::string what, std::string body) {
+    http::Request r;
+    r.method = http::Method::kPost;
+    r.path = "/analysis/api/v1/" + what;
+    r.body = std::move(body);
+    r.headers = {{"Authorization", "Bearer k"}, {"Content-Type", "application/json"}};
+    const auto t0 = Clock::now();
+    auto response = router.Dispatch(r);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+    return {std::move(response), ms};
+  }
+
+  static postgres::PgPool* pool_;
+  postgres::PostgresHistoryStore history{*pool_};
+  AnalysisApi api{history};
+  http::Router router;
+};
+postgres::PgPool* AnalysisApiPostgresTest::pool_ = nullptr;
+
+TEST_F(AnalysisApiPostgresTest, TrendOverAYearOfMinutes) {
+  // 2023 has 525,600 minutes; minute i holds 1000 + i.
+  const auto start = core::ParseTimestamp("2023-01-01T00:00:00Z").value();
+  std::vector<core::HistoryPoint> points;
+  for (int i = 0; i < 525'600; ++i)
+    points.push_back({"year", start + std::chrono::minutes(i), 1000 + i});
+  ASSERT_EQ(history.Import(points), points.size());
+  pool_->Exec("VACUUM ANALYZE history_minute");
+  pool_->Exec("VACUUM ANALYZE history_hour");
+
+  for (std::string unit : {"minute", "hour", "day"}) {
+    const auto [response, ms] =
+        Post("trend", R"({"countIds":["year"],"from":"2023-01-01T00:00:00Z",)"
+                      R"("to":"2024-01-01T00:00:00Z","unit":")" +
+                          unit + "\"}");
+    ASSERT_EQ(response.status, 200) << response.body;
+    const auto result = json::parse(response.body).at("results").as_array()[0].as_object();
+    std::cout << "trend over 2023 by " << unit << ": " << result.at("points").as_array().size()
+              << " points, " << response.body.size() / 1024 << " KiB, " << ms << " ms\n";
+    EXPECT_EQ(result.at("classification"), "increasing");
+    EXPECT_EQ(result.at("min"), 1000 + (unit == "minute" ? 0 : unit == "hour" ? 59 : 1439));
+    EXPECT_EQ(result.at("max"), 1000 + 525'599);
+    EXPECT_LT(ms, unit == "minute" ? 5000 : 1000) << "an index or the SQL aggregation is missing";
+  }
+}
+
+TEST_F(AnalysisApiPostgresTest, ComparisonOfFiftyCountersOverThirtyDays) {
+  // Counter k holds k × 1000 + i at its i-th ten-minute step over 30 days.
+  const auto start = core::ParseTimestamp("2024-04-01T00:00:00Z").value();
+  std::vector<core::HistoryPoint> points;
+  std::string ids;
+  for (int k = 0; k < 50; ++k) {
+    const std::string id = std::string("c").append(std::to_string(k));
+    for (int i = 0; i < 30 * 144; ++i)
+      points.push_back({id, start + std::chrono::minutes(10 * i), k * 1000 + i});
+    ids.append(k > 0 ? ",\"" : "\"").append(id).append("\"");
+  }
+  ASSERT_EQ(history.Import(points), points.size());
+  pool_->Exec("VACUUM ANALYZE history_minute");
+
+  const auto [response, ms] =
+      Post("comparison", "{\"countIds\":[" + ids +
+                             R"(],"from":"2024-04-01T00:00:00Z","to":"2024-05-01T00:00:00Z"})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  std::cout << "comparison of 50 counters over 30 days: " << ms << " ms\n";
+  const auto body = json::parse(response.body).as_object();
+  EXPECT_EQ(body.at("max"), 49 * 1000 + 4319);  // the last step of c49
+  EXPECT_EQ(body.at("min"), 4319);
+  EXPECT_LT(ms, 1000);
+}
+
+}  // namespace
+}  // namespace count::analysis
