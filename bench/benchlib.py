@@ -308,14 +308,27 @@ def build_report(d):
     out("")
     out("wrk peak detail (closed loop, 64 connections; latency in ms):")
     out("")
-    out("| scenario | requests | p50 | p99 | max | socket errors + non-2xx |")
-    out("|---|---:|---:|---:|---:|---:|")
+    out("| scenario | requests | p50 | p99 | max | socket errors + non-2xx "
+        "| server CPU µs / request | Redis CPU µs / request |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|")
     for key, label, _ in SCENARIOS:
         r = rows.get(key)
         if r:
             lw = r["wrk"]["latency_us"]
+            cpu = json.loads(read(os.path.join(d, f"cpu-{key}.json"), "null") or "null")
+            n = max(1, r["wrk"]["requests"])
+            per = lambda ticks: f"{ticks / cpu['clk_tck'] * 1e6 / n:.1f}"
+            server_cpu = per(cpu["server_ticks"]) if cpu else "—"
+            redis_cpu = per(cpu["redis_ticks"]) if cpu and cpu["redis"] else ""
             out(f"| {label} | {r['wrk']['requests']:,} | {lw['p50'] / 1000:.2f} | "
-                f"{lw['p99'] / 1000:.2f} | {lw['max'] / 1000:.2f} | {wrk_errors(r['wrk'])} |")
+                f"{lw['p99'] / 1000:.2f} | {lw['max'] / 1000:.2f} | {wrk_errors(r['wrk'])} | "
+                f"{server_cpu} | {redis_cpu} |")
+    out("")
+    out("CPU per request = CPU time (user + system, all threads) the serving process used during "
+        "the peak, divided by the requests answered; Redis = primary + replica for increments, "
+        "replica for reads. The machine has "
+        f"{os.cpu_count()} CPUs: {os.cpu_count() * 1_000_000:,} µs of CPU per second in all, shared "
+        "with the load generator.")
     out("")
 
     if nginx_rps and "write_increment" in rows:

@@ -129,11 +129,11 @@ step "starting Redis primary :$P_REDIS and replica :$P_REPLICA"
 mkdir -p "$T/redis" "$T/replica"
 redis-server --bind 127.0.0.1 --port "$P_REDIS" --dir "$T/redis" --appendonly yes \
   --appendfsync everysec --save '' --daemonize no >"$LOGS/redis.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); REDIS_PID=$!
 note "redis-server --bind 127.0.0.1 --port $P_REDIS --dir $T/redis --appendonly yes --appendfsync everysec --save ''"
 redis-server --bind 127.0.0.1 --port "$P_REPLICA" --dir "$T/replica" --save '' \
   --replicaof 127.0.0.1 "$P_REDIS" --daemonize no >"$LOGS/replica.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); REPLICA_PID=$!
 note "redis-server --bind 127.0.0.1 --port $P_REPLICA --dir $T/replica --save '' --replicaof 127.0.0.1 $P_REDIS"
 
 step "starting PostgreSQL 15 :$P_PG"
@@ -219,7 +219,7 @@ http {
 }
 EOF
 nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" >"$LOGS/nginx.log" 2>&1 &
-PIDS+=($!)
+PIDS+=($!); NGINX_PID=$!
 note "nginx -c $T/nginx/nginx.conf -p $T/nginx   # daemon off; worker_processes 2; access_log off; location / { return 200 '{\"ok\":true}'; }"
 lib wait-ready "http://127.0.0.1:$P_NGINX/" 10 || die "nginx did not start"
 
@@ -261,12 +261,40 @@ note "redis-benchmark -h 127.0.0.1 -p $P_REDIS -t incr -n 200000 -c 50 -P 1 -q"
 # A 1 s pause between measurements, during which this run is idle: how busy the CPUs are then
 # is other work on the machine, which disturbs the figures; the report shows it.
 pause() { lib cpu-busy 1 >>"$R/busy-in-pauses.txt"; }
+# CPU time (clock ticks, user + system) used so far by the given processes and their threads.
+cpu_ticks() {
+  local p total=0
+  for p in "$@"; do
+    total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+# Which processes serve each scenario: "server" and "Redis" CPU per request are reported.
+server_pids() {
+  case "$1" in
+    nginx) echo "$NGINX_PID $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children")" ;;
+    write_increment) echo "${PID_OF[count-write-service]}" ;;
+    read_get) echo "${PID_OF[count-read-service]}" ;;
+    standalone_*) echo "${PID_OF[count-system]}" ;;
+  esac
+}
+redis_pids() {
+  case "$1" in
+    write_increment) echo "$REDIS_PID $REPLICA_PID" ;;   # the replica applies every write too
+    read_get) echo "$REPLICA_PID" ;;
+  esac
+}
 measure() {  # measure KEY METHOD URL [BODY]
-  local key=$1 method=$2 url=$3 body=${4:-} rate
+  local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0
   step "$key: peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
+  local spids rpids
+  spids=$(server_pids "$key"); rpids=$(redis_pids "$key")
+  s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
     >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
+  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
   if [ "$key" = nginx ]; then
     note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"

@@ -9,7 +9,9 @@
 # Start a broker with:
 #   java -cp '<libs>/*' kafka.Kafka server.properties
 #   java -cp '<libs>/*' org.apache.zookeeper.server.ZooKeeperServerMain zoo.cfg
-# Environment: KAFKA_VERSION (default below; 3.x, with both KRaft and ZooKeeper), SCALA_VERSION.
+# Environment: KAFKA_VERSION (default below; a 3.x release, which runs in both KRaft and
+# ZooKeeper mode), SCALA_VERSION, ZOOKEEPER_VERSION, COUNT_KAFKA_CACHE (the cache directory).
+# Installs java (default-jre-headless) and maven from Debian when missing.
 set -euo pipefail
 
 kafka_version="${KAFKA_VERSION:-3.9.1}"
@@ -65,7 +67,17 @@ EOF
 )"
 
 # Cached: the same pom was resolved completely before.
-if [ -f "$libs/.complete" ] && [ "$(cat "$libs/.complete")" = "$(printf '%s' "$pom" | sha256sum)" ]; then
+cached() { [ -f "$libs/.complete" ] && [ "$(cat "$libs/.complete")" = "$(printf '%s' "$pom" | sha256sum)" ]; }
+if cached; then
+  echo "$libs"
+  exit 0
+fi
+
+# One resolver at a time (test processes may call this script concurrently).
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
+if cached; then
   echo "$libs"
   exit 0
 fi
@@ -82,12 +94,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >&2
 fi
 
-mkdir -p "$cache"
 printf '%s\n' "$pom" >"$cache/pom.xml"
 rm -rf "$libs.tmp"
 echo "resolving Kafka ${kafka_version} (Scala ${scala_version}) with Maven into $libs" >&2
+# Maven's output goes to stderr, without the colour codes it prints even in batch mode.
 mvn -q -B -Dstyle.color=never -f "$cache/pom.xml" dependency:copy-dependencies \
-  -DoutputDirectory="$libs.tmp" -DincludeScope=runtime >&2
+  -DoutputDirectory="$libs.tmp" -DincludeScope=runtime 2>&1 | sed 's/\x1b\[[0-9;]*m//g' >&2
 rm -rf "$libs"
 mv "$libs.tmp" "$libs"
 printf '%s' "$pom" | sha256sum >"$libs/.complete"

@@ -10,11 +10,12 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libhiredis-dev libpq-dev libsqlite3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
+  librdkafka-dev
 )
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(redis-server redis-sentinel redis-tools postgresql-15 python3 python3-pytest
-                       curl clang-format) ;;
+                       curl clang-format default-jre-headless maven) ;;
     --bench) packages+=(nginx-light wrk redis-tools curl python3 procps) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac

@@ -10,6 +10,9 @@ scripts/build.sh release
 echo "== formatting (clang-format)"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
+echo "== Kafka broker artifacts (Maven, cached)"
+scripts/kafka.sh >/dev/null
+
 echo "== unit and integration tests (ctest)"
 ctest --preset release --output-on-failure -j 2
 

@@ -2,8 +2,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <future>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include "core/ports.hpp"
 #include "kafka/rdkafka_support.hpp"
@@ -51,6 +53,18 @@ std::optional<std::vector<std::int32_t>> TopicPartitions(RdKafka::Handle& handle
   return std::nullopt;
 }
 
+bool DestroyWithin(std::function<void()> destroy, std::chrono::milliseconds timeout) {
+  std::packaged_task<void()> task(std::move(destroy));
+  std::future<void> done = task.get_future();
+  std::thread helper(std::move(task));
+  if (done.wait_for(timeout) == std::future_status::ready) {
+    helper.join();
+    return true;
+  }
+  helper.detach();
+  return false;
+}
+
 }  // namespace detail
 
 namespace {
@@ -66,7 +80,8 @@ template <class T>
 using Owned = std::unique_ptr<T, KafkaDeleter>;
 
 std::unique_ptr<RdKafka::Producer> MetadataClient(const ClusterConfig& cluster) {
-  auto conf = detail::MakeConf(cluster, {{"client.id", "count-admin"}});
+  // Failures reach the caller as exceptions; librdkafka's own log would only repeat them.
+  auto conf = detail::MakeConf(cluster, {{"client.id", "count-admin"}, {"log_level", "0"}});
   std::string error;
   std::unique_ptr<RdKafka::Producer> client(RdKafka::Producer::create(conf.get(), error));
   if (!client) throw std::invalid_argument("kafka client: " + error);
@@ -89,6 +104,7 @@ bool EnsureTopic(const ClusterConfig& cluster, const std::string& topic, int par
   };
   set("bootstrap.servers", cluster.brokers);
   set("client.id", "count-admin");
+  set("log_level", "0");  // failures reach the caller as exceptions
   for (const auto& [name, value] : cluster.extra) set(name, value);
   Owned<rd_kafka_t> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error));
   if (!rk) {
@@ -96,13 +112,13 @@ bool EnsureTopic(const ClusterConfig& cluster, const std::string& topic, int par
     throw std::invalid_argument(std::string("kafka admin client: ") + error);
   }
 
-  Owned<rd_kafka_NewTopic_t> new_topic(rd_kafka_NewTopic_new(
-      topic.c_str(), partitions, replication_factor, error, sizeof error));
+  Owned<rd_kafka_NewTopic_t> new_topic(
+      rd_kafka_NewTopic_new(topic.c_str(), partitions, replication_factor, error, sizeof error));
   if (!new_topic) throw std::invalid_argument(std::string("kafka topic: ") + error);
   Owned<rd_kafka_AdminOptions_t> options(
       rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS));
-  rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()),
-                                            error, sizeof error);
+  rd_kafka_AdminOptions_set_request_timeout(options.get(), static_cast<int>(timeout.count()), error,
+                                            sizeof error);
   rd_kafka_AdminOptions_set_operation_timeout(options.get(), static_cast<int>(timeout.count()),
                                               error, sizeof error);
   Owned<rd_kafka_queue_t> queue(rd_kafka_queue_new(rk.get()));

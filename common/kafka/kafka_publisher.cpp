@@ -8,8 +8,8 @@
 #include <utility>
 
 #include "core/ports.hpp"
-#include "kafka/rdkafka_support.hpp"
 #include "kafka/rate_limited_log.hpp"
+#include "kafka/rdkafka_support.hpp"
 
 namespace count::kafka {
 namespace {
@@ -58,15 +58,13 @@ class KafkaPublisher::Callbacks : public RdKafka::DeliveryReportCb, public RdKaf
     }
   }
 
+  // librdkafka's errors (broker down, authentication failed, ...), each kind at most once
+  // per interval. Its log lines repeat the same errors and are not forwarded.
   void event_cb(RdKafka::Event& event) override {
-    if (event.type() == RdKafka::Event::EVENT_ERROR) {
-      if (event.fatal()) owner_.fatal_.store(true);
-      log_.Write((event.fatal() ? "kafka producer fatal error: " : "kafka producer: ") +
-                 event.str());
-    } else if (event.type() == RdKafka::Event::EVENT_LOG &&
-               event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR) {
-      log_.Write("kafka producer: " + event.str());
-    }
+    if (event.type() != RdKafka::Event::EVENT_ERROR) return;
+    if (event.fatal()) owner_.fatal_.store(true);
+    log_.Write(std::to_string(static_cast<int>(event.err())),
+               (event.fatal() ? "kafka producer fatal error: " : "kafka producer: ") + event.str());
   }
 
  private:

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "kafka/kafka_client.hpp"
 
@@ -16,15 +17,16 @@ class RateLimitedLog {
                           std::chrono::steady_clock::duration interval = std::chrono::seconds(10))
       : sink_(std::move(sink)), interval_(interval) {}
 
-  // Thread-safe.
-  void Write(const std::string& message) {
+  // Thread-safe. Messages with the same `key` count as repeats of each other.
+  void Write(const std::string& message) { Write(message, message); }
+  void Write(const std::string& key, const std::string& message) {
     if (!sink_) return;
     const auto now = std::chrono::steady_clock::now();
     std::size_t suppressed = 0;
     {
       std::lock_guard lock(mu_);
-      if (last_.size() > 256) last_.clear();  // bounded: messages may carry varying detail
-      auto [it, fresh] = last_.try_emplace(message, Entry{now, 0});
+      if (last_.size() > 256) last_.clear();  // bounded, whatever the keys
+      auto [it, fresh] = last_.try_emplace(key, Entry{now, 0});
       if (!fresh) {
         if (now - it->second.at < interval_) {
           ++it->second.suppressed;

@@ -32,6 +32,7 @@ class Service {
   Metrics& metrics() { return metrics_; }
   ApiKeys& api_keys() { return api_keys_; }
   const Env& env() const { return env_; }
+  const std::string& pod() const { return pod_; }
 
   // A named dependency check for readiness; must answer quickly.
   void AddReadinessCheck(std::string name, std::function<bool()> check);

@@ -1,5 +1,7 @@
 #include "wiring/from_env.hpp"
 
+#include "runtime/log.hpp"
+
 namespace count::wiring {
 
 std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
@@ -33,6 +35,41 @@ std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,
   options.statement_timeout =
       std::chrono::milliseconds(env.Int("DATABASE_STATEMENT_TIMEOUT_MS", 5000, 100, 600000));
   return std::make_unique<postgres::PgPool>(options);
+}
+
+kafka::ClusterConfig KafkaFromEnv(const runtime::Env& env) {
+  return kafka::ClusterConfig{env.Require("KAFKA_BROKERS"), {}};
+}
+
+redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source) {
+  return {std::move(source),
+          static_cast<std::size_t>(env.Int("OUTBOX_MAX_BACKLOG", 1'000'000, 1, 100'000'000))};
+}
+
+namespace {
+void LogRelayError(const std::exception& e) {
+  runtime::Log::Write(runtime::Level::kWarn, "relay",
+                      std::string("events wait in the outbox: ") + e.what());
+}
+}  // namespace
+
+KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
+                       std::string pod)
+    : outbox_(redis, std::move(pod)),
+      publisher_(kafka::PublisherConfig{
+          .cluster = KafkaFromEnv(env),
+          .client_id = std::move(service),
+          .delivery_timeout = std::chrono::milliseconds(
+              env.Int("KAFKA_DELIVERY_TIMEOUT_MS", 10'000, 1000, 300'000)),
+          .log =
+              [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }}),
+      relay_(outbox_, publisher_, {.on_error = LogRelayError}) {
+  relay_.Start();
+}
+
+void KafkaRelay::Stop() {
+  relay_.Stop();
+  publisher_.Flush(std::chrono::seconds(5));
 }
 
 }  // namespace count::wiring

@@ -4,8 +4,11 @@
 #include <memory>
 #include <string_view>
 
+#include "events/outbox_relay.hpp"
+#include "kafka/kafka_publisher.hpp"
 #include "postgres/pg_pool.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/redis_count_value_store.hpp"
 #include "runtime/config.hpp"
 
 namespace count::wiring {
@@ -19,5 +22,28 @@ std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
 // DATABASE_URL (required), DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS.
 std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,
                                                   std::string_view url_setting = "DATABASE_URL");
+
+// KAFKA_BROKERS (required), KAFKA_DELIVERY_TIMEOUT_MS.
+kafka::ClusterConfig KafkaFromEnv(const runtime::Env& env);
+
+// OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503).
+redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
+
+// The event pipeline of a service that changes counters: its Redis outbox, relayed to
+// Kafka by whichever replica holds the lease. Started at construction, drained and
+// flushed by Stop() (register it as a shutdown hook).
+class KafkaRelay {
+ public:
+  KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
+             std::string pod);
+  void Stop();
+  events::OutboxRelay& relay() { return relay_; }
+  core::EventOutbox& outbox() { return outbox_; }
+
+ private:
+  redis::RedisEventOutbox outbox_;
+  kafka::KafkaPublisher publisher_;
+  events::OutboxRelay relay_;
+};
 
 }  // namespace count::wiring

@@ -5,7 +5,9 @@
 
 #include "analysis_api.hpp"
 #include "history_retention.hpp"
+#include "kafka/kafka_subscriber.hpp"
 #include "postgres/postgres_history_store.hpp"
+#include "runtime/log.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
 
@@ -33,6 +35,19 @@ int main() {
     runtime::Service service("count-analysis-service", 3003, env);
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresHistoryStore history(*pg);
+    // One consumer group: replicas share the partitions; offsets are committed after the
+    // rollups are written, and Record skips event ids it has seen, so nothing counts twice.
+    kafka::KafkaSubscriber events(
+        {.cluster = wiring::KafkaFromEnv(env),
+         .mode = kafka::SubscriberConfig::Mode::kGroup,
+         .group_id = env.Or("KAFKA_GROUP_ID", "count-analysis-service"),
+         .client_id = service.pod(),
+         .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
+        [&](std::span<const core::Event> batch) { history.Record(batch); });
+    events.Start();
+    service.AddShutdownHook([&] { events.Stop(); });
+    service.metrics().AddGauge("consumer_lag", "Events of count-updates not yet processed.",
+                               [&] { return double(events.Lag()); });
     return Serve(service, history);
   });
 }

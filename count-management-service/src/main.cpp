@@ -28,7 +28,12 @@ int main(int argc, char** argv) {
     auto pg = wiring::PostgresFromEnv(env);
     auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
     postgres::PostgresCountInfoStore info(*pg);
-    redis::RedisCountValueStore values(*redis);
+    redis::RedisCountValueStore values(*redis, core::Now,
+                                       wiring::OutboxFromEnv(env, "count-management-service"));
+    wiring::KafkaRelay events(env, *redis, "count-management-service", service.pod());
+    service.AddShutdownHook([&] { events.Stop(); });
+    service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
+                               [&] { return double(events.outbox().Backlog()); });
     management::ManagementApi api(info, values);
     api.Register(service.router());
     service.AddReadinessCheck("postgres", [&] { return info.Ping(); });

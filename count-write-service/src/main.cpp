@@ -11,7 +11,12 @@ int main() {
     count::runtime::Service service("count-write-service", 3000, env);
     auto redis = count::wiring::RedisFromEnv(env, "REDIS_URL");
     auto pg = count::wiring::PostgresFromEnv(env);
-    count::redis::RedisCountValueStore values(*redis);
+    count::redis::RedisCountValueStore values(
+        *redis, count::core::Now, count::wiring::OutboxFromEnv(env, "count-write-service"));
+    count::wiring::KafkaRelay events(env, *redis, "count-write-service", service.pod());
+    service.AddShutdownHook([&] { events.Stop(); });
+    service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
+                               [&] { return double(events.outbox().Backlog()); });
     count::postgres::PostgresCountInfoStore info(*pg);
     count::write::WriteApi api(values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false)});
     api.Register(service.router());

@@ -6,6 +6,7 @@ it by PID; nothing is ever killed by name.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -417,8 +418,9 @@ def redis_command(port: int, *args: str, timeout: float = 5.0) -> bytes:
 
 
 class Infra:
-    """PostgreSQL 15 and Redis primary + replica from Debian packages, on free loopback ports,
-    in a temp dir. Tests run as root; PostgreSQL runs as the postgres user via runuser."""
+    """PostgreSQL 15 and Redis primary + replica from Debian packages, and a single-node
+    Kafka broker (KRaft) from the Maven artifacts scripts/kafka.sh provides, on free loopback
+    ports, in a temp dir. Tests run as root; PostgreSQL runs as the postgres user via runuser."""
 
     PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -429,6 +431,8 @@ class Infra:
         self.pg_port = free_port()
         self.redis_port = free_port()
         self.replica_port = free_port()
+        self.kafka_port = free_port()
+        self.kafka_controller_port = free_port()
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
 
@@ -444,9 +448,37 @@ class Infra:
     def replica_url(self) -> str:
         return f"redis://127.0.0.1:{self.replica_port}"
 
+    @property
+    def kafka_brokers(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
     def start(self) -> None:
+        self._start_kafka()  # first: the JVM starts while the others do
         self._start_postgres()
         self._start_redis()
+        wait_port(self.kafka_port, timeout=60, proc=self.procs[0])
+
+    def _start_kafka(self) -> None:
+        libs = subprocess.run([str(REPO_ROOT / "scripts" / "kafka.sh")], check=True,
+                              stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
+        d = self.root / "kafka"
+        d.mkdir()
+        props = d / "server.properties"
+        props.write_text("\n".join([
+            "process.roles=broker,controller", "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{self.kafka_controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.kafka_controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            f"log.dirs={d / 'data'}", "num.partitions=3", "auto.create.topics.enable=true",
+            "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0", ""]))
+        java = ["java", "-Xmx512m", "-Dlog4j.configuration=file:/dev/null", "-cp", f"{libs}/*"]
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.procs.append(Proc("kafka", [*java, "kafka.Kafka", str(props)], {}, self.logs))
 
     def _start_postgres(self) -> None:
         pg = self.root / "pg"
@@ -558,11 +590,16 @@ def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: boo
     if service == "count-write-service":
         env["REDIS_URL"] = infra.redis_url
         env["DATABASE_URL"] = infra.database_url
+        env["KAFKA_BROKERS"] = infra.kafka_brokers
     elif service == "count-read-service":
         env["REDIS_REPLICA_URL"] = infra.replica_url
+    elif service == "count-analysis-service":
+        env["DATABASE_URL"] = infra.database_url
+        env["KAFKA_BROKERS"] = infra.kafka_brokers
     else:
         env["DATABASE_URL"] = infra.database_url
         env["REDIS_URL"] = infra.redis_url
+        env["KAFKA_BROKERS"] = infra.kafka_brokers
     return env
 
 
