@@ -200,6 +200,8 @@ class Client:
     def route(self, method: str, path: str) -> int:
         if path.startswith("/management"):
             return self.ports["management"]
+        if path.startswith("/analysis"):
+            return self.ports["analysis"]
         if path.startswith("/api/v1/"):
             if method == "GET" and path.startswith("/api/v1/counts"):
                 return self.ports["read"]
@@ -544,9 +546,10 @@ def make_tempdir(prefix: str = "count-bb-") -> Path:
 
 # --------------------------------------------------------------------------- starting the binaries
 
-SERVICES = ("count-write-service", "count-read-service", "count-management-service")
+SERVICES = ("count-write-service", "count-read-service", "count-management-service",
+            "count-analysis-service")
 SHORT = {"count-write-service": "write", "count-read-service": "read",
-         "count-management-service": "management"}
+         "count-management-service": "management", "count-analysis-service": "analysis"}
 
 
 def base_env(port: int, *, debug: bool = True, pod: str = "bb-pod") -> dict[str, str]:
