@@ -6,7 +6,10 @@
 #include "analysis_api.hpp"
 #include "history_retention.hpp"
 #include "kafka/kafka_subscriber.hpp"
+#include "postgres/postgres_count_info_store.hpp"
 #include "postgres/postgres_history_store.hpp"
+#include "reconcile.hpp"
+#include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
@@ -27,11 +30,39 @@ int Serve(runtime::Service& service, core::HistoryStore& history) {
   return service.Run();
 }
 
+// `count-analysis-service reconcile [--repair]`: drift between values (REDIS_URL) and
+// history (DATABASE_URL); exit 1 when drift was found and not repaired.
+int ReconcileCommand(const runtime::Env& env, bool repair) {
+  auto pg = wiring::PostgresFromEnv(env);
+  auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
+  postgres::PostgresCountInfoStore info(*pg);
+  redis::RedisCountValueStore values(*redis);
+  postgres::PostgresHistoryStore history(*pg);
+  const auto drifts = analysis::Reconcile(info, values, history, repair);
+  for (const auto& d : drifts)
+    runtime::Log::Write(runtime::Level::kWarn, "reconcile", repair ? "repaired" : "drift",
+                        {{"countId", d.count_id},
+                         {"value", d.value},
+                         {"history", d.history ? boost::json::value(*d.history) : nullptr}});
+  runtime::Log::Write(runtime::Level::kInfo, "reconcile", "done",
+                      {{"drifted", drifts.size()}, {"repaired", repair}});
+  return drifts.empty() || repair ? 0 : 1;
+}
+
 }  // namespace
 
-int main() {
-  return runtime::RunMain("count-analysis-service", [] {
+int main(int argc, char** argv) {
+  return runtime::RunMain("count-analysis-service", [&] {
     runtime::Env env;
+    const std::string_view command = argc > 1 ? argv[1] : "";
+    if (command == "reconcile") {
+      if (argc > 3 || (argc == 3 && std::string_view(argv[2]) != "--repair"))
+        throw runtime::ConfigError("usage: count-analysis-service reconcile [--repair]");
+      return ReconcileCommand(env, argc == 3);
+    }
+    if (!command.empty())
+      throw runtime::ConfigError("unknown command '" + std::string(command) +
+                                 "'; the only command is 'reconcile [--repair]'");
     runtime::Service service("count-analysis-service", 3003, env);
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresHistoryStore history(*pg);
