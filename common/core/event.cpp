@@ -1,5 +1,7 @@
 #include "core/event.hpp"
 
+#include "core/hex.hpp"
+
 #include <sys/random.h>
 
 #include <boost/json/parse.hpp>
@@ -36,14 +38,7 @@ std::string NewEventId() {
     if (n < 0) throw std::runtime_error("getrandom failed");
     filled += static_cast<std::size_t>(n);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  id.reserve(32);
-  for (unsigned char b : bytes) {
-    id.push_back(kHex[b >> 4]);
-    id.push_back(kHex[b & 15]);
-  }
-  return id;
+  return ToHex(bytes);
 }
 
 std::string ToJson(const Event& e) {

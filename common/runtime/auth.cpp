@@ -1,5 +1,7 @@
 #include "runtime/auth.hpp"
 
+#include "core/hex.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -33,15 +35,7 @@ bool FromHex(std::string_view hex, std::array<unsigned char, 32>& out) {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view data) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : Digest(data)) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
+std::string Sha256Hex(std::string_view data) { return core::ToHex(Digest(data)); }
 
 void ApiKeys::Add(std::string name, std::vector<std::string> scopes, std::string sha256_hex) {
   Entry e{{std::move(name), std::move(scopes)}, {}};

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "analysis_api.hpp"
+#include "core/hex.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "history_retention.hpp"
@@ -65,13 +66,7 @@ Options ParseOptions(int argc, char** argv) {
 std::string RandomKey() {
   unsigned char bytes[24];
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness available");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string key = "cms_";
-  for (unsigned char b : bytes) {
-    key.push_back(kHex[b >> 4]);
-    key.push_back(kHex[b & 15]);
-  }
-  return key;
+  return "cms_" + core::ToHex(bytes);
 }
 
 // COUNT_ADMIN_KEY if set (`from_env` is set); else the key stored in
