@@ -14,7 +14,7 @@ echo "== Kafka broker artifacts (Maven, cached)"
 scripts/kafka.sh >/dev/null
 
 echo "== unit and integration tests (ctest)"
-ctest --preset release --output-on-failure -j 2
+ctest --preset release --output-on-failure -j 2 -LE bench
 
 for mode in standalone services; do
   echo "== black-box suite, $mode mode"

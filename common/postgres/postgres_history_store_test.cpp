@@ -229,27 +229,5 @@ TEST_F(PostgresHistoryStoreTest, LargeImportSpansStatementsInOneTransaction) {
   EXPECT_EQ(store.Import(points), 0u);
 }
 
-TEST_F(PostgresHistoryStoreTest, YearOfMinutesIsFastToRead) {
-  // The analysis target: a year of minute buckets for one counter well under 200 ms.
-  std::vector<core::HistoryPoint> points;
-  const auto start = T("2024-01-01T00:00:00Z");
-  for (int i = 0; i < 527'040; ++i)  // 366 days
-    points.push_back({"year", start + std::chrono::minutes(i), i % 1000});
-  ASSERT_EQ(store.Import(points), points.size());
-  pool_->Exec("VACUUM ANALYZE history_minute");
-  const auto end = start + std::chrono::days(366);
-  for (Unit unit : {Unit::kMinute, Unit::kHour, Unit::kDay, Unit::kMonth}) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto buckets = store.Series("year", start, end, unit);
-    const auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    std::cout << "Series(" << core::ToString(unit) << ") over 366 days: " << buckets.size()
-              << " buckets in " << ms << " ms\n";
-    EXPECT_FALSE(buckets.empty());
-    EXPECT_LT(ms, 2000) << "an index or the SQL aggregation is missing";
-  }
-}
-
 }  // namespace
 }  // namespace count::postgres

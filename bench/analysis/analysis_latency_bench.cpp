@@ -1,3 +1,5 @@
+// Benchmark (not a test): analysis latency on real PostgreSQL, printed for docs/BENCHMARKS.md.
+// Run with `ctest --preset release -L bench --verbose` (bench/run.sh does).
 // AnalysisApi on PostgreSQL at the sizes of the performance targets, timed end to end
 // through the router (store, numerics, JSON): a year of minutes for one counter, and 50
 // counters over 30 days.
@@ -78,7 +80,6 @@ TEST_F(AnalysisApiPostgresTest, TrendOverAYearOfMinutes) {
     EXPECT_EQ(result.at("classification"), "increasing");
     EXPECT_EQ(result.at("min"), 1000 + (unit == "minute" ? 0 : unit == "hour" ? 59 : 1439));
     EXPECT_EQ(result.at("max"), 1000 + 525'599);
-    EXPECT_LT(ms, unit == "minute" ? 5000 : 1000) << "an index or the SQL aggregation is missing";
   }
 }
 
@@ -104,7 +105,6 @@ TEST_F(AnalysisApiPostgresTest, ComparisonOfFiftyCountersOverThirtyDays) {
   const auto body = json::parse(response.body).as_object();
   EXPECT_EQ(body.at("max"), 49 * 1000 + 4319);  // the last step of c49
   EXPECT_EQ(body.at("min"), 4319);
-  EXPECT_LT(ms, 1000);
 }
 
 }  // namespace
