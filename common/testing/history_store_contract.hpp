@@ -1,0 +1,234 @@
+#pragma once
+// The HistoryStore contract: one suite every adapter passes (SQLite, PostgreSQL), so the
+// two cannot drift apart. An adapter's test instantiates it with a backend type that
+// offers `core::HistoryStore& store()` on empty history tables and the constant
+// `kRowsOfOnePrunedMinute` (rows Prune drops for one minute with one event):
+//   INSTANTIATE_TYPED_TEST_SUITE_P(Sqlite, HistoryStoreContract, SqliteBackend);
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/history.hpp"
+
+namespace count::testing {
+
+using core::Unit;
+
+inline core::Timestamp T(std::string_view text) { return core::ParseTimestamp(text).value(); }
+
+inline core::Event Change(std::string id, std::string at, std::int64_t value,
+                          std::optional<std::int64_t> delta, std::string count_id = "c") {
+  return {std::move(id), core::EventType::kUpdated, std::move(count_id), delta, value, T(at),
+          "test"};
+}
+
+// (start, last, sum, min, max): readable expectations.
+using Row = std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t, std::int64_t>;
+inline std::vector<Row> Rows(const std::vector<core::Bucket>& buckets) {
+  std::vector<Row> rows;
+  for (const auto& b : buckets)
+    rows.emplace_back(core::FormatTimestamp(b.start), b.last, b.sum_delta, b.min, b.max);
+  return rows;
+}
+
+template <class Backend>
+class HistoryStoreContract : public ::testing::Test {
+ protected:
+  core::HistoryStore& store() { return backend_.store(); }
+  std::vector<Row> Series(Unit unit, std::string_view from = "2000-01-01T00:00:00Z",
+                          std::string_view to = "2100-01-01T00:00:00Z", std::string id = "c") {
+    return Rows(store().Series(id, T(from), T(to), unit));
+  }
+
+ private:
+  Backend backend_;
+};
+
+TYPED_TEST_SUITE_P(HistoryStoreContract);
+
+TYPED_TEST_P(HistoryStoreContract, RecordFoldsEventsIntoMinutes) {
+  auto& store = this->store();
+  const std::vector<core::Event> events = {
+      Change("e1", "2024-02-01T10:00:05Z", 5, 5), Change("e2", "2024-02-01T10:00:50Z", 3, -2),
+      Change("e3", "2024-02-01T10:00:20Z", 7, 4),  // arrives late: not the minute's last
+      Change("e4", "2024-02-01T10:01:10Z", 10, std::nullopt),  // a set: contributes 0
+  };
+  EXPECT_EQ(store.Record(events), 4u);
+  // 10:00: last = 3 (10:00:50 is the latest), sum 5 - 2 + 4 = 7, min 3, max 7.
+  EXPECT_EQ(this->Series(Unit::kMinute),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 3, 7, 3, 7},
+                              {"2024-02-01T10:01:00.000Z", 10, 0, 10, 10}}));
+  const auto latest = store.Latest("c");
+  ASSERT_TRUE(latest);
+  EXPECT_EQ(latest->value, 10);
+  EXPECT_EQ(latest->timestamp, T("2024-02-01T10:01:10Z"));
+  EXPECT_FALSE(store.Latest("other"));
+}
+
+TYPED_TEST_P(HistoryStoreContract, RedeliveredEventsCountOnce) {
+  auto& store = this->store();
+  const std::vector<core::Event> events = {Change("e1", "2024-02-01T10:00:05Z", 5, 5),
+                                           Change("e1", "2024-02-01T10:00:05Z", 5, 5)};
+  EXPECT_EQ(store.Record(events), 1u);
+  EXPECT_EQ(store.Record(events), 0u);
+  EXPECT_EQ(this->Series(Unit::kMinute),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 5, 5, 5, 5}}));
+}
+
+TYPED_TEST_P(HistoryStoreContract, DeletedEventIsRecordedLikeAnyOther) {
+  auto& store = this->store();
+  auto deleted = Change("e2", "2024-02-01T10:00:30Z", 5, -5);
+  deleted.type = core::EventType::kDeleted;
+  const std::vector<core::Event> events = {Change("e1", "2024-02-01T10:00:05Z", 5, 5), deleted};
+  EXPECT_EQ(store.Record(events), 2u);
+  EXPECT_EQ(this->Series(Unit::kMinute),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 5, 0, 5, 5}}));
+}
+
+TYPED_TEST_P(HistoryStoreContract, ImportIsIdempotent) {
+  auto& store = this->store();
+  const std::vector<core::HistoryPoint> points = {{"c", T("2024-02-01T10:00:05Z"), 5},
+                                                  {"c", T("2024-02-01T10:00:40Z"), 9},
+                                                  {"d", T("2024-02-01T10:00:05Z"), -1}};
+  EXPECT_EQ(store.Import(points), 3u);
+  const auto before = this->Series(Unit::kMinute);
+  EXPECT_EQ(before, (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 9, 0, 5, 9}}));
+  EXPECT_EQ(store.Import(points), 0u);
+  // The same (counter, time) with another value is the same point: ignored.
+  const std::vector<core::HistoryPoint> changed = {{"c", T("2024-02-01T10:00:05Z"), 100}};
+  EXPECT_EQ(store.Import(changed), 0u);
+  EXPECT_EQ(this->Series(Unit::kMinute), before);
+  EXPECT_EQ(this->Series(Unit::kMinute, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "d"),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", -1, 0, -1, -1}}));
+}
+
+TYPED_TEST_P(HistoryStoreContract, SeriesDerivesHoursDaysWeeksAndMonths) {
+  auto& store = this->store();
+  // 2024-01-31 is a Wednesday; 2024-01-29 and 2024-02-05 are Mondays.
+  const std::vector<core::Event> events = {
+      Change("a", "2024-01-31T23:59:30Z", 1, 1), Change("b", "2024-02-01T00:00:10Z", 2, 1),
+      Change("c", "2024-02-01T00:30:00Z", 6, 4), Change("d", "2024-02-04T12:00:00Z", 3, -3),
+      Change("e", "2024-02-05T00:00:00Z", 4, 1)};
+  ASSERT_EQ(store.Record(events), 5u);
+  EXPECT_EQ(this->Series(Unit::kHour),
+            (std::vector<Row>{{"2024-01-31T23:00:00.000Z", 1, 1, 1, 1},
+                              {"2024-02-01T00:00:00.000Z", 6, 5, 2, 6},
+                              {"2024-02-04T12:00:00.000Z", 3, -3, 3, 3},
+                              {"2024-02-05T00:00:00.000Z", 4, 1, 4, 4}}));
+  EXPECT_EQ(this->Series(Unit::kDay), (std::vector<Row>{{"2024-01-31T00:00:00.000Z", 1, 1, 1, 1},
+                                                        {"2024-02-01T00:00:00.000Z", 6, 5, 2, 6},
+                                                        {"2024-02-04T00:00:00.000Z", 3, -3, 3, 3},
+                                                        {"2024-02-05T00:00:00.000Z", 4, 1, 4, 4}}));
+  EXPECT_EQ(this->Series(Unit::kWeek),
+            (std::vector<Row>{{"2024-01-29T00:00:00.000Z", 3, 3, 1, 6},
+                              {"2024-02-05T00:00:00.000Z", 4, 1, 4, 4}}));
+  EXPECT_EQ(this->Series(Unit::kMonth),
+            (std::vector<Row>{{"2024-01-01T00:00:00.000Z", 1, 1, 1, 1},
+                              {"2024-02-01T00:00:00.000Z", 4, 3, 2, 6}}));
+  // [from, to): the minute 2024-02-05T00:00 starts at `to` and is left out.
+  EXPECT_EQ(this->Series(Unit::kWeek, "2024-02-01T00:00:00Z", "2024-02-05T00:00:00Z"),
+            (std::vector<Row>{{"2024-01-29T00:00:00.000Z", 3, 2, 2, 6}}));
+  // Partial hours at both ends: only their minutes inside the period count.
+  EXPECT_EQ(this->Series(Unit::kDay, "2024-02-01T00:20:00Z", "2024-02-04T12:00:30Z"),
+            (std::vector<Row>{{"2024-02-01T00:00:00.000Z", 6, 4, 6, 6},
+                              {"2024-02-04T00:00:00.000Z", 3, -3, 3, 3}}));
+}
+
+TYPED_TEST_P(HistoryStoreContract, BucketsBefore1970FloorCorrectly) {
+  auto& store = this->store();
+  const std::vector<core::HistoryPoint> points = {{"c", T("1969-12-31T23:59:30Z"), 7}};
+  ASSERT_EQ(store.Import(points), 1u);
+  const auto from = "1969-01-01T00:00:00Z", to = "1971-01-01T00:00:00Z";
+  EXPECT_EQ(this->Series(Unit::kMinute, from, to),
+            (std::vector<Row>{{"1969-12-31T23:59:00.000Z", 7, 0, 7, 7}}));
+  EXPECT_EQ(this->Series(Unit::kDay, from, to),
+            (std::vector<Row>{{"1969-12-31T00:00:00.000Z", 7, 0, 7, 7}}));
+  EXPECT_EQ(this->Series(Unit::kWeek, from, to),
+            (std::vector<Row>{{"1969-12-29T00:00:00.000Z", 7, 0, 7, 7}}));
+  EXPECT_EQ(this->Series(Unit::kMonth, from, to),
+            (std::vector<Row>{{"1969-12-01T00:00:00.000Z", 7, 0, 7, 7}}));
+}
+
+TYPED_TEST_P(HistoryStoreContract, SumsSaturateInsteadOfFailing) {
+  auto& store = this->store();
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  const std::vector<core::Event> events = {Change("a", "2024-02-01T10:00:05Z", kMax, kMax),
+                                           Change("b", "2024-02-01T10:00:06Z", 0, std::nullopt),
+                                           Change("c", "2024-02-01T10:00:07Z", kMax, kMax),
+                                           Change("d", "2024-02-01T10:01:00Z", kMax, kMax)};
+  ASSERT_EQ(store.Record(events), 4u);
+  EXPECT_EQ(this->Series(Unit::kMinute),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", kMax, kMax, 0, kMax},
+                              {"2024-02-01T10:01:00.000Z", kMax, kMax, kMax, kMax}}));
+  EXPECT_EQ(this->Series(Unit::kHour),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", kMax, kMax, 0, kMax}}));
+}
+
+TYPED_TEST_P(HistoryStoreContract, LastInReadsTheLatestMinuteOfThePeriod) {
+  auto& store = this->store();
+  const std::vector<core::HistoryPoint> points = {{"c", T("2024-02-01T10:00:05Z"), 1},
+                                                  {"c", T("2024-02-01T11:00:05Z"), 2},
+                                                  {"c", T("2024-02-01T12:00:05Z"), 3}};
+  ASSERT_EQ(store.Import(points), 3u);
+  const auto last = store.LastIn("c", T("2024-02-01T10:00:00Z"), T("2024-02-01T12:00:00Z"));
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->value, 2);
+  EXPECT_EQ(last->timestamp, T("2024-02-01T11:00:05Z"));
+  EXPECT_FALSE(store.LastIn("c", T("2024-02-02T00:00:00Z"), T("2024-02-03T00:00:00Z")));
+}
+
+TYPED_TEST_P(HistoryStoreContract, PurgeForgetsTheCounterButNotItsEvents) {
+  auto& store = this->store();
+  const std::vector<core::Event> events = {Change("e1", "2024-02-01T10:00:05Z", 5, 5)};
+  const std::vector<core::HistoryPoint> points = {{"c", T("2024-02-01T09:00:00Z"), 1}};
+  ASSERT_EQ(store.Record(events), 1u);
+  ASSERT_EQ(store.Import(points), 1u);
+  store.Purge("c");
+  EXPECT_TRUE(this->Series(Unit::kMinute).empty());
+  EXPECT_EQ(store.Record(events), 0u);  // a redelivery does not bring it back
+  EXPECT_EQ(store.Import(points), 1u);  // a deliberate re-import does
+}
+
+TYPED_TEST_P(HistoryStoreContract, PruneWorksInBoundedSteps) {
+  auto& store = this->store();
+  // Five points in five hours, at most 2 rows of each kind per step: 2, 2, 1, then an
+  // empty step (the third step's sum over all kinds does not show it was the last).
+  std::vector<core::HistoryPoint> points;
+  for (int i = 0; i < 5; ++i)
+    points.push_back({"c", T("2024-02-01T00:00:00Z") + std::chrono::hours(i), i});
+  ASSERT_EQ(store.Import(points), 5u);
+  int steps = 1;
+  while (store.Prune(T("2024-02-02T00:00:00Z"), 2) >= 2) ++steps;
+  EXPECT_EQ(steps, 4);
+  EXPECT_FALSE(store.Latest("c"));
+}
+
+TYPED_TEST_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff) {
+  auto& store = this->store();
+  const std::vector<core::Event> events = {Change("old", "2024-02-01T09:59:30Z", 1, 1),
+                                           Change("new", "2024-02-01T10:00:30Z", 2, 1),
+                                           Change("newer", "2024-02-01T10:01:30Z", 3, 1)};
+  ASSERT_EQ(store.Record(events), 3u);
+  // The cutoff lies inside the hour 10:00, which is kept whole, with its event ids; 09:59
+  // goes (its minute, its event id, and whatever the backend derives from them).
+  EXPECT_EQ(store.Prune(T("2024-02-01T10:01:40Z"), 100), TypeParam::kRowsOfOnePrunedMinute);
+  EXPECT_EQ(this->Series(Unit::kMinute),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 2, 1, 2, 2},
+                              {"2024-02-01T10:01:00.000Z", 3, 1, 3, 3}}));
+  EXPECT_EQ(this->Series(Unit::kHour),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 3, 2, 2, 3}}));
+  EXPECT_EQ(store.Record(std::span(events).subspan(1)), 0u);
+  EXPECT_EQ(store.Prune(T("2024-02-01T10:01:40Z"), 100), 0u);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff,
+                            RecordFoldsEventsIntoMinutes, RedeliveredEventsCountOnce,
+                            DeletedEventIsRecordedLikeAnyOther, ImportIsIdempotent,
+                            SeriesDerivesHoursDaysWeeksAndMonths, BucketsBefore1970FloorCorrectly,
+                            SumsSaturateInsteadOfFailing, LastInReadsTheLatestMinuteOfThePeriod,
+                            PurgeForgetsTheCounterButNotItsEvents, PruneWorksInBoundedSteps);
+
+}  // namespace count::testing
