@@ -3,7 +3,8 @@
 
   benchlib.py freeports N                      N free loopback TCP ports, one a line
   benchlib.py wait-ready URL SECONDS           poll URL until it answers 200 (exit 1 on timeout)
-  benchlib.py cpu-busy SECONDS                 % of all CPUs busy over the next SECONDS
+  benchlib.py cpu-busy SECONDS [PID...]       % of all CPUs busy over the next SECONDS
+                                               (and % used by PIDs and their descendants)
   benchlib.py half-rate WRK_OUTPUT             half of the peak req/s measured by wrk (integer)
   benchlib.py ready-time --name N --repeats R --out FILE -- CMD...
         start CMD R times ({port} and {dir} are replaced by a fresh port and an empty
@@ -104,17 +105,51 @@ def wait_ready(url, seconds):
     return 1
 
 
-def cpu_busy(seconds):
-    """Share of all CPUs busy (0-100) over the next `seconds`, from /proc/stat."""
+def tree(pids):
+    """The processes and all their descendants (e.g. PostgreSQL backends, nginx workers)."""
+    out, todo = set(), list(pids)
+    while todo:
+        p = todo.pop()
+        if p in out:
+            continue
+        out.add(p)
+        try:
+            for t in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def ticks(pids):
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def cpu_busy(seconds, pids=()):
+    """Share of all CPUs busy (0-100) over the next `seconds`, from /proc/stat; and the share
+    the given processes (with their descendants) used in that time."""
     def snap():
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
         idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
         return sum(v[:8]), idle
+    procs = tree(pids)
     t0, i0 = snap()
+    o0 = ticks(procs)
     time.sleep(seconds)
     t1, i1 = snap()
-    return round(100 * (1 - (i1 - i0) / max(1, t1 - t0)), 1)
+    o1 = ticks(procs)
+    total = max(1, t1 - t0)  # /proc/stat counts in the same USER_HZ ticks, over all CPUs
+    return round(100 * (1 - (i1 - i0) / total), 1), round(100 * (o1 - o0) / total, 1)
 
 
 def parse_wrk(text):
@@ -309,8 +344,8 @@ def build_report(d):
     out("wrk peak detail (closed loop, 64 connections; latency in ms):")
     out("")
     out("| scenario | requests | p50 | p99 | max | socket errors + non-2xx "
-        "| server CPU µs / request | Redis CPU µs / request |")
-    out("|---|---:|---:|---:|---:|---:|---:|---:|")
+        "| server CPU µs / request | Redis CPU µs / request | Kafka CPU µs / request |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for key, label, _ in SCENARIOS:
         r = rows.get(key)
         if r:
@@ -320,13 +355,14 @@ def build_report(d):
             per = lambda ticks: f"{ticks / cpu['clk_tck'] * 1e6 / n:.1f}"
             server_cpu = per(cpu["server_ticks"]) if cpu else "—"
             redis_cpu = per(cpu["redis_ticks"]) if cpu and cpu["redis"] else ""
+            kafka_cpu = per(cpu["kafka_ticks"]) if cpu and cpu.get("kafka") else ""
             out(f"| {label} | {r['wrk']['requests']:,} | {lw['p50'] / 1000:.2f} | "
                 f"{lw['p99'] / 1000:.2f} | {lw['max'] / 1000:.2f} | {wrk_errors(r['wrk'])} | "
-                f"{server_cpu} | {redis_cpu} |")
+                f"{server_cpu} | {redis_cpu} | {kafka_cpu} |")
     out("")
     out("CPU per request = CPU time (user + system, all threads) the serving process used during "
         "the peak, divided by the requests answered; Redis = primary + replica for increments, "
-        "replica for reads. The machine has "
+        "replica for reads; Kafka = the broker receiving the increment events. The machine has "
         f"{os.cpu_count()} CPUs: {os.cpu_count() * 1_000_000:,} µs of CPU per second in all, shared "
         "with the load generator.")
     out("")
@@ -337,6 +373,27 @@ def build_report(d):
                            f"{TARGET_WRITE_VS_NGINX:g} × nginx",
                            f"{ratio:.2f} × ({fmt_rate(rows['write_increment']['rps'])} vs "
                            f"{fmt_rate(nginx_rps)} req/s)", ratio >= TARGET_WRITE_VS_NGINX))
+
+    outbox = json.loads(read(os.path.join(d, "outbox.json"), "null") or "null")
+    if outbox:
+        drain = outbox.get("drain_seconds")
+        out(f"Events: every increment is also an event, written to an outbox in Redis and relayed "
+            f"to Kafka by count-write-service. When the increment load stopped, "
+            f"**{outbox.get('backlog_after_load')}** events were waiting; the outbox was empty "
+            + (f"**{drain} s** later." if drain is not None else "**not within 60 s**."))
+        out("")
+
+    bench = read(os.path.join(d, "ctest-bench.txt"))
+    if bench is not None:
+        skip = re.compile(r"^\d+: (\[|Test command|Working Directory|Environment|Test timeout|Note: |Running main)")
+        figures = [re.sub(r"^\d+: ", "", l) for l in bench.splitlines()
+                   if re.match(r"^\d+: ", l) and not skip.match(l) and l.split(": ", 1)[1].strip()]
+        out("### C++ benchmarks (`ctest --preset release -L bench`)")
+        out("")
+        out("```")
+        out("\n".join(figures) if figures else "(no figures printed)")
+        out("```")
+        out("")
 
     out("### Memory (VmRSS) and start-up")
     out("")
@@ -386,15 +443,15 @@ def docs_section(lines, info, d):
         "",
         f"* Machine: {mach['nproc']} CPUs ({mach['cpu']}), {mach['memory']} RAM, kernel "
         f"{mach['kernel']}, {mach['os']}.",
-        "* Everything below — load generators, nginx, Redis primary and replica, PostgreSQL, the "
+        "* Everything below — load generators, nginx, Redis primary and replica, PostgreSQL, Kafka, the "
         "three services and the standalone binary — ran on this one machine at the same time, so "
         "the load generator competes with the server for the same cores.",
         "* Tools: " + ", ".join(f"{k} {v}" for k, v in sorted(tools.items())) + ".",
         f"* Source: {info.get('source', 'unknown')}.",
         f"* Machine load: {info.get('cpu_busy_before', '?')} % of all CPUs busy in the 3 s "
-        f"before the run, {info.get('cpu_busy_pauses')} while the run was idle between "
-        f"measurements (other work on the machine); load average "
-        f"{info.get('loadavg_before', '?')} before, {info.get('loadavg_after', '?')} after.",
+        f"before the run; in the 1 s pauses between measurements, {info.get('cpu_busy_pauses')}; "
+        f"load average {info.get('loadavg_before', '?')} before, {info.get('loadavg_after', '?')} "
+        f"after.",
         "",
         "Reproduce with `bench/run.sh`. The exact commands it ran (`$KEY` is the random API key "
         "of the run, `$T` its temporary directory, ports are chosen free at run time):",
@@ -420,9 +477,15 @@ def write_docs(path, section):
 def report(d, docs):
     lines, targets, problems, info = build_report(d)
     busy = info.get("cpu_busy_before")
-    pauses = [float(x) for x in (read(os.path.join(d, "busy-in-pauses.txt"), "") or "").split()]
-    info["cpu_busy_pauses"] = (f"mean {statistics.mean(pauses):.1f} %, max {max(pauses):.1f} % "
-                               f"over {len(pauses)} one-second pauses" if pauses else "not measured")
+    # busy-in-pauses.txt: "<% of all CPUs busy> <% used by this run's own processes>" per pause
+    samples = [l.split() for l in (read(os.path.join(d, "busy-in-pauses.txt"), "") or "").splitlines()
+               if len(l.split()) == 2]
+    pauses = [max(0.0, float(b) - float(o)) for b, o in samples]  # other work
+    own = [float(o) for _, o in samples]
+    info["cpu_busy_pauses"] = (f"other work: mean {statistics.mean(pauses):.1f} %, max "
+                               f"{max(pauses):.1f} % of the CPUs over {len(pauses)} one-second "
+                               f"pauses (this run's own idle servers: mean "
+                               f"{statistics.mean(own):.1f} %)" if pauses else "not measured")
     noisy = (isinstance(busy, (int, float)) and busy > 10) or (pauses and statistics.mean(pauses) > 10)
     if noisy:
         lines.insert(0, f"> **Warning:** the machine was not idle: {busy} % of its CPUs were busy "
@@ -432,6 +495,8 @@ def report(d, docs):
     print("\n".join(lines))
     missed = [t for t in targets if not t[2]]
     print(f"{len(targets) - len(missed)} of {len(targets)} targets met.")
+    print(f"Machine load: {info.get('cpu_busy_before', '?')} % of the CPUs busy before the run; "
+          f"{info.get('cpu_busy_pauses')}.", file=sys.stderr)
     if problems:
         print("\nThe run is not valid:", file=sys.stderr)
         for p in problems:
@@ -455,6 +520,7 @@ def main():
     s.add_argument("seconds", type=float)
     s = sub.add_parser("cpu-busy")
     s.add_argument("seconds", type=float)
+    s.add_argument("pids", type=int, nargs="*")
     s = sub.add_parser("half-rate")
     s.add_argument("wrk_output")
     s = sub.add_parser("ready-time")
@@ -473,7 +539,8 @@ def main():
     if a.cmd == "wait-ready":
         return wait_ready(a.url, a.seconds)
     if a.cmd == "cpu-busy":
-        print(cpu_busy(a.seconds))
+        busy, ours = cpu_busy(a.seconds, a.pids)
+        print(f"{busy} {ours}" if a.pids else busy)
         return 0
     if a.cmd == "half-rate":
         w = parse_wrk(read(a.wrk_output))

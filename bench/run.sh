@@ -120,10 +120,31 @@ KEY_SHA=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
 note() { printf '%s\n' "$*" | sed -e "s#$KEY#\$KEY#g" -e "s#$T#\$T#g" -e "s#$ROOT/##g" >>"$R/commands.txt"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-mapfile -t ports < <(lib freeports 8)
-[ ${#ports[@]} -eq 8 ] || die "cannot find free ports"
+mapfile -t ports < <(lib freeports 10)
+[ ${#ports[@]} -eq 10 ] || die "cannot find free ports"
 P_REDIS=${ports[0]} P_REPLICA=${ports[1]} P_PG=${ports[2]} P_WRITE=${ports[3]}
 P_READ=${ports[4]} P_MGMT=${ports[5]} P_SYS=${ports[6]} P_NGINX=${ports[7]}
+P_KAFKA=${ports[8]} P_KAFKA_CTL=${ports[9]}
+
+step "starting Kafka (KRaft, single node) :$P_KAFKA"
+KAFKA_LIBS=$("$ROOT/scripts/kafka.sh" | tail -n1)
+mkdir -p "$T/kafka"
+printf '%s\n' "process.roles=broker,controller" "node.id=1" \
+  "controller.quorum.voters=1@127.0.0.1:$P_KAFKA_CTL" \
+  "listeners=PLAINTEXT://127.0.0.1:$P_KAFKA,CONTROLLER://127.0.0.1:$P_KAFKA_CTL" \
+  "advertised.listeners=PLAINTEXT://127.0.0.1:$P_KAFKA" "controller.listener.names=CONTROLLER" \
+  "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT" \
+  "log.dirs=$T/kafka/data" "num.partitions=3" "auto.create.topics.enable=true" \
+  "offsets.topic.replication.factor=1" "transaction.state.log.replication.factor=1" \
+  "transaction.state.log.min.isr=1" "group.initial.rebalance.delay.ms=0" \
+  >"$T/kafka/server.properties"
+KAFKA_JAVA=(java -Xmx512m -Dlog4j.configuration=file:/dev/null -cp "$KAFKA_LIBS/*")
+CLUSTER_ID=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+"${KAFKA_JAVA[@]}" kafka.tools.StorageTool format -c "$T/kafka/server.properties" -t "$CLUSTER_ID" \
+  >"$LOGS/kafka-format.log" 2>&1 || die "kafka storage format failed (see $LOGS/kafka-format.log)"
+"${KAFKA_JAVA[@]}" kafka.Kafka "$T/kafka/server.properties" >"$LOGS/kafka.log" 2>&1 &
+PIDS+=($!); KAFKA_PID=$!
+note "java -cp \"\$(scripts/kafka.sh)/*\" kafka.Kafka server.properties   # KRaft, single node, 3 partitions"
 
 step "starting Redis primary :$P_REDIS and replica :$P_REPLICA"
 mkdir -p "$T/redis" "$T/replica"
@@ -163,6 +184,14 @@ done
 redis-cli -p "$P_REPLICA" info replication | grep -q 'master_link_status:up' ||
   die "the Redis replica did not connect to the primary"
 
+for _ in $(seq 600); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$P_KAFKA") 2>/dev/null && break
+  kill -0 "$KAFKA_PID" 2>/dev/null || die "Kafka exited (see $LOGS/kafka.log)"
+  sleep 0.1
+done
+(exec 3<>"/dev/tcp/127.0.0.1/$P_KAFKA") 2>/dev/null || die "Kafka did not start (see $LOGS/kafka.log)"
+export KAFKA_BROKERS="127.0.0.1:$P_KAFKA"
+
 DATABASE_URL="postgresql://postgres@127.0.0.1:$P_PG/countinfo"
 REDIS_URL="redis://127.0.0.1:$P_REDIS"
 REDIS_REPLICA_URL="redis://127.0.0.1:$P_REPLICA"
@@ -186,9 +215,9 @@ mkdir -p "$T/standalone"
 COUNT_ADMIN_KEY=$KEY "$SYS_BIN" up --port "$P_SYS" --data "$T/standalone" >"$LOGS/standalone.log" 2>&1 &
 PIDS+=($!); PID_OF[count-system]=$!
 common_env="HOST=127.0.0.1 LOG_LEVEL=warn COUNT_API_KEYS='[{\"name\":\"bench\",\"scopes\":[\"admin\"],\"sha256\":\"<sha256 of \$KEY>\"}]'"
-note "$common_env PORT=$P_WRITE REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL count-write-service"
+note "$common_env KAFKA_BROKERS=$KAFKA_BROKERS PORT=$P_WRITE REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL count-write-service"
 note "$common_env PORT=$P_READ REDIS_REPLICA_URL=$REDIS_REPLICA_URL count-read-service"
-note "$common_env PORT=$P_MGMT REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL count-management-service"
+note "$common_env KAFKA_BROKERS=$KAFKA_BROKERS PORT=$P_MGMT REDIS_URL=$REDIS_URL DATABASE_URL=$DATABASE_URL count-management-service"
 note "COUNT_ADMIN_KEY=$KEY LOG_LEVEL=warn count-system up --port $P_SYS --data $T/standalone"
 for p in $P_WRITE $P_READ $P_MGMT $P_SYS; do
   lib wait-ready "http://127.0.0.1:$p/ready" 20 || die "no 200 on :$p/ready"
@@ -258,9 +287,10 @@ tr '\r' '\n' <"$R/redis-benchmark.txt" | grep 'INCR' | tail -n1 >&2
 note "redis-benchmark -h 127.0.0.1 -p $P_REDIS -t incr -n 200000 -c 50 -P 1 -q"
 
 # ---------------------------------------------------------------------------- 5. scenarios
-# A 1 s pause between measurements, during which this run is idle: how busy the CPUs are then
-# is other work on the machine, which disturbs the figures; the report shows it.
-pause() { lib cpu-busy 1 >>"$R/busy-in-pauses.txt"; }
+# A 1 s pause between measurements, during which no load runs: how busy the CPUs are then,
+# less what this run's own (idle) processes use, is other work on the machine, which disturbs
+# the figures; the report shows it.
+pause() { lib cpu-busy 1 "${PIDS[@]}" ${PG_PID:+"$PG_PID"} >>"$R/busy-in-pauses.txt"; }
 # CPU time (clock ticks, user + system) used so far by the given processes and their threads.
 cpu_ticks() {
   local p total=0
@@ -285,16 +315,17 @@ redis_pids() {
     read_get) echo "$REPLICA_PID" ;;
   esac
 }
+kafka_pids() { [ "$1" = write_increment ] && echo "$KAFKA_PID" || true; }  # every increment is an event
 measure() {  # measure KEY METHOD URL [BODY]
-  local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0
+  local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0 k0
   step "$key: peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
-  local spids rpids
-  spids=$(server_pids "$key"); rpids=$(redis_pids "$key")
-  s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids)
+  local spids rpids kpids
+  spids=$(server_pids "$key"); rpids=$(redis_pids "$key"); kpids=$(kafka_pids "$key")
+  s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids); k0=$(cpu_ticks $kpids)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
     >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
-  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
+  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
   if [ "$key" = nginx ]; then
     note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
@@ -339,6 +370,19 @@ note ""
 note "# per scenario: peak with wrk, then vegeta at half of that peak"
 measure nginx GET "http://127.0.0.1:$P_NGINX/"
 measure write_increment POST "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" "$INC_BODY"
+# Every increment is also an event, relayed from an outbox in Redis to Kafka: how far behind the
+# relay is when the load stops, and how long it takes to catch up (not a failure if it does not).
+outbox_backlog() {
+  curl -s "http://127.0.0.1:$P_WRITE/metrics" | awk '$1 ~ /outbox_backlog$/ {printf "%d\n", $2; exit}'
+}
+backlog=$(outbox_backlog)
+drain_start=$(date +%s.%N) drained=null
+for _ in $(seq 600); do
+  [ "$(outbox_backlog)" = 0 ] && { drained=$(python3 -c "import time; print(round(time.time() - $drain_start, 1))"); break; }
+  sleep 0.1
+done
+echo "{\"backlog_after_load\": ${backlog:-null}, \"drain_seconds\": $drained}" >"$R/outbox.json"
+echo "outbox: ${backlog:-?} events waiting after the load, drained after ${drained} s" >&2
 measure read_get GET "http://127.0.0.1:$P_READ/api/v1/counts/bench"
 measure standalone_increment POST "http://127.0.0.1:$P_SYS/api/v1/counts/bench/increment" "$INC_BODY"
 measure standalone_read GET "http://127.0.0.1:$P_SYS/api/v1/counts/bench"
@@ -365,8 +409,19 @@ note "# start-up: benchlib.py starts each binary $READY_REPEATS times on a fresh
 ) || die "start-up measurement failed"
 note "python3 bench/benchlib.py ready-time --name count-system --repeats $READY_REPEATS --out ready.json -- count-system up --port '{port}' --data '{dir}'   # likewise for each service, same env as above"
 
+# ---------------------------------------------------------------------------- C++ benchmarks
+# Benchmarks that need the C++ code are GoogleTest programs labelled `bench` (bench/CMakeLists.txt);
+# they start their own servers and print their figures.
+step "C++ benchmarks: ctest --preset release -L bench --verbose"
+ctest --preset release -L bench --verbose >"$R/ctest-bench.txt" 2>&1 ||
+  { tail -n 40 "$R/ctest-bench.txt" >&2; die "ctest -L bench failed"; }
+grep -E '^[0-9]+: ' "$R/ctest-bench.txt" | grep -vE '^[0-9]+: (\[|Test command|Working Directory|Environment|Test timeout|Note: |Running main)' >&2 || true
+note ""
+note "ctest --preset release -L bench --verbose   # C++ benchmarks (bench/CMakeLists.txt)"
+
 # ---------------------------------------------------------------------------- 6. report
-tools_json=$(python3 - "$VEGETA_VERSION" <<'EOF'
+kafka_version=$(ls "$KAFKA_LIBS" | sed -n 's/^kafka_[0-9.]*-\(.*\)\.jar$/\1/p' | head -n1)
+tools_json=$(python3 - "$VEGETA_VERSION" "${kafka_version:-?}" <<'EOF'
 import json, re, subprocess, sys
 def out(cmd):
     try:
@@ -383,6 +438,7 @@ print(json.dumps({
     "vegeta": sys.argv[1],
     "redis": first(r"v=(\S+)", out(["redis-server", "--version"])),
     "PostgreSQL": first(r"(\d+\.\d+)", out(["/usr/lib/postgresql/15/bin/postgres", "--version"])),
+    "Kafka": sys.argv[2],
 }))
 EOF
 )
