@@ -15,8 +15,27 @@
 
 namespace count::runtime {
 
+namespace {
+
+// SIGTERM and SIGINT, blocked in the calling thread (and so in every thread it starts
+// afterwards) so that only Run's sigwait receives them. This must happen before the first
+// thread exists: a Redis, relay or Kafka thread with them unblocked would take the signal's
+// default action and kill the process without a drain.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+}  // namespace
+
 Service::Service(std::string name, int default_port, const Env& env)
     : name_(std::move(name)), env_(env) {
+  BlockShutdownSignals();  // a service is built before the stores start their threads
   log_level_ = env.Or("LOG_LEVEL", "info");
   Level level;
   try {
@@ -210,13 +229,7 @@ bool Service::Shutdown() {
 }
 
 int Service::Run(const std::function<void(int port)>& on_started) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  // Block before any thread starts so only sigwait below sees the signals.
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+  const sigset_t set = BlockShutdownSignals();
   const int port = Start();
   if (on_started) on_started(port);
   int sig = 0;

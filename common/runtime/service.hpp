@@ -24,7 +24,8 @@ class Service {
  public:
   // Reads the common settings (PORT defaulting to `default_port`, HOST, LOG_LEVEL, APP_ENV,
   // APP_VERSION, POD_NAME, HTTP_THREADS, SHUTDOWN_TIMEOUT_SECONDS, ENABLE_DEBUG_ENDPOINTS,
-  // COUNT_API_KEYS / COUNT_API_KEYS_FILE, ...). Throws ConfigError.
+  // COUNT_API_KEYS / COUNT_API_KEYS_FILE, ...). Throws ConfigError. Blocks SIGTERM and
+  // SIGINT in the calling thread for Run: build the Service before anything starts threads.
   Service(std::string name, int default_port, const Env& env);
   ~Service();
 
