@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <fstream>
@@ -53,8 +54,9 @@ Service::Service(std::string name, int default_port, const Env& env)
   port_ = static_cast<int>(env.Int("PORT", default_port, 0, 65535));
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   // Handlers block on their store's round trip (pipelined on shared connections), so the
-  // threads bound how many requests are in flight, not how many cores are busy.
-  threads_ = static_cast<int>(env.Int("HTTP_THREADS", std::min(64, 16 * cores), 1, 256));
+  // threads bound how many requests are in flight, not how many cores are busy. On 2 cores
+  // 8 threads served as many increments as 32 (bench/), with 2-3 MB less memory after load.
+  threads_ = static_cast<int>(env.Int("HTTP_THREADS", std::clamp(4 * cores, 8, 64), 1, 256));
   shutdown_timeout_ = std::chrono::seconds(env.Int("SHUTDOWN_TIMEOUT_SECONDS", 30, 1, 3600));
   shutdown_delay_ = std::chrono::seconds(env.Int("SHUTDOWN_DELAY_SECONDS", 0, 0, 300));
   idle_timeout_ = std::chrono::seconds(env.Int("HTTP_IDLE_TIMEOUT_SECONDS", 60, 1, 3600));
