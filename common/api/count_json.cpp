@@ -40,6 +40,22 @@ boost::json::value OptionalNumber(const std::optional<std::int64_t>& v) {
 }
 }  // namespace
 
+std::optional<core::Problem> ParseIdList(std::string_view list, std::string_view what,
+                                         std::size_t max, std::vector<std::string>& ids) {
+  const std::string usage = std::string(what) + " is required: ?" + std::string(what) +
+                            "=a,b,c (at most " + std::to_string(max) + ")";
+  if (list.empty()) return core::Validation(usage);
+  ids.clear();
+  while (true) {
+    const auto comma = list.find(',');
+    ids.emplace_back(list.substr(0, comma));
+    if (!core::IsValidCountId(ids.back())) return core::InvalidCountId(ids.back());
+    if (ids.size() > max) return core::Validation(usage);
+    if (comma == std::string_view::npos) return std::nullopt;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 boost::json::object RecordJson(const core::CountRecord& r) {
   return {{"id", r.id},
           {"value", r.value},

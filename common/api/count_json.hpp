@@ -25,6 +25,11 @@ std::optional<core::Problem> OptionalInt64(const boost::json::object& o, std::st
                                            std::optional<std::int64_t>& out);
 
 // {"id","value","description","minValue","maxValue","createdAt","updatedAt"}
+// "a,b,c" → ids, each a valid count id, at most `max`; the problem otherwise. `what` names
+// the parameter in the message ("ids", "countIds").
+std::optional<core::Problem> ParseIdList(std::string_view list, std::string_view what,
+                                         std::size_t max, std::vector<std::string>& ids);
+
 boost::json::object RecordJson(const core::CountRecord& r);
 // {"id","value","updatedAt"}
 boost::json::object AppliedJson(const core::Applied& a);

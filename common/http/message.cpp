@@ -129,4 +129,66 @@ bool ParseTarget(std::string_view target, std::string& path, Fields& query) {
   return true;
 }
 
+bool Stream::Push(std::string_view chunk) {
+  std::unique_lock lock(mu_);
+  if (closed_ || queued_.size() + chunk.size() > options_.max_queued_bytes) return false;
+  const bool was_empty = queued_.empty();
+  queued_.append(chunk);
+  if (was_empty) Wake(lock);  // otherwise the server has not taken the last wake-up yet
+  return true;
+}
+
+void Stream::Close(std::string_view last) {
+  std::unique_lock lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  queued_.append(last);
+  Wake(lock);
+}
+
+bool Stream::Closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+void Stream::OnEnd(std::function<void()> on_end) {
+  std::unique_lock lock(mu_);
+  if (!ended_) {
+    on_end_ = std::move(on_end);
+    return;
+  }
+  lock.unlock();
+  if (on_end) on_end();
+}
+
+void Stream::SetWaker(std::function<void()> waker) {
+  std::lock_guard lock(mu_);
+  waker_ = std::move(waker);
+}
+
+std::string Stream::Take(bool& closed) {
+  std::lock_guard lock(mu_);
+  closed = closed_;
+  return std::exchange(queued_, {});
+}
+
+void Stream::End() {
+  std::function<void()> on_end;
+  {
+    std::lock_guard lock(mu_);
+    if (ended_) return;
+    ended_ = closed_ = true;
+    queued_.clear();
+    waker_ = nullptr;
+    on_end = std::move(on_end_);
+  }
+  if (on_end) on_end();
+}
+
+void Stream::Wake(std::unique_lock<std::mutex>& lock) {
+  auto waker = waker_;
+  lock.unlock();
+  if (waker) waker();
+}
+
 }  // namespace count::http

@@ -1,7 +1,11 @@
 #pragma once
 // HTTP messages as the handlers see them: plain structs, no Beast headers, so only the
 // server's translation unit pays for Boost.Beast.
+#include <chrono>
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,11 +51,53 @@ struct Request {
   std::string_view Param(std::string_view name) const;
 };
 
+// A response body written while it is produced (Server-Sent Events). A producer pushes
+// chunks from any thread; the server writes them in order, writes `keepalive_chunk` when
+// nothing came for `keepalive`, and ends the response when the stream is closed, when the
+// client is gone, or when the server drains (after `drain_chunk`).
+class Stream {
+ public:
+  struct Options {
+    std::size_t max_queued_bytes = 256 * 1024;  // waiting to be written; beyond, Push refuses
+    std::chrono::milliseconds keepalive{15'000};
+    std::string keepalive_chunk = ":\n\n";
+    std::string drain_chunk;
+  };
+  explicit Stream(Options options) : options_(std::move(options)) {}
+
+  // Queues a chunk; false, queuing nothing, when the stream is closed or the client has
+  // not taken what is queued (a slow client: the producer decides, usually Close).
+  bool Push(std::string_view chunk);
+  // Ends the stream after what is queued and `last` (queued even beyond the limit).
+  void Close(std::string_view last = {});
+  bool Closed() const;
+  // Runs once, when the response has ended for any reason.
+  void OnEnd(std::function<void()> on_end);
+  const Options& options() const { return options_; }
+
+  // For the server: `waker` is called (from any thread) when chunks are queued or the
+  // stream is closed; Take moves out what is queued and says whether more may come.
+  void SetWaker(std::function<void()> waker);
+  std::string Take(bool& closed);
+  void End();
+
+ private:
+  void Wake(std::unique_lock<std::mutex>& lock);
+
+  const Options options_;
+  mutable std::mutex mu_;
+  std::string queued_;
+  bool closed_ = false;
+  bool ended_ = false;
+  std::function<void()> waker_, on_end_;
+};
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   Fields headers;
+  std::shared_ptr<Stream> stream;  // set: `body` is ignored and the stream is the body
 
   static Response Json(int status, std::string body);
   static Response Problem(const core::Problem& p);

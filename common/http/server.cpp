@@ -5,13 +5,18 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -37,6 +42,7 @@ struct Server::State {
   std::uint64_t id_prefix = std::random_device{}();
   std::mutex mu;
   std::condition_variable idle;
+  std::set<std::shared_ptr<Stream>> streams;  // guarded by mu; closed by BeginDrain
 
   std::string NextRequestId() {
     char buf[40];
@@ -107,6 +113,62 @@ asio::awaitable<void> Reject(beast::tcp_stream& stream, const core::Problem& p) 
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+// Writes a streamed response: the header, then chunks as the producer queues them, a
+// keep-alive chunk when it is quiet, until the stream closes or the client goes away. The
+// end of the body is the end of the connection (no length is known in advance).
+asio::awaitable<void> WriteStream(Server::State* s, beast::tcp_stream& stream, Response& r,
+                                  unsigned version) {
+  auto body = r.stream;
+  {
+    std::lock_guard lock(s->mu);
+    s->streams.insert(body);
+  }
+  struct Ended {
+    Server::State* s;
+    std::shared_ptr<Stream> body;
+    ~Ended() {
+      {
+        std::lock_guard lock(s->mu);
+        s->streams.erase(body);
+      }
+      body->End();
+    }
+  } ended{s, body};
+
+  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(r.status), version};
+  res.set(bhttp::field::content_type, r.content_type);
+  for (auto& [k, v] : r.headers) res.insert(k, v);
+  res.keep_alive(false);
+  bhttp::response_serializer<bhttp::empty_body> header{res};
+  stream.expires_after(s->options.read_timeout);
+  if (auto [ec, n] = co_await bhttp::async_write_header(stream, header, kTuple); ec) co_return;
+
+  // A wake-up is posted to this session's strand, so it cannot slip in between the Take
+  // below and the start of the wait: it cancels the wait (or finds none and the loop
+  // takes the chunk next).
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  body->SetWaker([timer] { asio::post(timer->get_executor(), [timer] { timer->cancel(); }); });
+  if (s->draining.load()) body->Close(body->options().drain_chunk);
+  for (;;) {
+    bool closed = false;
+    std::string chunk = body->Take(closed);
+    if (chunk.empty() && !closed) {
+      timer->expires_after(body->options().keepalive);
+      auto [tec] = co_await timer->async_wait(kTuple);
+      if (tec) continue;  // woken: something was queued
+      chunk = body->options().keepalive_chunk;
+    }
+    if (!chunk.empty()) {
+      stream.expires_after(s->options.read_timeout);
+      if (auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(chunk), kTuple); wec)
+        co_return;
+    }
+    if (closed) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
   s->connections.fetch_add(1);
   struct Closed {
@@ -165,6 +227,11 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
     s->in_flight.fetch_add(1);
     Response response = s->handle(req);
     response.headers.emplace_back("X-Request-Id", req.request_id);
+    if (response.stream) {
+      co_await WriteStream(s, stream, response, message.version());
+      s->RequestDone();
+      co_return;
+    }
     const bool keep_alive = message.keep_alive() && !s->draining.load();
     auto res = ToBeast(std::move(response), message.version(), req.method == Method::kHead);
     res.keep_alive(keep_alive);
@@ -221,7 +288,15 @@ int Server::Start() {
   return port;
 }
 
-void Server::BeginDrain() { state_->draining.store(true); }
+void Server::BeginDrain() {
+  state_->draining.store(true);
+  std::set<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(state_->mu);
+    streams = state_->streams;
+  }
+  for (const auto& stream : streams) stream->Close(stream->options().drain_chunk);
+}
 
 bool Server::WaitIdle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(state_->mu);

@@ -33,7 +33,8 @@ class Server {
 
   // Binds and starts the threads; returns the bound port. Throws on bind failure.
   int Start();
-  // From now on every response closes its connection; the server keeps answering.
+  // From now on every response closes its connection and every stream ends (after its
+  // drain chunk); the server keeps answering.
   void BeginDrain();
   // Waits until no request is being handled, up to `timeout`; true when idle.
   bool WaitIdle(std::chrono::milliseconds timeout);

@@ -3,9 +3,13 @@
 #include "core/hex.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <boost/json/parse.hpp>
+#include <charconv>
 #include <stdexcept>
 
 namespace count::runtime {
@@ -78,6 +82,40 @@ std::optional<http::Principal> ApiKeys::Authenticate(std::string_view key) const
     if (CRYPTO_memcmp(e.digest.data(), digest.data(), digest.size()) == 0) match = &e;
   if (!match) return std::nullopt;
   return match->principal;
+}
+
+std::string StreamTokens::Sign(std::string_view payload) const {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int size = 0;
+  HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac.data(), &size);
+  return core::ToHex(std::span(mac.data(), size));
+}
+
+std::string StreamTokens::Issue(std::chrono::system_clock::time_point expires) const {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(expires.time_since_epoch());
+  const std::string payload = std::to_string(ms.count());
+  return payload + "." + Sign(payload);
+}
+
+bool StreamTokens::Valid(std::string_view token, std::chrono::system_clock::time_point now) const {
+  const auto dot = token.find('.');
+  if (dot == std::string_view::npos) return false;
+  const auto payload = token.substr(0, dot), mac = token.substr(dot + 1);
+  std::int64_t ms = 0;
+  const auto [end, ec] = std::from_chars(payload.data(), payload.data() + payload.size(), ms);
+  if (ec != std::errc{} || end != payload.data() + payload.size()) return false;
+  const std::string expected = Sign(payload);
+  if (mac.size() != expected.size() || CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0)
+    return false;
+  return now.time_since_epoch() < std::chrono::milliseconds(ms);
+}
+
+std::string RandomHex(std::size_t bytes) {
+  std::vector<unsigned char> data(bytes);
+  if (RAND_bytes(data.data(), static_cast<int>(data.size())) != 1)
+    throw std::runtime_error("no randomness available");
+  return core::ToHex(data);
 }
 
 }  // namespace count::runtime

@@ -2,6 +2,7 @@
 // API keys with scopes. Keys are configured as SHA-256 hashes (COUNT_API_KEYS or the
 // file named by COUNT_API_KEYS_FILE), compared in constant time, and never logged.
 #include <array>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -34,5 +35,22 @@ class ApiKeys {
   };
   std::vector<Entry> entries_;
 };
+
+// Short-lived bearer tokens for a URL (an EventSource cannot send headers), so a page never
+// puts an API key in one: "<expiry ms>.<HMAC-SHA256 of it, hex>". Replicas that share the
+// secret accept each other's tokens.
+class StreamTokens {
+ public:
+  explicit StreamTokens(std::string secret) : secret_(std::move(secret)) {}
+  std::string Issue(std::chrono::system_clock::time_point expires) const;
+  bool Valid(std::string_view token, std::chrono::system_clock::time_point now) const;
+
+ private:
+  std::string Sign(std::string_view payload) const;
+  std::string secret_;
+};
+
+// `bytes` random bytes as hex, from OpenSSL's CSPRNG (keys, secrets).
+std::string RandomHex(std::size_t bytes);
 
 }  // namespace count::runtime

@@ -29,21 +29,9 @@ Response ReadApi::Get(Request& request) {
 }
 
 Response ReadApi::GetMany(Request& request) {
-  const auto list = request.Query("ids");
-  if (!list || list->empty())
-    return Response::Problem(core::Validation("ids is required: ?ids=a,b,c (at most 100)"));
   std::vector<std::string> ids;
-  std::string_view rest = *list;
-  while (true) {
-    const auto comma = rest.find(',');
-    ids.emplace_back(rest.substr(0, comma));
-    if (!core::IsValidCountId(ids.back()))
-      return Response::Problem(core::InvalidCountId(ids.back()));
-    if (ids.size() > kMaxIds)
-      return Response::Problem(core::Validation("at most 100 ids per request"));
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
+  if (auto p = api::ParseIdList(request.Query("ids").value_or(""), "ids", kMaxIds, ids))
+    return Response::Problem(*p);
   const auto records = values_.GetMany(ids);
   boost::json::array counts, missing;
   for (std::size_t i = 0; i < ids.size(); ++i) {

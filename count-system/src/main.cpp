@@ -2,7 +2,6 @@
 // ingress routes them, on SQLite in a data directory. Wiring only.
 //
 //   count-system up [--port N] [--data DIR]
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -11,7 +10,6 @@
 #include <string_view>
 
 #include "analysis_api.hpp"
-#include "core/hex.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "history_retention.hpp"
@@ -63,12 +61,6 @@ Options ParseOptions(int argc, char** argv) {
   return options;
 }
 
-std::string RandomKey() {
-  unsigned char bytes[24];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("no randomness available");
-  return "cms_" + core::ToHex(bytes);
-}
-
 // COUNT_ADMIN_KEY if set (`from_env` is set); else the key stored in
 // DIR/admin.key, generated on first start.
 std::string AdminKey(const runtime::Env& env, const fs::path& data, bool& from_env) {
@@ -80,7 +72,7 @@ std::string AdminKey(const runtime::Env& env, const fs::path& data, bool& from_e
   const auto file = data / "admin.key";
   std::string key;
   if (std::ifstream in(file); in && std::getline(in, key) && !key.empty()) return key;
-  key = RandomKey();
+  key = "cms_" + runtime::RandomHex(24);
   {
     std::ofstream out(file, std::ios::trunc);
     out << key << "\n";

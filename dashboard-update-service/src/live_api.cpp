@@ -1,0 +1,82 @@
+#include "live_api.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include "api/count_json.hpp"
+
+namespace count::live {
+namespace {
+
+using http::Request;
+using http::Response;
+
+constexpr std::size_t kMaxCountIds = 100;
+
+}  // namespace
+
+void LiveApi::Register(http::Router& router) {
+  // No route scope: the handler accepts a stream token as well as an admin key.
+  router.Add(http::Method::kGet, "/dashboard/events", [this](Request& r) { return Events(r); });
+  router.Add(http::Method::kPost, "/dashboard/events/tokens",
+             [this](Request& r) { return IssueToken(r); },
+             {.scope = std::string(runtime::kScopeAdmin)});
+}
+
+bool LiveApi::Authorized(const Request& request) const {
+  if (auto token = request.Query("token"))
+    return tokens_.Valid(*token, std::chrono::system_clock::now());
+  constexpr std::string_view kBearer = "Bearer ";
+  const auto auth = request.Header("Authorization");
+  if (!auth || auth->size() <= kBearer.size() || !http::IEquals(auth->substr(0, 7), kBearer))
+    return false;
+  const auto principal = keys_.Authenticate(auth->substr(kBearer.size()));
+  return principal && principal->Has(runtime::kScopeAdmin);
+}
+
+Response LiveApi::Events(Request& request) {
+  if (!Authorized(request))
+    return Response::Problem(core::Unauthorized(
+        "an admin API key (Authorization: Bearer <key>) or a stream token (?token=, from POST "
+        "/dashboard/events/tokens) is required"));
+
+  std::vector<std::string> ids;
+  const auto count_ids = request.Query("countIds");
+  const auto dashboard_id = request.Query("dashboardId");
+  if (count_ids.has_value() == dashboard_id.has_value())
+    return Response::Problem(
+        core::Validation("give either ?countIds=a,b or ?dashboardId=X (not both)"));
+  if (count_ids) {
+    if (auto p = api::ParseIdList(*count_ids, "countIds", kMaxCountIds, ids))
+      return Response::Problem(*p);
+  } else {
+    const auto dashboard = dashboards_.Get(*dashboard_id);
+    if (!dashboard)
+      return Response::Problem(
+          core::NotFound("dashboard '" + std::string(*dashboard_id) + "' does not exist"));
+    ids = core::CountIdsOf(*dashboard);
+  }
+
+  auto stream = hub_.Subscribe(std::move(ids), request.Header("Last-Event-ID"));
+  if (!stream) {
+    auto r = Response::Problem(
+        core::Unavailable("this instance serves as many live clients as it may; retry shortly"));
+    r.headers.emplace_back("Retry-After", "2");
+    return r;
+  }
+  Response r;
+  r.content_type = "text/event-stream";
+  r.headers.emplace_back("Cache-Control", "no-cache");
+  r.headers.emplace_back("X-Accel-Buffering", "no");  // a buffering proxy would hold events
+  r.stream = std::move(stream);
+  return r;
+}
+
+Response LiveApi::IssueToken(Request&) {
+  const auto expires = std::chrono::system_clock::now() + token_ttl_;
+  const core::Timestamp at = std::chrono::time_point_cast<std::chrono::milliseconds>(expires);
+  return Response::Json(
+      201, boost::json::serialize(boost::json::object{{"token", tokens_.Issue(expires)},
+                                                      {"expiresAt", core::FormatTimestamp(at)}}));
+}
+
+}  // namespace count::live

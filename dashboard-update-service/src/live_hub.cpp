@@ -1,0 +1,146 @@
+#include "live_hub.hpp"
+
+#include <boost/json/serialize.hpp>
+
+namespace count::live {
+namespace {
+
+std::string Frame(std::string_view id, std::string_view event, const boost::json::object& data) {
+  std::string frame;
+  if (!id.empty()) frame.append("id: ").append(id).append("\n");
+  frame.append("event: ").append(event).append("\ndata: ");
+  frame.append(boost::json::serialize(data)).append("\n\n");
+  return frame;
+}
+
+std::string EventFrame(const core::Event& e) {
+  boost::json::object data{{"countId", e.count_id},
+                           {"value", e.value},
+                           {"timestamp", core::FormatTimestamp(e.timestamp)}};
+  if (e.delta) data["delta"] = *e.delta;
+  return Frame(e.event_id, core::ToString(e.type), data);
+}
+
+// The last words to a client that should come back: how long to wait, and why.
+std::string Goodbye(std::chrono::milliseconds retry, std::string_view reason) {
+  return "retry: " + std::to_string(retry.count()) + "\n" +
+         Frame("", "reconnect", {{"reason", reason}});
+}
+
+}  // namespace
+
+LiveHub::LiveHub(core::CountValueStore& values, HubOptions options)
+    : values_(values), options_(options) {}
+
+LiveHub::~LiveHub() {
+  // A stream the server has not ended yet must not call back into a hub that is gone.
+  std::lock_guard lock(mu_);
+  for (auto& [id, s] : subscribers_) s.stream->OnEnd(nullptr);
+}
+
+void LiveHub::Send(Subscriber& s, std::string_view frame) {
+  if (s.stream->Push(frame) || s.stream->Closed()) return;
+  ++dropped_;  // its queue is full: it reads slower than counters change
+  s.stream->Close(Goodbye(options_.retry, "too slow"));
+}
+
+void LiveHub::Publish(std::span<const core::Event> events) {
+  std::lock_guard lock(mu_);
+  for (const auto& e : events) {
+    if (e.type == core::EventType::kDeleted)
+      latest_.erase(e.count_id);
+    else
+      latest_[e.count_id] = {e.value, e.timestamp};
+
+    const std::uint64_t seq = next_seq_++;
+    auto& recent = recent_.emplace_back(Recent{seq, e.event_id, e.count_id, EventFrame(e)});
+    recent_seq_[e.event_id] = seq;
+    if (recent_.size() > options_.replay_events) {
+      recent_seq_.erase(recent_.front().event_id);
+      recent_.pop_front();
+    }
+    if (auto it = by_count_.find(e.count_id); it != by_count_.end())
+      for (auto id : it->second) Send(subscribers_.at(id), recent.frame);
+  }
+}
+
+std::shared_ptr<http::Stream> LiveHub::Subscribe(std::vector<std::string> count_ids,
+                                                 std::optional<std::string_view> last_event_id) {
+  {
+    std::lock_guard lock(mu_);
+    if (subscribers_.size() >= options_.max_subscribers) return nullptr;
+  }
+  const bool resume = last_event_id && [&] {
+    std::lock_guard lock(mu_);
+    return recent_seq_.contains(std::string(*last_event_id));
+  }();
+  // Read outside the lock; what the hub has seen since replaces it below.
+  std::vector<std::optional<core::CountRecord>> stored;
+  if (!resume) stored = values_.GetMany(count_ids);
+
+  auto stream = std::make_shared<http::Stream>(
+      http::Stream::Options{.max_queued_bytes = options_.client_queue_bytes,
+                            .keepalive = options_.heartbeat,
+                            .drain_chunk = Goodbye(options_.retry, "server shutting down")});
+  stream->Push("retry: " + std::to_string(options_.retry.count()) + "\n\n");
+
+  std::lock_guard lock(mu_);
+  if (subscribers_.size() >= options_.max_subscribers) return nullptr;
+  const std::unordered_set<std::string> wanted(count_ids.begin(), count_ids.end());
+  const auto after = resume ? recent_seq_.find(std::string(*last_event_id)) : recent_seq_.end();
+  if (after != recent_seq_.end()) {
+    for (const auto& r : recent_)
+      if (r.seq > after->second && wanted.contains(r.count_id)) stream->Push(r.frame);
+  } else {
+    boost::json::array counts, missing;
+    for (std::size_t i = 0; i < count_ids.size(); ++i) {
+      const auto& id = count_ids[i];
+      const auto latest = latest_.find(id);
+      if (latest != latest_.end())
+        counts.push_back({{"countId", id},
+                          {"value", latest->second.value},
+                          {"updatedAt", core::FormatTimestamp(latest->second.updated_at)}});
+      else if (i < stored.size() && stored[i])
+        counts.push_back({{"countId", id},
+                          {"value", stored[i]->value},
+                          {"updatedAt", core::FormatTimestamp(stored[i]->updated_at)}});
+      else
+        missing.push_back(boost::json::string(id));
+    }
+    // Its id is the last event's, so a resume from here replays what came after; before any
+    // event, an id no window holds, so a resume gets a fresh snapshot.
+    stream->Push(Frame(recent_.empty() ? "start" : recent_.back().event_id, "initial",
+                       {{"counts", std::move(counts)}, {"missing", std::move(missing)}}));
+  }
+
+  const std::uint64_t id = next_subscriber_++;
+  for (const auto& count_id : wanted) by_count_[count_id].insert(id);
+  subscribers_.emplace(id, Subscriber{stream, std::move(count_ids)});
+  stream->OnEnd([this, id] { Unsubscribe(id); });
+  return stream;
+}
+
+void LiveHub::Unsubscribe(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  const auto it = subscribers_.find(id);
+  if (it == subscribers_.end()) return;
+  for (const auto& count_id : it->second.count_ids) {
+    const auto set = by_count_.find(count_id);
+    if (set == by_count_.end()) continue;
+    set->second.erase(id);
+    if (set->second.empty()) by_count_.erase(set);
+  }
+  subscribers_.erase(it);
+}
+
+std::size_t LiveHub::Subscribers() const {
+  std::lock_guard lock(mu_);
+  return subscribers_.size();
+}
+
+std::uint64_t LiveHub::Dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+}  // namespace count::live

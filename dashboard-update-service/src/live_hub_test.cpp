@@ -1,0 +1,166 @@
+#include "live_hub.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace count::live {
+namespace {
+
+// Values for the snapshot only: a fake is enough to test the hub's rules.
+class FakeValues final : public core::CountValueStore {
+ public:
+  std::map<std::string, std::int64_t> values;
+
+  std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override {
+    std::vector<std::optional<core::CountRecord>> out;
+    for (const auto& id : ids) {
+      if (auto it = values.find(id); it != values.end())
+        out.push_back(core::CountRecord{.id = id, .value = it->second});
+      else
+        out.emplace_back();
+    }
+    return out;
+  }
+  core::ApplyResult Apply(std::span<const core::Mutation>, const core::IdempotencyKey*,
+                          bool) override {
+    throw std::logic_error("not used");
+  }
+  std::optional<core::CountRecord> Get(std::string_view) override {
+    throw std::logic_error("not used");
+  }
+  bool Create(const core::CountInfo&, std::int64_t) override { throw std::logic_error("not used"); }
+  UpdateResult UpdateInfo(const core::CountInfo&) override { throw std::logic_error("not used"); }
+  bool Delete(std::string_view) override { throw std::logic_error("not used"); }
+  bool Ping() override { return true; }
+};
+
+core::Event Update(std::string id, std::int64_t value, std::string event_id) {
+  return core::Event{.event_id = std::move(event_id),
+                     .type = core::EventType::kUpdated,
+                     .count_id = std::move(id),
+                     .delta = 1,
+                     .value = value,
+                     .timestamp = core::Timestamp(std::chrono::milliseconds(1'700'000'000'000))};
+}
+
+struct Frame {
+  std::string id, event, data;
+};
+
+// Everything queued on the stream so far, as SSE frames (comments and retry lines skipped).
+std::vector<Frame> Drain(http::Stream& stream) {
+  bool closed = false;
+  std::string text = stream.Take(closed);
+  std::vector<Frame> frames;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find("\n\n", pos);
+    if (end == std::string::npos) end = text.size();
+    Frame f;
+    std::string_view block(text.data() + pos, end - pos);
+    while (!block.empty()) {
+      auto nl = block.find('\n');
+      auto line = block.substr(0, nl);
+      if (line.starts_with("id: ")) f.id = line.substr(4);
+      if (line.starts_with("event: ")) f.event = line.substr(7);
+      if (line.starts_with("data: ")) f.data = line.substr(6);
+      block = nl == std::string_view::npos ? "" : block.substr(nl + 1);
+    }
+    if (!f.event.empty()) frames.push_back(f);
+    pos = end + 2;
+  }
+  return frames;
+}
+
+TEST(LiveHub, SendsSnapshotThenOnlyTheSubscribedCountersInOrder) {
+  FakeValues values;
+  values.values = {{"a", 5}, {"b", 7}};
+  LiveHub hub(values, {});
+  auto stream = hub.Subscribe({"a", "b", "gone"}, std::nullopt);
+  ASSERT_TRUE(stream);
+  auto frames = Drain(*stream);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].event, "initial");
+  EXPECT_FALSE(frames[0].id.empty());
+  EXPECT_NE(frames[0].data.find(R"({"countId":"a","value":5)"), std::string::npos);
+  EXPECT_NE(frames[0].data.find(R"("missing":["gone"])"), std::string::npos);
+
+  const std::vector<core::Event> events{Update("a", 6, "e1"), Update("c", 1, "e2"),
+                                        Update("b", 8, "e3"), Update("a", 7, "e4")};
+  hub.Publish(events);
+  frames = Drain(*stream);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0].id, "e1");
+  EXPECT_EQ(frames[1].id, "e3");
+  EXPECT_EQ(frames[2].id, "e4");
+  EXPECT_EQ(frames[2].event, "count_updated");
+  EXPECT_NE(frames[2].data.find(R"("value":7)"), std::string::npos);
+}
+
+TEST(LiveHub, SnapshotShowsTheLastEventSeenRatherThanTheStore) {
+  FakeValues values;
+  values.values = {{"a", 100}};  // the store is ahead of the events delivered so far
+  LiveHub hub(values, {});
+  const std::vector<core::Event> events{Update("a", 3, "e1")};
+  hub.Publish(events);
+  auto stream = hub.Subscribe({"a"}, std::nullopt);
+  auto frames = Drain(*stream);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].id, "e1");
+  EXPECT_NE(frames[0].data.find(R"("value":3)"), std::string::npos);
+}
+
+TEST(LiveHub, ResumeReplaysWhatCameAfterTheLastEventIdInsideTheWindow) {
+  FakeValues values;
+  LiveHub hub(values, {.replay_events = 3});
+  hub.Publish(std::vector{Update("a", 1, "e1"), Update("b", 1, "e2"), Update("a", 2, "e3"),
+                          Update("a", 3, "e4")});
+  // e1 fell out of the 3-event window; e2 is still in it.
+  auto resumed = hub.Subscribe({"a"}, "e2");
+  auto frames = Drain(*resumed);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].id, "e3");
+  EXPECT_EQ(frames[1].id, "e4");
+
+  auto too_old = hub.Subscribe({"a"}, "e1");
+  frames = Drain(*too_old);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].event, "initial");
+  EXPECT_EQ(frames[0].id, "e4");
+  EXPECT_NE(frames[0].data.find(R"("value":3)"), std::string::npos);
+}
+
+TEST(LiveHub, DropsAClientThatDoesNotKeepUpAndNobodyElse) {
+  FakeValues values;
+  LiveHub hub(values, {.client_queue_bytes = 600});
+  auto slow = hub.Subscribe({"a"}, std::nullopt);
+  auto fast = hub.Subscribe({"a"}, std::nullopt);
+  Drain(*fast);
+  for (int i = 0; i < 20; ++i) {
+    hub.Publish(std::vector{Update("a", i, "e" + std::to_string(i))});
+    EXPECT_EQ(Drain(*fast).size(), 1u) << i;
+  }
+  EXPECT_TRUE(slow->Closed());
+  EXPECT_EQ(hub.Dropped(), 1u);
+  bool closed = false;
+  const std::string last = slow->Take(closed);
+  EXPECT_TRUE(closed);
+  EXPECT_NE(last.find("event: reconnect"), std::string::npos);
+  EXPECT_NE(last.find("retry: "), std::string::npos);
+}
+
+TEST(LiveHub, RefusesBeyondTheSubscriberLimitAndFreesASlotWhenAStreamEnds) {
+  FakeValues values;
+  LiveHub hub(values, {.max_subscribers = 2});
+  auto one = hub.Subscribe({"a"}, std::nullopt);
+  auto two = hub.Subscribe({"b"}, std::nullopt);
+  EXPECT_EQ(hub.Subscribe({"c"}, std::nullopt), nullptr);
+  EXPECT_EQ(hub.Subscribers(), 2u);
+  one->End();  // what the server does when the connection ends
+  EXPECT_EQ(hub.Subscribers(), 1u);
+  EXPECT_NE(hub.Subscribe({"c"}, std::nullopt), nullptr);
+}
+
+}  // namespace
+}  // namespace count::live
