@@ -32,9 +32,8 @@ struct Server::State {
   ServerOptions options;
   BodyLimitFn body_limit;
   HandleFn handle;
-  asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  std::vector<std::thread> threads;
+  // Declared before the io_context: sessions still pending when it is destroyed unwind
+  // then, and their clean-up uses these.
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<std::size_t> connections{0};
@@ -43,6 +42,9 @@ struct Server::State {
   std::mutex mu;
   std::condition_variable idle;
   std::set<std::shared_ptr<Stream>> streams;  // guarded by mu; closed by BeginDrain
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  std::vector<std::thread> threads;
 
   std::string NextRequestId() {
     char buf[40];

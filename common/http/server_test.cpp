@@ -1,0 +1,106 @@
+// The server's streamed responses, over real loopback sockets.
+#include "http/server.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+namespace count::http {
+namespace {
+
+using namespace std::chrono_literals;
+
+int Connect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE();
+  const std::string request = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+  EXPECT_EQ(::send(fd, request.data(), request.size(), 0), ssize_t(request.size()));
+  return fd;
+}
+
+// Reads until `needle` has arrived or the peer closed (returns all read), or `timeout`.
+std::string ReadUntil(int fd, std::string_view needle, std::chrono::milliseconds timeout) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (got.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+struct StreamingServer {
+  std::shared_ptr<Stream> stream;
+  std::atomic<int> ended{0};
+  Server server;
+  int port;
+
+  explicit StreamingServer(Stream::Options options)
+      : server(
+            {.host = "127.0.0.1", .threads = 2}, [](Method, std::string_view) { return 0u; },
+            [this, options](Request&) {
+              Response r;
+              r.content_type = "text/event-stream";
+              stream = std::make_shared<Stream>(options);
+              stream->OnEnd([this] { ++ended; });
+              stream->Push("data: first\n\n");
+              r.stream = stream;
+              return r;
+            }),
+        port(server.Start()) {}
+};
+
+TEST(ServerStream, WritesChunksAsTheyComeAndKeepsAQuietStreamAlive) {
+  StreamingServer s({.keepalive = 200ms, .keepalive_chunk = ": ping\n\n"});
+  const int fd = Connect(s.port);
+  const auto head = ReadUntil(fd, "data: first\n\n", 5s);
+  EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos) << head;
+  EXPECT_NE(head.find("text/event-stream"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;
+
+  s.stream->Push("data: second\n\n");
+  EXPECT_NE(ReadUntil(fd, "data: second\n\n", 5s).find("data: second"), std::string::npos);
+  EXPECT_NE(ReadUntil(fd, ": ping\n\n", 5s).find(": ping"), std::string::npos);
+  ::close(fd);
+}
+
+TEST(ServerStream, DrainEndsTheStreamAfterItsDrainChunk) {
+  StreamingServer s({.drain_chunk = "event: bye\n\n"});
+  const int fd = Connect(s.port);
+  ReadUntil(fd, "data: first\n\n", 5s);
+  EXPECT_EQ(s.server.InFlight(), 1u);
+  s.server.BeginDrain();
+  const auto rest = ReadUntil(fd, "\x01", 5s);  // until the server closes
+  EXPECT_NE(rest.find("event: bye\n\n"), std::string::npos) << rest;
+  EXPECT_TRUE(s.server.WaitIdle(5s));
+  EXPECT_EQ(s.ended.load(), 1);
+  ::close(fd);
+}
+
+TEST(ServerStream, AClientThatLeavesEndsItsStream) {
+  StreamingServer s({.keepalive = 100ms});
+  const int fd = Connect(s.port);
+  ReadUntil(fd, "data: first\n\n", 5s);
+  ::close(fd);
+  // The next write (a keep-alive at the latest) finds the connection gone.
+  EXPECT_TRUE(s.server.WaitIdle(5s));
+  EXPECT_EQ(s.ended.load(), 1);
+  EXPECT_FALSE(s.stream->Push("data: late\n\n"));
+}
+
+}  // namespace
+}  // namespace count::http
