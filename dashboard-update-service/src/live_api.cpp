@@ -12,9 +12,38 @@ using http::Response;
 
 constexpr std::size_t kMaxCountIds = 100;
 
+std::string TokenSecret(const runtime::Env& env) {
+  if (auto secret = env.Get("STREAM_TOKEN_SECRET")) {
+    if (secret->size() < 32)
+      throw runtime::ConfigError("setting STREAM_TOKEN_SECRET: use at least 32 characters");
+    return *secret;
+  }
+  return runtime::RandomHex(32);
+}
+
 }  // namespace
 
-void LiveApi::Register(http::Router& router) {
+HubOptions HubOptionsFromEnv(const runtime::Env& env) {
+  using std::chrono::milliseconds, std::chrono::seconds;
+  return {.max_subscribers = std::size_t(env.Int("SSE_MAX_SUBSCRIBERS", 10'000, 1, 1'000'000)),
+          .replay_events = std::size_t(env.Int("SSE_REPLAY_EVENTS", 10'000, 0, 10'000'000)),
+          .client_queue_bytes = std::size_t(env.Int("SSE_CLIENT_QUEUE_KB", 256, 4, 65'536)) * 1024,
+          .heartbeat = seconds(env.Int("SSE_HEARTBEAT_SECONDS", 15, 1, 3600)),
+          .retry = milliseconds(env.Int("SSE_RETRY_MS", 2000, 100, 600'000))};
+}
+
+LiveApi::LiveApi(LiveHub& hub, core::DashboardStore& dashboards, runtime::Service& service)
+    : hub_(hub),
+      dashboards_(dashboards),
+      keys_(service.api_keys()),
+      tokens_(TokenSecret(service.env())),
+      token_ttl_(service.env().Int("STREAM_TOKEN_TTL_SECONDS", 300, 10, 86'400)) {}
+
+void LiveApi::Register(http::Router& router, runtime::Metrics& metrics) {
+  metrics.AddGauge("sse_clients", "Live-update streams open now.",
+                   [this] { return double(hub_.Subscribers()); });
+  metrics.AddGauge("sse_clients_dropped", "Live-update clients dropped so far for not keeping up.",
+                   [this] { return double(hub_.Dropped()); });
   // No route scope: the handler accepts a stream token as well as an admin key.
   router.Add(http::Method::kGet, "/dashboard/events", [this](Request& r) { return Events(r); });
   router.Add(http::Method::kPost, "/dashboard/events/tokens",

@@ -7,16 +7,23 @@
 #include "http/router.hpp"
 #include "live_hub.hpp"
 #include "runtime/auth.hpp"
+#include "runtime/config.hpp"
+#include "runtime/service.hpp"
 
 namespace count::live {
 
+// SSE_MAX_SUBSCRIBERS, SSE_REPLAY_EVENTS, SSE_CLIENT_QUEUE_KB, SSE_HEARTBEAT_SECONDS,
+// SSE_RETRY_MS. Throws ConfigError.
+HubOptions HubOptionsFromEnv(const runtime::Env& env);
+
 class LiveApi {
  public:
-  LiveApi(LiveHub& hub, core::DashboardStore& dashboards, const runtime::ApiKeys& keys,
-          const runtime::StreamTokens& tokens, std::chrono::seconds token_ttl)
-      : hub_(hub), dashboards_(dashboards), keys_(keys), tokens_(tokens), token_ttl_(token_ttl) {}
+  // Tokens are signed with STREAM_TOKEN_SECRET (replicas must share it; a random one
+  // per process when unset) and live STREAM_TOKEN_TTL_SECONDS. Throws ConfigError.
+  LiveApi(LiveHub& hub, core::DashboardStore& dashboards, runtime::Service& service);
 
-  void Register(http::Router& router);
+  // Routes, and the sse_clients and sse_clients_dropped metrics.
+  void Register(http::Router& router, runtime::Metrics& metrics);
 
  private:
   http::Response Events(http::Request& request);
@@ -27,7 +34,7 @@ class LiveApi {
   LiveHub& hub_;
   core::DashboardStore& dashboards_;
   const runtime::ApiKeys& keys_;
-  const runtime::StreamTokens& tokens_;
+  const runtime::StreamTokens tokens_;
   const std::chrono::seconds token_ttl_;
 };
 
