@@ -118,7 +118,11 @@ echo "== kubeconform -strict, Kubernetes ${K8S_VERSION} + Gateway API ${GATEWAY_
 # with its reason (k8s/statefulsets/, k8s/deployments/zookeeper.yaml, kafka.yaml, ...).
 echo "== kube-score (policy)"
 for f in "${out}"/kustomize-*.yaml "${out}"/helm-*.yaml; do
-  "${kube_score}" score --output-format ci --ignore-test container-image-pull-policy "$f" \
+  extra=()
+  # ci/values-minimal.yaml turns the chart's network policies off on purpose (a cluster
+  # whose policies are managed elsewhere): the missing policy is what it tests.
+  case "$f" in */helm-minimal.yaml) extra=(--ignore-test pod-networkpolicy) ;; esac
+  "${kube_score}" score --output-format ci --ignore-test container-image-pull-policy "${extra[@]}" "$f" \
     >"${out}/score.txt" || true
   if grep -E '^\[(CRITICAL|WARNING)\]' "${out}/score.txt" || ! grep -q '^\[OK\]' "${out}/score.txt"; then
     echo "kube-score: findings in $(basename "$f")"
@@ -135,16 +139,15 @@ shellcheck k8s/*.sh scripts/*.sh
 pg_bin=""
 for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_bin="$d"; done
 if [ -n "${pg_bin}" ]; then
-  echo "== PostgreSQL init script (k8s/configmap/postgresql-init.yaml), run twice"
-  pg="${out}/pg"
-  mkdir -p "${pg}"
-  chown nobody "${pg}"
-  $python -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["init.sql"])' \
-    k8s/configmap/postgresql-init.yaml >"${pg}/init.sql"
+  echo "== PostgreSQL init script (k8s/configmap/postgresql-init.sql), run twice"
+  pg="${out}-pg"  # the server runs as nobody when this runs as root: its own directory
+  mkdir -m 700 "${pg}"
+  [ "$(id -u)" != 0 ] || chown nobody "${pg}"
+  cp k8s/configmap/postgresql-init.sql "${pg}/init.sql"
   as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
   as_pg "${pg_bin}/initdb" -D "${pg}/data" -U count -A trust >/dev/null
   as_pg "${pg_bin}/pg_ctl" -D "${pg}/data" -o "-k ${pg} -c listen_addresses=''" -w start >/dev/null
-  trap 'as_pg "${pg_bin}/pg_ctl" -D "${pg}/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "${out}"' EXIT
+  trap 'as_pg "${pg_bin}/pg_ctl" -D "${pg}/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "${out}" "${pg}"' EXIT
   for _ in 1 2; do
     as_pg "${pg_bin}/psql" -h "${pg}" -U count -d postgres -v ON_ERROR_STOP=1 -q -f "${pg}/init.sql" >/dev/null
   done

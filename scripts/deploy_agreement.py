@@ -40,7 +40,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
 LIBPQ_ENV = {"PGUSER", "PGPASSWORD", "PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE"}
-PAIRS = [("base", "default"), ("prod", "default"), ("dev", "dev")]
+PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev")]
 errors: list[str] = []
 
 
@@ -133,6 +133,8 @@ def compare(kname: str, hname: str, k: list[dict], h: list[dict]) -> None:
                 fail(f"{kname}/{hname} {name}: {field} differs:\n    kustomize {kf[field]}\n    helm      {hf[field]}")
         for kind in ("Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy", "HorizontalPodAutoscaler"):
             a, b = ki.get((kind, name)), hi.get((kind, name))
+            if a is None and b is None:
+                continue
             if (a is None) != (b is None):
                 fail(f"{kname}/{hname} {name}: {kind} only in {'helm' if a is None else 'kustomize'}")
             elif kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget") and a["spec"] != b["spec"]:
@@ -224,10 +226,9 @@ wait "$pid"
 """
 
 
-def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, tmp: Path) -> None:
+def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, log: Path) -> None:
     c = container(dep)
     port = next(p["containerPort"] for p in c["ports"] if p["name"] == "http")
-    log = tmp / f"{service}.log"
     full_env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LOG": str(log), **env}
     proc = subprocess.Popen(["unshare", "--net", "bash", "-c", PROBE_SCRIPT, "probe", str(binary)],
                             env=full_env, start_new_session=True)
@@ -251,7 +252,7 @@ def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, tmp: 
         unread = sorted(set(env) - allowed - {"LOG", "PATH"})
         if unread:
             fail(f"{service}: the pod sets {unread}, which the binary never reads")
-        pid = int((tmp / f"{service}.log.pid").read_text())
+        pid = int(Path(f"{log}.pid").read_text())
         # Probes, from inside the namespace (nsenter into the service's network).
         for which, ok in (("startupProbe", {200}), ("livenessProbe", {200}), ("readinessProbe", {200, 503})):
             path = c[which]["httpGet"]["path"]
@@ -260,7 +261,11 @@ def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, tmp: 
             status = int(r.stdout.split()[0]) if r.returncode == 0 and r.stdout else -1
             if status not in ok:
                 fail(f"{service}: {which} GET {path} answered {status}, want {sorted(ok)}")
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            fail(f"{service}: exited before SIGTERM:\n{log.read_text()[-2000:]}")
+            return
         deadline = time.monotonic() + 40
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
@@ -274,14 +279,14 @@ def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, tmp: 
     code = proc.wait()
     if code != 0:
         fail(f"{service}: exit code {code} after SIGTERM")
-    print(f"  {service}: port {port}, {len(env)} settings read, probes answered, exit 0 on SIGTERM")
+    print(f"  {service}: port {port}, {len(env)} settings set, each one read, probes answered, exit 0 on SIGTERM")
 
 
-def check_binaries(docs: list[dict], bin_dir: Path, tmp: Path) -> None:
-    print("== manifests vs binaries (k8s/ base)")
+def check_binaries(render: str, docs: list[dict], bin_dir: Path, tmp: Path) -> None:
+    print(f"== manifests vs binaries (Kustomize {render})")
     for name, dep in sorted(api_deployments(docs).items()):
         env = resolve_env(container(dep), docs, f"{name}-check")
-        run_binary(name, bin_dir / name / name, env, dep, tmp)
+        run_binary(name, bin_dir / name / name, env, dep, tmp / f"{render}-{name}.log")
     job = index(docs)[("Job", "postgresql-init")]
     migrate = next(c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "migrate")
     service = migrate["image"].split(":")[0]
@@ -345,9 +350,9 @@ def main(render_dir: Path, bin_dir: Path) -> int:
         compare(kname, hname, renders[f"kustomize-{kname}"], renders[f"helm-{hname}"])
     for name, docs in renders.items():
         check_invariants(name, docs, name.startswith("kustomize-"))
-    base = renders["kustomize-base"] + secrets
-    check_dockerfiles(base)
-    check_binaries(base, bin_dir, render_dir)
+    check_dockerfiles(renders["kustomize-base"])
+    for name in ("base", "prod"):  # prod: the Sentinel settings
+        check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, render_dir)
     if errors:
         print(f"\n{len(errors)} disagreement(s)")
         return 1

@@ -19,7 +19,7 @@ import yaml
 
 
 def strict(node):
-    """Inlines nothing; adds additionalProperties: false and int-or-string, recursively."""
+    """Adds additionalProperties: false where properties are listed; int-or-string as oneOf."""
     if isinstance(node, list):
         return [strict(x) for x in node]
     if not isinstance(node, dict):
@@ -40,7 +40,7 @@ def inline(node, definitions, path=()):
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
-    if ref:
+    if isinstance(ref, str):  # (JSONSchemaProps has a property named "$ref")
         name = ref.rsplit("/", 1)[-1]
         if name in path:
             return {}
