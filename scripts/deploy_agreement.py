@@ -164,6 +164,9 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
         c = container(dep)
         sleep = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])
         env = {e["name"]: e for e in c["env"]}
+        if "SHUTDOWN_TIMEOUT_SECONDS" not in env:
+            fail(f"{name} {dep['metadata']['name']}: SHUTDOWN_TIMEOUT_SECONDS (the drain budget) is not set")
+            continue
         ref = env["SHUTDOWN_TIMEOUT_SECONDS"]["valueFrom"]["configMapKeyRef"]
         drain = int(cms[ref["name"]]["data"][ref["key"]])
         if spec["terminationGracePeriodSeconds"] < sleep + drain + 10:
