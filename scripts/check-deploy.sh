@@ -43,6 +43,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The pinned tools need Go 1.24 or newer (this machine kind ships one; Debian 12's is older).
+go_minor="$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+if [ "${go_minor:-0}" -lt 24 ]; then
+  echo "check-deploy: Go >= 1.24 is needed to build the pinned tools; found $(go env GOVERSION)" >&2
+  exit 1
+fi
+
 # go_tool MODULE@VERSION: prints the path of the installed binary, building it if needed.
 go_tool() {
   local module="${1%@*}" version="${1#*@}" name dir
