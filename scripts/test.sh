@@ -16,6 +16,8 @@ scripts/kafka.sh >/dev/null
 echo "== unit and integration tests (ctest)"
 ctest --preset release --output-on-failure -j 2 -LE bench
 
+scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed
+
 for mode in standalone services; do
   echo "== black-box suite, $mode mode"
   COUNT_MODE=$mode /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox

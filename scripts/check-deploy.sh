@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Proves the deploy artifacts without a cluster (issue 6's CI):
+#   1. renders k8s/ and every overlay (Kustomize), lints and renders the Helm chart over a
+#      matrix of values (helm lint --strict, helm template);
+#   2. validates every rendering against the schemas of a pinned Kubernetes version and of
+#      the Gateway API (kubeconform -strict, offline);
+#   3. applies the policy checks (kube-score; each exception justified below);
+#   4. shellcheck on every shell script;
+#   5. runs the database init script twice on a real PostgreSQL (it must be idempotent);
+#   6. the agreement test (scripts/deploy_agreement.py): Kustomize, Helm, Dockerfiles and
+#      the binaries agree on images, ports, probes, environment names and resources.
+#
+#   scripts/check-deploy.sh          (builds the service binaries first if they are missing)
+#
+# Tools are Go modules at pinned versions, built once with `go install` into
+#   ${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}
+# and the schemas are generated there from the pinned modules' own files, so after the
+# first run nothing is fetched. kube-linter is not available from the Go module proxy
+# here; kube-score is the policy check instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+K8S_VERSION=1.34.4
+GATEWAY_API_VERSION=v1.3.0
+KUSTOMIZE=sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
+HELM=helm.sh/helm/v3/cmd/helm@v3.19.0
+KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+KUBE_SCORE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
+
+tools="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}"
+python=/usr/bin/python3
+bin_dir="${COUNT_BIN_DIR:-build/release}"
+services=(count-write-service count-read-service count-management-service count-analysis-service)
+
+# ---- installs (Debian packages, then Go modules)
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+$python -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
+command -v unshare >/dev/null || missing+=(util-linux)
+command -v go >/dev/null || missing+=(golang-go)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The pinned tools need Go 1.24 or newer (this machine kind ships one; Debian 12's is older).
+go_minor="$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+if [ "${go_minor:-0}" -lt 24 ]; then
+  echo "check-deploy: Go >= 1.24 is needed to build the pinned tools; found $(go env GOVERSION)" >&2
+  exit 1
+fi
+
+# go_tool MODULE@VERSION: prints the path of the installed binary, building it if needed.
+go_tool() {
+  local module="${1%@*}" version="${1#*@}" name dir
+  name="$(basename "${module}")"
+  case "$name" in v[0-9]*) name="$(basename "$(dirname "${module}")")" ;; esac
+  dir="${tools}/${name}-${version}"
+  if [ ! -x "${dir}/${name}" ]; then
+    echo "installing ${name} ${version} (go install, once)" >&2
+    GOBIN="${dir}" GOFLAGS=-mod=mod GOTOOLCHAIN=local go install "${module}@${version}" >&2
+  fi
+  echo "${dir}/${name}"
+}
+kustomize="$(go_tool "$KUSTOMIZE")"
+helm="$(go_tool "$HELM")"
+kubeconform="$(go_tool "$KUBECONFORM")"
+kube_score="$(go_tool "$KUBE_SCORE")"
+
+schemas="${tools}/schemas-k8s-${K8S_VERSION}-gateway-${GATEWAY_API_VERSION}"
+if [ ! -f "${schemas}/.complete" ]; then
+  echo "generating schemas: Kubernetes ${K8S_VERSION}, Gateway API ${GATEWAY_API_VERSION} (once)"
+  module_dir() { (cd "${tools}" && GOFLAGS=-mod=mod go mod download -json "$1" | $python -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); }
+  k8s_dir="$(module_dir "k8s.io/kubernetes@v${K8S_VERSION}")"
+  gw_dir="$(module_dir "sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}")"
+  rm -rf "${schemas}"
+  $python scripts/k8s_schemas.py "${k8s_dir}/api/openapi-spec/swagger.json" \
+    "${gw_dir}/config/crd/standard/gateway.networking.k8s.io_gateways.yaml" \
+    "${gw_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" "${schemas}"
+  touch "${schemas}/.complete"
+fi
+
+out="$(mktemp -d)"
+trap 'rm -rf "${out}"' EXIT
+
+# ---- 1. renderings
+echo "== render: Kustomize (k8s/ and overlays)"
+"${kustomize}" build k8s >"${out}/kustomize-base.yaml"
+for overlay in overlays/*/; do
+  name="$(basename "${overlay}")"
+  "${kustomize}" build "${overlay}" >"${out}/kustomize-${name}.yaml"
+done
+echo "== render: Helm (lint --strict and template, every values file)"
+chart=helm/count-system
+for values in default "${chart}"/ci/values-*.yaml; do
+  args=()
+  name=default
+  if [ "${values}" != default ]; then
+    args=(-f "${values}")
+    name="$(basename "${values}" .yaml)"
+    name="${name#values-}"
+  fi
+  "${helm}" lint --strict "${chart}" "${args[@]}" >/dev/null
+  "${helm}" template count-system "${chart}" "${args[@]}" >"${out}/helm-${name}.yaml"
+done
+# The Secret templates, filled as deploy.sh fills them.
+key_hash="$(printf '%s' check | sha256sum | cut -d' ' -f1)"
+for f in k8s/secret/*.yaml; do
+  # shellcheck disable=SC2016  # the placeholders are literal text
+  sed -e 's/\${POSTGRES_USER}/countuser/' -e 's/\${POSTGRES_PASSWORD}/check-only/' \
+      -e "s/\\\${COUNT_API_KEYS}/[{\"name\":\"check\",\"scopes\":[\"admin\"],\"sha256\":\"${key_hash}\"}]/" "$f"
+  echo "---"
+done >"${out}/secrets.yaml"
+for f in "${out}"/*.yaml; do echo "   $(basename "$f")"; done
+
+# ---- 2. schemas
+echo "== kubeconform -strict, Kubernetes ${K8S_VERSION} + Gateway API ${GATEWAY_API_VERSION}"
+"${kubeconform}" -strict -summary -kubernetes-version "${K8S_VERSION}" \
+  -schema-location "${schemas}/{{ .ResourceKind }}{{ .KindSuffix }}.json" "${out}"/*.yaml
+
+# ---- 3. policy
+# One exception for everything, justified: images are immutable per release (the tag is
+# app.version) and minikube runs locally built images, so IfNotPresent rather than Always.
+# Exceptions for single objects sit beside them as kube-score/ignore annotations, each
+# with its reason (k8s/statefulsets/, k8s/deployments/zookeeper.yaml, kafka.yaml, ...).
+echo "== kube-score (policy)"
+for f in "${out}"/kustomize-*.yaml "${out}"/helm-*.yaml; do
+  extra=()
+  # ci/values-minimal.yaml turns the chart's network policies off on purpose (a cluster
+  # whose policies are managed elsewhere): the missing policy is what it tests.
+  case "$f" in */helm-minimal.yaml) extra=(--ignore-test pod-networkpolicy) ;; esac
+  "${kube_score}" score --output-format ci --ignore-test container-image-pull-policy "${extra[@]}" "$f" \
+    >"${out}/score.txt" || true
+  if grep -E '^\[(CRITICAL|WARNING)\]' "${out}/score.txt" || ! grep -q '^\[OK\]' "${out}/score.txt"; then
+    echo "kube-score: findings in $(basename "$f")"
+    exit 1
+  fi
+  echo "   $(basename "$f"): no findings"
+done
+
+# ---- 4. shell scripts
+echo "== shellcheck"
+shellcheck k8s/*.sh scripts/*.sh
+
+# ---- 5. the database init script, twice, on a real PostgreSQL
+pg_bin=""
+for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && pg_bin="$d"; done
+if [ -n "${pg_bin}" ]; then
+  echo "== PostgreSQL init script (k8s/configmap/postgresql-init.sql), run twice"
+  pg="${out}-pg"  # the server runs as nobody when this runs as root: its own directory
+  mkdir -m 700 "${pg}"
+  [ "$(id -u)" != 0 ] || chown nobody "${pg}"
+  cp k8s/configmap/postgresql-init.sql "${pg}/init.sql"
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi; }
+  as_pg "${pg_bin}/initdb" -D "${pg}/data" -U count -A trust >/dev/null
+  as_pg "${pg_bin}/pg_ctl" -D "${pg}/data" -o "-k ${pg} -c listen_addresses=''" -w start >/dev/null
+  trap 'as_pg "${pg_bin}/pg_ctl" -D "${pg}/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "${out}" "${pg}"' EXIT
+  for _ in 1 2; do
+    as_pg "${pg_bin}/psql" -h "${pg}" -U count -d postgres -v ON_ERROR_STOP=1 -q -f "${pg}/init.sql" >/dev/null
+  done
+  dbs="$(as_pg "${pg_bin}/psql" -h "${pg}" -U count -d postgres -At -c \
+    "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datname IN ('countinfo','dashboardconfig')")"
+  [ "${dbs}" = "countinfo,dashboardconfig" ] || { echo "init script made: ${dbs}"; exit 1; }
+  echo "   created countinfo and dashboardconfig, and the second run changed nothing"
+  as_pg "${pg_bin}/pg_ctl" -D "${pg}/data" -m fast stop >/dev/null
+else
+  echo "== PostgreSQL init script: skipped (no PostgreSQL server installed; scripts/setup.sh --test installs one)"
+fi
+
+# ---- 6. agreement
+for s in "${services[@]}"; do
+  if [ ! -x "${bin_dir}/${s}/${s}" ]; then
+    scripts/build.sh release --target "${services[@]}" >/dev/null
+    break
+  fi
+done
+echo "== agreement: Kustomize, Helm, Dockerfiles, binaries"
+$python scripts/deploy_agreement.py "${out}" "${bin_dir}"
