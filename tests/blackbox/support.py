@@ -202,6 +202,8 @@ class Client:
             return self.ports["management"]
         if path.startswith("/analysis"):
             return self.ports["analysis"]
+        if path.startswith("/dashboard/api/"):
+            return self.ports["provision"]
         if path.startswith("/api/v1/"):
             if method == "GET" and path.startswith("/api/v1/counts"):
                 return self.ports["read"]
@@ -443,6 +445,10 @@ class Infra:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/countinfo"
 
     @property
+    def dashboard_database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/dashboardconfig"
+
+    @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}"
 
@@ -509,6 +515,9 @@ class Infra:
         subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
                         "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE countinfo"],
                        check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE dashboardconfig"],
+                       check=True, stdout=subprocess.DEVNULL)
 
     def _start_redis(self) -> None:
         for name, port, extra in (("redis-primary", self.redis_port, ["--appendonly", "yes"]),
@@ -547,9 +556,10 @@ def make_tempdir(prefix: str = "count-bb-") -> Path:
 # --------------------------------------------------------------------------- starting the binaries
 
 SERVICES = ("count-write-service", "count-read-service", "count-management-service",
-            "count-analysis-service")
+            "count-analysis-service", "dashboard-provision-service")
 SHORT = {"count-write-service": "write", "count-read-service": "read",
-         "count-management-service": "management", "count-analysis-service": "analysis"}
+         "count-management-service": "management", "count-analysis-service": "analysis",
+         "dashboard-provision-service": "provision"}
 
 
 def base_env(port: int, *, debug: bool = True, pod: str = "bb-pod") -> dict[str, str]:
@@ -599,6 +609,10 @@ def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: boo
     elif service == "count-analysis-service":
         env["DATABASE_URL"] = infra.database_url
         env["KAFKA_BROKERS"] = infra.kafka_brokers
+    elif service == "dashboard-provision-service":
+        env["DATABASE_URL"] = infra.dashboard_database_url
+        env["COUNTINFO_DATABASE_URL"] = infra.database_url
+        env["REDIS_REPLICA_URL"] = infra.replica_url
     else:
         env["DATABASE_URL"] = infra.database_url
         env["REDIS_URL"] = infra.redis_url
@@ -624,10 +638,13 @@ def start_service(service: str, infra: Infra, keys: Keys, log_dir: Path, *, debu
 
 
 def migrate(infra: Infra, log_dir: Path) -> None:
-    env = {"DATABASE_URL": infra.database_url, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    r = subprocess.run([str(binary("count-management-service")), "migrate"], env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-    (log_dir / "migrate.log").write_bytes(r.stdout + b"\n--- stderr ---\n" + r.stderr)
-    if r.returncode != 0:
-        raise RuntimeError(f"migrate failed ({r.returncode}):\n{r.stdout.decode(errors='replace')}\n"
-                           f"{r.stderr.decode(errors='replace')}")
+    for service, url, log in (("count-management-service", infra.database_url, "migrate.log"),
+                              ("dashboard-provision-service", infra.dashboard_database_url,
+                               "migrate-dashboardconfig.log")):
+        env = {"DATABASE_URL": url, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        r = subprocess.run([str(binary(service)), "migrate"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        (log_dir / log).write_bytes(r.stdout + b"\n--- stderr ---\n" + r.stderr)
+        if r.returncode != 0:
+            raise RuntimeError(f"{service} migrate failed ({r.returncode}):\n"
+                               f"{r.stdout.decode(errors='replace')}\n{r.stderr.decode(errors='replace')}")
