@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
-# against the standalone binary and against the separate services.
+# against the standalone binary and against the separate services, and the rolling-restart
+# fault scenario (two replicas each of write and read behind HAProxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -22,3 +23,6 @@ for mode in standalone services; do
   echo "== black-box suite, $mode mode"
   COUNT_MODE=$mode /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox
 done
+
+echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_rolling_restart.py

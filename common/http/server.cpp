@@ -27,6 +27,7 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kFirstRead = 4096;  // bytes read while waiting for a request
 
 struct Server::State {
   ServerOptions options;
@@ -187,7 +188,16 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(s->options.header_limit));
-    stream.expires_after(buffer.size() > 0 ? s->options.read_timeout : s->options.idle_timeout);
+    if (buffer.size() == 0) {
+      // Waiting for a request may take the idle timeout; once its first bytes are here, the
+      // whole header must follow within the read timeout, so a client trickling a header
+      // byte by byte (slowloris) is closed after that, not after the idle timeout.
+      stream.expires_after(s->options.idle_timeout);
+      auto [iec, in] = co_await stream.async_read_some(buffer.prepare(kFirstRead), kTuple);
+      if (iec) co_return;
+      buffer.commit(in);
+    }
+    stream.expires_after(s->options.read_timeout);
     auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
     if (rec) {
       if (auto p = ReadFailure(rec)) co_await Reject(stream, *p);

@@ -102,5 +102,46 @@ TEST(ServerStream, AClientThatLeavesEndsItsStream) {
   EXPECT_FALSE(s.stream->Push("data: late\n\n"));
 }
 
+// A client that trickles its header is closed after the read timeout; one that sends
+// nothing waits for the idle timeout.
+TEST(ServerTimeouts, ATrickledHeaderIsClosedAfterTheReadTimeout) {
+  Server server(
+      {.host = "127.0.0.1", .threads = 2, .idle_timeout = 5s, .read_timeout = 300ms},
+      [](Method, std::string_view) { return 0u; }, [](Request&) { return Response::NoContent(); });
+  const int port = server.Start();
+  auto open = [port] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    return fd;
+  };
+  const int slow = open();
+  const int idle = open();
+  const std::string header = "GET /x HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  for (char c : header) {
+    if (::send(slow, &c, 1, MSG_NOSIGNAL) != 1) break;
+    pollfd p{slow, POLLIN, 0};
+    if (::poll(&p, 1, 100) > 0) {
+      char buf[256];
+      if (::recv(slow, buf, sizeof buf, 0) <= 0) {
+        closed = true;
+        break;
+      }
+    }
+  }
+  EXPECT_TRUE(closed) << "a trickled header was not closed";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  pollfd p{idle, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 0) << "an idle connection was closed before the idle timeout";
+  ::close(slow);
+  ::close(idle);
+  server.Stop();
+}
+
 }  // namespace
 }  // namespace count::http
