@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
-# against the standalone binary and against the separate services.
+# against the standalone binary and against the separate services, then the web console's
+# browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -22,3 +23,9 @@ for mode in standalone services; do
   echo "== black-box suite, $mode mode"
   COUNT_MODE=$mode /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox
 done
+
+# The web console in headless Chromium against standalone (web/tests/browser); the build
+# above installed web/node_modules (npm ci) and embedded the console. Screenshots are kept
+# in web/test-artifacts/<run>/ (printed).
+echo "== browser tests (web console, Chromium)"
+(cd web && node --test tests/browser/console.test.mjs)

@@ -21,6 +21,7 @@
 #include "runtime/service.hpp"
 #include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
+#include "web/console_assets.hpp"
 #include "write_api.hpp"
 
 namespace {
@@ -124,6 +125,9 @@ int Up(const Options& options) {
   read_api.Register(service.router());
   management_api.Register(service.router());
   analysis_api.Register(service.router());
+  // The console's pages (no key needed for the files; their API calls carry one).
+  for (const char* page : {web::kManagementPage, web::kAnalysisPage, web::kDashboardPage})
+    http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
 
   // Events: the outbox (written with each change) → the in-process bus → subscribers.
