@@ -10,6 +10,7 @@ export interface LineSeries {
   label: string;
   points: { t: number; value: number }[];  // t: seconds since the epoch
   dashed?: boolean;
+  fill?: boolean;
   color?: string;
 }
 
@@ -59,6 +60,7 @@ export function LineChart(p: { series: LineSeries[]; height?: number; label: str
               stroke: s.color ?? palette[i % palette.length],
               width: 2,
               dash: s.dashed ? [6, 4] : undefined,
+              fill: s.fill ? (s.color ?? palette[i % palette.length]) + '33' : undefined,
               spanGaps: true,
               points: { show: s.points.length < 60 },
             })),
