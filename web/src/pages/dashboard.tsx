@@ -228,6 +228,7 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
       columnOpts: { breakpoints: [{ w: kNarrow, c: 1 }] },
       draggable: { handle: '.widget-head' },
       resizable: { handles: 'se,e,s' },
+      alwaysShowResizeHandle: true,  // in edit mode (the grid is static otherwise)
     }, gridEl.current!);
     grid.current = g;
     g.batchUpdate();
