@@ -41,6 +41,13 @@ inline std::vector<std::string> CountIdsOf(const Dashboard& d) {
   return ids;
 }
 
+// The stored form of a dashboard's widgets, shared by the store adapters: a JSON array
+// of {"id","type","title","countIds","chartType","period","unit","layout":{"x","y","w","h"}}.
+// Decoding tolerates missing members (defaults) and throws std::invalid_argument when the
+// text is not such an array (a corrupt row: the adapters report it, nothing is guessed).
+std::string EncodeWidgets(const std::vector<Widget>& widgets);
+std::vector<Widget> DecodeWidgets(std::string_view text);
+
 // The system of record for dashboard configurations (DashboardConfigDB).
 class DashboardStore {
  public:

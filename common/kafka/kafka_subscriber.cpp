@@ -172,6 +172,7 @@ void KafkaSubscriber::Start() {
   committed_.clear();
   backoff_ = std::chrono::milliseconds(0);
   next_maintenance_ = next_partition_check_ = {};
+  topic_absent_ = false;
   lag_.store(0);
   thread_ = std::thread([this] { Run(); });
 }
@@ -412,12 +413,17 @@ bool KafkaSubscriber::AssignAllPartitions() {
     Log(std::string("kafka subscriber: ") + e.what());
     return false;
   }
-  if (!ids || ids->empty()) {
-    Log("kafka subscriber: topic " + config_.topic + " does not exist (yet)");
-    return false;
-  }
   std::vector<std::int32_t> known = Assignment();
-  const bool first_assignment = known.empty();
+  if (!ids || ids->empty()) {
+    // No topic yet, so no event yet: there is nothing to miss as long as its partitions are
+    // read from their beginning once it exists. Ready now; look again soon.
+    if (!topic_absent_) Log("kafka subscriber: topic " + config_.topic + " does not exist yet");
+    topic_absent_ = true;
+    next_partition_check_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    SetAssignment(std::move(known), /*ready=*/true);
+    return true;
+  }
+  const bool first_assignment = known.empty() && !topic_absent_;
   const bool latest = config_.start_at.value_or(SubscriberConfig::StartAt::kLatest) ==
                       SubscriberConfig::StartAt::kLatest;
   PartitionList added;

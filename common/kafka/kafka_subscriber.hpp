@@ -162,6 +162,7 @@ class KafkaSubscriber {
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point next_maintenance_{};
   std::chrono::steady_clock::time_point next_partition_check_{};
+  bool topic_absent_ = false;  // broadcast: the topic did not exist when first looked for
 
   std::atomic<std::int64_t> lag_{0};
   std::atomic<std::uint64_t> handled_{0};

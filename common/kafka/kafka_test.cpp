@@ -295,6 +295,27 @@ TEST(KafkaTest, BroadcastSubscribersEachSeeEveryEvent) {
   b.Stop();
 }
 
+TEST(KafkaTest, BroadcastSubscriberStartedBeforeTheTopicExistsMissesNothing) {
+  KafkaBroker& broker = SharedBroker();
+  Collector seen;
+  KafkaSubscriber live(Subscriber(broker, "born-later", Mode::kBroadcast),
+                       [&](auto batch) { seen.Add(batch); });
+  live.Start();
+  // No topic, so no event to miss: ready at once, with nothing assigned.
+  ASSERT_TRUE(live.WaitReady(std::chrono::seconds(20)));
+  EXPECT_TRUE(live.Assignment().empty());
+
+  broker.CreateTopic("born-later", 3);
+  KafkaPublisher publisher(Publisher(broker, "born-later"));
+  std::vector<core::Event> events;
+  for (int i = 0; i < 30; ++i) events.push_back(MakeEvent("c-" + std::to_string(i % 6), i));
+  publisher.Publish(events);  // possibly before the subscriber has seen the partitions
+  ASSERT_TRUE(Eventually([&] { return seen.Distinct() == 30; }, std::chrono::seconds(20)))
+      << seen.Distinct();
+  EXPECT_EQ(live.Assignment(), (std::vector<std::int32_t>{0, 1, 2}));
+  live.Stop();
+}
+
 TEST(KafkaTest, BrokerOutageFailsPublishLoudlyAndLosesNothing) {
   LogToStderr("outage: start");
   KafkaBroker& broker = SharedBroker();

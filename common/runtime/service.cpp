@@ -1,6 +1,7 @@
 #include "runtime/service.hpp"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,11 +33,23 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
+// Every connection is a descriptor, and a live-update stream stays open for hours: the soft
+// limit (often 1024) is raised to the hard one, as nginx's worker_rlimit_nofile or Go's
+// runtime do, so the hard limit the platform sets is the one that applies.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 }  // namespace
 
 Service::Service(std::string name, int default_port, const Env& env)
     : name_(std::move(name)), env_(env) {
   BlockShutdownSignals();  // a service is built before the stores start their threads
+  RaiseOpenFileLimit();
   log_level_ = env.Or("LOG_LEVEL", "info");
   Level level;
   try {

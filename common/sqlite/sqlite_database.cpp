@@ -12,7 +12,7 @@ namespace {
 }
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     R"sql(
 CREATE TABLE count_info (
   id          TEXT PRIMARY KEY,
@@ -76,6 +76,17 @@ CREATE TABLE history_import (
   PRIMARY KEY (count_id, at_ms)
 ) WITHOUT ROWID;
 CREATE INDEX history_import_prune ON history_import(at_ms);
+)sql",
+    // Dashboards (UC-005): one row per dashboard, its widgets one JSON array
+    // (core::EncodeWidgets), as in PostgreSQL's dashboardconfig database.
+    R"sql(
+CREATE TABLE dashboard (
+  id         TEXT PRIMARY KEY,
+  name       TEXT NOT NULL,
+  widgets    TEXT NOT NULL DEFAULT '[]',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql",
 };
 

@@ -13,12 +13,14 @@
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "history_retention.hpp"
+#include "live_api.hpp"
 #include "management_api.hpp"
 #include "read_api.hpp"
 #include "reconcile.hpp"
 #include "runtime/auth.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
+#include "sqlite/sqlite_dashboard_store.hpp"
 #include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
 #include "web/console_assets.hpp"
@@ -134,6 +136,11 @@ int Up(const Options& options) {
   sqlite::SqliteEventOutbox outbox(db);
   events::InProcessBus bus;
   bus.Subscribe([&](std::span<const core::Event> batch) { history.Record(batch); });
+  sqlite::SqliteDashboardStore dashboards(db);
+  live::LiveHub hub(values, live::HubOptionsFromEnv(env));
+  live::LiveApi live_api(hub, dashboards, service);
+  live_api.Register(service.router(), service.metrics());
+  bus.Subscribe([&](std::span<const core::Event> batch) { hub.Publish(batch); });
   events::OutboxRelay relay(outbox, bus, {.on_error = [](const std::exception& e) {
                               runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
                             }});

@@ -51,22 +51,30 @@ void LiveApi::Register(http::Router& router, runtime::Metrics& metrics) {
              {.scope = std::string(runtime::kScopeAdmin)});
 }
 
-bool LiveApi::Authorized(const Request& request) const {
-  if (auto token = request.Query("token"))
-    return tokens_.Valid(*token, std::chrono::system_clock::now());
+std::optional<core::Problem> LiveApi::Authorize(const Request& request) const {
+  if (auto token = request.Query("token")) {
+    if (tokens_.Valid(*token, std::chrono::system_clock::now())) return std::nullopt;
+    return core::Unauthorized(
+        "the stream token is invalid or expired; get a new one from POST "
+        "/dashboard/events/tokens");
+  }
   constexpr std::string_view kBearer = "Bearer ";
   const auto auth = request.Header("Authorization");
-  if (!auth || auth->size() <= kBearer.size() || !http::IEquals(auth->substr(0, 7), kBearer))
-    return false;
-  const auto principal = keys_.Authenticate(auth->substr(kBearer.size()));
-  return principal && principal->Has(runtime::kScopeAdmin);
+  const auto principal =
+      auth && auth->size() > kBearer.size() && http::IEquals(auth->substr(0, 7), kBearer)
+          ? keys_.Authenticate(auth->substr(kBearer.size()))
+          : std::nullopt;
+  if (!principal)
+    return core::Unauthorized(
+        "an admin API key (Authorization: Bearer <key>) or a stream token (?token=, from POST "
+        "/dashboard/events/tokens) is required");
+  if (!principal->Has(runtime::kScopeAdmin))
+    return core::Forbidden("live updates need the admin scope");
+  return std::nullopt;
 }
 
 Response LiveApi::Events(Request& request) {
-  if (!Authorized(request))
-    return Response::Problem(core::Unauthorized(
-        "an admin API key (Authorization: Bearer <key>) or a stream token (?token=, from POST "
-        "/dashboard/events/tokens) is required"));
+  if (auto denied = Authorize(request)) return Response::Problem(*denied);
 
   std::vector<std::string> ids;
   const auto count_ids = request.Query("countIds");

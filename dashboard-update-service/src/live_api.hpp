@@ -2,8 +2,10 @@
 // The live-updates API (SPEC §4, port 3005): the Server-Sent Events stream and the
 // short-lived tokens a page uses to open it without putting an API key in a URL.
 #include <chrono>
+#include <optional>
 
 #include "core/dashboard.hpp"
+#include "core/problem.hpp"
 #include "http/router.hpp"
 #include "live_hub.hpp"
 #include "runtime/auth.hpp"
@@ -28,8 +30,9 @@ class LiveApi {
  private:
   http::Response Events(http::Request& request);
   http::Response IssueToken(http::Request& request);
-  // An admin API key in the Authorization header, or a valid `?token=`.
-  bool Authorized(const http::Request& request) const;
+  // Nothing when the request has an admin API key in the Authorization header or a valid
+  // `?token=`; else the 401 or 403 to answer.
+  std::optional<core::Problem> Authorize(const http::Request& request) const;
 
   LiveHub& hub_;
   core::DashboardStore& dashboards_;

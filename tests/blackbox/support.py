@@ -202,6 +202,8 @@ class Client:
             return self.ports["management"]
         if path.startswith("/analysis"):
             return self.ports["analysis"]
+        if path.startswith("/dashboard/events"):
+            return self.ports["live"]
         if path.startswith("/api/v1/"):
             if method == "GET" and path.startswith("/api/v1/counts"):
                 return self.ports["read"]
@@ -443,6 +445,10 @@ class Infra:
         return f"postgresql://postgres@127.0.0.1:{self.pg_port}/countinfo"
 
     @property
+    def dashboard_database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/dashboardconfig"
+
+    @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}"
 
@@ -507,7 +513,8 @@ class Infra:
                 raise RuntimeError(f"postgres did not start\n{self.pg_proc.output_tail()}")
             time.sleep(0.1)
         subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE countinfo"],
+                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE countinfo",
+                        "-qc", "CREATE DATABASE dashboardconfig"],
                        check=True, stdout=subprocess.DEVNULL)
 
     def _start_redis(self) -> None:
@@ -547,14 +554,15 @@ def make_tempdir(prefix: str = "count-bb-") -> Path:
 # --------------------------------------------------------------------------- starting the binaries
 
 SERVICES = ("count-write-service", "count-read-service", "count-management-service",
-            "count-analysis-service")
+            "count-analysis-service", "dashboard-update-service")
 SHORT = {"count-write-service": "write", "count-read-service": "read",
-         "count-management-service": "management", "count-analysis-service": "analysis"}
+         "count-management-service": "management", "count-analysis-service": "analysis",
+         "dashboard-update-service": "live"}
 
 
 def base_env(port: int, *, debug: bool = True, pod: str = "bb-pod") -> dict[str, str]:
     env = {"PORT": str(port), "HOST": "127.0.0.1", "POD_NAME": pod, "APP_ENV": "test",
-           "LOG_LEVEL": "info"}
+           "LOG_LEVEL": "info", "SSE_HEARTBEAT_SECONDS": "1"}
     if debug:
         env["ENABLE_DEBUG_ENDPOINTS"] = "true"
     return env
@@ -598,6 +606,10 @@ def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: boo
         env["REDIS_REPLICA_URL"] = infra.replica_url
     elif service == "count-analysis-service":
         env["DATABASE_URL"] = infra.database_url
+        env["KAFKA_BROKERS"] = infra.kafka_brokers
+    elif service == "dashboard-update-service":
+        env["DATABASE_URL"] = infra.dashboard_database_url
+        env["REDIS_REPLICA_URL"] = infra.replica_url
         env["KAFKA_BROKERS"] = infra.kafka_brokers
     else:
         env["DATABASE_URL"] = infra.database_url

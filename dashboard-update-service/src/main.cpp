@@ -1,0 +1,41 @@
+// dashboard-update-service: live counter updates over Server-Sent Events (UC-005). Every
+// replica reads every event (a Kafka subscriber outside any consumer group). Wiring only.
+#include "kafka/kafka_subscriber.hpp"
+#include "live_api.hpp"
+#include "postgres/postgres_dashboard_store.hpp"
+#include "redis/redis_count_value_store.hpp"
+#include "runtime/log.hpp"
+#include "runtime/service.hpp"
+#include "wiring/from_env.hpp"
+
+int main() {
+  using namespace count;
+  return runtime::RunMain("dashboard-update-service", [] {
+    runtime::Env env;
+    runtime::Service service("dashboard-update-service", 3005, env);
+    // Snapshots read the replica; a deployment without one reads the primary.
+    const bool replica = env.Get("REDIS_REPLICA_URL") || !env.Get("REDIS_URL");
+    auto redis = wiring::RedisFromEnv(env, replica ? "REDIS_REPLICA_URL" : "REDIS_URL");
+    redis::RedisCountValueStore values(*redis);
+    auto pg = wiring::PostgresFromEnv(env);
+    postgres::PostgresDashboardStore dashboards(*pg);
+
+    live::LiveHub hub(values, live::HubOptionsFromEnv(env));
+    live::LiveApi api(hub, dashboards, service);
+    api.Register(service.router(), service.metrics());
+    kafka::KafkaSubscriber events(
+        {.cluster = wiring::KafkaFromEnv(env),
+         .mode = kafka::SubscriberConfig::Mode::kBroadcast,
+         .client_id = service.pod(),
+         .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
+        [&](std::span<const core::Event> batch) { hub.Publish(batch); });
+    events.Start();
+    service.AddShutdownHook([&] { events.Stop(); });
+    service.AddReadinessCheck("redis", [&] { return values.Ping(); });
+    service.AddReadinessCheck("postgres", [&] { return dashboards.Ping(); });
+    // Not ready before every partition has a start offset: until then events could be missed.
+    service.AddReadinessCheck("kafka",
+                              [&] { return events.WaitReady(std::chrono::milliseconds(0)); });
+    return service.Run();
+  });
+}
