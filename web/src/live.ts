@@ -117,7 +117,12 @@ export class LiveValues {
     const onInitial = (e: MessageEvent) => {
       this.lastEventAt = Date.now();
       let changed = false;
-      for (const c of initialCounts(JSON.parse(e.data))) changed = this.put(c.id, c.value, c.updatedAt) || changed;
+      const data = JSON.parse(e.data);
+      for (const c of initialCounts(data)) changed = this.put(c.id, c.value, c.updatedAt) || changed;
+      for (const id of (Array.isArray(data?.missing) ? data.missing : []) as string[]) {
+        this.values.set(id, { value: 0, updatedAt: '', missing: true });
+        changed = true;
+      }
       if (changed) this.emit();
     };
     const onUpdate = (e: MessageEvent) => {
@@ -153,8 +158,8 @@ export class LiveValues {
   }
 }
 
-// The `initial` event's data: the current values of the subscribed counters. Accepts
-// {"counts":[…]}, {"values":[…]} or a bare array of {id|countId, value, updatedAt|timestamp}.
+// The `initial` event's data: the current values of the subscribed counters,
+// {"counts":[{"countId","value","updatedAt"}],"missing":[ids]} (a bare array is accepted too).
 function initialCounts(data: unknown): { id: string; value: Int; updatedAt: string }[] {
   const obj = data as Record<string, unknown>;
   const list = (Array.isArray(data) ? data : (obj.counts ?? obj.values ?? obj.items ?? [])) as Record<string, unknown>[];
