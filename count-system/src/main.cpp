@@ -130,6 +130,10 @@ int Up(const Options& options) {
   // The console's pages (no key needed for the files; their API calls carry one).
   for (const char* page : {web::kManagementPage, web::kAnalysisPage, web::kDashboardPage})
     http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
+  service.router().Add(http::Method::kGet, "/", [](http::Request&) {
+    http::Response r{308, "text/plain; charset=utf-8", "", {{"Location", "/management/"}}};
+    return r;
+  });
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
 
   // Events: the outbox (written with each change) → the in-process bus → subscribers.

@@ -52,6 +52,8 @@ def test_apis_beside_the_pages_are_unchanged(deployment):
 
 @pytest.mark.standalone_only
 def test_standalone_serves_every_page(deployment):
+    r = deployment.anonymous.get("/")
+    assert r.status == 308 and r.header("Location") == "/management/", r.describe()
     for page in PAGES + ["/dashboard"]:
         r = deployment.anonymous.get(page + "/")
         assert r.status == 200 and f'<base href="{page}/">' in r.body.decode(), r.describe()

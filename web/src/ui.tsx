@@ -86,11 +86,13 @@ export function Dialog(p: { title: string; onClose: () => void; children: Compon
   );
 }
 
-export function formatTime(iso: string | null | undefined): string {
+// `compact`: the time alone when it is today.
+export function formatTime(iso: string | null | undefined, compact = false): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  if (compact && d.toDateString() === new Date().toDateString()) return d.toLocaleTimeString();
+  return d.toLocaleString(undefined, { dateStyle: compact ? 'short' : 'medium', timeStyle: 'medium' });
 }
 
 export function formatNumber(v: number | bigint | null | undefined, digits = 2): string {

@@ -218,7 +218,7 @@ export function Summary({ data, compact }: { data: Record<string, unknown>; comp
       {entries.map(([k, v]) => (
         <div key={k} data-key={k}>
           <dt>{labels[k] ?? k.replace(/([A-Z])/g, ' $1').replace(/^./, (c) => c.toUpperCase())}</dt>
-          <dd>{typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) ? formatTime(v) : typeof v === 'number' || typeof v === 'bigint' ? formatNumber(v) : String(v ?? '—')}</dd>
+          <dd>{typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v) ? formatTime(v, compact) : typeof v === 'number' || typeof v === 'bigint' ? formatNumber(v) : String(v ?? '—')}</dd>
         </div>
       ))}
     </dl>
