@@ -226,6 +226,7 @@ export default function ManagementPage() {
                   <td data-label="Bounds">{c.minValue === null || c.minValue === undefined ? '−∞' : formatNumber(c.minValue)} … {c.maxValue === null || c.maxValue === undefined ? '∞' : formatNumber(c.maxValue)}</td>
                   <td data-label="Updated">{formatTime(c.updatedAt)}</td>
                   <td class="row-actions">
+                    <a class="button" href={`/analysis/?ids=${encodeURIComponent(c.id)}`} aria-label={`Analyse ${c.id}`}>Analyse</a>
                     <button type="button" onClick={() => setEditing(c)} aria-label={`Edit ${c.id}`}>Edit</button>
                     <button type="button" class="danger" onClick={() => setDeleting(c)} aria-label={`Delete ${c.id}`}>Delete</button>
                   </td>

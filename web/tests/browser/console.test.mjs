@@ -186,8 +186,12 @@ describe('UC-004 analysis', () => {
   }
 
   test('trend of imported history: chart, table and summary; CSV export', async () => {
-    const page = await openSignedIn(browser, system.url, system.key, '/analysis/');
-    await choose(page, ['shop.orders']);
+    // From the counter list to its analysis (the key stays with the tab).
+    const page = await openSignedIn(browser, system.url, system.key, '/management/');
+    await page.getByLabel('Search by id prefix').fill('shop.orders');
+    await page.getByRole('link', { name: 'Analyse shop.orders' }).click();
+    await page.getByRole('heading', { name: 'Analysis' }).waitFor();
+    await page.getByRole('button', { name: 'Remove shop.orders' }).waitFor();  // chosen already
     await page.getByLabel('Range').selectOption('7d');
     await page.getByLabel('Unit').selectOption('hour');
     await page.getByRole('radio', { name: 'Trend' }).check();
