@@ -27,6 +27,12 @@ std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
   }
 }
 
+std::unique_ptr<redis::RedisClient> RedisReplicaFromEnv(const runtime::Env& env) {
+  const bool primary_only =
+      !env.Get("REDIS_REPLICA_URL") && (env.Get("REDIS_URL") || env.Get("REDIS_SENTINELS"));
+  return RedisFromEnv(env, primary_only ? "REDIS_URL" : "REDIS_REPLICA_URL");
+}
+
 std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,
                                                   std::string_view url_setting) {
   postgres::PgPoolOptions options;

@@ -19,6 +19,10 @@ namespace count::wiring {
 std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
                                                  std::string_view url_setting);
 
+// The Redis that serves reads: REDIS_REPLICA_URL; a deployment without a replica (only
+// REDIS_URL or Sentinel settings) reads the primary.
+std::unique_ptr<redis::RedisClient> RedisReplicaFromEnv(const runtime::Env& env);
+
 // DATABASE_URL (required), DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS.
 std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,
                                                   std::string_view url_setting = "DATABASE_URL");

@@ -8,9 +8,7 @@ int main() {
   return count::runtime::RunMain("count-read-service", [] {
     count::runtime::Env env;
     count::runtime::Service service("count-read-service", 3001, env);
-    // Reads go to the replica; a deployment without one reads the primary.
-    const bool replica = env.Get("REDIS_REPLICA_URL") || !env.Get("REDIS_URL");
-    auto redis = count::wiring::RedisFromEnv(env, replica ? "REDIS_REPLICA_URL" : "REDIS_URL");
+    auto redis = count::wiring::RedisReplicaFromEnv(env);
     count::redis::RedisCountValueStore values(*redis);
     count::read::ReadApi api(values);
     api.Register(service.router());

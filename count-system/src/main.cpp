@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "analysis_api.hpp"
+#include "dashboard_api.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "history_retention.hpp"
@@ -116,7 +117,8 @@ int Up(const Options& options) {
   sqlite::SqliteDatabase db(fs::path(data) / "count.db");
   sqlite::SqliteCountInfoStore info(db);
   sqlite::SqliteCountValueStore values(db, "count-system");
-  // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management.
+  // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
+  // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
   write::WriteApi write_api(
       values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false), .strong_read = false});
   read::ReadApi read_api(values);
@@ -127,6 +129,9 @@ int Up(const Options& options) {
   read_api.Register(service.router());
   management_api.Register(service.router());
   analysis_api.Register(service.router());
+  sqlite::SqliteDashboardStore dashboards(db);
+  dashboard::DashboardApi dashboard_api(dashboards, info, values);  // /dashboard/api/v1
+  dashboard_api.Register(service.router());
   // The console's pages (no key needed for the files; their API calls carry one).
   for (const char* page : {web::kManagementPage, web::kAnalysisPage, web::kDashboardPage})
     http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
@@ -140,7 +145,6 @@ int Up(const Options& options) {
   sqlite::SqliteEventOutbox outbox(db);
   events::InProcessBus bus;
   bus.Subscribe([&](std::span<const core::Event> batch) { history.Record(batch); });
-  sqlite::SqliteDashboardStore dashboards(db);
   live::LiveHub hub(values, live::HubOptionsFromEnv(env));
   live::LiveApi live_api(hub, dashboards, service);
   live_api.Register(service.router(), service.metrics());

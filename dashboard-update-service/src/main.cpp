@@ -13,9 +13,7 @@ int main() {
   return runtime::RunMain("dashboard-update-service", [] {
     runtime::Env env;
     runtime::Service service("dashboard-update-service", 3005, env);
-    // Snapshots read the replica; a deployment without one reads the primary.
-    const bool replica = env.Get("REDIS_REPLICA_URL") || !env.Get("REDIS_URL");
-    auto redis = wiring::RedisFromEnv(env, replica ? "REDIS_REPLICA_URL" : "REDIS_URL");
+    auto redis = wiring::RedisReplicaFromEnv(env);  // snapshots
     redis::RedisCountValueStore values(*redis);
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresDashboardStore dashboards(*pg);

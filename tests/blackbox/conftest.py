@@ -99,7 +99,8 @@ def _start_standalone(root: Path, keys: Keys) -> Deployment:
     if not exe.exists():
         raise RuntimeError(f"binary not found: {exe} (build it, or set COUNT_BIN_DIR)")
     proc, port = support.start_standalone(logs, root / "data", keys)
-    ports = {"write": port, "read": port, "management": port, "analysis": port, "live": port}
+    ports = {"write": port, "read": port, "management": port, "analysis": port, "provision": port,
+             "live": port}
     return Deployment("standalone", keys, ports, {"count-system": port}, {"count-system": proc}, root)
 
 

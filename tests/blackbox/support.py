@@ -202,6 +202,8 @@ class Client:
             return self.ports["management"]
         if path.startswith("/analysis"):
             return self.ports["analysis"]
+        if path.startswith("/dashboard/api/"):
+            return self.ports["provision"]
         if path.startswith("/dashboard/events"):
             return self.ports["live"]
         if path.startswith("/api/v1/"):
@@ -513,8 +515,10 @@ class Infra:
                 raise RuntimeError(f"postgres did not start\n{self.pg_proc.output_tail()}")
             time.sleep(0.1)
         subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
-                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE countinfo",
-                        "-qc", "CREATE DATABASE dashboardconfig"],
+                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE countinfo"],
+                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", "postgres",
+                        "-v", "ON_ERROR_STOP=1", "-qc", "CREATE DATABASE dashboardconfig"],
                        check=True, stdout=subprocess.DEVNULL)
 
     def _start_redis(self) -> None:
@@ -554,10 +558,10 @@ def make_tempdir(prefix: str = "count-bb-") -> Path:
 # --------------------------------------------------------------------------- starting the binaries
 
 SERVICES = ("count-write-service", "count-read-service", "count-management-service",
-            "count-analysis-service", "dashboard-update-service")
+            "count-analysis-service", "dashboard-provision-service", "dashboard-update-service")
 SHORT = {"count-write-service": "write", "count-read-service": "read",
          "count-management-service": "management", "count-analysis-service": "analysis",
-         "dashboard-update-service": "live"}
+         "dashboard-provision-service": "provision", "dashboard-update-service": "live"}
 
 
 def base_env(port: int, *, debug: bool = True, pod: str = "bb-pod") -> dict[str, str]:
@@ -607,6 +611,10 @@ def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: boo
     elif service == "count-analysis-service":
         env["DATABASE_URL"] = infra.database_url
         env["KAFKA_BROKERS"] = infra.kafka_brokers
+    elif service == "dashboard-provision-service":
+        env["DATABASE_URL"] = infra.dashboard_database_url
+        env["COUNTINFO_DATABASE_URL"] = infra.database_url
+        env["REDIS_REPLICA_URL"] = infra.replica_url
     elif service == "dashboard-update-service":
         env["DATABASE_URL"] = infra.dashboard_database_url
         env["REDIS_REPLICA_URL"] = infra.replica_url
@@ -636,10 +644,13 @@ def start_service(service: str, infra: Infra, keys: Keys, log_dir: Path, *, debu
 
 
 def migrate(infra: Infra, log_dir: Path) -> None:
-    env = {"DATABASE_URL": infra.database_url, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-    r = subprocess.run([str(binary("count-management-service")), "migrate"], env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-    (log_dir / "migrate.log").write_bytes(r.stdout + b"\n--- stderr ---\n" + r.stderr)
-    if r.returncode != 0:
-        raise RuntimeError(f"migrate failed ({r.returncode}):\n{r.stdout.decode(errors='replace')}\n"
-                           f"{r.stderr.decode(errors='replace')}")
+    for service, url, log in (("count-management-service", infra.database_url, "migrate.log"),
+                              ("dashboard-provision-service", infra.dashboard_database_url,
+                               "migrate-dashboardconfig.log")):
+        env = {"DATABASE_URL": url, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        r = subprocess.run([str(binary(service)), "migrate"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+        (log_dir / log).write_bytes(r.stdout + b"\n--- stderr ---\n" + r.stderr)
+        if r.returncode != 0:
+            raise RuntimeError(f"{service} migrate failed ({r.returncode}):\n"
+                               f"{r.stdout.decode(errors='replace')}\n{r.stderr.decode(errors='replace')}")

@@ -101,6 +101,25 @@ def test_created_and_deleted_counters_are_announced(deployment):
         assert kinds == ["count_created", "count_updated", "count_deleted"]
 
 
+def test_dashboard_subscription_follows_its_widgets_counters(deployment):
+    a, b, c = (deployment.create_counter()["id"] for _ in range(3))
+    dashboard = {"id": support.unique_id("dash"), "name": "live", "widgets": [
+        {"id": "w1", "type": "count", "countIds": [a], "layout": {"x": 0, "y": 0, "w": 3, "h": 2}},
+        {"id": "w2", "type": "chart", "countIds": [a, b], "period": "1h", "unit": "minute",
+         "layout": {"x": 3, "y": 0, "w": 6, "h": 4}}]}
+    assert_json(deployment.admin.post("/dashboard/api/v1/dashboards", dashboard), 201)
+    with stream(deployment, f"dashboardId={dashboard['id']}") as s:
+        assert [x["countId"] for x in s.initial()["counts"]] == [a, b]
+        for cid in (c, a, c, b):
+            increment(deployment, cid)
+        s.wait_events(2)
+        time.sleep(0.3)  # c's updates would have arrived by now
+        assert sorted(e.json()["countId"] for e in s.events("count_updated")) == sorted([a, b])
+    with stream(deployment, "dashboardId=no-such-dashboard") as s:
+        assert s.status == 404
+        assert problem_of(s)["type"].endswith("/problems/not-found")
+
+
 def test_resume_with_last_event_id_misses_nothing(deployment):
     a, b = deployment.create_counter()["id"], deployment.create_counter()["id"]
     with stream(deployment, f"countIds={a}") as s:

@@ -1,0 +1,157 @@
+// DashboardApi through the router on SQLite: CRUD, the rules' problems, the summary.
+#include "dashboard_api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+#include <limits>
+
+#include "sqlite/sqlite_dashboard_store.hpp"
+#include "sqlite/sqlite_stores.hpp"
+#include "testing/process.hpp"
+
+namespace count::dashboard {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kBase = "/dashboard/api/v1/dashboards";
+
+std::string Body(std::string_view id, std::string_view name, std::string_view count_id = "a") {
+  return std::string(R"({"id":")") + std::string(id) + R"(","name":")" + std::string(name) +
+         R"(","widgets":[{"id":"w1","type":"count","countIds":[")" + std::string(count_id) +
+         R"("],"layout":{"x":0,"y":0,"w":4,"h":2}}]})";
+}
+
+class DashboardApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    router.SetAuthenticator([](std::string_view token) -> std::optional<http::Principal> {
+      if (token == "admin") return http::Principal{"admin", {"admin"}};
+      if (token == "reader") return http::Principal{"reader", {"count:read"}};
+      return std::nullopt;
+    });
+    api.Register(router);
+    for (const char* id : {"a", "b"}) Counter(id, 0);
+  }
+
+  void Counter(const std::string& id, std::int64_t value) {
+    const auto now = core::Now();
+    core::CountInfo info{id, "", std::nullopt, std::nullopt, now, now};
+    ASSERT_TRUE(info_store.Create(info));
+    ASSERT_TRUE(values.Create(info, value));
+  }
+
+  http::Response Send(http::Method method, std::string target, std::string body = {},
+                      std::string token = "admin") {
+    http::Request r;
+    r.method = method;
+    r.target = target;
+    EXPECT_TRUE(http::ParseTarget(target, r.path, r.query));
+    r.body = std::move(body);
+    r.headers = {{"Authorization", "Bearer " + token}};
+    if (!r.body.empty()) r.headers.emplace_back("Content-Type", "application/json");
+    return router.Dispatch(r);
+  }
+  static json::object Json(const http::Response& r) { return json::parse(r.body).as_object(); }
+  static std::string Type(const http::Response& r) {
+    return std::string(Json(r).at("type").as_string());
+  }
+
+  testing::TempDir dir;
+  sqlite::SqliteDatabase db{dir.path() / "count.db"};
+  sqlite::SqliteCountInfoStore info_store{db};
+  sqlite::SqliteCountValueStore values{db, "test"};
+  sqlite::SqliteDashboardStore dashboards{db};
+  DashboardApi api{dashboards, info_store, values};
+  http::Router router;
+};
+
+TEST_F(DashboardApiTest, CreateGetListPutDelete) {
+  auto created = Send(http::Method::kPost, std::string(kBase), Body("shop", "Shop"));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto c = Json(created);
+  EXPECT_EQ(c.at("createdAt"), c.at("updatedAt"));
+  EXPECT_EQ(c.at("widgets").as_array()[0].as_object().at("chartType"), nullptr);
+
+  auto got = Send(http::Method::kGet, std::string(kBase) + "/shop");
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(Json(got), c);
+  EXPECT_EQ(Json(Send(http::Method::kGet, std::string(kBase))).at("items").as_array().size(), 1u);
+
+  auto put = Send(http::Method::kPut, std::string(kBase) + "/shop", Body("shop", "Renamed", "b"));
+  ASSERT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(Json(put).at("name"), "Renamed");
+  EXPECT_EQ(Json(put).at("createdAt"), c.at("createdAt"));
+  EXPECT_EQ(Json(Send(http::Method::kGet, std::string(kBase) + "/shop")), Json(put));
+
+  EXPECT_EQ(Send(http::Method::kDelete, std::string(kBase) + "/shop").status, 204);
+  EXPECT_EQ(Send(http::Method::kDelete, std::string(kBase) + "/shop").status, 404);
+  EXPECT_EQ(Send(http::Method::kGet, std::string(kBase) + "/shop").status, 404);
+}
+
+TEST_F(DashboardApiTest, WithoutAnIdTheServerNamesIt) {
+  auto created = Send(http::Method::kPost, std::string(kBase), R"({"name":"n"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string id(Json(created).at("id").as_string());
+  EXPECT_TRUE(core::IsValidCountId(id)) << id;
+  EXPECT_EQ(Send(http::Method::kGet, std::string(kBase) + "/" + id).status, 200);
+}
+
+TEST_F(DashboardApiTest, Problems) {
+  ASSERT_EQ(Send(http::Method::kPost, std::string(kBase), Body("shop", "Shop")).status, 201);
+  auto dup = Send(http::Method::kPost, std::string(kBase), Body("shop", "Other"));
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_EQ(Type(dup), "/problems/already-exists");
+  auto unknown = Send(http::Method::kPost, std::string(kBase), Body("x", "X", "nope"));
+  EXPECT_EQ(unknown.status, 422);
+  EXPECT_EQ(Type(unknown), "/problems/unknown-count");
+  EXPECT_NE(Json(unknown).at("detail").as_string().find("'nope'"), std::string::npos);
+  EXPECT_EQ(Type(Send(http::Method::kPost, std::string(kBase), Body("-x", "X"))),
+            "/problems/invalid-dashboard-id");
+  EXPECT_EQ(Type(Send(http::Method::kGet, std::string(kBase) + "/-x")),
+            "/problems/invalid-dashboard-id");
+  auto mismatch = Send(http::Method::kPut, std::string(kBase) + "/shop", Body("other", "X"));
+  EXPECT_EQ(mismatch.status, 422);
+  EXPECT_EQ(Send(http::Method::kPut, std::string(kBase) + "/none", Body("none", "X")).status, 404);
+  EXPECT_EQ(Send(http::Method::kPost, std::string(kBase), "{").status, 400);
+  EXPECT_EQ(Send(http::Method::kGet, std::string(kBase), "", "reader").status, 403);
+  EXPECT_EQ(Send(http::Method::kGet, std::string(kBase), "", "bad").status, 401);
+}
+
+TEST_F(DashboardApiTest, SummaryOverEveryCounter) {
+  ASSERT_EQ(Send(http::Method::kPost, std::string(kBase), Body("shop", "Shop")).status, 201);
+  Counter("c", 7);
+  Counter("d", -1);
+  auto r = Send(http::Method::kGet, "/dashboard/api/v1/summary");
+  ASSERT_EQ(r.status, 200);
+  const auto s = Json(r);
+  EXPECT_EQ(s.at("totalCounters"), 4);
+  EXPECT_EQ(s.at("totalValue"), 6);
+  EXPECT_DOUBLE_EQ(s.at("averageValue").as_double(), 1.5);
+  EXPECT_EQ(s.at("totalDashboards"), 1);
+  EXPECT_TRUE(s.at("lastUpdatedAt").is_string());
+}
+
+TEST_F(DashboardApiTest, SummaryOfNothingAndBeyondInt64) {
+  sqlite::SqliteDatabase empty_db{dir.path() / "empty.db"};
+  sqlite::SqliteCountInfoStore no_info{empty_db};
+  sqlite::SqliteCountValueStore no_values{empty_db, "test"};
+  const Summary none = Summarize(no_info, no_values);
+  EXPECT_EQ(none.total_counters, 0u);
+  EXPECT_FALSE(none.last_updated_at);
+
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  Counter("m1", kMax);
+  Counter("m2", kMax);
+  const Summary s = Summarize(info_store, values, 1);  // one counter per page
+  EXPECT_EQ(s.total_counters, 4u);
+  EXPECT_EQ(s.counters_with_value, 4u);
+  EXPECT_TRUE(s.total_value == static_cast<__int128>(kMax) * 2);
+  const auto body = Json(Send(http::Method::kGet, "/dashboard/api/v1/summary"));
+  EXPECT_TRUE(body.at("totalValue").is_double());
+  EXPECT_DOUBLE_EQ(body.at("averageValue").as_double(), static_cast<double>(kMax) / 2);
+}
+
+}  // namespace
+}  // namespace count::dashboard

@@ -1,0 +1,46 @@
+// dashboard-provision-service: UC-005 dashboard configurations in PostgreSQL
+// (DashboardConfigDB), the summary over CountInfoDB and the Redis replica, and the dashboard
+// page of the web console. Wiring only.
+// `dashboard-provision-service migrate` applies the dashboardconfig schema and exits.
+#include <string_view>
+
+#include "dashboard_api.hpp"
+#include "postgres/migrations.hpp"
+#include "postgres/postgres_count_info_store.hpp"
+#include "postgres/postgres_dashboard_store.hpp"
+#include "redis/redis_count_value_store.hpp"
+#include "runtime/log.hpp"
+#include "runtime/service.hpp"
+#include "web/console_assets.hpp"
+#include "wiring/from_env.hpp"
+
+int main(int argc, char** argv) {
+  using namespace count;
+  return runtime::RunMain("dashboard-provision-service", [&] {
+    runtime::Env env;
+    if (argc > 1 && std::string_view(argv[1]) == "migrate") {
+      auto pg = wiring::PostgresFromEnv(env);
+      const auto applied = postgres::Migrate(*pg, "dashboardconfig");
+      runtime::Log::Write(runtime::Level::kInfo, "migrate", "migrations applied",
+                          {{"database", "dashboardconfig"}, {"applied", applied.size()}});
+      return 0;
+    }
+    if (argc > 1)
+      throw runtime::ConfigError(std::string("unknown command '") + argv[1] +
+                                 "'; the only command is 'migrate'");
+    runtime::Service service("dashboard-provision-service", 3004, env);
+    auto dashboard_db = wiring::PostgresFromEnv(env);  // DATABASE_URL: dashboardconfig
+    auto countinfo_db = wiring::PostgresFromEnv(env, "COUNTINFO_DATABASE_URL");
+    auto redis = wiring::RedisReplicaFromEnv(env);
+    postgres::PostgresDashboardStore dashboards(*dashboard_db);
+    postgres::PostgresCountInfoStore counts(*countinfo_db);
+    redis::RedisCountValueStore values(*redis);
+    dashboard::DashboardApi api(dashboards, counts, values);
+    api.Register(service.router());
+    http::ServeStaticSite(service.router(), web::kDashboardPage, web::ConsoleFiles());
+    service.AddReadinessCheck("dashboardconfig", [&] { return dashboards.Ping(); });
+    service.AddReadinessCheck("countinfo", [&] { return counts.Ping(); });
+    service.AddReadinessCheck("redis_replica", [&] { return values.Ping(); });
+    return service.Run();
+  });
+}
