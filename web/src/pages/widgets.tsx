@@ -122,7 +122,9 @@ function ChartWidget({ widget, live }: ViewProps) {
     if (v && !v.missing) points.push({ t: now, value: num(v.value) });
     return { label: s.countId, points, fill: widget.chartType === 'area' };
   });
-  return <LineChart series={series} height={chartHeight(widget)} legend={series.length > 1} label={`${widget.title}: values per ${unit}`} />;
+  // A legend only for several counters, and out of the chart's height (uPlot adds it below).
+  const legend = series.length > 1;
+  return <LineChart series={series} height={chartHeight(widget) - (legend ? 36 : 0)} legend={legend} label={`${widget.title}: values per ${unit}`} />;
 }
 
 function chartHeight(w: Widget): number {
