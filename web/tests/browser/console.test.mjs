@@ -53,6 +53,13 @@ describe('login (any page)', () => {
     await page.getByLabel('API key').fill(system.key);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Counters' }).waitFor();
+    await page.getByText('No counters yet.').waitFor();
+    // The key stays with the tab across pages; with no counters the dashboards suggest some.
+    await page.getByRole('link', { name: 'Dashboards' }).click();
+    await textMatches(page.locator('.empty').first(), /No counters yet.*Counters/s);
+    await shot(page, 'dashboard-no-counters');
+    await page.getByRole('link', { name: 'Counters' }).first().click();
+    await page.getByRole('heading', { name: 'Counters' }).waitFor();
     // The key is revoked behind the page's back: the next call's 401 returns to the login.
     await page.evaluate(() => sessionStorage.setItem('count.apiKey', 'revoked'));
     await page.getByLabel('Search by id prefix').fill('x');
@@ -303,6 +310,9 @@ describe('UC-005 dashboards', () => {
     await addWidget(page, { title: 'Orders', counters: ['dash.orders'], x: 0, y: 0, w: 3, h: 2 });
     await addWidget(page, { title: 'Visits over time', type: 'chart', counters: ['dash.visits'], chartType: 'line', x: 3, y: 0, w: 6, h: 3 });
     await addWidget(page, { title: 'System', type: 'stat', x: 9, y: 0, w: 3, h: 2 });
+    await addWidget(page, { title: 'Short-lived', counters: ['dash.visits'] });
+    await page.getByRole('button', { name: 'Remove Short-lived' }).click();
+    await page.locator('.grid-stack-item:has(h3:text-is("Short-lived"))').waitFor({ state: 'detached' });
     // Drag "Orders" by its title bar onto the chart's place; resize "System" from its bottom edge.
     const initial = await shownLayout(page);
     const head = page.locator('.grid-stack-item:has(h3:text-is("Orders")) .widget-head h3');
