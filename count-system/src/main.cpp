@@ -167,6 +167,7 @@ int Up(const Options& options) {
     // once per start so a newcomer can use it, and kept in the data directory.
     const std::string shown = key_from_env ? "$COUNT_ADMIN_KEY" : admin_key;
     std::cerr << "\ncount-system is up: http://127.0.0.1:" << port << "\n"
+              << "  web console:    http://127.0.0.1:" << port << "/management/\n"
               << "  data directory: " << fs::absolute(data).string() << "\n"
               << "  admin API key:  "
               << (key_from_env ? "from COUNT_ADMIN_KEY" : admin_key + " (kept in admin.key)")
