@@ -15,11 +15,17 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(redis-server redis-sentinel redis-tools postgresql-15 python3 python3-pytest
-                       curl clang-format default-jre-headless maven haproxy kcat) ;;
+                       curl clang-format default-jre-headless maven haproxy kcat chromium) ;;
     --bench) packages+=(nginx-light wrk redis-tools curl python3 procps) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
+
+# The web console is built with node and npm (web/): Debian's own unless a node with npm is
+# already installed (a NodeSource node bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

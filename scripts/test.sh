@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
-# against the standalone binary and against the separate services, and the rolling-restart
-# fault scenario (two replicas each of write and read behind HAProxy).
+# against the standalone binary and against the separate services, the rolling-restart
+# fault scenario (two replicas each of write and read behind HAProxy), then the web
+# console's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -26,3 +27,9 @@ done
 
 echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_rolling_restart.py
+
+# The web console in headless Chromium against standalone (web/tests/browser); the build
+# above installed web/node_modules (npm ci) and embedded the console. Screenshots are kept
+# in web/test-artifacts/<run>/ (printed).
+echo "== browser tests (web console, Chromium)"
+(cd web && node --test tests/browser/console.test.mjs)

@@ -23,6 +23,11 @@ bool IsParam(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
+// "{name...}" as the last segment: the rest of the path, one or more segments.
+bool IsRest(std::string_view segment) {
+  return segment.size() > 5 && segment.front() == '{' && segment.ends_with("...}");
+}
+
 std::string_view MediaType(std::string_view content_type) {
   auto semi = content_type.find(';');
   auto t = content_type.substr(0, semi);
@@ -42,28 +47,43 @@ void Router::Add(Method method, std::string pattern, Handler handler, RouteOptio
 const Router::Route* Router::Match(Method method, std::string_view path, Fields* params,
                                    std::vector<Method>* allowed) const {
   const auto parts = Split(path);
-  for (const auto& route : routes_) {
-    if (route.segments.size() != parts.size()) continue;
-    Fields found;
-    bool ok = true;
-    for (std::size_t i = 0; i < parts.size() && ok; ++i) {
-      const auto& seg = route.segments[i];
-      if (IsParam(seg)) {
-        if (parts[i].empty())
-          ok = false;
-        else
-          found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
-      } else {
-        ok = seg == parts[i];
+  // Exact routes first; rest routes ("/page/{path...}") only when no exact route knows the
+  // path, so they never turn an API's 404 or 405 into something else.
+  std::vector<Method> exact_allowed;
+  for (const bool rest_pass : {false, true}) {
+    if (rest_pass && !exact_allowed.empty()) break;
+    for (const auto& route : routes_) {
+      const bool rest = !route.segments.empty() && IsRest(route.segments.back());
+      if (rest != rest_pass) continue;
+      if (rest ? parts.size() < route.segments.size() : route.segments.size() != parts.size())
+        continue;
+      Fields found;
+      bool ok = true;
+      for (std::size_t i = 0; i < route.segments.size() && ok; ++i) {
+        const auto& seg = route.segments[i];
+        if (rest && i + 1 == route.segments.size()) {
+          std::string tail;
+          for (std::size_t j = i; j < parts.size(); ++j)
+            tail += (j == i ? "" : "/") + std::string(parts[j]);
+          found.emplace_back(seg.substr(1, seg.size() - 5), std::move(tail));
+        } else if (IsParam(seg)) {
+          if (parts[i].empty())
+            ok = false;
+          else
+            found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+        } else {
+          ok = seg == parts[i];
+        }
       }
+      if (!ok) continue;
+      if (route.method == method || (method == Method::kHead && route.method == Method::kGet)) {
+        if (params) *params = std::move(found);
+        return &route;
+      }
+      exact_allowed.push_back(route.method);
     }
-    if (!ok) continue;
-    if (route.method == method || (method == Method::kHead && route.method == Method::kGet)) {
-      if (params) *params = std::move(found);
-      return &route;
-    }
-    if (allowed) allowed->push_back(route.method);
   }
+  if (allowed) *allowed = std::move(exact_allowed);
   return nullptr;
 }
 

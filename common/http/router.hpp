@@ -27,6 +27,8 @@ struct RouteOptions {
 
 class Router {
  public:
+  // `pattern` segments are literal, "{name}" (one segment) or, last only, "{name...}" (the
+  // rest of the path, one or more segments, joined by '/'; matched after every other route).
   void Add(Method method, std::string pattern, Handler handler, RouteOptions options = {});
   void SetAuthenticator(Authenticator authenticator) { authenticator_ = std::move(authenticator); }
 

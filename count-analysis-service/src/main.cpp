@@ -12,6 +12,7 @@
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
+#include "web/console_assets.hpp"
 #include "wiring/from_env.hpp"
 
 namespace {
@@ -23,6 +24,7 @@ int Serve(runtime::Service& service, core::HistoryStore& history) {
   const std::chrono::days keep(service.env().Int("HISTORY_RETENTION_DAYS", 400, 1, 36'600));
   analysis::AnalysisApi api(history);
   api.Register(service.router());
+  http::ServeStaticSite(service.router(), web::kAnalysisPage, web::ConsoleFiles());
   service.AddReadinessCheck("postgres", [&] { return history.Ping(); });
   analysis::HistoryRetention retention(history, keep, std::chrono::hours(1));
   retention.Start();

@@ -8,6 +8,7 @@
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
+#include "web/console_assets.hpp"
 #include "wiring/from_env.hpp"
 
 int main(int argc, char** argv) {
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
                                [&] { return double(events.outbox().Backlog()); });
     management::ManagementApi api(info, values);
     api.Register(service.router());
+    http::ServeStaticSite(service.router(), web::kManagementPage, web::ConsoleFiles());
     service.AddReadinessCheck("postgres", [&] { return info.Ping(); });
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     return service.Run();

@@ -24,6 +24,7 @@
 #include "sqlite/sqlite_dashboard_store.hpp"
 #include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
+#include "web/console_assets.hpp"
 #include "write_api.hpp"
 
 namespace {
@@ -131,6 +132,13 @@ int Up(const Options& options) {
   sqlite::SqliteDashboardStore dashboards(db);
   dashboard::DashboardApi dashboard_api(dashboards, info, values);  // /dashboard/api/v1
   dashboard_api.Register(service.router());
+  // The console's pages (no key needed for the files; their API calls carry one).
+  for (const char* page : {web::kManagementPage, web::kAnalysisPage, web::kDashboardPage})
+    http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
+  service.router().Add(http::Method::kGet, "/", [](http::Request&) {
+    http::Response r{308, "text/plain; charset=utf-8", "", {{"Location", "/management/"}}};
+    return r;
+  });
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
 
   // Events: the outbox (written with each change) → the in-process bus → subscribers.
@@ -159,6 +167,7 @@ int Up(const Options& options) {
     // once per start so a newcomer can use it, and kept in the data directory.
     const std::string shown = key_from_env ? "$COUNT_ADMIN_KEY" : admin_key;
     std::cerr << "\ncount-system is up: http://127.0.0.1:" << port << "\n"
+              << "  web console:    http://127.0.0.1:" << port << "/management/\n"
               << "  data directory: " << fs::absolute(data).string() << "\n"
               << "  admin API key:  "
               << (key_from_env ? "from COUNT_ADMIN_KEY" : admin_key + " (kept in admin.key)")

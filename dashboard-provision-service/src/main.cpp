@@ -1,5 +1,6 @@
 // dashboard-provision-service: UC-005 dashboard configurations in PostgreSQL
-// (DashboardConfigDB) and the summary over CountInfoDB and the Redis replica. Wiring only.
+// (DashboardConfigDB), the summary over CountInfoDB and the Redis replica, and the dashboard
+// page of the web console. Wiring only.
 // `dashboard-provision-service migrate` applies the dashboardconfig schema and exits.
 #include <string_view>
 
@@ -10,6 +11,7 @@
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
+#include "web/console_assets.hpp"
 #include "wiring/from_env.hpp"
 
 int main(int argc, char** argv) {
@@ -35,6 +37,7 @@ int main(int argc, char** argv) {
     redis::RedisCountValueStore values(*redis);
     dashboard::DashboardApi api(dashboards, counts, values);
     api.Register(service.router());
+    http::ServeStaticSite(service.router(), web::kDashboardPage, web::ConsoleFiles());
     service.AddReadinessCheck("dashboardconfig", [&] { return dashboards.Ping(); });
     service.AddReadinessCheck("countinfo", [&] { return counts.Ping(); });
     service.AddReadinessCheck("redis_replica", [&] { return values.Ping(); });

@@ -186,8 +186,9 @@ def http_request(port: int, method: str, path: str, *, body: bytes | None = None
 
 class Client:
     """Talks to the deployment the way the public ingress routes:
-    /management/... -> management; GET /api/v1/counts... -> read; other /api/v1/... -> write.
-    Anything else goes to `service` if given, else to the write service (standalone: the
+    /management/... -> management; /analysis/... -> analysis; /dashboard/events... -> live
+    updates; other /dashboard... -> provision (API and page); GET /api/v1/counts... -> read;
+    other /api/v1/... -> write. Anything else goes to `service` if given, else to the write service (standalone: the
     single port)."""
 
     def __init__(self, ports: dict[str, int], key: str | None = None):
@@ -202,10 +203,10 @@ class Client:
             return self.ports["management"]
         if path.startswith("/analysis"):
             return self.ports["analysis"]
-        if path.startswith("/dashboard/api/"):
-            return self.ports["provision"]
         if path.startswith("/dashboard/events"):
             return self.ports["live"]
+        if path.startswith("/dashboard"):  # the API and the page
+            return self.ports["provision"]
         if path.startswith("/api/v1/"):
             if method == "GET" and path.startswith("/api/v1/counts"):
                 return self.ports["read"]

@@ -1,0 +1,17 @@
+#pragma once
+// The built web console (web/), compiled into the binary by web/embed_assets.cmake.
+#include <span>
+
+#include "http/static_site.hpp"
+
+namespace count::web {
+
+// Every file of the console: index.html and the hashed files under assets/.
+std::span<const http::EmbeddedFile> ConsoleFiles();
+
+// The page prefixes (SPEC §4): each service serves the console under its own.
+inline constexpr const char* kManagementPage = "/management";
+inline constexpr const char* kAnalysisPage = "/analysis";
+inline constexpr const char* kDashboardPage = "/dashboard";
+
+}  // namespace count::web
