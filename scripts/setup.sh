@@ -15,7 +15,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(redis-server redis-sentinel redis-tools postgresql-15 python3 python3-pytest
-                       curl clang-format default-jre-headless maven haproxy kcat chromium) ;;
+                       curl clang-format default-jre-headless maven haproxy kcat chromium
+                       clang-14 libclang-rt-14-dev) ;;  # libFuzzer: scripts/fuzz.sh
     --bench) packages+=(nginx-light wrk redis-tools curl python3 procps) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac

@@ -18,6 +18,9 @@ scripts/kafka.sh >/dev/null
 echo "== unit and integration tests (ctest)"
 ctest --preset release --output-on-failure -j 2 -LE bench
 
+echo "== fuzzing, a short run of each target (docs/FUZZING.md)"
+scripts/fuzz.sh 20
+
 scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed
 
 for mode in standalone services; do
