@@ -238,6 +238,8 @@ defaults
   retries 3
   option redispatch 1
   option httpchk GET /ready
+  # A check slowed by a busy machine is not a failed one; a 503 or a refused connection is.
+  timeout check 2s
   http-check expect status 200
   default-server inter {check_interval_ms}ms fastinter {check_interval_ms}ms downinter {check_interval_ms}ms fall 1 rise 2
 

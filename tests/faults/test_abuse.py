@@ -18,9 +18,9 @@ import http.client
 import json
 import multiprocessing as mp
 import resource
+import shutil
 import socket
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -118,7 +118,6 @@ def target() -> Iterator[Target]:
         for p in procs:
             p.stop()
         stack.stop()
-        import shutil
         shutil.rmtree(root, ignore_errors=True)
 
 

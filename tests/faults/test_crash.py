@@ -13,6 +13,9 @@ started again on its port. Afterwards:
 * count-analysis-service folded each of those event ids exactly once: its history's sums
   equal the values, and its `history_event` table holds every one of them.
 
+The second test does the same to standalone `count-system up` (SQLite, in-process bus):
+values and history sums exact.
+
     python3 -m pytest tests/faults/test_crash.py      (or scripts/fault.sh crash)
 """
 from __future__ import annotations
@@ -53,6 +56,77 @@ def history_sums(port: int, key: str, ids: list[str]) -> dict[str, int]:
     return {s["countId"]: sum(b["sum"] for b in s["buckets"]) for s in r.json()["series"]}
 
 
+class RetryingClients:
+    """THREADS clients, each working through its own plan of OPS_PER_THREAD increments and
+    decrements (one Idempotency-Key each) at RATE per second, retrying an operation with the
+    same key and body after a connection error or a 5xx until it is acknowledged."""
+
+    def __init__(self, port: int, key: str, counters: list[str], seed: int = 7):
+        rng = random.Random(seed)
+        self.port, self.key = port, key
+        self.plans = [[(rng.choice(counters), rng.choice(["increment", "decrement"]), rng.randint(1, 9),
+                        uuid.uuid4().hex) for _ in range(OPS_PER_THREAD)] for _ in range(THREADS)]
+        self.intended = collections.Counter()
+        self.ops_per_counter = collections.Counter()
+        for plan in self.plans:
+            for cid, op, amount, _ in plan:
+                self.intended[cid] += amount if op == "increment" else -amount
+                self.ops_per_counter[cid] += 1
+        self.stats: collections.Counter = collections.Counter()
+        self.unexpected: list[str] = []
+        self._lock = threading.Lock()
+        self._workers = [threading.Thread(target=self._run, args=(p,)) for p in self.plans]
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        for w in self._workers:
+            w.start()
+
+    def join(self) -> None:
+        for w in self._workers:
+            w.join(300)
+        self.elapsed = time.monotonic() - self.t0
+
+    def _run(self, plan) -> None:
+        headers = {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        next_at = time.monotonic()
+        for cid, op, amount, key in plan:
+            next_at += 1 / RATE
+            if (pause := next_at - time.monotonic()) > 0:
+                time.sleep(pause)
+            body = json.dumps({"amount": amount}).encode()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    conn.request("POST", f"/api/v1/counts/{cid}/{op}", body=body,
+                                 headers={**headers, "Idempotency-Key": key})
+                    r = conn.getresponse()
+                    r.read()
+                    status, replayed = r.status, r.getheader("Idempotent-Replayed") == "true"
+                except (OSError, http.client.HTTPException):
+                    status, replayed = 0, False
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                with self._lock:
+                    self.stats["attempts"] += 1
+                    if status == 200:
+                        self.stats["acknowledged"] += 1
+                        self.stats["replayed"] += replayed
+                    elif status == 0:
+                        self.stats["connection_errors"] += 1
+                    else:
+                        self.stats[f"status_{status}"] += 1
+                if status == 200:
+                    break
+                if status not in (0, 502, 503, 504) or time.monotonic() > deadline:
+                    with self._lock:
+                        self.unexpected.append(f"{op} {cid} -> {status or 'no answer'}")
+                    break
+                time.sleep(0.05)
+        conn.close()
+
+
 def test_kill9_write_service_with_idempotent_retries_is_exact(root, keys):
     stack = Stack(root)
     procs: dict[str, faultkit.Proc] = {}
@@ -65,67 +139,8 @@ def test_kill9_write_service_with_idempotent_retries_is_exact(root, keys):
         procs["w1"] = start_service_on("count-write-service", stack, keys, stack.logs, wport, name="w1")
         counters = faultkit.create_counters(mport, keys.admin, 4, "crash")
 
-        rng = random.Random(7)
-        plans = [[(rng.choice(counters), rng.choice(["increment", "decrement"]), rng.randint(1, 9),
-                   uuid.uuid4().hex) for _ in range(OPS_PER_THREAD)] for _ in range(THREADS)]
-        intended = collections.Counter()
-        ops_per_counter = collections.Counter()
-        for plan in plans:
-            for cid, op, amount, _ in plan:
-                intended[cid] += amount if op == "increment" else -amount
-                ops_per_counter[cid] += 1
-
-        stats = collections.Counter()
-        unexpected: list[str] = []
-        lock = threading.Lock()
-        headers = {"Authorization": f"Bearer {keys.writer}", "Content-Type": "application/json"}
-
-        def run(plan):
-            conn = http.client.HTTPConnection("127.0.0.1", wport, timeout=10)
-            next_at = time.monotonic()
-            for cid, op, amount, key in plan:
-                next_at += 1 / RATE
-                if (pause := next_at - time.monotonic()) > 0:
-                    time.sleep(pause)
-                body = json.dumps({"amount": amount}).encode()
-                deadline = time.monotonic() + 60
-                while True:
-                    try:
-                        conn.request("POST", f"/api/v1/counts/{cid}/{op}", body=body,
-                                     headers={**headers, "Idempotency-Key": key})
-                        r = conn.getresponse()
-                        r.read()
-                        status, replayed = r.status, r.getheader("Idempotent-Replayed") == "true"
-                    except (OSError, http.client.HTTPException):
-                        status, replayed = 0, False
-                        conn.close()
-                        conn = http.client.HTTPConnection("127.0.0.1", wport, timeout=10)
-                    with lock:
-                        stats["attempts"] += 1
-                        if status == 200:
-                            stats["acknowledged"] += 1
-                            stats["replayed"] += replayed
-                        elif status == 0:
-                            stats["connection_errors"] += 1
-                        else:
-                            stats[f"status_{status}"] += 1
-                    if status == 200:
-                        break
-                    if status not in (0, 502, 503, 504):
-                        with lock:
-                            unexpected.append(f"{op} {cid} -> {status}")
-                        break
-                    if time.monotonic() > deadline:
-                        with lock:
-                            unexpected.append(f"{op} {cid}: not acknowledged within 60 s")
-                        break
-                    time.sleep(0.05)
-            conn.close()
-
-        workers = [threading.Thread(target=run, args=(p,)) for p in plans]
-        t0 = time.monotonic()
-        for w in workers:
-            w.start()
+        run = RetryingClients(wport, keys.writer, counters)
+        run.start()
         outages = []
         for _ in range(KILLS):
             time.sleep(1.4)
@@ -136,9 +151,9 @@ def test_kill9_write_service_with_idempotent_retries_is_exact(root, keys):
             p.stop()
             procs["w1"] = start_service_on("count-write-service", stack, keys, stack.logs, wport, name="w1")
             outages.append(round(time.monotonic() - k0, 3))
-        for w in workers:
-            w.join(300)
-        elapsed = time.monotonic() - t0
+        run.join()
+        stats, unexpected, intended, ops_per_counter = run.stats, run.unexpected, run.intended, run.ops_per_counter
+        elapsed = run.elapsed
         assert not unexpected, unexpected[:10]
         assert stats["acknowledged"] == THREADS * OPS_PER_THREAD, stats
 
@@ -182,3 +197,55 @@ def test_kill9_write_service_with_idempotent_retries_is_exact(root, keys):
         for p in procs.values():
             p.stop()
         stack.stop()
+
+
+def test_kill9_standalone_with_idempotent_retries_is_exact(root, keys):
+    """The same on `count-system up` (SQLite: values, idempotency records, outbox and history
+    in one file; the in-process bus instead of Kafka)."""
+    port = support.free_port()
+    data, logs = root / "data", root / "logs"
+    data.mkdir()
+    logs.mkdir()
+    env = support.base_env(port, debug=False, pod="standalone-crash")
+    env.update({"COUNT_API_KEYS": keys.api_keys_json(include_admin=False), "COUNT_ADMIN_KEY": keys.admin,
+                "LOG_LEVEL": "warn"})
+
+    def start() -> faultkit.Proc:
+        p = faultkit.Proc("count-system", support.standalone_argv(port, data), env, logs)
+        support.wait_ready(p, port)
+        return p
+
+    proc = start()
+    try:
+        counters = faultkit.create_counters(port, keys.admin, 4, "crash")
+        run = RetryingClients(port, keys.writer, counters)
+        run.start()
+        outages = []
+        for _ in range(KILLS):
+            time.sleep(1.4)
+            k0 = time.monotonic()
+            proc.popen.kill()  # SIGKILL, this PID only
+            proc.wait(10)
+            proc.stop()
+            proc = start()
+            outages.append(round(time.monotonic() - k0, 3))
+        run.join()
+        assert not run.unexpected, run.unexpected[:10]
+        values = {}
+        for cid in counters:
+            r = http_request(port, "GET", f"/management/api/v1/counts/{cid}",
+                             headers={"Authorization": f"Bearer {keys.admin}"})
+            values[cid] = r.json()["value"]
+        support.eventually(lambda: history_sums(port, keys.admin, counters) == dict(run.intended), timeout=60,
+                           interval=0.5, message="history sums == intended deltas")
+        faultkit.record("crash-standalone", kills=KILLS, operations=THREADS * OPS_PER_THREAD,
+                        elapsed_s=round(run.elapsed, 1), kill_to_ready_s=outages, attempts=run.stats["attempts"],
+                        retried_after_error=run.stats["attempts"] - run.stats["acknowledged"],
+                        replayed_acks=run.stats["replayed"], connection_errors=run.stats["connection_errors"],
+                        other_statuses={k: v for k, v in run.stats.items() if k.startswith("status_")},
+                        values_equal_intended=values == dict(run.intended), history_sums_equal=True,
+                        machine=faultkit.machine())
+        assert values == dict(run.intended), (values, run.intended)
+        assert run.stats["connection_errors"] > 0, "the kills did not hit any request"
+    finally:
+        proc.stop()

@@ -15,6 +15,9 @@ Measured: outage window (kill → first acknowledged write), Sentinel's promotio
 writes, acknowledged writes lost, failed reads (must be 0: the replica keeps serving). Then
 the old primary is started again and must come back as a replica of the new primary.
 
+The second test kills the primary without Sentinel and starts it again from its own AOF:
+no acknowledged write may be lost.
+
     python3 -m pytest tests/faults/test_redis_failover.py      (or scripts/fault.sh redis-failover)
 """
 from __future__ import annotations
@@ -27,6 +30,22 @@ import faultkit
 from faultkit import Load, Stack, parse_resp, redis_command, send, start_service_on, support
 
 WRITERS = 4
+
+
+def analyse(acks: list[list[tuple[float, int]]]) -> tuple[float, float, int, int]:
+    """From each writer's acknowledged (time, value) pairs: the longest time without any
+    acknowledged write and when it ended, acknowledged writes lost (a later value not above
+    an earlier one), and failed writes that were applied all the same (a jump above 1)."""
+    times = sorted(t for a in acks for t, _ in a)
+    gap, gap_end = max((b - a, b) for a, b in zip(times, times[1:]))
+    lost = applied_unacked = 0
+    for a in acks:
+        for (_, prev), (_, cur) in zip(a, a[1:]):
+            if cur <= prev:
+                lost += prev - cur + 1
+            elif cur > prev + 1:
+                applied_unacked += cur - prev - 1
+    return gap, gap_end, lost, applied_unacked
 
 
 def test_redis_primary_killed_with_sentinel(root, keys):
@@ -88,16 +107,7 @@ def test_redis_primary_killed_with_sentinel(root, keys):
         rejoined = time.monotonic() - t_kill
         reads.stop()
 
-        # Outage: the longest time without any acknowledged write, and where it lies.
-        times = sorted(t for a in acks for t, _ in a)
-        gap, gap_end = max((b - a, b) for a, b in zip(times, times[1:]))
-        lost = applied_unacked = 0
-        for a in acks:
-            for (_, prev), (_, cur) in zip(a, a[1:]):
-                if cur <= prev:
-                    lost += prev - cur + 1
-                elif cur > prev + 1:
-                    applied_unacked += cur - prev - 1
+        gap, gap_end, lost, applied_unacked = analyse(acks)
         failed_writes = writes.failures()
         failed_reads = reads.failures()
         faultkit.record(
@@ -118,6 +128,63 @@ def test_redis_primary_killed_with_sentinel(root, keys):
         for load in (writes, reads):
             if load is not None and not load._stop.is_set():
                 load.stop()
+        for p in procs.values():
+            p.stop()
+        stack.stop()
+
+
+def test_redis_primary_killed_and_restarted_from_its_aof(root, keys):
+    """Without Sentinel: the primary is SIGKILLed and started again on its port from its own
+    AOF (appendfsync everysec). Redis writes the AOF before it answers, so a killed process
+    loses no acknowledged write (an OS crash could lose up to the last second)."""
+    stack = Stack(root, kafka=False)
+    procs: dict[str, faultkit.Proc] = {}
+    writes = None
+    try:
+        stack.start()
+        support.migrate(stack, stack.logs)
+        mport, wport = support.free_port(), support.free_port()
+        procs["m1"] = start_service_on("count-management-service", stack, keys, stack.logs, mport, name="m1")
+        procs["w1"] = start_service_on("count-write-service", stack, keys, stack.logs, wport, name="w1",
+                                       env={"REDIS_TIMEOUT_MS": "1000"})
+        counters = faultkit.create_counters(mport, keys.admin, WRITERS, "aof")
+        acks: list[list[tuple[float, int]]] = [[] for _ in range(WRITERS)]
+        lock = threading.Lock()
+
+        def write(conn, worker, i):
+            status, body = send(conn, "POST", f"/api/v1/counts/{counters[worker]}/increment", keys.writer, b"")
+            if status == 200:
+                with lock:
+                    acks[worker].append((time.monotonic(), json.loads(body)["value"]))
+            return "write", status
+
+        writes = Load(wport, write, threads=WRITERS, rate=100).start()
+        time.sleep(2)
+        primary = stack.proc("redis-primary")
+        t_kill = time.monotonic()
+        primary.popen.kill()  # SIGKILL, this PID only
+        primary.wait(10)
+        primary.stop()
+        stack.procs[stack.procs.index(primary)] = primary = faultkit.Proc(primary.name, primary.argv, {}, stack.logs)
+        support.wait_port(stack.redis_port, proc=primary)
+        restarted = time.monotonic() - t_kill
+        support.eventually(lambda: any(t > t_kill + restarted for a in acks for t, _ in a), timeout=30,
+                           interval=0.02, message="a write acknowledged after the restart")
+        time.sleep(2)
+        writes.stop()
+        gap, gap_end, lost, applied_unacked = analyse(acks)
+        failed = writes.failures()
+        faultkit.record("redis-aof-restart", appendfsync="everysec", redis_restarted_s=round(restarted, 2),
+                        outage_s=round(gap, 2), writes=len(writes.snapshot()), failed_writes=len(failed),
+                        failed_write_statuses=sorted({o.status for o in failed}),
+                        acknowledged_writes_lost=lost, failed_writes_applied_anyway=applied_unacked,
+                        machine=faultkit.machine())
+        assert lost == 0, f"{lost} acknowledged writes lost"
+        assert gap < 15
+        assert all(o.status == 503 for o in failed), failed[:5]
+    finally:
+        if writes is not None and not writes._stop.is_set():
+            writes.stop()
         for p in procs.values():
             p.stop()
         stack.stop()
