@@ -1,6 +1,7 @@
 // count-analysis-service: UC-004 history, series, trend, comparison and prediction. History
 // lives in the countinfo database on PostgreSQL; `count-management-service migrate` creates
 // its tables. HISTORY_RETENTION_DAYS (default 400) bounds how long it is kept.
+#include <atomic>
 #include <chrono>
 
 #include "analysis_api.hpp"
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
     runtime::Service service("count-analysis-service", 3003, env);
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresHistoryStore history(*pg);
+    std::atomic<std::uint64_t> recorded{0};
     // One consumer group: replicas share the partitions; offsets are committed after the
     // rollups are written, and Record skips event ids it has seen, so nothing counts twice.
     kafka::KafkaSubscriber events(
@@ -76,11 +78,21 @@ int main(int argc, char** argv) {
          .group_id = env.Or("KAFKA_GROUP_ID", "count-analysis-service"),
          .client_id = service.pod(),
          .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
-        [&](std::span<const core::Event> batch) { history.Record(batch); });
+        [&](std::span<const core::Event> batch) { recorded += history.Record(batch); });
     events.Start();
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("consumer_lag", "Events of count-updates not yet processed.",
                                [&] { return double(events.Lag()); });
+    service.metrics().AddGauge("consumer_partitions",
+                               "Partitions of count-updates this replica consumes now.",
+                               [&] { return double(events.Assignment().size()); });
+    service.metrics().AddGauge("consumer_events_handled",
+                               "Events this process handled since it started (redeliveries too).",
+                               [&] { return double(events.stats().handled); });
+    service.metrics().AddGauge("history_events_recorded",
+                               "Events this process added to the history since it started"
+                               " (a redelivered event is handled but not recorded again).",
+                               [&] { return double(recorded.load()); });
     return Serve(service, history);
   });
 }

@@ -491,6 +491,20 @@ class Infra:
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(Proc("kafka", [*java, "kafka.Kafka", str(props)], {}, self.logs))
 
+    def stop_kafka(self) -> None:
+        """Stops the broker (SIGTERM to its PID, SIGKILL if it lingers); start_kafka brings it
+        back on the same port with the same data."""
+        self._kafka().stop(timeout=60)
+
+    def start_kafka(self) -> None:
+        old = self._kafka()
+        new = Proc("kafka", old.argv, {}, self.logs)
+        self.procs[self.procs.index(old)] = new
+        wait_port(self.kafka_port, timeout=60, proc=new)
+
+    def _kafka(self) -> Proc:
+        return next(p for p in self.procs if p.name == "kafka")
+
     def _start_postgres(self) -> None:
         pg = self.root / "pg"
         data = pg / "data"
