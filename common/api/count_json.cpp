@@ -1,8 +1,29 @@
 #include "api/count_json.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
+#include <cmath>
 
 namespace count::api {
+namespace {
+
+// Boost.JSON reads a number too large for a double (1e400) as infinity, which no JSON text
+// can carry back out; such a body is refused like any other malformed JSON.
+bool AllFinite(const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_:
+      return std::isfinite(v.get_double());
+    case boost::json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(), AllFinite);
+    case boost::json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(),
+                         [](const auto& kv) { return AllFinite(kv.value()); });
+    default:
+      return true;
+  }
+}
+
+}  // namespace
 
 std::optional<core::Problem> ParseObject(std::string_view body, bool empty_ok,
                                          boost::json::object& out) {
@@ -13,6 +34,7 @@ std::optional<core::Problem> ParseObject(std::string_view body, bool empty_ok,
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
   if (ec) return core::MalformedJson("the body is not valid JSON: " + ec.message());
+  if (!AllFinite(v)) return core::MalformedJson("the body holds a number beyond a double's range");
   if (!v.is_object()) return core::Validation("the body must be a JSON object");
   out = std::move(v.as_object());
   return std::nullopt;
