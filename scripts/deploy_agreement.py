@@ -18,7 +18,9 @@ It checks that
      with what it is given, answers the probe paths, and exits 0 on SIGTERM; the init Job's
      `migrate` command exists;
   3. each Dockerfile agrees with the manifests (EXPOSE, HEALTHCHECK port and path, USER,
-     entrypoint) and all builder stages are identical;
+     entrypoint) and all builder stages are identical; compose.yaml runs the same images on
+     the same ports with the same environment names, each started only after what it
+     depends on is healthy or done, and runs every `migrate` of the init Job;
   4. invariants deploy.sh and the seeds rely on: labels, no two Ingress rules on the same
      host and path, GET to read and mutations to write on the HTTPRoute, /dashboard/events
      to the update service unbuffered and without a short timeout and the rest of
@@ -28,7 +30,8 @@ Exits 1 naming every disagreement.
 
 --self-test proves that the test fails when one side changes: it changes a port, a probe
 path, an environment name (of a dashboard service) on one side only — one renderer, both
-renderers but not the binary, the Dockerfile — and expects a disagreement each time.
+renderers but not the binary, the Dockerfile, compose.yaml — and expects that very
+disagreement each time.
 """
 from __future__ import annotations
 
@@ -445,15 +448,56 @@ def check_dockerfiles(docs: list[dict], override: dict[str, str] | None = None) 
         fail(f"builder stages differ between Dockerfiles: {sorted(builders)} (they must be identical to share the cache)")
 
 
+# Set by Kubernetes only: the pod name, and the drain budget compose leaves at its default.
+K8S_ONLY_ENV = {"POD_NAME", "SHUTDOWN_TIMEOUT_SECONDS"}
+
+
+def check_compose(docs: list[dict], compose: dict | None = None) -> None:
+    print("== compose.yaml vs manifests")
+    compose = compose if compose is not None else yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    for name, dep in sorted(api_deployments(docs).items()):
+        s = services.get(name)
+        if s is None:
+            fail(f"compose.yaml: no service {name}")
+            continue
+        c = container(dep)
+        port = next(p["containerPort"] for p in c["ports"] if p["name"] == "http")
+        if s["image"].split(":")[0] != name:
+            fail(f"compose.yaml {name}: image {s['image']} is not {name}")
+        if f"{port}:{port}" not in s.get("ports", []):
+            fail(f"compose.yaml {name}: does not publish containerPort {port} ({s.get('ports')})")
+        want = {e["name"] for e in c["env"]} - K8S_ONLY_ENV - {"ENABLE_DEBUG_ENDPOINTS"}
+        got = set(s.get("environment", {}))
+        if got != want:
+            fail(f"compose.yaml {name}: environment names differ from the pod's: "
+                 f"only in compose {sorted(got - want)}, only in the pod {sorted(want - got)}")
+        for dep_name, cond in (s.get("depends_on") or {}).items():
+            if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
+                fail(f"compose.yaml {name}: starts after {dep_name} is merely started, not healthy or done")
+        print(f"  {name}: image, port {port}, {len(got)} settings, health-ordered start")
+    job = index(docs)[("Job", "postgresql-init")]
+    for m in job["spec"]["template"]["spec"]["containers"]:
+        image = m["image"].split(":")[0].split("/")[-1]
+        runs = [n for n, s in services.items() if s.get("image", "").split(":")[0] == image
+                and s.get("command") == m.get("args")]
+        if not runs:
+            fail(f"compose.yaml: nothing runs `{image} {' '.join(m.get('args', []))}` as the init Job does")
+
+
 def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: set[str] | None = None,
-               dockerfiles: dict[str, str] | None = None, binary_renders=("base", "prod")) -> None:
+               files: dict | None = None, binary_renders=("base", "prod")) -> None:
+    """files: replacements for what is read from the tree ({"dockerfiles": {service: text},
+    "compose": parsed compose.yaml}), for the self-test."""
+    files = files or {}
     renders = dict(renders)
     secrets = renders.pop("secrets")
     for kname, hname in PAIRS:
         compare(kname, hname, renders[f"kustomize-{kname}"], renders[f"helm-{hname}"])
     for name, docs in renders.items():
         check_invariants(name, docs, name.startswith("kustomize-"))
-    check_dockerfiles(renders["kustomize-base"], dockerfiles)
+    check_dockerfiles(renders["kustomize-base"], files.get("dockerfiles"))
+    check_compose(renders["kustomize-base"], files.get("compose"))
     for name in binary_renders:  # prod: the Sentinel settings
         check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, tmp, only)
 
@@ -499,8 +543,13 @@ MUTATIONS = [
      lambda d: rename_env(d, LIVE_SERVICE, "SSE_HEARTBEAT_SECONDS", "SSE_HEARTBEAT_S"), None,
      "['SSE_HEARTBEAT_S'], which the binary never reads"),
     ("EXPOSE of dashboard-provision-service, Dockerfile only", [], None,
-     {PAGE_SERVICE: (ROOT / PAGE_SERVICE / "Dockerfile").read_text().replace("EXPOSE 3004", "EXPOSE 3014")},
+     {"dockerfiles": {PAGE_SERVICE: (ROOT / PAGE_SERVICE / "Dockerfile").read_text()
+                      .replace("EXPOSE 3004", "EXPOSE 3014")}},
      "EXPOSE 3014 is not the containerPort of dashboard-provision-service"),
+    ("env SSE_RETRY_MS of dashboard-update-service renamed, compose.yaml only", [], None,
+     {"compose": yaml.safe_load((ROOT / "compose.yaml").read_text()
+                                .replace("SSE_RETRY_MS:", "SSE_RETRY_MILLIS:"))},
+     "only in compose ['SSE_RETRY_MILLIS']"),
 ]
 
 
@@ -510,14 +559,14 @@ def self_test(render_dir: Path, bin_dir: Path) -> int:
     renders = {p.stem: load(p) for p in sorted(render_dir.glob("*.yaml"))}
     cases = [("nothing (control)", [], None, None, None)] + MUTATIONS
     caught = 0
-    for what, targets, change, dockerfiles, expect in cases:
+    for what, targets, change, files, expect in cases:
         mutated = copy.deepcopy(renders)
         for target in targets:
             change(mutated[target])
         errors.clear()
         only = {s for s in (LIVE_SERVICE, PAGE_SERVICE) if s in what} or {LIVE_SERVICE, PAGE_SERVICE}
         with contextlib.redirect_stdout(io.StringIO()):
-            run_checks(mutated, bin_dir, render_dir, only, dockerfiles, binary_renders=("base",))
+            run_checks(mutated, bin_dir, render_dir, only, files, binary_renders=("base",))
         found = list(errors)
         hit = next((e for e in found if expect in e), None) if expect else None
         ok = not found if expect is None else hit is not None
