@@ -12,7 +12,7 @@
 # and remembers the colour it left in the annotation count-system/previous-colour. The
 # first deploy labels the live pods blue (a rolling restart without downtime). PDBs and
 # NetworkPolicies select by app and so cover both colours; the HPA scales blue only.
-# Default SERVICE: the four services. Both colours share the databases: a release whose
+# Default SERVICE: the six services. Both colours share the databases: a release whose
 # schema change the previous release cannot read is not a blue/green candidate.
 set -euo pipefail
 
@@ -96,7 +96,8 @@ retire() {  # colour services...
   done
 }
 
-default_services=(count-write-service count-read-service count-management-service count-analysis-service)
+default_services=(count-write-service count-read-service count-management-service count-analysis-service
+                  dashboard-provision-service dashboard-update-service)
 case "${command}" in
   deploy)   [ $# -ge 2 ] || usage; c="$1"; v="$2"; shift 2
             [ $# -gt 0 ] || set -- "${default_services[@]}"; deploy "$c" "$v" "$@" ;;

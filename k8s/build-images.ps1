@@ -2,7 +2,8 @@
 # of build-images.sh).
 #   $env:REGISTRY = "registry.example/count/"; $env:VERSION = "0.2.0"; ./k8s/build-images.ps1
 param([string[]]$Services = @("count-write-service", "count-read-service",
-  "count-management-service", "count-analysis-service", "count-system"))
+  "count-management-service", "count-analysis-service", "dashboard-provision-service",
+  "dashboard-update-service", "count-system"))
 $ErrorActionPreference = "Stop"
 $ScriptDir = Split-Path -Parent $MyInvocation.MyCommand.Path
 $RootDir = Split-Path -Parent $ScriptDir

@@ -29,7 +29,8 @@ build_image() {
 if [ $# -gt 0 ]; then
   services=("$@")
 else
-  services=(count-write-service count-read-service count-management-service count-analysis-service count-system)
+  services=(count-write-service count-read-service count-management-service count-analysis-service
+            dashboard-provision-service dashboard-update-service count-system)
 fi
 for service in "${services[@]}"; do
   build_image "${service}"

@@ -66,10 +66,14 @@ try {
   }
   Ensure-Secret "postgresql-secret" "postgresql-secret.yaml" @{ POSTGRES_USER = $pgUser; POSTGRES_PASSWORD = $pgPassword }
   Ensure-Secret "count-api-keys" "count-api-keys.yaml" @{ COUNT_API_KEYS = "$apiKeys" }
+  # Signs dashboard-update-service's stream tokens: one value for all replicas, kept across deploys.
+  $streamSecret = if ($env:STREAM_TOKEN_SECRET) { $env:STREAM_TOKEN_SECRET } else { New-RandomHex 32 }
+  if ($streamSecret.Length -lt 32) { throw "STREAM_TOKEN_SECRET needs at least 32 characters" }
+  Ensure-Secret "dashboard-stream-token" "dashboard-stream-token.yaml" @{ STREAM_TOKEN_SECRET = $streamSecret }
   Write-Host "--- 3. PersistentVolumeClaims"; Apply "storage"
   Write-Host "--- 4. infrastructure: PostgreSQL, Redis, ZooKeeper, Kafka"
   Apply "database,cache,messaging"; Wait-Rollouts "database,cache,messaging"
-  Write-Host "--- 5. init Jobs: databases, schema, topic"
+  Write-Host "--- 5. init Jobs: databases, schemas (countinfo, dashboardconfig), topic"
   Invoke-Kubectl -n $Ns delete job -l app.kubernetes.io/component=init --ignore-not-found
   Apply "init"
   Invoke-Kubectl -n $Ns wait --for=condition=complete job -l app.kubernetes.io/component=init --timeout=$Timeout

@@ -8,8 +8,9 @@
 #
 # The default is the base (k8s/). The rendering (kubectl kustomize) is applied phase by
 # phase, selected by the label app.kubernetes.io/component every resource carries.
-# Secrets come from the templates in secret/ (see there); POSTGRES_USER, POSTGRES_PASSWORD
-# and COUNT_API_KEYS are read from the environment when they must be created.
+# Secrets come from the templates in secret/ (see there); POSTGRES_USER, POSTGRES_PASSWORD,
+# COUNT_API_KEYS and STREAM_TOKEN_SECRET are read from the environment when they must be
+# created (the password and the stream token secret are generated when unset).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,6 +68,7 @@ ensure_secret() {
   text="${text//\$\{POSTGRES_USER\}/${POSTGRES_USER}}"
   text="${text//\$\{POSTGRES_PASSWORD\}/${POSTGRES_PASSWORD}}"
   text="${text//\$\{COUNT_API_KEYS\}/${COUNT_API_KEYS}}"
+  text="${text//\$\{STREAM_TOKEN_SECRET\}/${STREAM_TOKEN_SECRET}}"
   printf '%s\n' "${text}" | kubectl apply -f -
 }
 
@@ -85,8 +87,16 @@ if [ -z "${COUNT_API_KEYS:-}" ] && ! kubectl -n "${NS}" get secret count-api-key
   echo "generated admin API key (shown once, only its hash is stored): ${admin_key}"
 fi
 COUNT_API_KEYS="${COUNT_API_KEYS:-}"
+# Signs dashboard-update-service's stream tokens: one value for all its replicas, kept
+# across deploys (ensure_secret never replaces it), at least 32 characters.
+STREAM_TOKEN_SECRET="${STREAM_TOKEN_SECRET:-$(openssl rand -hex 32)}"
+if [ "${#STREAM_TOKEN_SECRET}" -lt 32 ]; then
+  echo "STREAM_TOKEN_SECRET needs at least 32 characters" >&2
+  exit 2
+fi
 ensure_secret postgresql-secret "${SCRIPT_DIR}/secret/postgresql-secret.yaml"
 ensure_secret count-api-keys "${SCRIPT_DIR}/secret/count-api-keys.yaml"
+ensure_secret dashboard-stream-token "${SCRIPT_DIR}/secret/dashboard-stream-token.yaml"
 
 echo "--- 3. PersistentVolumeClaims"
 apply storage
@@ -95,7 +105,7 @@ echo "--- 4. infrastructure: PostgreSQL, Redis, ZooKeeper, Kafka"
 apply "database,cache,messaging"
 wait_rollouts "database,cache,messaging"
 
-echo "--- 5. init Jobs: databases, schema, topic"
+echo "--- 5. init Jobs: databases, schemas (countinfo, dashboardconfig), topic"
 # A Job's pod template cannot change: the finished Jobs go, the new ones run (idempotent).
 kubectl -n "${NS}" delete job -l app.kubernetes.io/component=init --ignore-not-found
 apply init

@@ -8,7 +8,9 @@
 #   4. shellcheck on every shell script;
 #   5. runs the database init script twice on a real PostgreSQL (it must be idempotent);
 #   6. the agreement test (scripts/deploy_agreement.py): Kustomize, Helm, Dockerfiles and
-#      the binaries agree on images, ports, probes, environment names and resources.
+#      the binaries agree on images, ports, probes, environment names and resources; and
+#      its self-test: a port, probe path or environment name of a dashboard service changed
+#      on one side only must make it fail.
 #
 #   scripts/check-deploy.sh          (builds the service binaries first if they are missing)
 #
@@ -16,7 +18,8 @@
 #   ${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}
 # and the schemas are generated there from the pinned modules' own files, so after the
 # first run nothing is fetched. kube-linter is not available from the Go module proxy
-# here; kube-score is the policy check instead.
+# here; kube-score is the policy check instead. Go itself: the machine's go if it is 1.24
+# or newer, else the pinned toolchain GO_TOOLCHAIN from the Go module proxy (below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +29,14 @@ KUSTOMIZE=sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
 HELM=helm.sh/helm/v3/cmd/helm@v3.19.0
 KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
 KUBE_SCORE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
+# The Go toolchain used when the machine's go is older than 1.24 (see below).
+GO_TOOLCHAIN=go1.27.3
 
 tools="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}"
 python=/usr/bin/python3
 bin_dir="${COUNT_BIN_DIR:-build/release}"
-services=(count-write-service count-read-service count-management-service count-analysis-service)
+services=(count-write-service count-read-service count-management-service count-analysis-service
+          dashboard-provision-service dashboard-update-service)
 
 # ---- installs (Debian packages, then Go modules)
 missing=()
@@ -43,9 +49,25 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The pinned tools need Go 1.24 or newer (this machine kind ships one; Debian 12's is older).
-go_minor="$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
-if [ "${go_minor:-0}" -lt 24 ]; then
+# The pinned tools need Go 1.24 or newer. A go that is older (Debian 12's golang-go is
+# 1.19, which predates GOTOOLCHAIN) gets the pinned toolchain GO_TOOLCHAIN the way
+# GOTOOLCHAIN would fetch it: the module golang.org/toolchain from the Go module proxy,
+# into the module cache, once; its bin/ then comes first on PATH.
+go_minor() { go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p'; }
+go_found="$(go_minor)"
+if [ "${go_found:-0}" -lt 24 ]; then
+  mkdir -p "${tools}"
+  echo "check-deploy: $(go env GOVERSION) is older than go1.24; using ${GO_TOOLCHAIN} (Go module proxy, once)" >&2
+  toolchain="$(cd "${tools}" && GO111MODULE=on go mod download -json \
+    "golang.org/toolchain@v0.0.1-${GO_TOOLCHAIN}.$(go env GOOS)-$(go env GOARCH)" \
+    | $python -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))')"
+  # Module zips keep no execute bits; the go command sets them the same way on first use.
+  chmod a+x "${toolchain}"/bin/* "${toolchain}"/pkg/tool/*/*
+  export PATH="${toolchain}/bin:${PATH}"
+  export GOTOOLCHAIN=local
+fi
+go_found="$(go_minor)"
+if [ "${go_found:-0}" -lt 24 ]; then
   echo "check-deploy: Go >= 1.24 is needed to build the pinned tools; found $(go env GOVERSION)" >&2
   exit 1
 fi
@@ -108,6 +130,7 @@ key_hash="$(printf '%s' check | sha256sum | cut -d' ' -f1)"
 for f in k8s/secret/*.yaml; do
   # shellcheck disable=SC2016  # the placeholders are literal text
   sed -e 's/\${POSTGRES_USER}/countuser/' -e 's/\${POSTGRES_PASSWORD}/check-only/' \
+      -e 's/\${STREAM_TOKEN_SECRET}/check-only-stream-token-secret-0123456789/' \
       -e "s/\\\${COUNT_API_KEYS}/[{\"name\":\"check\",\"scopes\":[\"admin\"],\"sha256\":\"${key_hash}\"}]/" "$f"
   echo "---"
 done >"${out}/secrets.yaml"
@@ -176,3 +199,5 @@ for s in "${services[@]}"; do
 done
 echo "== agreement: Kustomize, Helm, Dockerfiles, binaries"
 $python scripts/deploy_agreement.py "${out}" "${bin_dir}"
+echo "== agreement self-test: one-sided changes are caught"
+$python scripts/deploy_agreement.py --self-test "${out}" "${bin_dir}"

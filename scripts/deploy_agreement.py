@@ -2,6 +2,7 @@
 """The agreement test of the deploy artifacts (STYLE: one source of truth, or a test).
 
     deploy_agreement.py RENDER_DIR BIN_DIR
+    deploy_agreement.py --self-test RENDER_DIR BIN_DIR
 
 RENDER_DIR holds what scripts/check-deploy.sh rendered: kustomize-<name>.yaml for k8s/ and
 each overlay, helm-<name>.yaml for each values file, secrets.yaml (k8s/secret/ filled with
@@ -17,14 +18,26 @@ It checks that
      with what it is given, answers the probe paths, and exits 0 on SIGTERM; the init Job's
      `migrate` command exists;
   3. each Dockerfile agrees with the manifests (EXPOSE, HEALTHCHECK port and path, USER,
-     entrypoint) and all builder stages are identical;
+     entrypoint) and all builder stages are identical; compose.yaml runs the same images on
+     the same ports with the same environment names, each started only after what it
+     depends on is healthy or done, and runs every `migrate` of the init Job;
   4. invariants deploy.sh and the seeds rely on: labels, no two Ingress rules on the same
-     host and path, GET to read and mutations to write on the HTTPRoute, the termination
-     budget, the cache's maxmemory below its limit.
+     host and path, GET to read and mutations to write on the HTTPRoute, /dashboard/events
+     to the update service unbuffered and without a short timeout and the rest of
+     /dashboard to the provision service, each service on its database, the termination
+     budget, the cache's maxmemory below its limit, the SSE queues below the pod's limit.
 Exits 1 naming every disagreement.
+
+--self-test proves that the test fails when one side changes: it changes a port, a probe
+path, an environment name (of a dashboard service) on one side only — one renderer, both
+renderers but not the binary, the Dockerfile, compose.yaml — and expects that very
+disagreement each time.
 """
 from __future__ import annotations
 
+import contextlib
+import copy
+import io
 import json
 import os
 import re
@@ -41,6 +54,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
 LIBPQ_ENV = {"PGUSER", "PGPASSWORD", "PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE"}
 PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev")]
+# The two databases of SPEC §2 and who keeps what in which.
+DATABASES = {"DATABASE_URL": {"count-write-service": "countinfo", "count-management-service": "countinfo",
+                              "count-analysis-service": "countinfo",
+                              "dashboard-provision-service": "dashboardconfig",
+                              "dashboard-update-service": "dashboardconfig"},
+             "COUNTINFO_DATABASE_URL": {"dashboard-provision-service": "countinfo"}}
+MIGRATIONS = {"count-management-service": "countinfo", "dashboard-provision-service": "dashboardconfig"}
+LIVE_SERVICE, PAGE_SERVICE = "dashboard-update-service", "dashboard-provision-service"
 errors: list[str] = []
 
 
@@ -99,13 +120,17 @@ def facts(dep: dict) -> dict:
     }
 
 
-def ingress_rules(docs: list[dict]) -> list[tuple]:
+def ingress_rules(docs: list[dict], annotations: bool = False) -> list[tuple]:
+    """(host, path, pathType, backend[, Ingress name, its annotations]) of every Ingress rule."""
     rules = []
     for d in docs:
         if d["kind"] == "Ingress":
+            extra = ()
+            if annotations:
+                extra = (d["metadata"]["name"], tuple(sorted(d["metadata"].get("annotations", {}).items())))
             for r in d["spec"]["rules"]:
                 for p in r["http"]["paths"]:
-                    rules.append((r.get("host"), p["path"], p["pathType"], p["backend"]["service"]["name"]))
+                    rules.append((r.get("host"), p["path"], p["pathType"], p["backend"]["service"]["name"], *extra))
     return rules
 
 
@@ -142,8 +167,9 @@ def compare(kname: str, hname: str, k: list[dict], h: list[dict]) -> None:
     kc, hc = ki[("ConfigMap", "app-config")]["data"], hi[("ConfigMap", "app-config")]["data"]
     if kc != hc:
         fail(f"{kname}/{hname}: app-config differs: {sorted(set(kc.items()) ^ set(hc.items()))}")
-    if sorted(ingress_rules(k)) != sorted(ingress_rules(h)):
-        fail(f"{kname}/{hname}: Ingress rules differ:\n    {sorted(ingress_rules(k))}\n    {sorted(ingress_rules(h))}")
+    if sorted(ingress_rules(k, True)) != sorted(ingress_rules(h, True)):
+        fail(f"{kname}/{hname}: Ingress rules differ:\n    {sorted(ingress_rules(k, True))}\n"
+             f"    {sorted(ingress_rules(h, True))}")
 
 
 def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
@@ -158,7 +184,19 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
             want = "count-read-service" if method == "GET" else "count-write-service"
             if backend != want:
                 fail(f"{name}: HTTPRoute sends {method or 'any method'} {path} to {backend}, not {want}")
+    check_dashboard_routes(name, docs)
     cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+    live = api_deployments(docs).get(LIVE_SERVICE)
+    conf = cms["app-config"]["data"]
+    if live and "sse.max.subscribers" in conf:
+        queues = int(conf["sse.max.subscribers"]) * int(conf["sse.client.queue.kb"]) / 1024
+        limit = container(live)["resources"]["limits"]["memory"]
+        if not queues < mebibytes(limit):
+            fail(f"{name}: SSE queues at worst ({queues:.0f} MiB) do not fit {LIVE_SERVICE}'s limit {limit}")
+    if live:
+        token = {e["name"]: e for e in container(live)["env"]}.get("STREAM_TOKEN_SECRET")
+        if not token or "secretKeyRef" not in token.get("valueFrom", {}):
+            fail(f"{name}: {LIVE_SERVICE} must take STREAM_TOKEN_SECRET from a Secret (one value for all replicas)")
     for dep in api_deployments(docs).values():
         spec = dep["spec"]["template"]["spec"]
         c = container(dep)
@@ -190,6 +228,52 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
             limit = sts["redis-cache"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
             if not int(maxmem) < int(limit.rstrip("Mi")):
                 fail(f"{name}: redis-cache maxmemory {maxmem}mb is not below its limit {limit}")
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    return float(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else int(quantity) / 2**20
+
+
+def check_dashboard_routes(name: str, docs: list[dict]) -> None:
+    """/dashboard/events → the update service, unbuffered, no short timeout; the rest of
+    /dashboard (page, /dashboard/api) → the provision service; on the Ingress and the HTTPRoute."""
+    deps = api_deployments(docs)
+    for host, path, _, backend, ingress, annotations in ingress_rules(docs, True):
+        if not path.startswith("/dashboard"):
+            if backend in (LIVE_SERVICE, PAGE_SERVICE):
+                fail(f"{name}: Ingress sends {host}{path} to {backend}")
+            continue
+        want = LIVE_SERVICE if path.startswith("/dashboard/events") else PAGE_SERVICE
+        if backend != want:
+            fail(f"{name}: Ingress sends {host}{path} to {backend}, not {want}")
+        if backend == LIVE_SERVICE:
+            a = dict(annotations)
+            timeout = a.get("nginx.ingress.kubernetes.io/proxy-read-timeout", "60")
+            if a.get("nginx.ingress.kubernetes.io/proxy-buffering") != "off" or int(timeout) < 300:
+                fail(f"{name}: Ingress {ingress} buffers or times out the event streams of {path} "
+                     f"(proxy-buffering off and proxy-read-timeout >= 300 s needed): {a}")
+    for d in docs:
+        if d["kind"] != "HTTPRoute":
+            continue
+        for rule in d["spec"]["rules"]:
+            for m in rule["matches"]:
+                path = m["path"]["value"]
+                for b in rule["backendRefs"]:
+                    if not path.startswith("/dashboard"):
+                        continue
+                    want = LIVE_SERVICE if path.startswith("/dashboard/events") else PAGE_SERVICE
+                    if b["name"] != want:
+                        fail(f"{name}: HTTPRoute sends {path} to {b['name']}, not {want}")
+                    if want == LIVE_SERVICE and rule.get("timeouts", {}).get("request") != "0s":
+                        fail(f"{name}: HTTPRoute times out the event streams of {path} (timeouts.request: 0s needed)")
+    if deps.get(LIVE_SERVICE) and not any(b == LIVE_SERVICE for *_, b in ingress_rules(docs)) \
+            and any(d["kind"] == "Ingress" for d in docs):
+        fail(f"{name}: no Ingress rule reaches {LIVE_SERVICE}")
+
+
+def database_of(url: str) -> str:
+    return url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
 
 
 def resolve_env(c: dict, docs: list[dict], pod: str) -> dict[str, str]:
@@ -285,35 +369,53 @@ def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, log: 
     print(f"  {service}: port {port}, {len(env)} settings set, each one read, probes answered, exit 0 on SIGTERM")
 
 
-def check_binaries(render: str, docs: list[dict], bin_dir: Path, tmp: Path) -> None:
+def check_binaries(render: str, docs: list[dict], bin_dir: Path, tmp: Path,
+                   only: set[str] | None = None) -> None:
     print(f"== manifests vs binaries (Kustomize {render})")
     for name, dep in sorted(api_deployments(docs).items()):
+        if only is not None and name not in only:
+            continue
         env = resolve_env(container(dep), docs, f"{name}-check")
+        for setting, owners in DATABASES.items():
+            want = owners.get(name)
+            if want and setting in env and database_of(env[setting]) != want:
+                fail(f"{name}: {setting} names database {database_of(env[setting])}, not {want}")
+            elif want and setting not in env:
+                fail(f"{name}: {setting} (database {want}) is not set")
         run_binary(name, bin_dir / name / name, env, dep, tmp / f"{render}-{name}.log")
+    if only is not None:
+        return
+    # The init Job: each schema's `migrate` (PostgreSQL has no database here: it must fail
+    # to connect (1), not refuse the command or its settings (2)).
     job = index(docs)[("Job", "postgresql-init")]
-    migrate = next(c for c in job["spec"]["template"]["spec"]["containers"] if c["name"] == "migrate")
-    service = migrate["image"].split(":")[0]
-    env = {"PATH": "/usr/bin:/bin", **resolve_env(migrate, docs, "init")}
-    r = subprocess.run(["unshare", "--net", str(bin_dir / service / service), *migrate["args"]],
-                       env=env, capture_output=True, text=True, timeout=60)
-    # No database here: it must fail to connect (1), not refuse the command or settings (2).
-    if r.returncode != 1 or "configuration error" in r.stderr:
-        fail(f"init Job: `{service} {' '.join(migrate['args'])}` exited {r.returncode}: {r.stderr.strip()[-500:]}")
-    else:
-        print(f"  init Job: `{service} {' '.join(migrate['args'])}` is a command the binary knows")
+    migrated = {}
+    for migrate in job["spec"]["template"]["spec"]["containers"]:
+        if migrate.get("args") != ["migrate"]:
+            continue
+        service = migrate["image"].split(":")[0].split("/")[-1]
+        env = {"PATH": "/usr/bin:/bin", **resolve_env(migrate, docs, "init")}
+        migrated[service] = database_of(env.get("DATABASE_URL", ""))
+        r = subprocess.run(["unshare", "--net", str(bin_dir / service / service), *migrate["args"]],
+                           env=env, capture_output=True, text=True, timeout=60)
+        if r.returncode != 1 or "configuration error" in r.stderr:
+            fail(f"init Job: `{service} {' '.join(migrate['args'])}` exited {r.returncode}: {r.stderr.strip()[-500:]}")
+        else:
+            print(f"  init Job: `{service} migrate` ({migrated[service]}) is a command the binary knows")
+    if migrated != MIGRATIONS:
+        fail(f"init Job migrates {migrated}, want {MIGRATIONS}")
 
 
 def dockerfile_stages(text: str) -> list[str]:
     return re.split(r"(?m)^(?=FROM )", text)[1:]
 
 
-def check_dockerfiles(docs: list[dict]) -> None:
+def check_dockerfiles(docs: list[dict], override: dict[str, str] | None = None) -> None:
     print("== Dockerfiles vs manifests")
     builders = {}
     deps = api_deployments(docs)
     for df in sorted(ROOT.glob("*/Dockerfile")):
         service = df.parent.name
-        text = df.read_text()
+        text = (override or {}).get(service) or df.read_text()
         stages = dockerfile_stages(text)
         builders[service] = stages[0]
         runtime = stages[-1]
@@ -346,16 +448,139 @@ def check_dockerfiles(docs: list[dict]) -> None:
         fail(f"builder stages differ between Dockerfiles: {sorted(builders)} (they must be identical to share the cache)")
 
 
-def main(render_dir: Path, bin_dir: Path) -> int:
-    renders = {p.stem: load(p) for p in sorted(render_dir.glob("*.yaml"))}
+# Set by Kubernetes only: the pod name, and the drain budget compose leaves at its default.
+K8S_ONLY_ENV = {"POD_NAME", "SHUTDOWN_TIMEOUT_SECONDS"}
+
+
+def check_compose(docs: list[dict], compose: dict | None = None) -> None:
+    print("== compose.yaml vs manifests")
+    compose = compose if compose is not None else yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    for name, dep in sorted(api_deployments(docs).items()):
+        s = services.get(name)
+        if s is None:
+            fail(f"compose.yaml: no service {name}")
+            continue
+        c = container(dep)
+        port = next(p["containerPort"] for p in c["ports"] if p["name"] == "http")
+        if s["image"].split(":")[0] != name:
+            fail(f"compose.yaml {name}: image {s['image']} is not {name}")
+        if f"{port}:{port}" not in s.get("ports", []):
+            fail(f"compose.yaml {name}: does not publish containerPort {port} ({s.get('ports')})")
+        want = {e["name"] for e in c["env"]} - K8S_ONLY_ENV - {"ENABLE_DEBUG_ENDPOINTS"}
+        got = set(s.get("environment", {}))
+        if got != want:
+            fail(f"compose.yaml {name}: environment names differ from the pod's: "
+                 f"only in compose {sorted(got - want)}, only in the pod {sorted(want - got)}")
+        for dep_name, cond in (s.get("depends_on") or {}).items():
+            if cond.get("condition") not in ("service_healthy", "service_completed_successfully"):
+                fail(f"compose.yaml {name}: starts after {dep_name} is merely started, not healthy or done")
+        print(f"  {name}: image, port {port}, {len(got)} settings, health-ordered start")
+    job = index(docs)[("Job", "postgresql-init")]
+    for m in job["spec"]["template"]["spec"]["containers"]:
+        image = m["image"].split(":")[0].split("/")[-1]
+        runs = [n for n, s in services.items() if s.get("image", "").split(":")[0] == image
+                and s.get("command") == m.get("args")]
+        if not runs:
+            fail(f"compose.yaml: nothing runs `{image} {' '.join(m.get('args', []))}` as the init Job does")
+
+
+def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: set[str] | None = None,
+               files: dict | None = None, binary_renders=("base", "prod")) -> None:
+    """files: replacements for what is read from the tree ({"dockerfiles": {service: text},
+    "compose": parsed compose.yaml}), for the self-test."""
+    files = files or {}
+    renders = dict(renders)
     secrets = renders.pop("secrets")
     for kname, hname in PAIRS:
         compare(kname, hname, renders[f"kustomize-{kname}"], renders[f"helm-{hname}"])
     for name, docs in renders.items():
         check_invariants(name, docs, name.startswith("kustomize-"))
-    check_dockerfiles(renders["kustomize-base"])
-    for name in ("base", "prod"):  # prod: the Sentinel settings
-        check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, render_dir)
+    check_dockerfiles(renders["kustomize-base"], files.get("dockerfiles"))
+    check_compose(renders["kustomize-base"], files.get("compose"))
+    for name in binary_renders:  # prod: the Sentinel settings
+        check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, tmp, only)
+
+
+def deployment(docs: list[dict], name: str) -> dict:
+    return api_deployments(docs)[name]
+
+
+def set_port(docs: list[dict], name: str, port: int) -> None:
+    c = container(deployment(docs, name))
+    next(p for p in c["ports"] if p["name"] == "http")["containerPort"] = port
+
+
+def set_probe(docs: list[dict], name: str, which: str, path: str) -> None:
+    container(deployment(docs, name))[which]["httpGet"]["path"] = path
+
+
+def rename_env(docs: list[dict], name: str, old: str, new: str) -> None:
+    env = next(e for e in container(deployment(docs, name))["env"] if e["name"] == old)
+    env["name"] = new
+
+
+# Each: (what changes, renders it changes, the change, Dockerfile texts, the disagreement
+# that must be reported). Kustomize base is paired with Helm's default values.
+BOTH = ["kustomize-base", "helm-default", "kustomize-prod", "helm-prod"]
+MUTATIONS = [
+    ("containerPort of dashboard-update-service, Kustomize only", ["kustomize-base"],
+     lambda d: set_port(d, LIVE_SERVICE, 3015), None, "ports differs"),
+    ("readiness probe path of dashboard-update-service, Helm only", ["helm-default"],
+     lambda d: set_probe(d, LIVE_SERVICE, "readinessProbe", "/readyz"), None, "readinessProbe differs"),
+    ("env SSE_RETRY_MS of dashboard-update-service renamed, Kustomize only", ["kustomize-base"],
+     lambda d: rename_env(d, LIVE_SERVICE, "SSE_RETRY_MS", "SSE_RETRY_MILLIS"), None, "env differs"),
+    ("env COUNTINFO_DATABASE_URL of dashboard-provision-service renamed, Helm only", ["helm-default"],
+     lambda d: rename_env(d, PAGE_SERVICE, "COUNTINFO_DATABASE_URL", "COUNT_INFO_DATABASE_URL"), None,
+     "env differs"),
+    # Both renderers agree; the binary is the other side.
+    ("containerPort of dashboard-update-service in both renderers, not the binary", BOTH,
+     lambda d: set_port(d, LIVE_SERVICE, 3015), None, "listens on 3005, manifests say containerPort 3015"),
+    ("liveness probe path of dashboard-update-service in both renderers, not the binary", BOTH,
+     lambda d: set_probe(d, LIVE_SERVICE, "livenessProbe", "/healthz"), None,
+     "livenessProbe GET /healthz answered 404"),
+    ("env SSE_HEARTBEAT_SECONDS of dashboard-update-service renamed in both renderers, not the binary", BOTH,
+     lambda d: rename_env(d, LIVE_SERVICE, "SSE_HEARTBEAT_SECONDS", "SSE_HEARTBEAT_S"), None,
+     "['SSE_HEARTBEAT_S'], which the binary never reads"),
+    ("EXPOSE of dashboard-provision-service, Dockerfile only", [], None,
+     {"dockerfiles": {PAGE_SERVICE: (ROOT / PAGE_SERVICE / "Dockerfile").read_text()
+                      .replace("EXPOSE 3004", "EXPOSE 3014")}},
+     "EXPOSE 3014 is not the containerPort of dashboard-provision-service"),
+    ("env SSE_RETRY_MS of dashboard-update-service renamed, compose.yaml only", [], None,
+     {"compose": yaml.safe_load((ROOT / "compose.yaml").read_text()
+                                .replace("SSE_RETRY_MS:", "SSE_RETRY_MILLIS:"))},
+     "only in compose ['SSE_RETRY_MILLIS']"),
+]
+
+
+def self_test(render_dir: Path, bin_dir: Path) -> int:
+    """Every one-sided change must be reported as the disagreement it is; an unchanged run
+    (the control) must report none. The binaries run in the base rendering only."""
+    renders = {p.stem: load(p) for p in sorted(render_dir.glob("*.yaml"))}
+    cases = [("nothing (control)", [], None, None, None)] + MUTATIONS
+    caught = 0
+    for what, targets, change, files, expect in cases:
+        mutated = copy.deepcopy(renders)
+        for target in targets:
+            change(mutated[target])
+        errors.clear()
+        only = {s for s in (LIVE_SERVICE, PAGE_SERVICE) if s in what} or {LIVE_SERVICE, PAGE_SERVICE}
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_checks(mutated, bin_dir, render_dir, only, files, binary_renders=("base",))
+        found = list(errors)
+        hit = next((e for e in found if expect in e), None) if expect else None
+        ok = not found if expect is None else hit is not None
+        caught += ok
+        shown = (hit or (found[0] if found else "no disagreement")).splitlines()[0]
+        print(f"  {'ok  ' if ok else 'FAIL'} {what}: {shown}")
+    errors.clear()
+    print(f"\nself-test: {caught} of {len(cases)} cases as expected")
+    return 0 if caught == len(cases) else 1
+
+
+def main(render_dir: Path, bin_dir: Path) -> int:
+    renders = {p.stem: load(p) for p in sorted(render_dir.glob("*.yaml"))}
+    run_checks(renders, bin_dir, render_dir)
     if errors:
         print(f"\n{len(errors)} disagreement(s)")
         return 1
@@ -368,6 +593,8 @@ if __name__ == "__main__":
         status, _ = http_status(int(sys.argv[2]), sys.argv[3])
         print(status)
         sys.exit(0)
+    if len(sys.argv) == 4 and sys.argv[1] == "--self-test":
+        sys.exit(self_test(Path(sys.argv[2]), Path(sys.argv[3])))
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))

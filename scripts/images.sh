@@ -49,6 +49,8 @@ key_hash="$(printf '%s' image-check | sha256sum | cut -d' ' -f1)"
 env=(-e "COUNT_API_KEYS=[{\"name\":\"check\",\"scopes\":[\"admin\"],\"sha256\":\"$key_hash\"}]"
      -e REDIS_URL=redis://redis-value:6379 -e REDIS_REPLICA_URL=redis://redis-replica:6379
      -e DATABASE_URL=postgresql://postgresql:5432/countinfo -e KAFKA_BROKERS=kafka:9092
+     -e COUNTINFO_DATABASE_URL=postgresql://postgresql:5432/countinfo
+     -e STREAM_TOKEN_SECRET=image-check-stream-token-secret-0123456789
      -e PGUSER=count -e PGPASSWORD=check -e APP_VERSION="$version")
 
 report="docs/IMAGES.md"
