@@ -379,7 +379,7 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
           <button type="button" class="primary" onClick={() => { setEditing(true); setOptionsFor('new'); }}>Add a widget</button>
         </div>
       )}
-      <div class={`grid-stack${editing ? ' editing' : ''}`} ref={gridEl} aria-label={`Widgets of ${model.name}`} />
+      <div class={`grid-stack${editing ? ' editing' : ''}`} ref={gridEl} role="region" aria-label={`Widgets of ${model.name}`} />
       {optionsFor && (
         <WidgetOptions
           widget={optionsFor === 'new' ? null : optionsFor}
