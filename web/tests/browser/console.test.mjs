@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, artifacts, launchBrowser, openSignedIn, shot, startSystem } from './harness.mjs';
+import { apiClient, artifacts, launchBrowser, openSignedIn, pageErrors, shot, startSystem, watch } from './harness.mjs';
 
 let system, browser, api;
 
@@ -18,6 +18,7 @@ after(async () => {
   await browser?.close();
   await system?.stop();
   console.log(`# screenshots kept in ${artifacts}`);
+  assert.deepEqual(pageErrors, [], 'errors inside the pages');
 });
 
 // Waits until the element's text matches.
@@ -44,6 +45,7 @@ describe('login (any page)', () => {
   test('a wrong key is refused; the right one opens the page; a 401 later returns to login', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    watch(page);
     await page.goto(system.url + '/management');  // redirects to /management/
     assert.match(page.url(), /\/management\/$/);
     await page.getByLabel('API key').fill('not-a-key');
@@ -363,6 +365,7 @@ describe('UC-005 dashboards', () => {
     await context.addInitScript((k) => sessionStorage.setItem('count.apiKey', k), system.key);
     await context.route('**/dashboard/events?**', (route) => route.abort());
     const page = await context.newPage();
+    watch(page);
     await page.goto(system.url + '/dashboard/?id=operations');
     await page.locator('body[data-dashboard-ready="true"]').waitFor();
     await page.locator('.live-state[data-state="polling"], .live-state[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
@@ -394,6 +397,7 @@ describe('UC-005 dashboards', () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     await context.addInitScript((k) => sessionStorage.setItem('count.apiKey', k), system.key);
     const page = await context.newPage();
+    watch(page);
     const measure = async () => {
       const t0 = Date.now();
       await page.goto(system.url + '/dashboard/?id=twenty');
