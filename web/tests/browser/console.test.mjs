@@ -152,6 +152,7 @@ describe('UC-003 management', () => {
     const page = await openSignedIn(browser, system.url, system.key, '/management/', { width: 390, height: 844 });
     await page.getByRole('button', { name: 'New counter' }).focus();
     await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'id');
     await page.keyboard.type('kb.made');  // the id field has the focus
     await page.keyboard.press('Tab');
     await page.keyboard.type('typed without a mouse');
@@ -308,7 +309,9 @@ describe('UC-005 dashboards', () => {
     await page.getByRole('dialog', { name: 'New dashboard' }).getByRole('button', { name: 'Create' }).click();
     await page.getByRole('heading', { name: 'Operations' }).waitFor();
     await page.getByRole('button', { name: 'Add a widget' }).click();
-    await page.getByRole('button', { name: 'Cancel' }).last().click();  // the dialog opened at once
+    const opened = page.getByRole('dialog', { name: 'Add widget' });  // the options opened at once
+    await opened.getByRole('button', { name: 'Cancel' }).click();
+    await opened.waitFor({ state: 'detached' });
     await addWidget(page, { title: 'Orders', counters: ['dash.orders'], x: 0, y: 0, w: 3, h: 2 });
     await addWidget(page, { title: 'Visits over time', type: 'chart', counters: ['dash.visits'], chartType: 'line', x: 3, y: 0, w: 6, h: 3 });
     await addWidget(page, { title: 'System', type: 'stat', x: 9, y: 0, w: 3, h: 2 });
@@ -334,6 +337,13 @@ describe('UC-005 dashboards', () => {
     assert.notDeepEqual([before.w1, before.w2], [initial.w1, initial.w2], 'the drag moved the widgets');
     assert.ok(before.w3.h > 2, `the resize made the widget taller: ${JSON.stringify(before.w3)}`);
     await shot(page, 'dashboard-edit-mode');
+    // The options show where the dragged widget is now.
+    await page.getByRole('button', { name: 'Options of Orders' }).click();
+    const options = page.getByRole('dialog', { name: 'Options of Orders' });
+    assert.equal(await options.getByLabel('Column', { exact: true }).inputValue(), String(before.w1.x));
+    assert.equal(await options.getByLabel('Row', { exact: true }).inputValue(), String(before.w1.y));
+    await options.getByRole('button', { name: 'Cancel' }).click();
+    await options.waitFor({ state: 'detached' });
     await page.getByRole('button', { name: 'Save layout' }).click();
     await page.getByRole('button', { name: 'Edit dashboard' }).waitFor();
 
@@ -429,6 +439,7 @@ describe('UC-005 dashboards', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('button', { name: 'Options of Orders' }).focus();
     await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'title');
     await page.keyboard.press('Control+A');
     await page.keyboard.type('Orders today');
     await page.keyboard.press('Enter');
