@@ -15,7 +15,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(redis-server redis-sentinel redis-tools postgresql-15 python3 python3-pytest
-                       curl clang-format default-jre-headless maven chromium) ;;
+                       curl clang-format default-jre-headless maven haproxy kcat chromium
+                       clang-14 libclang-rt-14-dev) ;;  # libFuzzer: scripts/fuzz.sh
     --bench) packages+=(nginx-light wrk redis-tools curl python3 procps) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
@@ -39,7 +40,7 @@ echo "installing: ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The Debian packages start system-wide servers; the tests start their own on free ports.
-for svc in redis-server redis-sentinel postgresql nginx; do
+for svc in redis-server redis-sentinel postgresql nginx haproxy; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $sudo systemctl stop "$svc" || true
   fi

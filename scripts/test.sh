@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
-# against the standalone binary and against the separate services, then the web console's
-# browser tests.
+# against the standalone binary and against the separate services, the rolling-restart
+# fault scenario (two replicas each of write and read behind HAProxy), then the web
+# console's browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -17,12 +18,18 @@ scripts/kafka.sh >/dev/null
 echo "== unit and integration tests (ctest)"
 ctest --preset release --output-on-failure -j 2 -LE bench
 
+echo "== fuzzing, a short run of each target (docs/FUZZING.md)"
+scripts/fuzz.sh 20
+
 scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed
 
 for mode in standalone services; do
   echo "== black-box suite, $mode mode"
   COUNT_MODE=$mode /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox
 done
+
+echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_rolling_restart.py
 
 # The web console in headless Chromium against standalone (web/tests/browser); the build
 # above installed web/node_modules (npm ci) and embedded the console. Screenshots are kept

@@ -45,4 +45,13 @@ Timestamp BucketStart(Timestamp t, Unit unit) {
   return t;
 }
 
+std::vector<BucketValue> HistoryStore::LastValues(std::string_view count_id, Timestamp from,
+                                                  Timestamp to, Unit unit) {
+  const auto buckets = Series(count_id, from, to, unit);
+  std::vector<BucketValue> values;
+  values.reserve(buckets.size());
+  for (const auto& b : buckets) values.push_back({b.start, b.last});
+  return values;
+}
+
 }  // namespace count::core

@@ -27,6 +27,12 @@ struct Bucket {
   std::int64_t max = 0;
 };
 
+// A bucket's start and the last value recorded in it: what a trend or a prediction reads.
+struct BucketValue {
+  Timestamp t{};
+  std::int64_t value = 0;
+};
+
 struct HistoryPoint {
   std::string count_id;
   Timestamp timestamp{};
@@ -45,6 +51,11 @@ class HistoryStore {
   // Buckets of [from, to) in time order; buckets without data are absent.
   virtual std::vector<Bucket> Series(std::string_view count_id, Timestamp from, Timestamp to,
                                      Unit unit) = 0;
+  // The start and last value of each bucket of [from, to) with data, in time order: Series
+  // without the sums and extremes. This default derives them from Series; a store that can
+  // read last values alone (minutes packed per hour) overrides it.
+  virtual std::vector<BucketValue> LastValues(std::string_view count_id, Timestamp from,
+                                              Timestamp to, Unit unit);
   // The last recorded value and its time, for reconciliation against the value store.
   virtual std::optional<HistoryPoint> Latest(std::string_view count_id) = 0;
   // The last value recorded in the minutes of [from, to), and its time: one index probe,

@@ -66,12 +66,44 @@ Response Response::Json(int status, std::string body) {
   return Response{status, "application/json", std::move(body), {}};
 }
 
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c < 0x80)
+      len = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+      len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+      len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    bool ok = len > 0 && i + len <= text.size();
+    for (std::size_t k = 1; ok && k < len; ++k) {
+      const auto b = static_cast<unsigned char>(text[i + k]);
+      ok = k == 1 ? b >= lo && b <= hi : b >= 0x80 && b <= 0xBF;
+    }
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xEF\xBF\xBD");  // U+FFFD for the byte that starts no valid sequence
+      ++i;
+    }
+  }
+  return out;
+}
+
 Response Response::Problem(const core::Problem& p) {
   boost::json::object o;
-  o["type"] = p.type;
-  o["title"] = p.title;
+  o["type"] = ValidUtf8(p.type);
+  o["title"] = ValidUtf8(p.title);
   o["status"] = p.status;
-  o["detail"] = p.detail;
+  o["detail"] = ValidUtf8(p.detail);  // it may quote what the client sent
   Response r{p.status, "application/problem+json", boost::json::serialize(o), {}};
   if (p.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;

@@ -104,6 +104,10 @@ struct Response {
   static Response NoContent();
 };
 
+// `text` with each byte that starts no valid UTF-8 sequence replaced by U+FFFD: what a
+// JSON answer may quote of a request (JSON text is UTF-8; RFC 8259 §8.1).
+std::string ValidUtf8(std::string_view text);
+
 // Splits "path?query" and percent-decodes both; false on malformed escapes or a NUL.
 bool ParseTarget(std::string_view target, std::string& path, Fields& query);
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
 namespace count::http {
 namespace {
 
@@ -105,6 +107,26 @@ TEST(ParseTarget, DecodesAndRejectsMalformedEscapes) {
   EXPECT_FALSE(ParseTarget("/a%zz", path, q));
   EXPECT_FALSE(ParseTarget("/a%00", path, q));
   EXPECT_FALSE(ParseTarget("relative", path, q));
+}
+
+// Regression (found by fuzz/query_fuzzer): a problem quoting a path with invalid UTF-8
+// ("no route for /ma\x93agement") was not valid JSON.
+TEST(Problem, QuotesRequestsAsValidUtf8) {
+  const auto r =
+      Response::Problem(core::NotFound("no route for /ma\x93"
+                                       "agement"));
+  boost::system::error_code ec;
+  const auto body = boost::json::parse(r.body, ec);
+  ASSERT_FALSE(ec) << r.body;
+  EXPECT_EQ(body.at("detail").as_string(),
+            "no route for /ma\uFFFD"
+            "agement");
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(ValidUtf8("a\xE2\x82\xAC\xF0\x9F\x98\x80z"), "a\xE2\x82\xAC\xF0\x9F\x98\x80z");
+  EXPECT_EQ(ValidUtf8("\xC0\xAF"), fffd + fffd);                        // overlong
+  EXPECT_EQ(ValidUtf8("\xED\xA0\x80"), fffd + fffd + fffd);             // a surrogate
+  EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // beyond U+10FFFF
+  EXPECT_EQ(ValidUtf8("x\xE2\x82"), "x" + fffd + fffd);                 // cut short
 }
 
 }  // namespace

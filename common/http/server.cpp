@@ -27,6 +27,7 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kFirstRead = 4096;  // bytes read while waiting for a request
 
 struct Server::State {
   ServerOptions options;
@@ -107,6 +108,38 @@ std::optional<core::Problem> ReadFailure(const beast::error_code& ec) {
   return std::nullopt;
 }
 
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// A parser for one request. No body limit while the header is read: Beast's default
+// (1 MiB) would refuse a larger Content-Length before the route's own limit is known.
+void PrepareParser(RequestParser& parser, const ServerOptions& options) {
+  parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+  parser.body_limit(boost::none);
+}
+
+// Once the header is read: the request line into `req`, the target checked and the route's
+// body limit applied. A problem is the server's answer, after which it closes.
+std::optional<core::Problem> AcceptHeader(RequestParser& parser,
+                                          const Server::BodyLimitFn& body_limit, Request& req) {
+  const auto& head = parser.get();
+  req.method = ToMethod(head.method());
+  req.target = std::string(head.target());
+  if (!ParseTarget(req.target, req.path, req.query))
+    return core::BadRequest("the request target is not a valid path");
+  const std::size_t limit = body_limit(req.method, req.path);
+  if (parser.content_length() && *parser.content_length() > limit)
+    return core::PayloadTooLarge("the request body exceeds " + std::to_string(limit) + " bytes");
+  parser.body_limit(limit);
+  return std::nullopt;
+}
+
+// Once the body is read: header fields and body into `req`.
+void AcceptBody(bhttp::request<bhttp::string_body>& message, Request& req) {
+  req.headers.reserve(16);
+  for (const auto& field : message) req.headers.emplace_back(field.name_string(), field.value());
+  req.body = std::move(message.body());
+}
+
 asio::awaitable<void> Reject(beast::tcp_stream& stream, const core::Problem& p) {
   auto res = ToBeast(Response::Problem(p), 11, false);
   res.keep_alive(false);
@@ -185,9 +218,18 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
   const std::string remote = ec ? "" : endpoint.address().to_string();
 
   for (;;) {
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(s->options.header_limit));
-    stream.expires_after(buffer.size() > 0 ? s->options.read_timeout : s->options.idle_timeout);
+    RequestParser parser;
+    PrepareParser(parser, s->options);
+    if (buffer.size() == 0) {
+      // Waiting for a request may take the idle timeout; once its first bytes are here, the
+      // whole header must follow within the read timeout, so a client trickling a header
+      // byte by byte (slowloris) is closed after that, not after the idle timeout.
+      stream.expires_after(s->options.idle_timeout);
+      auto [iec, in] = co_await stream.async_read_some(buffer.prepare(kFirstRead), kTuple);
+      if (iec) co_return;
+      buffer.commit(in);
+    }
+    stream.expires_after(s->options.read_timeout);
     auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
     if (rec) {
       if (auto p = ReadFailure(rec)) co_await Reject(stream, *p);
@@ -195,21 +237,11 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
     }
 
     Request req;
-    auto& head = parser.get();
-    req.method = ToMethod(head.method());
-    req.target = std::string(head.target());
     req.remote = remote;
-    if (!ParseTarget(req.target, req.path, req.query)) {
-      co_await Reject(stream, core::BadRequest("the request target is not a valid path"));
+    if (auto p = AcceptHeader(parser, s->body_limit, req)) {
+      co_await Reject(stream, *p);
       co_return;
     }
-    const std::size_t limit = s->body_limit(req.method, req.path);
-    if (parser.content_length() && *parser.content_length() > limit) {
-      co_await Reject(stream, core::PayloadTooLarge("the request body exceeds " +
-                                                    std::to_string(limit) + " bytes"));
-      co_return;
-    }
-    parser.body_limit(limit);
     stream.expires_after(s->options.read_timeout);
     auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
     if (bec) {
@@ -218,9 +250,7 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
     }
 
     auto message = parser.release();
-    req.headers.reserve(16);
-    for (const auto& field : message) req.headers.emplace_back(field.name_string(), field.value());
-    req.body = std::move(message.body());
+    AcceptBody(message, req);
     if (auto rid = req.Header("X-Request-Id"); rid && !rid->empty() && rid->size() <= 64)
       req.request_id = std::string(*rid);
     else
@@ -317,5 +347,68 @@ void Server::Stop() {
 
 std::size_t Server::InFlight() const { return state_->in_flight.load(); }
 std::size_t Server::OpenConnections() const { return state_->connections.load(); }
+
+namespace {
+
+// A connection's bytes from memory, one piece per read, then the end of the stream.
+class PiecesStream {
+ public:
+  explicit PiecesStream(std::span<const std::string_view> pieces) : pieces_(pieces) {}
+
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers, beast::error_code& ec) {
+    ec = {};
+    while (next_ < pieces_.size() && offset_ == pieces_[next_].size()) ++next_, offset_ = 0;
+    if (next_ == pieces_.size()) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    const auto piece = pieces_[next_].substr(offset_);
+    const std::size_t n = asio::buffer_copy(buffers, asio::buffer(piece.data(), piece.size()));
+    offset_ += n;
+    return n;
+  }
+  template <class MutableBuffers>
+  std::size_t read_some(const MutableBuffers& buffers) {
+    beast::error_code ec;
+    const std::size_t n = read_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+
+ private:
+  std::span<const std::string_view> pieces_;
+  std::size_t next_ = 0, offset_ = 0;
+};
+
+}  // namespace
+
+ReadOutcome ReadRequests(std::span<const std::string_view> pieces, const ServerOptions& options,
+                         const Server::BodyLimitFn& body_limit) {
+  ReadOutcome out;
+  PiecesStream stream(pieces);
+  beast::flat_buffer buffer;
+  for (;;) {
+    RequestParser parser;
+    PrepareParser(parser, options);
+    beast::error_code ec;
+    bhttp::read_header(stream, buffer, parser, ec);
+    if (ec) {
+      out.rejected = ReadFailure(ec);
+      return out;
+    }
+    Request req;
+    if ((out.rejected = AcceptHeader(parser, body_limit, req))) return out;
+    bhttp::read(stream, buffer, parser, ec);
+    if (ec) {
+      out.rejected = ReadFailure(ec);
+      return out;
+    }
+    auto message = parser.release();
+    AcceptBody(message, req);
+    out.requests.push_back(std::move(req));
+    if (!message.keep_alive()) return out;
+  }
+}
 
 }  // namespace count::http

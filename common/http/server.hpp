@@ -6,7 +6,11 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "http/message.hpp"
 
@@ -49,5 +53,17 @@ class Server {
  private:
   std::shared_ptr<State> state_;
 };
+
+// What a connection's bytes amount to, read exactly as a Server reads them (the same
+// parser settings, limits and checks): the complete requests in order and, when the server
+// would answer one itself and close (400, 413, 431), that answer. For tests and fuzzing.
+struct ReadOutcome {
+  std::vector<Request> requests;
+  std::optional<core::Problem> rejected;
+};
+// `pieces` arrive one read each, then the client closes; reading stops after a request that
+// does not keep the connection alive. No handler runs.
+ReadOutcome ReadRequests(std::span<const std::string_view> pieces, const ServerOptions& options,
+                         const Server::BodyLimitFn& body_limit);
 
 }  // namespace count::http

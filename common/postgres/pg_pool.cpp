@@ -92,13 +92,14 @@ PgLease::~PgLease() {
   if (pool_) pool_->Release(conn_, discard_);
 }
 
-PgResult PgLease::Exec(std::string_view sql, const PgParams& params) {
+PgResult PgLease::Exec(std::string_view sql, const PgParams& params, PgFormat results) {
   const std::string text(sql);
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  return pool_->Check(conn_, PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()),
-                                          nullptr, values.data(), nullptr, nullptr, 0));
+  return pool_->Check(conn_,
+                      PQexecParams(conn_, text.c_str(), static_cast<int>(values.size()), nullptr,
+                                   values.data(), nullptr, nullptr, static_cast<int>(results)));
 }
 
 void PgLease::ExecScript(std::string_view sql) {
@@ -275,8 +276,8 @@ void PgPool::Release(PGconn* conn, bool discard) {
   cv_.notify_one();
 }
 
-PgResult PgPool::Exec(std::string_view sql, const PgParams& params) {
-  return Acquire().Exec(sql, params);
+PgResult PgPool::Exec(std::string_view sql, const PgParams& params, PgFormat results) {
+  return Acquire().Exec(sql, params, results);
 }
 
 bool PgPool::Ping() {

@@ -38,7 +38,11 @@ class PgError : public std::runtime_error {
 // Statement parameters in text format; nullopt is SQL NULL.
 using PgParams = std::vector<std::optional<std::string>>;
 
-// One statement's result. Columns are read in text format.
+// The format the server sends result columns in. Binary skips printing and parsing numbers
+// and arrays on both sides: for results of thousands of rows (pg_binary.hpp decodes them).
+enum class PgFormat { kText = 0, kBinary = 1 };
+
+// One statement's result, its columns in the format the statement asked for.
 class PgResult {
  public:
   explicit PgResult(PGresult* result) : result_(result) {}
@@ -48,6 +52,7 @@ class PgResult {
   std::int64_t affected_rows() const;
 
   bool IsNull(int row, int column) const;
+  // The column's bytes: text, or the binary wire format of its type.
   std::string_view Text(int row, int column) const;
   std::string String(int row, int column) const { return std::string(Text(row, column)); }
   std::int64_t Int64(int row, int column) const;
@@ -82,7 +87,8 @@ class PgLease {
   ~PgLease();
 
   // One statement with $1..$n parameters (PQexecParams).
-  PgResult Exec(std::string_view sql, const PgParams& params = {});
+  PgResult Exec(std::string_view sql, const PgParams& params = {},
+                PgFormat results = PgFormat::kText);
   // One or more statements without parameters (PQexec), e.g. a migration script.
   void ExecScript(std::string_view sql);
 
@@ -126,7 +132,8 @@ class PgPool {
   // A healthy connection, waiting up to checkout_timeout for one to be free.
   PgLease Acquire();
   // Acquire() + PgLease::Exec().
-  PgResult Exec(std::string_view sql, const PgParams& params = {});
+  PgResult Exec(std::string_view sql, const PgParams& params = {},
+                PgFormat results = PgFormat::kText);
   // Whether the server answers `SELECT 1` now.
   bool Ping();
 

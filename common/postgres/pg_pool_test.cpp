@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "postgres/pg_binary.hpp"
 #include "postgres/pg_test_server.hpp"
 #include "testing/process.hpp"
 
@@ -34,6 +35,26 @@ TEST(PgPool, RunsParameterisedStatementsInTextFormat) {
   EXPECT_EQ(r.OptionalInt64(0, 0), INT64_MAX);
   EXPECT_TRUE(pool.Ping());
   EXPECT_NO_THROW(pool.Acquire().ExecScript("-- a script of comments only"));
+}
+
+TEST(PgPool, ReadsBigintsAndBigintArraysInBinaryFormat) {
+  PgPool pool(Options());
+  const PgResult r = pool.Exec(
+      "SELECT $1::bigint, ARRAY[-9223372036854775808, NULL, 9223372036854775807, 0]::bigint[],"
+      " '{}'::bigint[], '{1,2}'::int[], 7::int",
+      {"-2"}, PgFormat::kBinary);
+  ASSERT_EQ(r.rows(), 1);
+  EXPECT_EQ(DecodeInt8(r.Text(0, 0)), -2);
+  std::vector<std::optional<std::int64_t>> values = {99};
+  DecodeInt8Array(r.Text(0, 1), values);
+  EXPECT_EQ(values,
+            (std::vector<std::optional<std::int64_t>>{INT64_MIN, std::nullopt, INT64_MAX, 0}));
+  DecodeInt8Array(r.Text(0, 2), values);
+  EXPECT_TRUE(values.empty());
+  // Another type is refused, not misread.
+  EXPECT_THROW(DecodeInt8Array(r.Text(0, 3), values), std::runtime_error);
+  EXPECT_THROW(DecodeInt8(r.Text(0, 4)), std::runtime_error);
+  EXPECT_THROW(DecodeInt8Array(r.Text(0, 1).substr(0, 30), values), std::runtime_error);
 }
 
 TEST(PgPool, SetsStatementTimeoutOnEveryConnection) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "postgres/pg_binary.hpp"
+
 namespace count::postgres {
 namespace {
 
@@ -65,7 +67,8 @@ std::string Floor(const std::string& column, std::int64_t width, std::int64_t or
 
 // CTEs folding `changes(count_id, at_ms, value, delta, n)` into `table`, whose buckets are
 // `width` ms long and keyed by `key`. The latest change (by time, then input order) gives a
-// bucket its last value; a stored row keeps its own when it is later.
+// bucket its last value; a stored row keeps its own when it is later. `<table>_upserted`
+// returns each changed bucket's count_id, key and resulting last value.
 std::string Fold(const std::string& table, const std::string& key, std::int64_t width) {
   return table + "_rolled AS (SELECT count_id, " + Floor("at_ms", width) + " AS " + key +
          ", (array_agg(value ORDER BY at_ms DESC, n DESC))[1] AS last_value,"
@@ -82,12 +85,28 @@ std::string Fold(const std::string& table, const std::string& key, std::int64_t 
          " last_at_ms = GREATEST(h.last_at_ms, EXCLUDED.last_at_ms), sum_delta = " +
          Clamp("h.sum_delta::numeric + EXCLUDED.sum_delta") +
          ", min_value = LEAST(h.min_value, EXCLUDED.min_value),"
-         " max_value = GREATEST(h.max_value, EXCLUDED.max_value) RETURNING 1)";
+         " max_value = GREATEST(h.max_value, EXCLUDED.max_value) RETURNING count_id, " +
+         key + ", last_value)";
 }
 
-std::string FoldBoth() {
+// A CTE writing the minutes' last values that `history_minute_upserted` returns into their
+// hours' slots in history_hour_minutes (migrations/countinfo/0003_history_hour_minutes.sql).
+std::string PackMinutes() {
+  return "history_hour_minutes_patched AS (INSERT INTO history_hour_minutes AS h"
+         " (count_id, hour_ms, last_values) SELECT count_id, hour_ms,"
+         " history_minute_slots(array_agg(((minute_ms - hour_ms) / 60000 + 1)::int),"
+         " array_agg(last_value)) FROM (SELECT count_id, minute_ms, last_value, " +
+         Floor("minute_ms", kHourMs) +
+         " AS hour_ms FROM history_minute_upserted) AS m"
+         " GROUP BY count_id, hour_ms ORDER BY count_id, hour_ms"
+         " ON CONFLICT (count_id, hour_ms) DO UPDATE SET"
+         " last_values = history_patch_slots(h.last_values, EXCLUDED.last_values) RETURNING 1)";
+}
+
+// Minutes, their hours and their packed last values, in one statement.
+std::string FoldAll() {
   return Fold("history_minute", "minute_ms", kMinuteMs) + ", " +
-         Fold("history_hour", "hour_ms", kHourMs);
+         Fold("history_hour", "hour_ms", kHourMs) + ", " + PackMinutes();
 }
 
 // $1 count id, [$2, $3) the period, [$4, $5) the whole hours inside it.
@@ -142,7 +161,7 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
       " ON CONFLICT DO NOTHING RETURNING event_id),"
       " changes AS (SELECT DISTINCT ON (event_id) i.count_id, i.at_ms, i.value, i.delta, i.n"
       " FROM input i JOIN fresh USING (event_id) ORDER BY event_id, i.n), " +
-      FoldBoth() + " SELECT count(*) FROM fresh";
+      FoldAll() + " SELECT count(*) FROM fresh";
   if (events.empty()) return 0;
   auto lease = pool_.Acquire();
   PgTransaction tx(lease);
@@ -174,7 +193,7 @@ std::size_t PostgresHistoryStore::Import(std::span<const core::HistoryPoint> poi
       " fresh AS (INSERT INTO history_import (count_id, at_ms) SELECT count_id, at_ms"
       " FROM firsts ON CONFLICT DO NOTHING RETURNING count_id, at_ms),"
       " changes AS (SELECT f.* FROM firsts f JOIN fresh USING (count_id, at_ms)), " +
-      FoldBoth() + " SELECT count(*) FROM fresh";
+      FoldAll() + " SELECT count(*) FROM fresh";
   if (points.empty()) return 0;
   auto lease = pool_.Acquire();
   PgTransaction tx(lease);
@@ -213,6 +232,31 @@ std::vector<core::Bucket> PostgresHistoryStore::Series(std::string_view count_id
   return buckets;
 }
 
+std::vector<core::BucketValue> PostgresHistoryStore::LastValues(std::string_view count_id,
+                                                                core::Timestamp from,
+                                                                core::Timestamp to,
+                                                                core::Unit unit) {
+  if (unit != core::Unit::kMinute) return HistoryStore::LastValues(count_id, from, to, unit);
+  // The hours overlapping [from, to), packed, in binary: a year is 8,760 rows.
+  const PgResult r = pool_.Exec(
+      "SELECT hour_ms, last_values FROM history_hour_minutes"
+      " WHERE count_id = $1 AND hour_ms >= $2 AND hour_ms < $3 ORDER BY hour_ms",
+      {std::string(count_id), Text(BucketStart(from, core::Unit::kHour)), Text(to)},
+      PgFormat::kBinary);
+  std::vector<core::BucketValue> values;
+  values.reserve(static_cast<std::size_t>(r.rows()) * 60);
+  std::vector<std::optional<std::int64_t>> slots;
+  for (int row = 0; row < r.rows(); ++row) {
+    const auto hour = FromMillis(DecodeInt8(r.Text(row, 0)));
+    DecodeInt8Array(r.Text(row, 1), slots);
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      const auto minute = hour + std::chrono::minutes(i);
+      if (slots[i] && minute >= from && minute < to) values.push_back({minute, *slots[i]});
+    }
+  }
+  return values;
+}
+
 std::optional<core::HistoryPoint> PostgresHistoryStore::Latest(std::string_view count_id) {
   return ReadPoint(pool_.Exec("SELECT last_value, last_at_ms FROM history_minute"
                               " WHERE count_id = $1 ORDER BY minute_ms DESC LIMIT 1",
@@ -235,7 +279,8 @@ void PostgresHistoryStore::Purge(std::string_view count_id) {
   // the purged counter must not bring its history back.
   pool_.Exec(
       "WITH imports AS (DELETE FROM history_import WHERE count_id = $1),"
-      " hours AS (DELETE FROM history_hour WHERE count_id = $1)"
+      " hours AS (DELETE FROM history_hour WHERE count_id = $1),"
+      " packed AS (DELETE FROM history_hour_minutes WHERE count_id = $1)"
       " DELETE FROM history_minute WHERE count_id = $1",
       {std::string(count_id)});
 }
@@ -248,6 +293,7 @@ std::size_t PostgresHistoryStore::Prune(core::Timestamp before, std::size_t limi
   std::size_t dropped = 0;
   for (const auto& [table, time] : {std::pair{"history_minute", "minute_ms"},
                                     {"history_hour", "hour_ms"},
+                                    {"history_hour_minutes", "hour_ms"},
                                     {"history_event", "at_ms"},
                                     {"history_import", "at_ms"}}) {
     const std::string sql = std::string("DELETE FROM ") + table +

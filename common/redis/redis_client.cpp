@@ -133,6 +133,16 @@ void BlockSigpipe() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+// Commands that only read: sending one again after its connection broke cannot change
+// anything, so it is resent once instead of failing (Sentinel's promotion of a replica
+// closes every client connection of the new primary, for one).
+bool IsReadOnly(const std::vector<std::string>& args) {
+  static constexpr std::string_view kReadOnly[] = {"GET",  "MGET", "HGET", "HGETALL", "HMGET",
+                                                   "PING", "XLEN", "ROLE", "EXISTS",  "XRANGE"};
+  return !args.empty() &&
+         std::ranges::find(kReadOnly, std::string_view(args.front())) != std::end(kReadOnly);
+}
+
 std::exception_ptr Unavailable(std::string message) {
   return std::make_exception_ptr(StoreUnavailable(std::move(message)));
 }
@@ -362,7 +372,15 @@ class RedisClient::Connection {
     std::string error;
     if (i < batch.size()) {
       error = "redis: connection lost: " + std::string(ctx_->errstr);
-      for (; i < batch.size(); ++i) batch[i]->promise.set_exception(Unavailable(error));
+      for (; i < batch.size(); ++i) {
+        auto& p = batch[i];
+        if (!p->retried && IsReadOnly(p->args)) {
+          p->retried = true;
+          retry.push_back(p);
+        } else {
+          p->promise.set_exception(Unavailable(error));
+        }
+      }
     }
     if (!error.empty() || !retry.empty()) ctx_.reset();  // reconnect (and re-resolve)
     std::lock_guard lock(mu_);

@@ -135,6 +135,19 @@ TEST(RedisClient, ReconnectsAfterTheConnectionIsKilled) {
   EXPECT_TRUE(WaitUntil([&] { return client.Ping(); }, 5s));
 }
 
+TEST(RedisClient, ResendsOnlyReadOnlyCommandsAfterTheConnectionBroke) {
+  const auto endpoint = SharedTopology().primary().endpoint();
+  RedisClient client(endpoint, {.pool_size = 1});
+  client.Command({"SET", "client:resend", "5"});
+  // A write that finds the dead socket fails: it may have been applied, so it is not resent.
+  testing::Run(endpoint, {"CLIENT", "KILL", "TYPE", "normal"});
+  EXPECT_THROW(client.Command({"INCR", "client:resend"}), core::StoreUnavailable);
+  // A read is resent on a new connection: the caller sees only the answer.
+  ASSERT_TRUE(client.Ping());
+  testing::Run(endpoint, {"CLIENT", "KILL", "TYPE", "normal"});
+  EXPECT_EQ(client.Command({"GET", "client:resend"}).str, "5");
+}
+
 TEST(RedisClient, AuthenticatesAndSelectsTheDatabase) {
   count::testing::TempDir dir;
   RedisServer server(dir.path(), "auth", {"--requirepass", "pw0"});

@@ -6,6 +6,7 @@
 #include "runtime/auth.hpp"
 #include "runtime/config.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/service.hpp"
 
 namespace count::runtime {
 namespace {
@@ -87,6 +88,28 @@ TEST(Metrics, RendersCountersAndHistograms) {
           R"(http_request_duration_seconds_count{route="/api/v1/counts/{id}",method="GET"} 3)"),
       std::string::npos)
       << text;
+}
+
+TEST(Service, ReadinessFollowsRequiredChecksAndShowsOptionalOnes) {
+  Env env;
+  Service service("readiness-test", 0, env);
+  bool store_up = true;
+  service.AddReadinessCheck("store", [&] { return store_up; });
+  service.AddReadinessCheck(
+      "catalog", [] { return false; }, /*required=*/false);
+  auto ready = [&] {
+    http::Request r;
+    r.target = r.path = "/ready";
+    return service.router().Dispatch(r);
+  };
+  auto up = ready();
+  EXPECT_EQ(up.status, 200) << up.body;
+  EXPECT_NE(up.body.find(R"("catalog":"failing")"), std::string::npos) << up.body;
+  EXPECT_NE(up.body.find(R"("store":"ok")"), std::string::npos) << up.body;
+  store_up = false;
+  auto down = ready();
+  EXPECT_EQ(down.status, 503) << down.body;
+  EXPECT_NE(down.body.find(R"("store":"failing")"), std::string::npos) << down.body;
 }
 
 }  // namespace

@@ -99,8 +99,8 @@ Service::Service(std::string name, int default_port, const Env& env)
 
 Service::~Service() = default;
 
-void Service::AddReadinessCheck(std::string name, std::function<bool()> check) {
-  checks_.emplace_back(std::move(name), std::move(check));
+void Service::AddReadinessCheck(std::string name, std::function<bool()> check, bool required) {
+  checks_.push_back({std::move(name), std::move(check), required});
 }
 
 void Service::AddShutdownHook(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
@@ -155,7 +155,7 @@ void Service::RegisterBuiltins() {
 http::Response Service::Ready() {
   boost::json::object checks;
   bool ok = !shutting_down_.load() && !toggled_unready_.load();
-  for (const auto& [name, check] : checks_) {
+  for (const auto& [name, check, required] : checks_) {
     bool up = false;
     try {
       up = check();
@@ -164,7 +164,7 @@ http::Response Service::Ready() {
     }
     if (!up) metrics_.CountDependencyError(name);
     checks[name] = up ? "ok" : "failing";
-    ok = ok && up;
+    ok = ok && (up || !required);
   }
   if (toggled_unready_.load()) checks["manual"] = "toggled off";
   boost::json::object body;

@@ -35,8 +35,11 @@ class Service {
   const Env& env() const { return env_; }
   const std::string& pod() const { return pod_; }
 
-  // A named dependency check for readiness; must answer quickly.
-  void AddReadinessCheck(std::string name, std::function<bool()> check);
+  // A named dependency check for readiness; must answer quickly. A failing check makes the
+  // service unready, unless it is not `required`: a dependency the main path serves without
+  // (the write service's PostgreSQL) then shows as "failing" while readiness stays 200, so a
+  // load balancer does not take away what still works.
+  void AddReadinessCheck(std::string name, std::function<bool()> check, bool required = true);
   // Runs after in-flight requests finished, before the process exits (flush, commit).
   void AddShutdownHook(std::function<void()> hook);
 
@@ -67,7 +70,12 @@ class Service {
   bool debug_endpoints_ = false;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> toggled_unready_{false};
-  std::vector<std::pair<std::string, std::function<bool()>>> checks_;
+  struct Check {
+    std::string name;
+    std::function<bool()> check;
+    bool required;
+  };
+  std::vector<Check> checks_;
   std::vector<std::function<void()>> hooks_;
   std::unique_ptr<http::Server> server_;
 };

@@ -154,6 +154,21 @@ std::vector<core::Bucket> SqliteHistoryStore::Series(std::string_view count_id,
   return buckets;
 }
 
+std::vector<core::BucketValue> SqliteHistoryStore::LastValues(std::string_view count_id,
+                                                              core::Timestamp from,
+                                                              core::Timestamp to, core::Unit unit) {
+  if (unit != core::Unit::kMinute) return HistoryStore::LastValues(count_id, from, to, unit);
+  // Two columns of the minutes (clustered by counter and minute), without sums and extremes.
+  std::lock_guard lock(db_.mutex());
+  Statement s(db_.handle(),
+              "SELECT minute_ms, last_value FROM history_minute"
+              " WHERE count_id = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms");
+  s.Bind(1, count_id).Bind(2, Ms(from)).Bind(3, Ms(to));
+  std::vector<core::BucketValue> values;
+  while (s.Step()) values.push_back({FromMs(s.Int(0)), s.Int(1)});
+  return values;
+}
+
 std::optional<core::HistoryPoint> SqliteHistoryStore::Last(std::string_view count_id,
                                                            std::int64_t from_ms,
                                                            std::int64_t to_ms) {

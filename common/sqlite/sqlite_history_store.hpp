@@ -15,6 +15,8 @@ class SqliteHistoryStore final : public core::HistoryStore {
   std::size_t Import(std::span<const core::HistoryPoint> points) override;
   std::vector<core::Bucket> Series(std::string_view count_id, core::Timestamp from,
                                    core::Timestamp to, core::Unit unit) override;
+  std::vector<core::BucketValue> LastValues(std::string_view count_id, core::Timestamp from,
+                                            core::Timestamp to, core::Unit unit) override;
   std::optional<core::HistoryPoint> Latest(std::string_view count_id) override;
   std::optional<core::HistoryPoint> LastIn(std::string_view count_id, core::Timestamp from,
                                            core::Timestamp to) override;

@@ -34,6 +34,19 @@ inline std::vector<Row> Rows(const std::vector<core::Bucket>& buckets) {
   return rows;
 }
 
+// (start, value): readable expectations of LastValues.
+using Value = std::pair<std::string, std::int64_t>;
+inline std::vector<Value> Values(const std::vector<core::BucketValue>& values) {
+  std::vector<Value> out;
+  for (const auto& v : values) out.emplace_back(core::FormatTimestamp(v.t), v.value);
+  return out;
+}
+inline std::vector<Value> Values(const std::vector<core::Bucket>& buckets) {
+  std::vector<Value> out;
+  for (const auto& b : buckets) out.emplace_back(core::FormatTimestamp(b.start), b.last);
+  return out;
+}
+
 template <class Backend>
 class HistoryStoreContract : public ::testing::Test {
  protected:
@@ -137,6 +150,50 @@ TYPED_TEST_P(HistoryStoreContract, SeriesDerivesHoursDaysWeeksAndMonths) {
                               {"2024-02-04T00:00:00.000Z", 3, -3, 3, 3}}));
 }
 
+TYPED_TEST_P(HistoryStoreContract, LastValuesAreTheLastValuesOfTheSeries) {
+  auto& store = this->store();
+  const std::vector<core::Event> events = {
+      Change("a", "1969-12-31T23:59:30Z", 1, 1),  Change("b", "2024-02-01T10:00:05Z", 5, 5),
+      Change("c", "2024-02-01T10:00:50Z", 3, -2), Change("d", "2024-02-01T10:00:20Z", 7, 4),
+      Change("e", "2024-02-01T10:59:10Z", 8, 5),  Change("f", "2024-02-01T11:00:00Z", 9, 1),
+      Change("g", "2024-02-03T00:01:00Z", 2, -7)};
+  ASSERT_EQ(store.Record(events), 7u);
+  // Later calls fill other minutes of an hour already written, and replace a minute's last.
+  const std::vector<core::Event> later = {Change("h", "2024-02-01T10:30:00Z", 4, -4),
+                                          Change("i", "2024-02-01T10:00:55Z", 6, 3)};
+  ASSERT_EQ(store.Record(later), 2u);
+  const std::vector<core::HistoryPoint> imported = {{"c", T("2024-02-01T10:31:00Z"), 11}};
+  ASSERT_EQ(store.Import(imported), 1u);
+
+  const auto values = [&](Unit unit, std::string_view from, std::string_view to) {
+    return Values(store.LastValues("c", T(from), T(to), unit));
+  };
+  const auto whole = std::pair{"1969-01-01T00:00:00Z", "2100-01-01T00:00:00Z"};
+  EXPECT_EQ(values(Unit::kMinute, whole.first, whole.second),
+            (std::vector<Value>{{"1969-12-31T23:59:00.000Z", 1},
+                                {"2024-02-01T10:00:00.000Z", 6},
+                                {"2024-02-01T10:30:00.000Z", 4},
+                                {"2024-02-01T10:31:00.000Z", 11},
+                                {"2024-02-01T10:59:00.000Z", 8},
+                                {"2024-02-01T11:00:00.000Z", 9},
+                                {"2024-02-03T00:01:00.000Z", 2}}));
+  // [from, to) by bucket start: 10:00 starts before 10:00:30, 11:00 at `to`.
+  EXPECT_EQ(values(Unit::kMinute, "2024-02-01T10:00:30Z", "2024-02-01T11:00:00Z"),
+            (std::vector<Value>{{"2024-02-01T10:30:00.000Z", 4},
+                                {"2024-02-01T10:31:00.000Z", 11},
+                                {"2024-02-01T10:59:00.000Z", 8}}));
+  EXPECT_TRUE(values(Unit::kMinute, "2024-02-02T00:00:00Z", "2024-02-03T00:00:00Z").empty());
+  for (const auto unit : {Unit::kMinute, Unit::kHour, Unit::kDay, Unit::kWeek, Unit::kMonth}) {
+    for (const auto& [from, to] :
+         {whole, std::pair{"2024-02-01T10:00:30Z", "2024-02-03T00:00:00Z"}})
+      EXPECT_EQ(values(unit, from, to), Values(store.Series("c", T(from), T(to), unit)))
+          << core::ToString(unit) << " from " << from;
+  }
+
+  store.Purge("c");
+  EXPECT_TRUE(values(Unit::kMinute, whole.first, whole.second).empty());
+}
+
 TYPED_TEST_P(HistoryStoreContract, BucketsBefore1970FloorCorrectly) {
   auto& store = this->store();
   const std::vector<core::HistoryPoint> points = {{"c", T("1969-12-31T23:59:30Z"), 7}};
@@ -220,6 +277,9 @@ TYPED_TEST_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff) {
                               {"2024-02-01T10:01:00.000Z", 3, 1, 3, 3}}));
   EXPECT_EQ(this->Series(Unit::kHour),
             (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 3, 2, 2, 3}}));
+  EXPECT_EQ(Values(store.LastValues("c", T("2024-02-01T00:00:00Z"), T("2024-02-02T00:00:00Z"),
+                                    Unit::kMinute)),
+            (std::vector<Value>{{"2024-02-01T10:00:00.000Z", 2}, {"2024-02-01T10:01:00.000Z", 3}}));
   EXPECT_EQ(store.Record(std::span(events).subspan(1)), 0u);
   EXPECT_EQ(store.Prune(T("2024-02-01T10:01:40Z"), 100), 0u);
 }
@@ -227,7 +287,8 @@ TYPED_TEST_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff) {
 REGISTER_TYPED_TEST_SUITE_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff,
                             RecordFoldsEventsIntoMinutes, RedeliveredEventsCountOnce,
                             DeletedEventIsRecordedLikeAnyOther, ImportIsIdempotent,
-                            SeriesDerivesHoursDaysWeeksAndMonths, BucketsBefore1970FloorCorrectly,
+                            SeriesDerivesHoursDaysWeeksAndMonths,
+                            LastValuesAreTheLastValuesOfTheSeries, BucketsBefore1970FloorCorrectly,
                             SumsSaturateInsteadOfFailing, LastInReadsTheLatestMinuteOfThePeriod,
                             PurgeForgetsTheCounterButNotItsEvents, PruneWorksInBoundedSteps);
 

@@ -13,10 +13,8 @@
 
 namespace count::analysis {
 
-struct Point {
-  core::Timestamp t{};
-  std::int64_t value = 0;
-};
+// A bucket's start and value, as the history store reads them (HistoryStore::LastValues).
+using Point = core::BucketValue;
 
 // Least squares of value over time (ms), on centred time.
 struct LinearFit {

@@ -1,5 +1,6 @@
 #include "analysis_api.hpp"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 #include <charconv>
 #include <set>
@@ -153,13 +154,6 @@ std::optional<core::Problem> ReadBody(const Request& request, std::size_t min_id
   return std::nullopt;
 }
 
-std::vector<Point> LastValues(const std::vector<core::Bucket>& buckets) {
-  std::vector<Point> points;
-  points.reserve(buckets.size());
-  for (const auto& b : buckets) points.push_back({b.start, b.last});
-  return points;
-}
-
 // An exact integer where JSON allows one (int64, uint64), else the nearest double.
 boost::json::value Integer(long double v) {
   if (v >= -0x1p63L && v < 0x1p63L) return static_cast<std::int64_t>(v);
@@ -172,31 +166,57 @@ boost::json::value Number(const std::optional<long double>& v) {
   return static_cast<double>(*v);
 }
 
-// Buckets and points are written straight into the body: a year of minutes is 525,600 of
-// them, and a JSON node per value plus snprintf per timestamp would cost seconds.
-void AppendTimestamp(std::string& out, core::Timestamp t) {
-  using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const int year = static_cast<int>(ymd.year());
-  if (year < 0 || year > 9999) {  // beyond four digits: the general formatter
-    out.append(core::FormatTimestamp(t));
-    return;
+// Buckets and points are written straight into the one body of the answer: a year of
+// minutes is 525,600 of them (25 MB of JSON), and a JSON node per value, snprintf per
+// timestamp or a copy of the text per nesting level would cost more than reading them.
+
+// Writes RFC 3339 UTC timestamps with milliseconds (core::FormatTimestamp's format), fast
+// for times in order: the date is formatted once per day.
+class TimestampWriter {
+ public:
+  static constexpr std::size_t kMaxSize = 32;  // FormatTimestamp's longest, any year
+
+  // Writes at `at`, which has room for kMaxSize bytes; returns the end.
+  char* Write(char* at, core::Timestamp t) {
+    using namespace std::chrono;
+    const auto day = floor<days>(t);
+    if (day != day_) {
+      day_ = day;
+      const year_month_day ymd{day};
+      const int year = static_cast<int>(ymd.year());
+      four_digit_year_ = year >= 0 && year <= 9999;
+      if (four_digit_year_) {
+        Put(0, 4, year);
+        Put(5, 2, static_cast<unsigned>(ymd.month()));
+        Put(8, 2, static_cast<unsigned>(ymd.day()));
+      }
+    }
+    if (!four_digit_year_) {  // beyond four digits: the general formatter
+      const std::string text = core::FormatTimestamp(t);
+      return std::copy_n(text.data(), std::min(text.size(), kMaxSize), at);
+    }
+    const auto ms = (t - day).count();  // milliseconds into the day
+    Put(11, 2, ms / 3'600'000);
+    Put(14, 2, ms / 60'000 % 60);
+    Put(17, 2, ms / 1'000 % 60);
+    Put(20, 3, ms % 1'000);
+    return std::copy_n(text_, sizeof text_ - 1, at);
   }
-  const hh_mm_ss hms{t - day};
-  char text[] = "0000-00-00T00:00:00.000Z";
-  const auto put = [&](int at, int digits, long long v) {
-    for (int i = at + digits - 1; i >= at; --i, v /= 10) text[i] = static_cast<char>('0' + v % 10);
-  };
-  put(0, 4, year);
-  put(5, 2, static_cast<unsigned>(ymd.month()));
-  put(8, 2, static_cast<unsigned>(ymd.day()));
-  put(11, 2, hms.hours().count());
-  put(14, 2, hms.minutes().count());
-  put(17, 2, hms.seconds().count());
-  put(20, 3, hms.subseconds().count());
-  out.append(text, sizeof text - 1);
-}
+  void Append(std::string& out, core::Timestamp t) {
+    char text[kMaxSize];
+    out.append(text, Write(text, t));
+  }
+
+ private:
+  void Put(int at, int digits, long long v) {
+    for (int i = at + digits - 1; i >= at; --i, v /= 10) text_[i] = static_cast<char>('0' + v % 10);
+  }
+  char text_[25] = "0000-00-00T00:00:00.000Z";
+  std::chrono::sys_days day_ = std::chrono::sys_days::max();
+  bool four_digit_year_ = false;
+};
+
+char* Write(char* at, std::string_view text) { return std::copy(text.begin(), text.end(), at); }
 
 void AppendInt(std::string& out, std::int64_t v) {
   char text[24];
@@ -204,13 +224,21 @@ void AppendInt(std::string& out, std::int64_t v) {
   out.append(text, end);
 }
 
+// Room for `more` bytes, growing geometrically: many counters append one after another.
+void Reserve(std::string& out, std::size_t more) {
+  if (out.size() + more > out.capacity())
+    out.reserve(std::max(out.size() + more, 2 * out.capacity()));
+}
+
 // [{"t","last","sum","min","max"}, ...]
-std::string BucketsJson(const std::vector<core::Bucket>& buckets) {
-  std::string out = "[";
-  out.reserve(buckets.size() * 80);
-  for (const auto& b : buckets) {
-    out.append(out.size() > 1 ? ",{\"t\":\"" : "{\"t\":\"");
-    AppendTimestamp(out, b.start);
+void AppendBuckets(std::string& out, const std::vector<core::Bucket>& buckets) {
+  Reserve(out, buckets.size() * 80 + 2);
+  TimestampWriter timestamps;
+  out.append("[");
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    const auto& b = buckets[i];
+    out.append(i > 0 ? ",{\"t\":\"" : "{\"t\":\"");
+    timestamps.Append(out, b.start);
     out.append("\",\"last\":");
     AppendInt(out, b.last);
     out.append(",\"sum\":");
@@ -221,43 +249,44 @@ std::string BucketsJson(const std::vector<core::Bucket>& buckets) {
     AppendInt(out, b.max);
     out.append("}");
   }
-  return out.append("]");
+  out.append("]");
 }
 
-// [{"t","value"}, ...]
-std::string PointsJson(const std::vector<Point>& points) {
-  std::string out = "[";
-  out.reserve(points.size() * 48);
-  for (const auto& p : points) {
-    out.append(out.size() > 1 ? ",{\"t\":\"" : "{\"t\":\"");
-    AppendTimestamp(out, p.t);
-    out.append("\",\"value\":");
-    AppendInt(out, p.value);
-    out.append("}");
+// [{"t","value"}, ...]: the answer of a trend by minute over a year is 525,600 of them, so
+// they are written into room made once rather than appended piece by piece.
+void AppendPoints(std::string& out, const std::vector<Point>& points) {
+  constexpr std::size_t kMaxPoint = 8 + TimestampWriter::kMaxSize + 11 + 20 + 1;
+  const std::size_t start = out.size();
+  Reserve(out, points.size() * kMaxPoint + 2);
+  out.resize(start + points.size() * kMaxPoint + 2);
+  TimestampWriter timestamps;
+  char* at = out.data() + start;
+  *at++ = '[';
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    at = Write(at, i > 0 ? ",{\"t\":\"" : "{\"t\":\"");
+    at = timestamps.Write(at, points[i].t);
+    at = Write(at, "\",\"value\":");
+    at = std::to_chars(at, at + 20, points[i].value).ptr;
+    *at++ = '}';
   }
-  return out.append("]");
+  *at++ = ']';
+  out.resize(static_cast<std::size_t>(at - out.data()));
 }
 
-// `members` as a JSON object, plus the member `name` whose value is the JSON text `value`.
-std::string ObjectWith(const boost::json::object& members, std::string_view name,
-                       std::string_view value) {
-  std::string out = boost::json::serialize(members);
+// Appends `members` as a JSON object followed by the member `name`, whose value the caller
+// appends next, then closes with "}": {"a":1,"name":
+void AppendObjectUntil(std::string& out, const boost::json::object& members,
+                       std::string_view name) {
+  out.append(boost::json::serialize(members));
   out.pop_back();  // the closing brace
-  out.append(members.empty() ? "\"" : ",\"").append(name).append("\":").append(value);
-  return out.append("}");
-}
-
-// "[a,b,...]" from JSON texts.
-std::string Array(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (const auto& item : items) out.append(out.size() > 1 ? "," : "").append(item);
-  return out.append("]");
+  out.append(members.empty() ? "\"" : ",\"").append(name).append("\":");
 }
 
 void AppendCsv(std::string& out, std::string_view id, const std::vector<core::Bucket>& buckets) {
+  TimestampWriter timestamps;
   for (const auto& b : buckets) {
     out.append(id).append(",");
-    AppendTimestamp(out, b.start);
+    timestamps.Append(out, b.start);
     for (auto v : {b.last, b.sum_delta, b.min, b.max}) {
       out.append(",");
       AppendInt(out, v);
@@ -404,35 +433,45 @@ Response AnalysisApi::Series(Request& request) {
     for (const auto& id : q.ids) AppendCsv(csv, id, history_.Series(id, q.from, q.to, q.unit));
     return Response{200, "text/csv; charset=utf-8", std::move(csv), {}};
   }
-  std::vector<std::string> series;
-  for (const auto& id : q.ids)
-    series.push_back(ObjectWith({{"countId", id}}, "buckets",
-                                BucketsJson(history_.Series(id, q.from, q.to, q.unit))));
-  return Response::Json(200, ObjectWith({}, "series", Array(series)));
+  std::string body = "{\"series\":[";
+  for (std::size_t i = 0; i < q.ids.size(); ++i) {
+    if (i > 0) body.append(",");
+    AppendObjectUntil(body, {{"countId", q.ids[i]}}, "buckets");
+    AppendBuckets(body, history_.Series(q.ids[i], q.from, q.to, q.unit));
+    body.append("}");
+  }
+  body.append("]}");
+  return Response::Json(200, std::move(body));
 }
 
 Response AnalysisApi::Trend(Request& request) {
   Query q;
   if (auto p = ReadBody(request, 1, q)) return Response::Problem(*p);
   if (auto p = CheckSize(q)) return Response::Problem(*p);
-  std::vector<std::string> results;
-  for (const auto& id : q.ids) {
-    const auto points = LastValues(history_.Series(id, q.from, q.to, q.unit));
+  std::string body = "{\"results\":[";
+  for (std::size_t i = 0; i < q.ids.size(); ++i) {
+    const auto& id = q.ids[i];
+    const auto points = history_.LastValues(id, q.from, q.to, q.unit);
     const auto trend = ComputeTrend(points);
     if (!trend)
       return Response::Problem(
           InsufficientData("'" + id + "' has " + std::to_string(points.size()) +
                            " bucket(s) with data in the period; a trend needs at least 2"));
-    results.push_back(ObjectWith({{"countId", id},
-                                  {"min", trend->min},
-                                  {"max", trend->max},
-                                  {"avg", static_cast<double>(trend->avg)},
-                                  {"change", Integer(trend->change)},
-                                  {"changeRate", Number(trend->change_rate)},
-                                  {"classification", ToString(trend->classification)}},
-                                 "points", PointsJson(points)));
+    if (i > 0) body.append(",");
+    AppendObjectUntil(body,
+                      {{"countId", id},
+                       {"min", trend->min},
+                       {"max", trend->max},
+                       {"avg", static_cast<double>(trend->avg)},
+                       {"change", Integer(trend->change)},
+                       {"changeRate", Number(trend->change_rate)},
+                       {"classification", ToString(trend->classification)}},
+                      "points");
+    AppendPoints(body, points);
+    body.append("}");
   }
-  return Response::Json(200, ObjectWith({}, "results", Array(results)));
+  body.append("]}");
+  return Response::Json(200, std::move(body));
 }
 
 Response AnalysisApi::Comparison(Request& request) {
@@ -467,7 +506,7 @@ Response AnalysisApi::Prediction(Request& request) {
   if (auto p = CheckSize(q)) return Response::Problem(*p);
   boost::json::array results;
   for (const auto& id : q.ids) {
-    const auto points = LastValues(history_.Series(id, q.from, q.to, q.unit));
+    const auto points = history_.LastValues(id, q.from, q.to, q.unit);
     std::vector<core::Timestamp> future;
     for (std::int64_t k = 1; !points.empty() && k <= q.horizon; ++k)
       future.push_back(AddUnits(points.back().t, q.unit, k));

@@ -21,7 +21,10 @@ int main() {
     count::write::WriteApi api(values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false)});
     api.Register(service.router());
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
-    service.AddReadinessCheck("postgres", [&] { return info.Ping(); });
+    // Known counters are written without PostgreSQL (it is needed to create one or change a
+    // description): its outage shows in readiness but must not take writes out of service.
+    service.AddReadinessCheck(
+        "postgres", [&] { return info.Ping(); }, /*required=*/false);
     return service.Run();
   });
 }

@@ -55,12 +55,13 @@ void LiveHub::Publish(std::span<const core::Event> events) {
     const std::uint64_t seq = next_seq_++;
     auto& recent = recent_.emplace_back(Recent{seq, e.event_id, e.count_id, EventFrame(e)});
     recent_seq_[e.event_id] = seq;
+    if (auto it = by_count_.find(e.count_id); it != by_count_.end())
+      for (auto id : it->second) Send(subscribers_.at(id), recent.frame);
+    // Only now: with a window of 0 (SSE_REPLAY_EVENTS=0) this drops `recent` itself.
     if (recent_.size() > options_.replay_events) {
       recent_seq_.erase(recent_.front().event_id);
       recent_.pop_front();
     }
-    if (auto it = by_count_.find(e.count_id); it != by_count_.end())
-      for (auto id : it->second) Send(subscribers_.at(id), recent.frame);
   }
 }
 

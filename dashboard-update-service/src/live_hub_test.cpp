@@ -131,6 +131,28 @@ TEST(LiveHub, ResumeReplaysWhatCameAfterTheLastEventIdInsideTheWindow) {
   EXPECT_NE(frames[0].data.find(R"("value":3)"), std::string::npos);
 }
 
+TEST(LiveHub, AWindowOfZeroStillDeliversEveryEvent) {
+  // Regression (found by fuzz/last_event_id_fuzzer): with SSE_REPLAY_EVENTS=0 the event
+  // just added to the window was dropped before it was sent, and sending read freed memory.
+  FakeValues values;
+  LiveHub hub(values, {.replay_events = 0});
+  auto stream = hub.Subscribe({"a"}, std::nullopt);
+  ASSERT_TRUE(stream);
+  Drain(*stream);
+  const std::vector<core::Event> events{Update("a", 1, "e1"), Update("a", 2, "e2")};
+  hub.Publish(events);
+  auto frames = Drain(*stream);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[0].id, "e1");
+  EXPECT_EQ(frames[1].id, "e2");
+  EXPECT_NE(frames[1].data.find(R"("value":2)"), std::string::npos);
+  // Nothing to resume from: a reconnect gets a snapshot.
+  auto again = hub.Subscribe({"a"}, "e2");
+  frames = Drain(*again);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].event, "initial");
+}
+
 TEST(LiveHub, DropsAClientThatDoesNotKeepUpAndNobodyElse) {
   FakeValues values;
   LiveHub hub(values, {.client_queue_bytes = 600});
