@@ -116,6 +116,15 @@ void ServeStaticSite(Router& router, std::string prefix, std::span<const Embedde
     res.headers.emplace_back("ETag", e.etag);
     res.headers.emplace_back("Cache-Control", e.cache_control);
     res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    if (e.content_type.starts_with("text/html")) {
+      // Everything comes from this origin; inline styles only as the chart and grid
+      // libraries set them; never framed.
+      res.headers.emplace_back("Content-Security-Policy",
+                               "default-src 'self'; img-src 'self' data:; style-src 'self' "
+                               "'unsafe-inline'; base-uri 'self'; form-action 'self'; "
+                               "frame-ancestors 'none'");
+      res.headers.emplace_back("Referrer-Policy", "no-referrer");
+    }
     if (const auto inm = r.Header("If-None-Match"); inm && EtagMatches(*inm, e.etag)) {
       res.status = 304;
       res.content_type.clear();

@@ -41,6 +41,7 @@ TEST_F(StaticSiteTest, ServesIndexWithBaseUnderThePrefix) {
   EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
   EXPECT_NE(r.body.find("<head><base href=\"/management/\">"), std::string::npos);
   EXPECT_EQ(HeaderOf(r, "Cache-Control"), "no-cache");
+  EXPECT_NE(HeaderOf(r, "Content-Security-Policy")->find("default-src 'self'"), std::string::npos);
 }
 
 TEST_F(StaticSiteTest, RedirectsThePrefixToItsFolderKeepingTheQuery) {

@@ -486,7 +486,9 @@ class Infra:
             "offsets.topic.replication.factor=1", "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1", "group.initial.rebalance.delay.ms=0", ""]))
         java = ["java", "-Xmx512m", "-Dlog4j.configuration=file:/dev/null", "-cp", f"{libs}/*"]
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = "-"
+        while cluster.startswith("-"):  # StorageTool would take a leading '-' for an option
+            cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", cluster, "-c", str(props)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(Proc("kafka", [*java, "kafka.Kafka", str(props)], {}, self.logs))

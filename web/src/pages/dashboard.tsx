@@ -275,7 +275,12 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
     if (!el) return;
     render(
       <WidgetView widget={w} live={live.current!} editing={editingRef.current}
-        onOptions={() => setOptionsFor(modelRef.current.widgets.find((x) => x.id === w.id) ?? null)}
+        onOptions={() => {
+          // The options show where the widget is now, dragged or not.
+          const current = modelRef.current.widgets.find((x) => x.id === w.id);
+          const shown = layouts().get(w.id);
+          setOptionsFor(current ? { ...current, layout: shown ?? current.layout } : null);
+        }}
         onRemove={() => removeWidget(w.id)} />,
       el.querySelector('.grid-stack-item-content')!,
     );
@@ -379,7 +384,7 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
           <button type="button" class="primary" onClick={() => { setEditing(true); setOptionsFor('new'); }}>Add a widget</button>
         </div>
       )}
-      <div class={`grid-stack${editing ? ' editing' : ''}`} ref={gridEl} aria-label={`Widgets of ${model.name}`} />
+      <div class={`grid-stack${editing ? ' editing' : ''}`} ref={gridEl} role="region" aria-label={`Widgets of ${model.name}`} />
       {optionsFor && (
         <WidgetOptions
           widget={optionsFor === 'new' ? null : optionsFor}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { apiClient, artifacts, launchBrowser, openSignedIn, shot, startSystem } from './harness.mjs';
+import { apiClient, artifacts, launchBrowser, openSignedIn, pageErrors, shot, startSystem, watch } from './harness.mjs';
 
 let system, browser, api;
 
@@ -18,6 +18,7 @@ after(async () => {
   await browser?.close();
   await system?.stop();
   console.log(`# screenshots kept in ${artifacts}`);
+  assert.deepEqual(pageErrors, [], 'errors inside the pages');
 });
 
 // Waits until the element's text matches.
@@ -44,6 +45,7 @@ describe('login (any page)', () => {
   test('a wrong key is refused; the right one opens the page; a 401 later returns to login', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
+    watch(page);
     await page.goto(system.url + '/management');  // redirects to /management/
     assert.match(page.url(), /\/management\/$/);
     await page.getByLabel('API key').fill('not-a-key');
@@ -150,6 +152,7 @@ describe('UC-003 management', () => {
     const page = await openSignedIn(browser, system.url, system.key, '/management/', { width: 390, height: 844 });
     await page.getByRole('button', { name: 'New counter' }).focus();
     await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'id');
     await page.keyboard.type('kb.made');  // the id field has the focus
     await page.keyboard.press('Tab');
     await page.keyboard.type('typed without a mouse');
@@ -306,7 +309,9 @@ describe('UC-005 dashboards', () => {
     await page.getByRole('dialog', { name: 'New dashboard' }).getByRole('button', { name: 'Create' }).click();
     await page.getByRole('heading', { name: 'Operations' }).waitFor();
     await page.getByRole('button', { name: 'Add a widget' }).click();
-    await page.getByRole('button', { name: 'Cancel' }).last().click();  // the dialog opened at once
+    const opened = page.getByRole('dialog', { name: 'Add widget' });  // the options opened at once
+    await opened.getByRole('button', { name: 'Cancel' }).click();
+    await opened.waitFor({ state: 'detached' });
     await addWidget(page, { title: 'Orders', counters: ['dash.orders'], x: 0, y: 0, w: 3, h: 2 });
     await addWidget(page, { title: 'Visits over time', type: 'chart', counters: ['dash.visits'], chartType: 'line', x: 3, y: 0, w: 6, h: 3 });
     await addWidget(page, { title: 'System', type: 'stat', x: 9, y: 0, w: 3, h: 2 });
@@ -332,6 +337,13 @@ describe('UC-005 dashboards', () => {
     assert.notDeepEqual([before.w1, before.w2], [initial.w1, initial.w2], 'the drag moved the widgets');
     assert.ok(before.w3.h > 2, `the resize made the widget taller: ${JSON.stringify(before.w3)}`);
     await shot(page, 'dashboard-edit-mode');
+    // The options show where the dragged widget is now.
+    await page.getByRole('button', { name: 'Options of Orders' }).click();
+    const options = page.getByRole('dialog', { name: 'Options of Orders' });
+    assert.equal(await options.getByLabel('Column', { exact: true }).inputValue(), String(before.w1.x));
+    assert.equal(await options.getByLabel('Row', { exact: true }).inputValue(), String(before.w1.y));
+    await options.getByRole('button', { name: 'Cancel' }).click();
+    await options.waitFor({ state: 'detached' });
     await page.getByRole('button', { name: 'Save layout' }).click();
     await page.getByRole('button', { name: 'Edit dashboard' }).waitFor();
 
@@ -363,6 +375,7 @@ describe('UC-005 dashboards', () => {
     await context.addInitScript((k) => sessionStorage.setItem('count.apiKey', k), system.key);
     await context.route('**/dashboard/events?**', (route) => route.abort());
     const page = await context.newPage();
+    watch(page);
     await page.goto(system.url + '/dashboard/?id=operations');
     await page.locator('body[data-dashboard-ready="true"]').waitFor();
     await page.locator('.live-state[data-state="polling"], .live-state[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
@@ -394,6 +407,7 @@ describe('UC-005 dashboards', () => {
     const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
     await context.addInitScript((k) => sessionStorage.setItem('count.apiKey', k), system.key);
     const page = await context.newPage();
+    watch(page);
     const measure = async () => {
       const t0 = Date.now();
       await page.goto(system.url + '/dashboard/?id=twenty');
@@ -425,6 +439,7 @@ describe('UC-005 dashboards', () => {
     await page.keyboard.press('Enter');
     await page.getByRole('button', { name: 'Options of Orders' }).focus();
     await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'title');
     await page.keyboard.press('Control+A');
     await page.keyboard.type('Orders today');
     await page.keyboard.press('Enter');

@@ -76,12 +76,22 @@ export async function launchBrowser() {
 export async function openSignedIn(browser, url, key, path, viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, acceptDownloads: true });
   const page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
+  watch(page);
   await page.goto(url + path);
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('main#main h1').first().waitFor();
   return page;
+}
+
+// Errors inside pages (uncaught exceptions, Content-Security-Policy violations), for the
+// test run to assert there were none.
+export const pageErrors = [];
+export function watch(page) {
+  page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) pageErrors.push(`${page.url()}: ${m.text()}`);
+  });
 }
 
 let shots = 0;
