@@ -26,6 +26,11 @@ export async function startSystem() {
     env: { ...process.env, COUNT_ADMIN_KEY: key, HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  // Should this test process die without its after() hooks, the server goes with it.
+  process.once('exit', () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    rmSync(data, { recursive: true, force: true });
+  });
   let err = '';
   const url = await new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error('count-system did not start in 15 s:\n' + err)), 15_000);
