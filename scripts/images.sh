@@ -8,7 +8,8 @@
 # debootstrap (minbase) and imported as debian:bookworm-slim, so nothing is pulled from
 # an image registry. The first image compiles every binary (the shared builder stage,
 # several minutes on 2 cores); the others reuse that stage from podman's cache.
-# Environment: VERSION (default: the project version in CMakeLists.txt).
+# Environment: VERSION (default: the project version in CMakeLists.txt); IMAGES_REPORT
+# (default docs/IMAGES.md; empty: print only, as the test command does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +54,7 @@ env=(-e "COUNT_API_KEYS=[{\"name\":\"check\",\"scopes\":[\"admin\"],\"sha256\":\
      -e STREAM_TOKEN_SECRET=image-check-stream-token-secret-0123456789
      -e PGUSER=count -e PGPASSWORD=check -e APP_VERSION="$version")
 
-report="docs/IMAGES.md"
+report="${IMAGES_REPORT-docs/IMAGES.md}"
 rows=""
 failed=0
 for svc in "${services[@]}"; do
@@ -94,7 +95,7 @@ for svc in "${services[@]}"; do
   rows+="| \`$image\` | $mb | $seconds | $uid | $healthy | $code |"$'\n'
 done
 
-if [ $# -eq 0 ]; then
+if [ $# -eq 0 ] && [ -n "$report" ]; then
   {
     echo "# Container images"
     echo

@@ -2,8 +2,8 @@
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
 # against the standalone binary and against the separate services, the rolling-restart
-# fault scenario (two replicas each of write and read behind HAProxy), then the web
-# console's browser tests.
+# fault scenario (two replicas each of write and read behind HAProxy), the web console's
+# browser tests, and last every container image built and run (podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -36,3 +36,6 @@ echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
 # in web/test-artifacts/<run>/ (printed).
 echo "== browser tests (web console, Chromium)"
 (cd web && node --test tests/browser/console.test.mjs)
+
+echo "== container images: built, run as non-root, HEALTHCHECK, exit 0 on SIGTERM (podman)"
+IMAGES_REPORT='' scripts/images.sh
