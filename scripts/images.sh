@@ -54,6 +54,18 @@ env=(-e "COUNT_API_KEYS=[{\"name\":\"check\",\"scopes\":[\"admin\"],\"sha256\":\
      -e STREAM_TOKEN_SECRET=image-check-stream-token-secret-0123456789
      -e PGUSER=count -e PGPASSWORD=check -e APP_VERSION="$version")
 
+# A site whose egress inspects TLS adds its own CA to the host's trust store
+# (/usr/local/share/ca-certificates); the builder's `npm ci` then needs it too. It is mounted
+# for the build only: nothing of it stays in an image.
+build_mounts=()
+if [ -n "$(ls -A /usr/local/share/ca-certificates 2>/dev/null)" ]; then
+  npmrc="$(mktemp)"
+  trap 'rm -f "$npmrc"' EXIT
+  echo "cafile=/run/host-ca-bundle.crt" >"$npmrc"
+  build_mounts=(--volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca-bundle.crt:ro
+                --volume "$npmrc:/root/.npmrc:ro")
+fi
+
 report="${IMAGES_REPORT-docs/IMAGES.md}"
 rows=""
 failed=0
@@ -63,7 +75,7 @@ for svc in "${services[@]}"; do
   start=$(date +%s)
   seconds=0
   # Docker format: the OCI format has no HEALTHCHECK.
-  "${podman[@]}" build --pull=never --network host "${limits[@]}" --format docker \
+  "${podman[@]}" build --pull=never --network host "${limits[@]}" "${build_mounts[@]}" --format docker \
     -f "$svc/Dockerfile" -t "$image" . >"/tmp/images-$svc.log" 2>&1 \
     || { tail -30 "/tmp/images-$svc.log"; exit 1; }
   seconds=$(( $(date +%s) - start ))
