@@ -395,6 +395,8 @@ def build_report(d):
         out("```")
         out("")
 
+    end_to_end(d, out, targets, problems, redis_rps)
+
     out("### Memory (VmRSS) and start-up")
     out("")
     out("| process | RSS idle after start (KiB) | RSS idle after load (KiB) | ≤ 20 MB "
@@ -432,6 +434,60 @@ def build_report(d):
         out(f"| {name} | {measured} | {verdict(ok)} |")
     out("")
     return lines, targets, problems, info
+
+
+def end_to_end(d, out, targets, problems, redis_rps):
+    """The pipeline, live-update and console benchmarks of the same run. Their only baseline
+    in a comparable unit is Redis's own INCR rate: events/s and deliveries/s are shown as a
+    ratio to it; latencies have no baseline and are shown as measured."""
+    ratio = lambda x: f"{x / redis_rps:.2f}" if redis_rps else "—"
+    pipeline = read(os.path.join(d, "pipeline.json"))
+    if pipeline is None:
+        problems.append("pipeline: not measured")
+    else:
+        out("### Event pipeline (`bench/pipeline.py`)")
+        out("")
+        out("| mode | events | accepted by the write API | write → rollup visible | × redis INCR "
+            "| single write → visible p50 / p95 / max |")
+        out("|---|---:|---:|---:|---:|---:|")
+        for r in json.loads(pipeline):
+            lat = r["latency_ms"]
+            out(f"| {r['mode']} | {r['events']:,} | {r['written_per_second']:,.0f} events/s | "
+                f"**{r['pipeline_per_second']:,.0f} events/s** | {ratio(r['pipeline_per_second'])} | "
+                f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['max']:.0f} ms |")
+        out("")
+    rows = [(m, read(os.path.join(d, f"live-{m}.json"))) for m in ("standalone", "services")]
+    if any(r is None for _, r in rows):
+        problems.append("live updates: not measured")
+    else:
+        out("### Live updates (`bench/live.py`): 10,000 streams, 1,000 writes/s")
+        out("")
+        out("| mode | streams open | writes/s | deliveries / expected | deliveries/s × redis INCR "
+            "| p50 | p95 | p99 | max | RSS idle → all streams open |")
+        out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for mode, text in rows:
+            r = json.loads(text)
+            ok = r["latency_ms_p95"] <= 100 and r["streams_open"] == r["subscribers"] \
+                and r["deliveries"] >= r["deliveries_expected"]
+            targets.append((f"write → delivery p95 ≤ 100 ms, 10,000 streams, 1,000 writes/s — {mode}",
+                            f"{r['latency_ms_p95']:.0f} ms, {r['deliveries']:,} of "
+                            f"{r['deliveries_expected']:,} deliveries", ok))
+            out(f"| {mode} | {r['streams_open']:,} of {r['subscribers']:,} | "
+                f"{r['write_rate_achieved']:,.0f} | {r['deliveries']:,} / {r['deliveries_expected']:,} | "
+                f"{ratio(r['deliveries_per_second'])} | {r['latency_ms_p50']:.0f} ms | {r['latency_ms_p95']:.0f} ms | "
+                f"{r['latency_ms_p99']:.0f} ms | {r['latency_ms_max']:.0f} ms | "
+                f"{r['rss_idle_kib'] / 1024:.1f} → {r['rss_peak_kib'] / 1024:.1f} MiB |")
+        out("")
+    console = read(os.path.join(d, "console.txt"))
+    if console is None or "benchmark" not in console:
+        problems.append("console: not measured")
+    else:
+        out("### Console (`bench/console.sh`)")
+        out("")
+        out("```")
+        out(console.strip())
+        out("```")
+        out("")
 
 
 def docs_section(lines, info, d):

@@ -4,7 +4,7 @@ writer at a fixed rate; prints write → delivery latency percentiles, how many 
 arrived of those expected, and the instance's memory with every stream open.
 
     bench/live.py [--mode standalone|services] [--subscribers 10000] [--counters 1000]
-                  [--rate 1000] [--seconds 30]
+                  [--rate 1000] [--seconds 30] [--json FILE]
 
 standalone: one `count-system up` on SQLite (writes → outbox → in-process bus → streams).
 services: PostgreSQL, Redis primary + replica and a KRaft Kafka broker from the test fixtures,
@@ -48,6 +48,7 @@ def main() -> int:
     ap.add_argument("--counters", type=int, default=1_000)
     ap.add_argument("--rate", type=float, default=1_000)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--json", type=Path, help="also write the result here")
     args = ap.parse_args()
 
     load = support.bin_dir() / "bench" / "live_load"
@@ -97,8 +98,11 @@ def main() -> int:
         if run.returncode != 0:
             raise RuntimeError(f"live_load failed ({run.returncode})")
         result = json.loads(out.strip().splitlines()[-1])
-        result.update({"mode": args.mode, "rss_idle_kib": idle, "rss_peak_kib": peak})
+        result.update({"mode": args.mode, "rss_idle_kib": idle, "rss_peak_kib": peak,
+                       "deliveries_per_second": result["deliveries"] / args.seconds})
         print(json.dumps(result))
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"\n{args.mode}: {result['streams_open']} streams open "
               f"({result['streams_failed']} failed), writes {result['write_rate_achieved']:.0f}/s, "
               f"deliveries {result['deliveries']} of {result['deliveries_expected']} expected\n"

@@ -419,6 +419,22 @@ grep -E '^[0-9]+: ' "$R/ctest-bench.txt" | grep -vE '^[0-9]+: (\[|Test command|W
 note ""
 note "ctest --preset release -L bench --verbose   # C++ benchmarks (bench/CMakeLists.txt)"
 
+# ---------------------------------------------------------------------------- end to end
+# Each starts its own servers (bench/pipeline.py and bench/live.py reuse the test fixtures).
+step "end to end: event pipeline, live updates (10,000 streams), console (20 widgets)"
+cmake --build --preset release --target live_load >/dev/null
+python3 bench/pipeline.py --json "$R/pipeline.json" >"$R/pipeline.txt" 2>&1 ||
+  { tail -n 30 "$R/pipeline.txt" >&2; die "bench/pipeline.py failed"; }
+for mode in standalone services; do
+  python3 bench/live.py --mode "$mode" --json "$R/live-$mode.json" >"$R/live-$mode.txt" 2>&1 ||
+    { tail -n 30 "$R/live-$mode.txt" >&2; die "bench/live.py --mode $mode failed"; }
+done
+bench/console.sh >"$R/console.txt" 2>&1 || { tail -n 30 "$R/console.txt" >&2; die "bench/console.sh failed"; }
+note ""
+note "python3 bench/pipeline.py --json pipeline.json           # write → rollup visible, services and standalone"
+note "python3 bench/live.py --mode standalone|services --json live.json   # 10,000 SSE streams, 1,000 writes/s"
+note "bench/console.sh                                          # 20-widget dashboard, headless Chromium"
+
 # ---------------------------------------------------------------------------- 6. report
 kafka_version=$(ls "$KAFKA_LIBS" | sed -n 's/^kafka_[0-9.]*-\(.*\)\.jar$/\1/p' | head -n1)
 tools_json=$(python3 - "$VEGETA_VERSION" "${kafka_version:-?}" <<'EOF'
