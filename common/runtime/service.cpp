@@ -1,5 +1,6 @@
 #include "runtime/service.hpp"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -247,8 +248,17 @@ int Service::Run(const std::function<void(int port)>& on_started) {
   const sigset_t set = BlockShutdownSignals();
   const int port = Start();
   if (on_started) on_started(port);
-  int sig = 0;
-  sigwait(&set, &sig);
+  // glibc keeps what a burst of requests freed in its per-thread arenas; once no client has
+  // been connected for a second, it is handed back to the system (idle RSS after load).
+  constexpr timespec kTick{1, 0};
+  int sig = -1, quiet_ticks = 0;
+  while ((sig = sigtimedwait(&set, nullptr, &kTick)) < 0) {
+    if (server_->OpenConnections() > 0) {
+      quiet_ticks = 0;
+    } else if (++quiet_ticks == 1) {
+      malloc_trim(0);
+    }
+  }
   Log::Write(Level::kInfo, name_, "signal received, shutting down",
              {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   Shutdown();
