@@ -15,7 +15,7 @@ std::string Read(std::string_view body, core::Dashboard* out = nullptr) {
   const auto p = ReadDashboard(Obj(body), d);
   if (out) *out = d;
   if (!p) return "";
-  EXPECT_EQ(p->status, 422);
+  EXPECT_EQ(p->outcome, core::Outcome::kValidation);
   return p->detail;
 }
 

@@ -218,16 +218,14 @@ std::optional<std::int64_t> ParsePeriodSeconds(std::string_view period) {
 }
 
 Problem InvalidDashboardId(std::string_view id) {
-  return MakeProblem(422, "invalid-dashboard-id", "Invalid dashboard id",
-                     "a dashboard id is 1-128 characters of [A-Za-z0-9._:-] starting with a letter "
-                     "or digit");
+  return {Outcome::kInvalidDashboardId,
+          "a dashboard id is 1-128 characters of [A-Za-z0-9._:-] starting with a letter or digit"};
 }
 
 Problem UnknownCounts(const std::vector<std::string>& missing) {
   std::string list;
   for (const auto& id : missing) list += (list.empty() ? "'" : ", '") + id + "'";
-  return MakeProblem(422, "unknown-count", "Unknown count",
-                     "the dashboard refers to counters that do not exist: " + list);
+  return {Outcome::kUnknownCount, "the dashboard refers to counters that do not exist: " + list};
 }
 
 std::optional<Problem> CheckDashboard(const Dashboard& d, const CountExists& exists) {

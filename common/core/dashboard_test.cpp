@@ -27,12 +27,23 @@ class CheckDashboardTest : public ::testing::Test {
       return known.contains(id);
     });
   }
-  // The problem's type, or "" when valid; the detail goes to `detail`.
+  // The problem's kind, or "" when valid; the detail goes to `detail`.
   std::string Kind(const Dashboard& d) {
     const auto p = Check(d);
     detail = p ? p->detail : "";
-    EXPECT_TRUE(!p || p->status == 422) << p->status;
-    return p ? p->type.substr(std::string_view("/problems/").size()) : "";
+    if (!p) return "";
+    switch (p->outcome) {
+      case Outcome::kInvalidDashboardId:
+        return "invalid-dashboard-id";
+      case Outcome::kInvalidCountId:
+        return "invalid-count-id";
+      case Outcome::kValidation:
+        return "validation-error";
+      case Outcome::kUnknownCount:
+        return "unknown-count";
+      default:
+        return "unexpected";
+    }
   }
 
   std::set<std::string, std::less<>> known = {"a", "b", "c"};

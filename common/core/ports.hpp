@@ -38,8 +38,6 @@ struct ApplyResult {
   };
   Status status = Status::kApplied;
   std::vector<MutationOutcome> outcomes;  // one per mutation, in order
-  // True for an outcome whose counter was auto-created by this call (COUNT_AUTO_CREATE).
-  std::vector<bool> created;
 };
 
 // Values and the information served with them. Authoritative for values; a copy of
@@ -50,10 +48,11 @@ class CountValueStore {
 
   // Applies each mutation atomically and independently of the others; the
   // idempotency record (when `key` is set) is written in the same atomic step as the
-  // mutations, and only when at least one mutation was applied. With `auto_create`, a
-  // mutation of an unknown id first creates it at 0 without bounds.
-  virtual ApplyResult Apply(std::span<const Mutation> mutations, const IdempotencyKey* key,
-                            bool auto_create) = 0;
+  // mutations, and only when at least one mutation was applied. A mutation of an unknown id
+  // is refused (kNotFound): counters are created by Create only (app::CounterLifecycle).
+  // The rule every implementation obeys is the contract suite
+  // common/testing/count_value_store_contract.hpp.
+  virtual ApplyResult Apply(std::span<const Mutation> mutations, const IdempotencyKey* key) = 0;
 
   virtual std::optional<CountRecord> Get(std::string_view id) = 0;
   // One entry per id, in order; nullopt for an unknown id.

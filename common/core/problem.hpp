@@ -1,36 +1,63 @@
 #pragma once
-// RFC 9457 problem details. Every error a client can see is one of these, with a
-// stable `type` per kind so clients can branch on it.
+// What a client can be told went wrong, as the domain names it. `common/core` knows no
+// transport: the HTTP layer maps each `Outcome` to a status and an RFC 9457 problem type in
+// one table (common/http/problem_types.cpp), so a new outcome is one enum value here and one
+// row there.
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace count::core {
 
-struct Problem {
-  int status = 500;
-  std::string type;  // relative URI, e.g. "/problems/not-found"
-  std::string title;
-  std::string detail;
+enum class Outcome : std::uint8_t {
+  kMalformedRequest,      // the request is not one the API can read (target, framing)
+  kMalformedJson,         // the body is not JSON
+  kUnauthorized,          // no valid API key
+  kForbidden,             // the key lacks the scope
+  kNotFound,              // no such resource (or route)
+  kMethodNotAllowed,      // the route exists, not for this method
+  kAlreadyExists,         // create of an id that exists
+  kVersionConflict,       // a change based on a version that is no longer current
+  kPayloadTooLarge,       // the body exceeds the route's limit
+  kHeadersTooLarge,       // the header exceeds the server's limit
+  kUnsupportedMediaType,  // a body that is not application/json
+  kValidation,            // a field breaks a rule
+  kInvalidCountId,        // a malformed count id
+  kInvalidDashboardId,    // a malformed dashboard id
+  kUnknownCount,          // a reference to counters that do not exist
+  kInvalidPeriod,         // an analysis period that cannot be served
+  kInsufficientData,      // not enough history for an analysis
+  kOverflow,              // the result leaves int64
+  kOutOfBounds,           // the result leaves the counter's bounds
+  kIdempotencyKeyReused,  // an Idempotency-Key reused for another request
+  kUnavailable,           // a store or the bus cannot be reached; nothing was changed
+  kInternal,              // a bug; see the log
 };
 
-Problem MakeProblem(int status, std::string_view kind, std::string_view title, std::string detail);
+struct Problem {
+  Outcome outcome = Outcome::kInternal;
+  std::string detail;  // for people; may quote the request
+};
 
-// The problem kinds of the API (SPEC §4, §5).
-Problem BadRequest(std::string detail);            // 400 malformed-request
-Problem MalformedJson(std::string detail);         // 400 malformed-json
-Problem Unauthorized(std::string detail);          // 401 unauthorized
-Problem Forbidden(std::string detail);             // 403 forbidden
-Problem NotFound(std::string detail);              // 404 not-found
-Problem MethodNotAllowed(std::string detail);      // 405 method-not-allowed
-Problem AlreadyExists(std::string detail);         // 409 already-exists
-Problem PayloadTooLarge(std::string detail);       // 413 payload-too-large
-Problem UnsupportedMediaType(std::string detail);  // 415 unsupported-media-type
-Problem Validation(std::string detail);            // 422 validation-error
-Problem InvalidCountId(std::string_view id);       // 422 invalid-count-id
-Problem Overflow(std::string detail);              // 422 overflow
-Problem OutOfBounds(std::string detail);           // 422 out-of-bounds
-Problem IdempotencyKeyReused(std::string detail);  // 422 idempotency-key-reused
-Problem Unavailable(std::string detail);           // 503 service-unavailable
-Problem Internal(std::string detail);              // 500 internal-error
+Problem BadRequest(std::string detail);
+Problem MalformedJson(std::string detail);
+Problem Unauthorized(std::string detail);
+Problem Forbidden(std::string detail);
+Problem NotFound(std::string detail);
+Problem MethodNotAllowed(std::string detail);
+Problem AlreadyExists(std::string detail);
+Problem VersionConflict(std::string detail);
+Problem PayloadTooLarge(std::string detail);
+Problem HeadersTooLarge(std::string detail);
+Problem UnsupportedMediaType(std::string detail);
+Problem Validation(std::string detail);
+Problem InvalidCountId(std::string_view id);
+Problem InvalidPeriod(std::string detail);
+Problem InsufficientData(std::string detail);
+Problem Overflow(std::string detail);
+Problem OutOfBounds(std::string detail);
+Problem IdempotencyKeyReused(std::string detail);
+Problem Unavailable(std::string detail);
+Problem Internal(std::string detail);
 
 }  // namespace count::core

@@ -81,7 +81,7 @@ TEST_F(RelayTest, OneEventPerChangeInOrderAndNoLossAcrossAnOutage) {
     core::Mutation m{i % 3 ? core::MutationKind::kIncrement : core::MutationKind::kDecrement, id,
                      static_cast<std::int64_t>(rng() % 100 + 1)};
     if (i % 50 == 0) m = {core::MutationKind::kSet, id, 1000};
-    auto r = values.Apply(std::span(&m, 1), nullptr, false);
+    auto r = values.Apply(std::span(&m, 1), nullptr);
     expected[id] = std::get<core::Applied>(r.outcomes[0]).value;
     ++changes;
   }

@@ -3,6 +3,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "http/problem_types.hpp"
+
 namespace count::http {
 
 std::string_view ToString(Method m) {
@@ -99,13 +101,10 @@ std::string ValidUtf8(std::string_view text) {
 }
 
 Response Response::Problem(const core::Problem& p) {
-  boost::json::object o;
-  o["type"] = ValidUtf8(p.type);
-  o["title"] = ValidUtf8(p.title);
-  o["status"] = p.status;
-  o["detail"] = ValidUtf8(p.detail);  // it may quote what the client sent
-  Response r{p.status, "application/problem+json", boost::json::serialize(o), {}};
-  if (p.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  const int status = StatusOf(p);
+  Response r{status, "application/problem+json", boost::json::serialize(ProblemJson(p)), {}};
+  if (p.outcome == core::Outcome::kUnauthorized)
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
 }
 

@@ -98,8 +98,7 @@ bhttp::response<bhttp::string_body> ToBeast(Response&& r, unsigned version, bool
 // Whether the server itself must answer before the request reaches a handler.
 std::optional<core::Problem> ReadFailure(const beast::error_code& ec) {
   if (ec == bhttp::error::header_limit)
-    return core::MakeProblem(431, "headers-too-large", "Request header fields too large",
-                             "the request header exceeds the limit");
+    return core::HeadersTooLarge("the request header exceeds the limit");
   if (ec == bhttp::error::body_limit)
     return core::PayloadTooLarge("the request body exceeds the limit of this endpoint");
   if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&

@@ -11,6 +11,8 @@
 #include <atomic>
 #include <thread>
 
+#include "http/problem_types.hpp"
+
 namespace count::http {
 namespace {
 
@@ -177,7 +179,7 @@ TEST(ServerRead, BodiesBeyondTheRouteLimitAre413) {
   const std::string_view declared[] = {"POST /b HTTP/1.1\r\nContent-Length: 65537\r\n\r\n"};
   auto out = ReadRequests(declared, {}, ImportLimit);
   ASSERT_TRUE(out.rejected);
-  EXPECT_EQ(out.rejected->status, 413);
+  EXPECT_EQ(StatusOf(*out.rejected), 413);
 
   const std::string chunk(40'000, 'x');
   const std::string chunked = "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n9c40\r\n" +
@@ -185,7 +187,7 @@ TEST(ServerRead, BodiesBeyondTheRouteLimitAre413) {
   const std::string_view pieces[] = {chunked};
   out = ReadRequests(pieces, {}, ImportLimit);
   ASSERT_TRUE(out.rejected);
-  EXPECT_EQ(out.rejected->status, 413);
+  EXPECT_EQ(StatusOf(*out.rejected), 413);
   EXPECT_TRUE(out.requests.empty());
 }
 
@@ -193,13 +195,13 @@ TEST(ServerRead, MalformedAndOversizedHeadersAreRefused) {
   const std::string_view bad[] = {"GET /a HTTP/1.1\r\nBad Header\r\n\r\n"};
   auto out = ReadRequests(bad, {}, ImportLimit);
   ASSERT_TRUE(out.rejected);
-  EXPECT_EQ(out.rejected->status, 400);
+  EXPECT_EQ(StatusOf(*out.rejected), 400);
 
   const std::string big = "GET /a HTTP/1.1\r\nX: " + std::string(20'000, 'y') + "\r\n\r\n";
   const std::string_view large[] = {big};
   out = ReadRequests(large, {}, ImportLimit);
   ASSERT_TRUE(out.rejected);
-  EXPECT_EQ(out.rejected->status, 431);
+  EXPECT_EQ(StatusOf(*out.rejected), 431);
 
   const std::string_view truncated[] = {"GET /a HTTP/1.1\r\nHost: x\r\n"};
   out = ReadRequests(truncated, {}, ImportLimit);

@@ -1,8 +1,25 @@
 #include "redis/lua_script.hpp"
 
+#include <stdexcept>
+
 #include "core/ports.hpp"
 
 namespace count::redis {
+namespace {
+
+std::string_view ScriptFile(std::string_view name) {
+  for (const auto& f : detail::EmbeddedScripts())
+    if (f.path == name) return f.content;
+  throw std::logic_error("no embedded Lua script " + std::string(name));
+}
+
+}  // namespace
+
+LuaScript LuaScript::Embedded(std::string_view name) {
+  // The shebang makes Redis refuse a write script on a replica up front (READONLY).
+  return LuaScript("#!lua\n" + std::string(ScriptFile("prelude.lua")) +
+                   std::string(ScriptFile(name)));
+}
 
 Reply LuaScript::Run(RedisClient& client, const std::vector<std::string>& keys,
                      const std::vector<std::string>& args) {

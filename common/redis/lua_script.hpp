@@ -2,7 +2,9 @@
 // A server-side Lua script run with EVALSHA, loaded on first use and re-sent with EVAL
 // when the server lost its script cache (restart, failover).
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "redis/redis_client.hpp"
@@ -12,6 +14,10 @@ namespace count::redis {
 class LuaScript {
  public:
   explicit LuaScript(std::string body) : body_(std::move(body)) {}
+  // scripts/<name> as the build embedded it, after scripts/prelude.lua (the helpers every
+  // script shares). Throws std::logic_error for a name the build did not embed.
+  static LuaScript Embedded(std::string_view name);
+
   // Error replies throw core::StoreUnavailable.
   Reply Run(RedisClient& client, const std::vector<std::string>& keys,
             const std::vector<std::string>& args);
@@ -21,5 +27,37 @@ class LuaScript {
   std::mutex mu_;
   std::string sha_;  // from SCRIPT LOAD
 };
+
+// The named arguments of an embedded script (prelude.lua's named_args): name, value, … and,
+// after `Rest()`, positional lists.
+class ScriptArgs {
+ public:
+  ScriptArgs& Set(std::string_view name, std::string value) {
+    args_.emplace_back(name);
+    args_.push_back(std::move(value));
+    return *this;
+  }
+  ScriptArgs& Rest() {
+    args_.emplace_back("--");
+    return *this;
+  }
+  ScriptArgs& Add(std::string value) {
+    args_.push_back(std::move(value));
+    return *this;
+  }
+  const std::vector<std::string>& values() const { return args_; }
+
+ private:
+  std::vector<std::string> args_;
+};
+
+namespace detail {
+struct EmbeddedScript {
+  std::string_view path;  // relative to scripts/
+  std::string_view content;
+};
+// Defined in the generated embedded_scripts.cpp.
+std::span<const EmbeddedScript> EmbeddedScripts();
+}  // namespace detail
 
 }  // namespace count::redis

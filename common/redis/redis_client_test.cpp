@@ -214,8 +214,7 @@ TEST(RedisSentinel, ClientFollowsAFailover) {
   bool applied = false;
   while (!applied && std::chrono::steady_clock::now() - start < 15s) {
     try {
-      applied = store.Apply({&increment, 1}, nullptr, false).status ==
-                core::ApplyResult::Status::kApplied;
+      applied = store.Apply({&increment, 1}, nullptr).status == core::ApplyResult::Status::kApplied;
     } catch (const core::StoreUnavailable&) {
       // the primary is gone until the sentinel promotes the replica
     }
@@ -260,7 +259,7 @@ TEST(RedisSentinel, ClientRetriesAWriteRefusedAsReadonly) {
   ASSERT_EQ(client.CurrentEndpoint().port, primary.port) << "still connected to the old primary";
 
   const core::Mutation increment{core::MutationKind::kIncrement, "graceful", 1};
-  core::ApplyResult r = store.Apply({&increment, 1}, nullptr, false);
+  core::ApplyResult r = store.Apply({&increment, 1}, nullptr);
   ASSERT_TRUE(std::holds_alternative<core::Applied>(r.outcomes.at(0)));
   EXPECT_EQ(std::get<core::Applied>(r.outcomes[0]).value, 2);
   EXPECT_EQ(client.CurrentEndpoint().port, replica.port);

@@ -11,151 +11,6 @@ namespace {
 
 using core::StoreUnavailable;
 
-// Helpers every script shares. Values are canonical signed decimal strings and never
-// pass through Lua numbers (doubles), so values beyond 2^53 stay exact.
-constexpr std::string_view kPreludeLua = R"lua(
-local function cmp(a, b)
-  local na, nb = a:sub(1, 1) == '-', b:sub(1, 1) == '-'
-  if na ~= nb then return na and -1 or 1 end
-  local r = 0
-  if #a ~= #b then r = #a < #b and -1 or 1 elseif a ~= b then r = a < b and -1 or 1 end
-  return na and -r or r
-end
--- -a, or '' when it leaves int64 (only for the minimum)
-local function neg(a)
-  if a == '0' then return '0' end
-  if a == '-9223372036854775808' then return '' end
-  if a:sub(1, 1) == '-' then return a:sub(2) end
-  return '-' .. a
-end
--- Appends an event to the outbox stream.
-local function emit(stream, id, kind, count, delta, value, now, source)
-  redis.call('XADD', stream, '*', 'i', id, 'y', kind, 'c', count, 'd', delta, 'v', value,
-             't', now, 's', source)
-end
-local function count_id(key) return key:sub(8, -2) end
-)lua";
-
-// KEYS[1..n]: count:{id} per operation; KEYS[n+1]: the event stream; KEYS[n+2]:
-// idem:<key> when a key is given.
-// ARGV: n, now (ms), auto_create ('1'|'0'), fingerprint, ttl (s), source, max backlog,
-// then per operation a kind ('i': add a signed delta, 's': set), its decimal operand, and
-// two event ids (the change, and the creation when auto_create creates the counter).
-// Returns {status, {op, ...}}: status applied|replayed|conflict|backlog, and each op
-// {code, value, updatedAt, delta, created} with code ok|notfound|overflow|min|max.
-constexpr std::string_view kApplyLua = R"lua(
-local n = tonumber(ARGV[1])
-local now, auto, fp, ttl, source = ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5], ARGV[6]
-local stream, idem = KEYS[n + 1], KEYS[n + 2]
-
--- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
-local function diff(key, new, old)
-  local d = ''
-  local minus = neg(old)
-  if minus ~= '' then
-    redis.call('HSET', key, 'x', new)
-    local r = redis.pcall('HINCRBY', key, 'x', minus)
-    if not (type(r) == 'table' and r.err) then d = redis.call('HGET', key, 'x') end
-    redis.call('HDEL', key, 'x')
-  end
-  return d
-end
-
-local function apply(key, kind, operand, event_id, created_id)
-  local h = redis.call('HMGET', key, 'v', 'mn', 'mx')
-  local old, mn, mx, created = h[1], h[2], h[3], '0'
-  if not old then
-    if not auto then return {'notfound', '', '', '', '0'} end
-    redis.call('HSET', key, 'v', '0', 'c', now, 'u', now, 'd', '')
-    emit(stream, created_id, 'count_created', count_id(key), '0', '0', now, source)
-    old, created = '0', '1'
-  end
-  local value, delta = operand, ''
-  if kind == 'i' then
-    -- HINCRBY does exact int64 arithmetic and refuses to overflow.
-    local r = redis.pcall('HINCRBY', key, 'v', operand)
-    if type(r) == 'table' and r.err then
-      if string.find(r.err, 'overflow', 1, true) then
-        return {'overflow', '', '', '', created}
-      end
-      error(r.err)
-    end
-    value, delta = redis.call('HGET', key, 'v'), operand
-  end
-  local refused = (mn and cmp(value, mn) < 0 and 'min') or (mx and cmp(value, mx) > 0 and 'max')
-  if refused then
-    if kind == 'i' then redis.call('HSET', key, 'v', old) end
-    return {refused, '', '', '', created}
-  end
-  if kind == 's' then delta = diff(key, value, old) end
-  redis.call('HSET', key, 'v', value, 'u', now)
-  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, source)
-  return {'ok', value, now, delta, created}
-end
-
-if idem then
-  local seen = redis.call('HMGET', idem, 'f', 'r')
-  if seen[1] then
-    if seen[1] ~= fp then return {'conflict', {}} end
-    return {'replayed', cjson.decode(seen[2])}
-  end
-end
-if redis.call('XLEN', stream) >= tonumber(ARGV[7]) then return {'backlog', {}} end
-local results, any = {}, false
-for i = 1, n do
-  local a = 4 + 4 * i
-  local r = apply(KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
-  any = any or r[1] == 'ok'
-  results[i] = r
-end
-if idem and any then
-  redis.call('HSET', idem, 'f', fp, 'r', cjson.encode(results))
-  redis.call('EXPIRE', idem, ttl)
-end
-return {'applied', results}
-)lua";
-
-// KEYS[1]: count:{id}, KEYS[2]: the event stream. ARGV: value, createdAt, updatedAt,
-// description, min, max ('' = none), source, event id.
-constexpr std::string_view kCreateLua = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'c', ARGV[2], 'u', ARGV[3], 'd', ARGV[4])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'mn', ARGV[5]) end
-if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'mx', ARGV[6]) end
-emit(KEYS[2], ARGV[8], 'count_created', count_id(KEYS[1]), ARGV[1], ARGV[1], ARGV[2], ARGV[7])
-return 1
-)lua";
-
-// KEYS[1]: count:{id}, KEYS[2]: the event stream. ARGV: description, min, max ('' = none),
-// updatedAt, source, event id.
-constexpr std::string_view kUpdateInfoLua = R"lua(
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return 'notfound' end
-if (ARGV[2] ~= '' and cmp(v, ARGV[2]) < 0) or (ARGV[3] ~= '' and cmp(v, ARGV[3]) > 0) then
-  return 'outside'
-end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'u', ARGV[4])
-for i, field in ipairs({'mn', 'mx'}) do
-  local bound = ARGV[1 + i]
-  if bound ~= '' then
-    redis.call('HSET', KEYS[1], field, bound)
-  else
-    redis.call('HDEL', KEYS[1], field)
-  end
-end
-emit(KEYS[2], ARGV[6], 'count_updated', count_id(KEYS[1]), '0', v, ARGV[4], ARGV[5])
-return 'updated'
-)lua";
-
-// KEYS[1]: count:{id}, KEYS[2]: the event stream. ARGV: now, source, event id.
-constexpr std::string_view kDeleteLua = R"lua(
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return 0 end
-redis.call('DEL', KEYS[1])
-emit(KEYS[2], ARGV[3], 'count_deleted', count_id(KEYS[1]), neg(v), v, ARGV[1], ARGV[2])
-return 1
-)lua";
-
 // Takes or renews the relay lease. KEYS[1]: lease key. ARGV: owner, lease (ms).
 constexpr std::string_view kLeadLua = R"lua(
 local holder = redis.call('GET', KEYS[1])
@@ -169,9 +24,7 @@ return 1
 )lua";
 
 // The shebang makes Redis refuse a write script on a replica up front (READONLY).
-std::string ScriptBody(std::string_view body) {
-  return "#!lua\n" + std::string(kPreludeLua) + std::string(body);
-}
+std::string ScriptBody(std::string_view body) { return "#!lua\n" + std::string(body); }
 
 std::int64_t ToInt64(const std::string& text) {
   std::int64_t value = 0;
@@ -224,7 +77,7 @@ std::optional<core::CountRecord> ToRecord(std::string_view id, const Reply& r) {
 }
 
 core::MutationOutcome ToOutcome(const std::string& id, const Reply& op) {
-  if (op.type != Reply::Type::kArray || op.elements.size() != 5)
+  if (op.type != Reply::Type::kArray || op.elements.size() != 4)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
   const std::string& code = op.elements[0].str;
   if (code == "notfound") return core::MutationError::kNotFound;
@@ -247,44 +100,45 @@ RedisCountValueStore::RedisCountValueStore(RedisClient& client,
     : client_(client),
       clock_(std::move(clock)),
       outbox_(std::move(outbox)),
-      apply_(ScriptBody(kApplyLua)),
-      create_(ScriptBody(kCreateLua)),
-      update_info_(ScriptBody(kUpdateInfoLua)),
-      delete_(ScriptBody(kDeleteLua)) {}
+      apply_(LuaScript::Embedded("apply.lua")),
+      create_(LuaScript::Embedded("create.lua")),
+      update_info_(LuaScript::Embedded("update_info.lua")),
+      delete_(LuaScript::Embedded("delete.lua")) {}
 
 std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
 
 core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mutations,
-                                              const core::IdempotencyKey* key, bool auto_create) {
+                                              const core::IdempotencyKey* key) {
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   std::vector<std::string> keys;
-  std::vector<std::string> args{std::to_string(mutations.size()),
-                                std::to_string(NowMs()),
-                                auto_create ? "1" : "0",
-                                key ? key->fingerprint : "",
-                                std::to_string(core::kIdempotencyTtlSeconds),
-                                outbox_.source,
-                                std::to_string(outbox_.max_backlog)};
+  keys.reserve(mutations.size() + 2);
+  ScriptArgs args;
+  args.Set("now", std::to_string(NowMs()))
+      .Set("fingerprint", key ? key->fingerprint : "")
+      .Set("ttl", std::to_string(core::kIdempotencyTtlSeconds))
+      .Set("source", outbox_.source)
+      .Set("max_backlog", std::to_string(outbox_.max_backlog))
+      .Rest();
   for (const auto& m : mutations) {
     keys.push_back(KeyOf(m.id));
     switch (m.kind) {
       case core::MutationKind::kIncrement:
-        args.insert(args.end(), {"i", std::to_string(m.operand)});
+        args.Add("add").Add(std::to_string(m.operand));
         break;
       case core::MutationKind::kDecrement:
-        args.insert(args.end(), {"i", NegatedDecimal(m.operand)});
+        args.Add("add").Add(NegatedDecimal(m.operand));
         break;
       case core::MutationKind::kSet:
-        args.insert(args.end(), {"s", std::to_string(m.operand)});
+        args.Add("set").Add(std::to_string(m.operand));
         break;
     }
-    args.insert(args.end(), {core::NewEventId(), auto_create ? core::NewEventId() : ""});
+    args.Add(core::NewEventId());
   }
   keys.emplace_back(kEventStream);
   if (key) keys.push_back("idem:" + key->key);
 
-  Reply r = apply_.Run(client_, keys, args);
+  Reply r = apply_.Run(client_, keys, args.values());
   if (r.type != Reply::Type::kArray || r.elements.size() != 2)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
   core::ApplyResult result;
@@ -301,10 +155,8 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
   const auto& ops = r.elements[1].elements;
   if (ops.size() != mutations.size())
     throw StoreUnavailable("redis: idempotency record does not match the request");
-  for (std::size_t i = 0; i < ops.size(); ++i) {
+  for (std::size_t i = 0; i < ops.size(); ++i)
     result.outcomes.push_back(ToOutcome(mutations[i].id, ops[i]));
-    result.created.push_back(ops[i].elements[4].str == "1");
-  }
   return result;
 }
 
@@ -331,9 +183,16 @@ bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t init
   const std::int64_t updated =
       info.updated_at == core::Timestamp{} ? created : info.updated_at.time_since_epoch().count();
   Reply r = create_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
-                        {std::to_string(initial_value), std::to_string(created),
-                         std::to_string(updated), info.description, Decimal(info.min_value),
-                         Decimal(info.max_value), outbox_.source, core::NewEventId()});
+                        ScriptArgs()
+                            .Set("value", std::to_string(initial_value))
+                            .Set("created", std::to_string(created))
+                            .Set("updated", std::to_string(updated))
+                            .Set("description", info.description)
+                            .Set("min", Decimal(info.min_value))
+                            .Set("max", Decimal(info.max_value))
+                            .Set("source", outbox_.source)
+                            .Set("event", core::NewEventId())
+                            .values());
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }
 
@@ -341,8 +200,14 @@ core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core:
   const std::int64_t updated =
       info.updated_at == core::Timestamp{} ? NowMs() : info.updated_at.time_since_epoch().count();
   Reply r = update_info_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
-                             {info.description, Decimal(info.min_value), Decimal(info.max_value),
-                              std::to_string(updated), outbox_.source, core::NewEventId()});
+                             ScriptArgs()
+                                 .Set("description", info.description)
+                                 .Set("min", Decimal(info.min_value))
+                                 .Set("max", Decimal(info.max_value))
+                                 .Set("updated", std::to_string(updated))
+                                 .Set("source", outbox_.source)
+                                 .Set("event", core::NewEventId())
+                                 .values());
   if (r.str == "notfound") return UpdateResult::kNotFound;
   if (r.str == "outside") return UpdateResult::kValueOutsideBounds;
   return UpdateResult::kUpdated;
@@ -350,7 +215,11 @@ core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core:
 
 bool RedisCountValueStore::Delete(std::string_view id) {
   Reply r = delete_.Run(client_, {KeyOf(id), std::string(kEventStream)},
-                        {std::to_string(NowMs()), outbox_.source, core::NewEventId()});
+                        ScriptArgs()
+                            .Set("now", std::to_string(NowMs()))
+                            .Set("source", outbox_.source)
+                            .Set("event", core::NewEventId())
+                            .values());
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }
 

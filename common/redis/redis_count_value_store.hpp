@@ -2,7 +2,8 @@
 // CountValueStore on Redis. One hash per counter, key `count:{<id>}`:
 //   v  value (decimal string)     u  updatedAt (epoch ms)     c  createdAt (epoch ms)
 //   d  description                mn / mx  bounds (absent when unbounded)
-// Every mutation is one server-side Lua script, so a write and its idempotency record
+// Every mutation is one server-side Lua script (scripts/*.lua, embedded at build), so a write and
+// its idempotency record
 // (`idem:<key>`, a hash of fingerprint and outcomes, expiring after 24 h) are atomic.
 #include <cstddef>
 #include <functional>
@@ -42,7 +43,7 @@ class RedisCountValueStore : public core::CountValueStore {
 
   // Throws std::invalid_argument for more than kMaxBatch mutations.
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
-                          const core::IdempotencyKey* key, bool auto_create) override;
+                          const core::IdempotencyKey* key) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;

@@ -12,7 +12,7 @@ namespace {
 }
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE count_info (
   id          TEXT PRIMARY KEY,
@@ -87,6 +87,17 @@ CREATE TABLE dashboard (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // The value store keeps its own copy of description and bounds, as Redis does, so it
+    // answers a write or a read alone (docs/ARCHITECTURE.md, "Stores and their roles").
+    R"sql(
+ALTER TABLE count_value ADD COLUMN description TEXT NOT NULL DEFAULT '';
+ALTER TABLE count_value ADD COLUMN min_value INTEGER;
+ALTER TABLE count_value ADD COLUMN max_value INTEGER;
+UPDATE count_value SET description = i.description, min_value = i.min_value,
+                       max_value = i.max_value, updated_at = max(count_value.updated_at,
+                                                                 i.updated_at)
+  FROM count_info i WHERE i.id = count_value.id;
 )sql",
 };
 

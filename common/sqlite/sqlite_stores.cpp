@@ -120,14 +120,12 @@ bool SqliteCountInfoStore::Delete(std::string_view id) {
 struct SqliteCountValueStore::Statements {
   explicit Statements(sqlite3* db)
       : get(db,
-            "SELECT v.value, max(v.updated_at, coalesce(i.updated_at, 0)), "
-            "coalesce(i.description, ''), i.min_value, i.max_value, "
-            "coalesce(i.created_at, v.created_at) "
-            "FROM count_value v LEFT JOIN count_info i ON i.id = v.id WHERE v.id = ?1"),
+            "SELECT value, updated_at, description, min_value, max_value, created_at "
+            "FROM count_value WHERE id = ?1"),
         update(db, "UPDATE count_value SET value = ?2, updated_at = ?3 WHERE id = ?1"),
         insert(db,
-               "INSERT OR IGNORE INTO count_value (id, value, updated_at, created_at) "
-               "VALUES (?1, ?2, ?3, ?3)"),
+               "INSERT OR IGNORE INTO count_value (id, value, created_at, updated_at, "
+               "description, min_value, max_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         idem_get(
             db, "SELECT fingerprint, outcomes FROM idempotency WHERE key = ?1 AND expires_at > ?2"),
         idem_put(db,
@@ -167,7 +165,7 @@ std::optional<CountRecord> SqliteCountValueStore::GetLocked(std::string_view id)
 }
 
 core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> mutations,
-                                               const core::IdempotencyKey* key, bool auto_create) {
+                                               const core::IdempotencyKey* key) {
   const auto now = core::Now();
   core::ApplyResult result;
   std::lock_guard lock(db_.mutex());
@@ -182,7 +180,6 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
       } else {
         result.status = core::ApplyResult::Status::kReplayed;
         result.outcomes = DecodeOutcomes(g.Text(1));
-        result.created.assign(result.outcomes.size(), false);
       }
       g.Reset();
       return result;
@@ -191,17 +188,9 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
   }
   bool any_applied = false;
   for (const auto& m : mutations) {
-    auto current = GetLocked(m.id);
-    bool created = false;
-    if (!current && auto_create) {
-      st_->insert.Reset();
-      st_->insert.Bind(1, m.id).Bind(2, std::int64_t{0}).Bind(3, Ms(now)).Run();
-      current = CountRecord{m.id, 0, "", std::nullopt, std::nullopt, now, now};
-      created = true;
-    }
+    const auto current = GetLocked(m.id);
     if (!current) {
       result.outcomes.emplace_back(core::MutationError::kNotFound);
-      result.created.push_back(false);
       continue;
     }
     auto outcome = core::ApplyArithmetic(m, current->value, current->min_value, current->max_value);
@@ -209,12 +198,10 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
       applied->updated_at = now;
       st_->update.Reset();
       st_->update.Bind(1, m.id).Bind(2, applied->value).Bind(3, Ms(now)).Run();
-      if (created) RecordEvent(core::EventType::kCreated, m.id, 0, 0, now);
       RecordEvent(core::EventType::kUpdated, m.id, applied->delta, applied->value, now);
       any_applied = true;
     }
     result.outcomes.push_back(std::move(outcome));
-    result.created.push_back(created);
   }
   if (key && any_applied) {
     auto& p = st_->idem_put;
@@ -246,11 +233,14 @@ std::vector<std::optional<CountRecord>> SqliteCountValueStore::GetMany(
 bool SqliteCountValueStore::Create(const CountInfo& info, std::int64_t initial_value) {
   std::lock_guard lock(db_.mutex());
   SqliteDatabase::Transaction tx(db_);
+  const auto created = info.created_at == Timestamp{} ? core::Now() : info.created_at;
+  const auto updated = info.updated_at == Timestamp{} ? created : info.updated_at;
   auto& s = st_->insert;
   s.Reset();
-  s.Bind(1, info.id).Bind(2, initial_value).Bind(3, Ms(info.created_at)).Run();
+  s.Bind(1, info.id).Bind(2, initial_value).Bind(3, Ms(created)).Bind(4, Ms(updated));
+  s.Bind(5, info.description).Bind(6, info.min_value).Bind(7, info.max_value).Run();
   if (db_.Changes() == 0) return false;
-  RecordEvent(core::EventType::kCreated, info.id, initial_value, initial_value, info.created_at);
+  RecordEvent(core::EventType::kCreated, info.id, initial_value, initial_value, created);
   tx.Commit();
   db_.SignalOutbox();
   return true;
@@ -263,14 +253,14 @@ core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const Coun
   if (!current) return UpdateResult::kNotFound;
   if (!core::WithinBounds(current->value, info.min_value, info.max_value))
     return UpdateResult::kValueOutsideBounds;
-  // Bounds live in count_info here; writing them in this transaction keeps the check
-  // and the change atomic against concurrent writes.
+  // The check and the change in one transaction: atomic against concurrent writes.
+  const auto updated = info.updated_at == Timestamp{} ? core::Now() : info.updated_at;
   Statement s(db_.handle(),
-              "UPDATE count_info SET description = ?2, min_value = ?3, max_value = ?4, "
+              "UPDATE count_value SET description = ?2, min_value = ?3, max_value = ?4, "
               "updated_at = ?5 WHERE id = ?1");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
-  s.Bind(5, Ms(info.updated_at)).Run();
-  RecordEvent(core::EventType::kUpdated, info.id, 0, current->value, info.updated_at);
+  s.Bind(5, Ms(updated)).Run();
+  RecordEvent(core::EventType::kUpdated, info.id, 0, current->value, updated);
   tx.Commit();
   db_.SignalOutbox();
   return UpdateResult::kUpdated;

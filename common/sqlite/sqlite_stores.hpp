@@ -31,7 +31,7 @@ class SqliteCountValueStore final : public core::CountValueStore {
   ~SqliteCountValueStore() override;
 
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
-                          const core::IdempotencyKey* key, bool auto_create) override;
+                          const core::IdempotencyKey* key) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;

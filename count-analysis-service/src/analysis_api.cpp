@@ -22,12 +22,8 @@ constexpr std::int64_t kMaxHorizon = 1000;
 constexpr std::size_t kImportBodyLimit = 8 << 20;
 constexpr std::string_view kCsvHeader = "countId,timestamp,value";
 
-core::Problem InvalidPeriod(std::string detail) {
-  return core::MakeProblem(422, "invalid-period", "Invalid period", std::move(detail));
-}
-core::Problem InsufficientData(std::string detail) {
-  return core::MakeProblem(422, "insufficient-data", "Insufficient data", std::move(detail));
-}
+using core::InsufficientData;
+using core::InvalidPeriod;
 
 // The longest period a unit may cover: bounds the work and the size of an answer.
 std::chrono::days MaxPeriod(core::Unit unit) {
@@ -322,8 +318,8 @@ std::optional<core::Problem> ReadPoint(std::string_view id, std::string_view tim
                                        std::optional<std::int64_t> value, const std::string& where,
                                        std::vector<core::HistoryPoint>& out) {
   if (!core::IsValidCountId(id))
-    return core::MakeProblem(422, "invalid-count-id", "Invalid count id",
-                             where + ": '" + std::string(id) + "' is not a valid count id");
+    return core::Problem{core::Outcome::kInvalidCountId,
+                         where + ": '" + std::string(id) + "' is not a valid count id"};
   const auto t = core::ParseTimestamp(timestamp);
   if (!t) return core::Validation(where + ": timestamp must be an RFC 3339 timestamp");
   if (!value) return core::Validation(where + ": value must be an integer within int64");

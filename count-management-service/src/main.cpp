@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });
-    management::ManagementApi api(info, values);
+    management::CountAdmin admin(info, values);
+    management::ManagementApi api(admin);
     api.Register(service.router());
     http::ServeStaticSite(service.router(), web::kManagementPage, web::ConsoleFiles());
     service.AddReadinessCheck("postgres", [&] { return info.Ping(); });

@@ -26,15 +26,9 @@ std::optional<core::Problem> ReadDescription(const boost::json::object& body, st
   return std::nullopt;
 }
 
-std::optional<core::Problem> CheckBounds(const core::CountInfo& info) {
-  if (info.min_value && info.max_value && *info.min_value > *info.max_value)
-    return core::Validation("minValue must not exceed maxValue");
-  return std::nullopt;
-}
-
 // The counter as administrators see it: information from CountInfoDB, value from the store.
-boost::json::object View(const core::CountInfo& info,
-                         const std::optional<core::CountRecord>& value) {
+boost::json::object ViewJson(const CounterView& view) {
+  const auto& [info, value] = view;
   core::CountRecord r{info.id,        value ? value->value : 0, info.description, info.min_value,
                       info.max_value, info.created_at,          info.updated_at};
   if (value) r.updated_at = std::max(info.updated_at, value->updated_at);
@@ -74,13 +68,9 @@ Response ManagementApi::List(Request& request) {
   if (!cursor.empty() && !core::IsValidCountId(cursor))
     return Response::Problem(core::Validation("cursor is not one this API returned"));
 
-  auto page = info_.List(prefix, static_cast<std::size_t>(limit), cursor);
-  std::vector<std::string> ids;
-  for (const auto& i : page.items) ids.push_back(i.id);
-  const auto values = values_.GetMany(ids);
+  const auto page = admin_.List(prefix, static_cast<std::size_t>(limit), cursor);
   boost::json::array items;
-  for (std::size_t i = 0; i < page.items.size(); ++i)
-    items.push_back(View(page.items[i], values[i]));
+  for (const auto& view : page.items) items.push_back(ViewJson(view));
   boost::json::object body{{"items", std::move(items)}, {"nextCursor", nullptr}};
   if (page.next_cursor) body["nextCursor"] = *page.next_cursor;
   return Response::Json(200, boost::json::serialize(body));
@@ -91,46 +81,28 @@ Response ManagementApi::Create(Request& request) {
   if (auto p = api::ParseObject(request.body, false, body)) return Response::Problem(*p);
   const auto* id = body.if_contains("id");
   if (!id || !id->is_string()) return Response::Problem(core::Validation("\"id\" is required"));
-  const auto now = core::Now();
-  core::CountInfo info{std::string(id->as_string()), "", std::nullopt, std::nullopt, now, now};
+  NewCounter counter{{std::string(id->as_string())}, std::nullopt};
+  auto& info = counter.info;
   if (!core::IsValidCountId(info.id)) return Response::Problem(core::InvalidCountId(info.id));
-  std::optional<std::int64_t> initial;
   if (auto p = ReadDescription(body, info.description)) return Response::Problem(*p);
   if (auto p = api::OptionalInt64(body, "minValue", info.min_value)) return Response::Problem(*p);
   if (auto p = api::OptionalInt64(body, "maxValue", info.max_value)) return Response::Problem(*p);
-  if (auto p = api::OptionalInt64(body, "initialValue", initial)) return Response::Problem(*p);
-  if (auto p = CheckBounds(info)) return Response::Problem(*p);
-  // Without an initialValue a counter starts at 0, or at the bound nearest to 0.
-  const std::int64_t value = initial.value_or(std::clamp<std::int64_t>(
-      0, info.min_value.value_or(INT64_MIN), info.max_value.value_or(INT64_MAX)));
-  if (!core::WithinBounds(value, info.min_value, info.max_value))
-    return Response::Problem(
-        core::Validation("initialValue must lie within minValue and maxValue"));
+  if (auto p = api::OptionalInt64(body, "initialValue", counter.initial_value))
+    return Response::Problem(*p);
 
-  const auto duplicate = [&] {
-    return Response::Problem(core::AlreadyExists("count '" + info.id + "' already exists"));
-  };
-  if (!info_.Create(info)) return duplicate();
-  try {
-    if (!values_.Create(info, value)) {
-      info_.Delete(info.id);  // the id lives in the value store already (auto-created)
-      return duplicate();
-    }
-  } catch (...) {
-    info_.Delete(info.id);  // keep the two stores agreeing when the value store is down
-    throw;
-  }
-  auto response = Response::Json(201, boost::json::serialize(View(info, values_.Get(info.id))));
-  response.headers.emplace_back("Location", std::string(kBase) + "/" + info.id);
+  const auto created = admin_.Create(std::move(counter));
+  if (created.problem) return Response::Problem(*created.problem);
+  auto response = Response::Json(201, boost::json::serialize(ViewJson(*created.view)));
+  response.headers.emplace_back("Location", std::string(kBase) + "/" + created.view->info.id);
   return response;
 }
 
 Response ManagementApi::Get(Request& request) {
   const std::string id(request.Param("id"));
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidCountId(id));
-  const auto info = info_.Get(id);
-  if (!info) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
-  return Response::Json(200, boost::json::serialize(View(*info, values_.Get(id))));
+  const auto view = admin_.Get(id);
+  if (!view) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
+  return Response::Json(200, boost::json::serialize(ViewJson(*view)));
 }
 
 Response ManagementApi::Patch(Request& request) {
@@ -138,28 +110,23 @@ Response ManagementApi::Patch(Request& request) {
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidCountId(id));
   boost::json::object body;
   if (auto p = api::ParseObject(request.body, false, body)) return Response::Problem(*p);
-  auto info = info_.Get(id);
-  if (!info) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
-  if (auto p = ReadDescription(body, info->description)) return Response::Problem(*p);
+  InfoPatch patch;
+  if (body.contains("description")) {
+    std::string description;
+    if (auto p = ReadDescription(body, description)) return Response::Problem(*p);
+    patch.description = std::move(description);
+  }
   // Present and null clears a bound; absent keeps it.
   for (auto [field, bound] :
-       {std::pair{"minValue", &info->min_value}, {"maxValue", &info->max_value}}) {
+       {std::pair{"minValue", &patch.min_value}, {"maxValue", &patch.max_value}}) {
     if (!body.contains(field)) continue;
-    bound->reset();
-    if (auto p = api::OptionalInt64(body, field, *bound)) return Response::Problem(*p);
+    std::optional<std::int64_t> value;
+    if (auto p = api::OptionalInt64(body, field, value)) return Response::Problem(*p);
+    *bound = value;
   }
-  if (auto p = CheckBounds(*info)) return Response::Problem(*p);
-  info->updated_at = core::Now();
-  switch (values_.UpdateInfo(*info)) {
-    case core::CountValueStore::UpdateResult::kValueOutsideBounds:
-      return Response::Problem(
-          core::OutOfBounds("the current value of '" + id + "' lies outside the new bounds"));
-    case core::CountValueStore::UpdateResult::kNotFound:
-    case core::CountValueStore::UpdateResult::kUpdated:
-      break;
-  }
-  info_.Update(*info);
-  return Response::Json(200, boost::json::serialize(View(*info, values_.Get(id))));
+  const auto changed = admin_.Update(id, patch);
+  if (changed.problem) return Response::Problem(*changed.problem);
+  return Response::Json(200, boost::json::serialize(ViewJson(*changed.view)));
 }
 
 Response ManagementApi::Delete(Request& request) {
@@ -168,10 +135,7 @@ Response ManagementApi::Delete(Request& request) {
   const auto purge = request.Query("purgeHistory").value_or("false");
   if (purge != "true" && purge != "false")
     return Response::Problem(core::Validation("purgeHistory must be true or false"));
-  const bool had_value = values_.Delete(id);
-  const bool had_info = info_.Delete(id);
-  if (!had_value && !had_info)
-    return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
+  if (auto p = admin_.Delete(id)) return Response::Problem(*p);
   return Response::NoContent();
 }
 

@@ -1,14 +1,14 @@
 #pragma once
-// UC-003: counter CRUD for administrators (SPEC §4 Management).
-#include "core/ports.hpp"
+// UC-003's HTTP binding: counter CRUD for administrators (docs/API.md, "Management"). Each
+// handler parses, calls one use case of CountAdmin, and serialises its outcome.
+#include "count_admin.hpp"
 #include "http/router.hpp"
 
 namespace count::management {
 
 class ManagementApi {
  public:
-  ManagementApi(core::CountInfoStore& info, core::CountValueStore& values)
-      : info_(info), values_(values) {}
+  explicit ManagementApi(CountAdmin& admin) : admin_(admin) {}
   void Register(http::Router& router);
 
  private:
@@ -18,8 +18,7 @@ class ManagementApi {
   http::Response Patch(http::Request& request);
   http::Response Delete(http::Request& request);
 
-  core::CountInfoStore& info_;
-  core::CountValueStore& values_;
+  CountAdmin& admin_;
 };
 
 }  // namespace count::management

@@ -119,10 +119,11 @@ int Up(const Options& options) {
   sqlite::SqliteCountValueStore values(db, "count-system");
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
   // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
-  write::WriteApi write_api(
-      values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false), .strong_read = false});
+  write::CountWrites writes(values, info, env.Bool("COUNT_AUTO_CREATE", false));
+  write::WriteApi write_api(writes, {.strong_read = false});
   read::ReadApi read_api(values);
-  management::ManagementApi management_api(info, values);
+  management::CountAdmin admin(info, values);
+  management::ManagementApi management_api(admin);
   sqlite::SqliteHistoryStore history(db);
   analysis::AnalysisApi analysis_api(history);
   write_api.Register(service.router());

@@ -18,7 +18,8 @@ int main() {
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });
     count::postgres::PostgresCountInfoStore info(*pg);
-    count::write::WriteApi api(values, info, {.auto_create = env.Bool("COUNT_AUTO_CREATE", false)});
+    count::write::CountWrites writes(values, info, env.Bool("COUNT_AUTO_CREATE", false));
+    count::write::WriteApi api(writes, {});
     api.Register(service.router());
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a

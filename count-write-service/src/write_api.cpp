@@ -3,6 +3,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/count_json.hpp"
+#include "http/problem_types.hpp"
 #include "runtime/auth.hpp"
 
 namespace count::write {
@@ -38,11 +39,27 @@ std::optional<core::Problem> ParseOperand(const boost::json::object& body, Mutat
   return std::nullopt;
 }
 
-}  // namespace
+// The request's Idempotency-Key as the store records it: scoped per API key, with a
+// fingerprint that ties the key to this exact request.
+std::optional<core::Problem> ReadIdempotencyKey(const Request& request,
+                                                std::optional<core::IdempotencyKey>& key) {
+  const auto header = request.Header("Idempotency-Key");
+  if (!header) return std::nullopt;
+  if (header->empty() || header->size() > kMaxIdempotencyKey)
+    return core::Validation("Idempotency-Key must be 1 to 255 characters");
+  key = core::IdempotencyKey{request.principal->name + ":" + std::string(*header),
+                             runtime::Sha256Hex(std::string(http::ToString(request.method)) + " " +
+                                                request.path + "\n" + request.body)};
+  return std::nullopt;
+}
 
-WriteApi::WriteApi(core::CountValueStore& values, core::CountInfoStore& info,
-                   WriteApiOptions options)
-    : values_(values), info_(info), options_(options) {}
+Response WithReplayHeader(Response response, const core::ApplyResult& result) {
+  if (result.status == core::ApplyResult::Status::kReplayed)
+    response.headers.emplace_back("Idempotent-Replayed", "true");
+  return response;
+}
+
+}  // namespace
 
 void WriteApi::Register(http::Router& router) {
   const http::RouteOptions write{.scope = std::string(runtime::kScopeWrite)};
@@ -62,31 +79,6 @@ void WriteApi::Register(http::Router& router) {
                {.scope = std::string(runtime::kScopeRead)});
 }
 
-std::optional<core::Problem> WriteApi::Apply(const Request& request,
-                                             std::span<const core::Mutation> mutations,
-                                             core::ApplyResult& result) {
-  std::optional<core::IdempotencyKey> key;
-  if (auto header = request.Header("Idempotency-Key")) {
-    if (header->empty() || header->size() > kMaxIdempotencyKey)
-      return core::Validation("Idempotency-Key must be 1 to 255 characters");
-    // Scoped per API key; the fingerprint ties the key to this exact request.
-    key = core::IdempotencyKey{request.principal->name + ":" + std::string(*header),
-                               runtime::Sha256Hex(std::string(http::ToString(request.method)) +
-                                                  " " + request.path + "\n" + request.body)};
-  }
-  result = values_.Apply(mutations, key ? &*key : nullptr, options_.auto_create);
-  if (result.status == core::ApplyResult::Status::kKeyConflict)
-    return core::IdempotencyKeyReused(
-        "this Idempotency-Key was used with a different request in the last 24 hours");
-  for (std::size_t i = 0; i < result.created.size(); ++i) {
-    if (!result.created[i]) continue;
-    const auto& applied = std::get<core::Applied>(result.outcomes[i]);
-    info_.Create(
-        {applied.id, "", std::nullopt, std::nullopt, applied.updated_at, applied.updated_at});
-  }
-  return std::nullopt;
-}
-
 Response WriteApi::Mutate(Request& request, MutationKind kind) {
   const std::string id(request.Param("id"));
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidCountId(id));
@@ -103,25 +95,17 @@ Response WriteApi::Mutate(Request& request, MutationKind kind) {
     description = std::string(d->as_string());
   }
 
-  core::ApplyResult result;
-  if (auto p = Apply(request, std::span(&m, 1), result)) return Response::Problem(*p);
-  const auto* applied = std::get_if<core::Applied>(&result.outcomes.front());
-  if (!applied)
-    return Response::Problem(
-        api::MutationProblem(std::get<core::MutationError>(result.outcomes.front()), id));
+  std::optional<core::IdempotencyKey> key;
+  if (auto p = ReadIdempotencyKey(request, key)) return Response::Problem(*p);
 
-  if (description && result.status == core::ApplyResult::Status::kApplied) {
-    if (auto info = info_.Get(id)) {
-      info->description = *description;
-      info->updated_at = applied->updated_at;
-      values_.UpdateInfo(*info);
-      info_.Update(*info);
-    }
-  }
-  auto response = Json(api::AppliedJson(*applied));
-  if (result.status == core::ApplyResult::Status::kReplayed)
-    response.headers.emplace_back("Idempotent-Replayed", "true");
-  return response;
+  const auto* k = key ? &*key : nullptr;
+  auto out = description ? writes_.SetDescribed(m, std::move(*description), k)
+                         : writes_.Apply(std::span(&m, 1), k);
+  if (out.problem) return Response::Problem(*out.problem);
+  const auto& outcome = out.result.outcomes.front();
+  if (const auto* e = std::get_if<core::MutationError>(&outcome))
+    return Response::Problem(api::MutationProblem(*e, id));
+  return WithReplayHeader(Json(api::AppliedJson(std::get<core::Applied>(outcome))), out.result);
 }
 
 Response WriteApi::Batch(Request& request) {
@@ -162,9 +146,12 @@ Response WriteApi::Batch(Request& request) {
     }
   }
 
-  core::ApplyResult result;
-  if (!mutations.empty())
-    if (auto p = Apply(request, mutations, result)) return Response::Problem(*p);
+  std::optional<core::IdempotencyKey> key;
+  if (auto p = ReadIdempotencyKey(request, key)) return Response::Problem(*p);
+  WriteOutcome out;
+  if (!mutations.empty()) out = writes_.Apply(mutations, key ? &*key : nullptr);
+  if (out.problem) return Response::Problem(*out.problem);
+  const auto& result = out.result;
   for (std::size_t k = 0; k < index.size(); ++k)
     if (const auto* e = std::get_if<core::MutationError>(&result.outcomes[k]))
       problems[index[k]] = api::MutationProblem(*e, ids[index[k]]);
@@ -177,25 +164,19 @@ Response WriteApi::Batch(Request& request) {
       o["status"] = 200;
       results.push_back(std::move(o));
     } else {
-      const auto& p = *problems[i];
-      results.push_back(boost::json::object{{"id", ids[i]},
-                                            {"status", p.status},
-                                            {"type", p.type},
-                                            {"title", p.title},
-                                            {"detail", p.detail}});
+      auto o = http::ProblemJson(*problems[i]);
+      o.emplace("id", ids[i]);
+      results.push_back(std::move(o));
     }
     if (next < index.size() && index[next] == i) ++next;
   }
-  auto response = Json({{"results", std::move(results)}});
-  if (result.status == core::ApplyResult::Status::kReplayed)
-    response.headers.emplace_back("Idempotent-Replayed", "true");
-  return response;
+  return WithReplayHeader(Json({{"results", std::move(results)}}), result);
 }
 
 Response WriteApi::Get(Request& request) {
   const std::string id(request.Param("id"));
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidCountId(id));
-  const auto record = values_.Get(id);
+  const auto record = writes_.Get(id);
   if (!record) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
   return Json(api::RecordJson(*record));
 }

@@ -22,8 +22,7 @@ class FakeValues final : public core::CountValueStore {
     }
     return out;
   }
-  core::ApplyResult Apply(std::span<const core::Mutation>, const core::IdempotencyKey*,
-                          bool) override {
+  core::ApplyResult Apply(std::span<const core::Mutation>, const core::IdempotencyKey*) override {
     throw std::logic_error("not used");
   }
   std::optional<core::CountRecord> Get(std::string_view) override {

@@ -13,9 +13,11 @@ void Fail(std::string_view what, std::string_view detail) {
 }
 
 ApiHarness::ApiHarness()
-    : write_(values_, info_, {.auto_create = true, .strong_read = false}),
+    : writes_(values_, info_, /*auto_create=*/true),
+      write_(writes_, {.strong_read = false}),
       read_(values_),
-      management_(info_, values_),
+      admin_(info_, values_),
+      management_(admin_),
       analysis_(history_) {
   write_.Register(router_);
   read_.Register(router_);

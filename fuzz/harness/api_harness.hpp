@@ -28,8 +28,10 @@ class ApiHarness {
   MemoryValues values_;
   MemoryInfo info_;
   MemoryHistory history_;
+  write::CountWrites writes_;
   write::WriteApi write_;
   read::ReadApi read_;
+  management::CountAdmin admin_;
   management::ManagementApi management_;
   analysis::AnalysisApi analysis_;
   http::Router router_;

@@ -3,7 +3,7 @@
 namespace count::fuzz {
 
 core::ApplyResult MemoryValues::Apply(std::span<const core::Mutation> mutations,
-                                      const core::IdempotencyKey* key, bool auto_create) {
+                                      const core::IdempotencyKey* key) {
   if (key) {
     if (auto it = keys_.find(key->key); it != keys_.end()) {
       if (it->second.first != key->fingerprint) return {core::ApplyResult::Status::kKeyConflict};
@@ -16,14 +16,8 @@ core::ApplyResult MemoryValues::Apply(std::span<const core::Mutation> mutations,
   bool any = false;
   for (const auto& m : mutations) {
     auto it = records_.find(m.id);
-    bool created = false;
-    if (it == records_.end() && auto_create) {
-      it = records_.emplace(m.id, core::CountRecord{m.id, 0, "", {}, {}, kNow, kNow}).first;
-      created = true;
-    }
     if (it == records_.end()) {
       result.outcomes.emplace_back(core::MutationError::kNotFound);
-      result.created.push_back(false);
       continue;
     }
     auto outcome =
@@ -33,12 +27,8 @@ core::ApplyResult MemoryValues::Apply(std::span<const core::Mutation> mutations,
       it->second.value = applied->value;
       it->second.updated_at = kNow;
       any = true;
-    } else if (created) {
-      records_.erase(it);
-      created = false;
     }
     result.outcomes.push_back(outcome);
-    result.created.push_back(created);
   }
   if (key && any) keys_[key->key] = {key->fingerprint, result};
   return result;

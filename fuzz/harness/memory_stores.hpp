@@ -15,7 +15,7 @@ inline constexpr core::Timestamp kNow{std::chrono::milliseconds(1'790'000'000'00
 class MemoryValues final : public core::CountValueStore {
  public:
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
-                          const core::IdempotencyKey* key, bool auto_create) override;
+                          const core::IdempotencyKey* key) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;

@@ -1,0 +1,73 @@
+-- Applies a request's mutations: each on its own, each with its event, with the request's
+-- idempotency record, all in one atomic step. The counting rule of the value store: every
+-- implementation of CountValueStore passes the same contract suite
+-- (common/testing/count_value_store_contract.hpp).
+--
+-- KEYS: count:{id} per operation, in order; then the event stream; then idem:<key> when the
+-- request has an Idempotency-Key.
+-- ARGV (named): now (ms), fingerprint, ttl (s), source, max_backlog; then '--' and per
+-- operation: kind ('add': a signed delta | 'set'), operand (decimal), event (id).
+-- Returns {status, {result per operation}}: status applied | replayed | conflict | backlog;
+-- a result is {code, value, updatedAt, delta} with code ok | notfound | overflow | min | max.
+local args, first_op = named_args()
+local n = (#ARGV - first_op + 1) / 3
+local stream, idem = KEYS[n + 1], KEYS[n + 2]
+
+-- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
+local function diff(key, new, old)
+  local d = ''
+  local minus = neg(old)
+  if minus ~= '' then
+    redis.call('HSET', key, 'x', new)
+    local r = redis.pcall('HINCRBY', key, 'x', minus)
+    if not (type(r) == 'table' and r.err) then d = redis.call('HGET', key, 'x') end
+    redis.call('HDEL', key, 'x')
+  end
+  return d
+end
+
+local function apply(key, kind, operand, event_id)
+  local h = redis.call('HMGET', key, 'v', 'mn', 'mx')
+  local old, mn, mx = h[1], h[2], h[3]
+  if not old then return {'notfound', '', '', ''} end
+  local value, delta = operand, ''
+  if kind == 'add' then
+    -- HINCRBY does exact int64 arithmetic and refuses to overflow.
+    local r = redis.pcall('HINCRBY', key, 'v', operand)
+    if type(r) == 'table' and r.err then
+      if string.find(r.err, 'overflow', 1, true) then return {'overflow', '', '', ''} end
+      error(r.err)
+    end
+    value, delta = redis.call('HGET', key, 'v'), operand
+  end
+  local refused = (mn and cmp(value, mn) < 0 and 'min') or (mx and cmp(value, mx) > 0 and 'max')
+  if refused then
+    if kind == 'add' then redis.call('HSET', key, 'v', old) end
+    return {refused, '', '', ''}
+  end
+  if kind == 'set' then delta = diff(key, value, old) end
+  redis.call('HSET', key, 'v', value, 'u', args.now)
+  emit(stream, event_id, 'count_updated', count_id(key), delta, value, args.now, args.source)
+  return {'ok', value, args.now, delta}
+end
+
+if idem then
+  local seen = redis.call('HMGET', idem, 'f', 'r')
+  if seen[1] then
+    if seen[1] ~= args.fingerprint then return {'conflict', {}} end
+    return {'replayed', cjson.decode(seen[2])}
+  end
+end
+if redis.call('XLEN', stream) >= tonumber(args.max_backlog) then return {'backlog', {}} end
+local results, any = {}, false
+for i = 1, n do
+  local a = first_op + 3 * (i - 1)
+  local r = apply(KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2])
+  any = any or r[1] == 'ok'
+  results[i] = r
+end
+if idem and any then
+  redis.call('HSET', idem, 'f', args.fingerprint, 'r', cjson.encode(results))
+  redis.call('EXPIRE', idem, args.ttl)
+end
+return {'applied', results}

@@ -1,0 +1,13 @@
+-- Creates a counter with its information. KEYS: count:{id}, the event stream.
+-- ARGV (named): value, created, updated (ms), description, min, max ('' = none), source, event.
+-- Returns 1, or 0 when the counter exists.
+local args = named_args()
+local key, stream = KEYS[1], KEYS[2]
+if redis.call('EXISTS', key) == 1 then return 0 end
+redis.call('HSET', key, 'v', args.value, 'c', args.created, 'u', args.updated,
+           'd', args.description)
+if args.min ~= '' then redis.call('HSET', key, 'mn', args.min) end
+if args.max ~= '' then redis.call('HSET', key, 'mx', args.max) end
+emit(stream, args.event, 'count_created', count_id(key), args.value, args.value, args.created,
+     args.source)
+return 1

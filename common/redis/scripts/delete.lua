@@ -1,0 +1,9 @@
+-- Deletes a counter. KEYS: count:{id}, the event stream. ARGV (named): now (ms), source, event.
+-- Returns 1, or 0 when there was no such counter.
+local args = named_args()
+local key, stream = KEYS[1], KEYS[2]
+local v = redis.call('HGET', key, 'v')
+if not v then return 0 end
+redis.call('DEL', key)
+emit(stream, args.event, 'count_deleted', count_id(key), neg(v), v, args.now, args.source)
+return 1

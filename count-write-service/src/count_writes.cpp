@@ -1,0 +1,60 @@
+#include "count_writes.hpp"
+
+#include <algorithm>
+
+namespace count::write {
+
+std::optional<core::Problem> CountWrites::CreateMissing(std::span<const core::Mutation> mutations) {
+  std::vector<std::string> ids;
+  for (const auto& m : mutations) ids.push_back(m.id);
+  std::ranges::sort(ids);
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const auto records = values_.GetMany(ids);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (records[i]) continue;
+    const auto now = core::Now();
+    auto created = lifecycle_.Create({ids[i], "", std::nullopt, std::nullopt, now, now}, 0);
+    // Another request may have created it meanwhile: that is what was wanted.
+    if (created.problem && created.problem->outcome != core::Outcome::kAlreadyExists)
+      return created.problem;
+  }
+  return std::nullopt;
+}
+
+WriteOutcome CountWrites::Apply(std::span<const core::Mutation> mutations,
+                                const core::IdempotencyKey* key) {
+  if (auto_create_)
+    if (auto p = CreateMissing(mutations)) return {std::move(p), {}};
+  WriteOutcome out{std::nullopt, values_.Apply(mutations, key)};
+  if (out.result.status == core::ApplyResult::Status::kKeyConflict)
+    out.problem = core::IdempotencyKeyReused(
+        "this Idempotency-Key was used with a different request in the last 24 hours");
+  return out;
+}
+
+WriteOutcome CountWrites::SetDescribed(const core::Mutation& set, std::string description,
+                                       const core::IdempotencyKey* key) {
+  if (auto_create_)
+    if (auto p = CreateMissing(std::span(&set, 1))) return {std::move(p), {}};
+  const auto before = info_.Get(set.id);
+  if (!before)
+    return {core::NotFound("count '" + set.id + "' does not exist; create it first"), {}};
+  auto described = *before;
+  described.description = std::move(description);
+  described.updated_at = core::Now();
+  if (auto changed = lifecycle_.Update(described); changed.problem)
+    return {std::move(changed.problem), {}};
+  WriteOutcome out;
+  try {
+    out = Apply(std::span(&set, 1), key);
+  } catch (const core::StoreUnavailable&) {
+    lifecycle_.Update(*before);  // when this fails too, its 503 says so instead
+    throw;
+  }
+  const bool refused =
+      out.problem || std::holds_alternative<core::MutationError>(out.result.outcomes.front());
+  if (refused) lifecycle_.Update(*before);
+  return out;
+}
+
+}  // namespace count::write

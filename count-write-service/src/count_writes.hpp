@@ -1,0 +1,47 @@
+#pragma once
+// UC-001's use cases: what a write does, in which store, in which order. The HTTP binding
+// (write_api.cpp) parses a request into these calls and serialises what they return.
+#include <optional>
+#include <span>
+#include <string>
+
+#include "app/counter_lifecycle.hpp"
+#include "core/ports.hpp"
+#include "core/problem.hpp"
+
+namespace count::write {
+
+struct WriteOutcome {
+  std::optional<core::Problem> problem;  // the request as a whole was refused; nothing changed
+  core::ApplyResult result;              // otherwise: one outcome per mutation
+};
+
+class CountWrites {
+ public:
+  // `auto_create` (COUNT_AUTO_CREATE): a write may create the counters it names.
+  CountWrites(core::CountValueStore& values, core::CountInfoStore& info, bool auto_create)
+      : values_(values), info_(info), lifecycle_(info, values), auto_create_(auto_create) {}
+
+  // Applies each mutation on its own, with the request's idempotency record, in one atomic
+  // step of the value store. With auto-create, unknown counters are first created through
+  // app::CounterLifecycle (both stores or neither); then the mutations apply as usual.
+  WriteOutcome Apply(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key);
+
+  // A set that also replaces the description (PUT with "description"). The description is
+  // changed first (both stores or neither); a set the value store then refuses puts the
+  // previous description back, so a refused request changes nothing.
+  WriteOutcome SetDescribed(const core::Mutation& set, std::string description,
+                            const core::IdempotencyKey* key);
+
+  std::optional<core::CountRecord> Get(std::string_view id) { return values_.Get(id); }
+
+ private:
+  std::optional<core::Problem> CreateMissing(std::span<const core::Mutation> mutations);
+
+  core::CountValueStore& values_;
+  core::CountInfoStore& info_;
+  app::CounterLifecycle lifecycle_;
+  bool auto_create_;
+};
+
+}  // namespace count::write
