@@ -107,38 +107,73 @@ RedisCountValueStore::RedisCountValueStore(RedisClient& client,
 
 std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
 
+// One Apply call waiting for its turn in a group commit.
+struct RedisCountValueStore::Request {
+  std::span<const core::Mutation> mutations;
+  const core::IdempotencyKey* key;
+  core::ApplyResult result;
+  std::exception_ptr error;
+};
+
 core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mutations,
                                               const core::IdempotencyKey* key) {
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
+  // Concurrent calls share one script call (core/group_commit.hpp).
+  Request me{mutations, key, {}, nullptr};
+  group_.Submit(me, mutations.size(), [this](std::span<Request* const> batch) { Send(batch); });
+  if (me.error) std::rethrow_exception(me.error);
+  return std::move(me.result);
+}
+
+void RedisCountValueStore::Send(std::span<Request* const> batch) {
   std::vector<std::string> keys;
-  keys.reserve(mutations.size() + 2);
   ScriptArgs args;
   args.Set("now", std::to_string(NowMs()))
-      .Set("fingerprint", key ? key->fingerprint : "")
       .Set("ttl", std::to_string(core::kIdempotencyTtlSeconds))
       .Set("source", outbox_.source)
       .Set("max_backlog", std::to_string(outbox_.max_backlog))
       .Rest();
-  for (const auto& m : mutations) {
-    keys.push_back(KeyOf(m.id));
-    switch (m.kind) {
-      case core::MutationKind::kIncrement:
-        args.Add("add").Add(std::to_string(m.operand));
-        break;
-      case core::MutationKind::kDecrement:
-        args.Add("add").Add(NegatedDecimal(m.operand));
-        break;
-      case core::MutationKind::kSet:
-        args.Add("set").Add(std::to_string(m.operand));
-        break;
+  for (const auto* request : batch) {
+    args.Add(std::to_string(request->mutations.size()))
+        .Add(request->key ? "1" : "0")
+        .Add(request->key ? request->key->fingerprint : "");
+    for (const auto& m : request->mutations) {
+      keys.push_back(KeyOf(m.id));
+      switch (m.kind) {
+        case core::MutationKind::kIncrement:
+          args.Add("add").Add(std::to_string(m.operand));
+          break;
+        case core::MutationKind::kDecrement:
+          args.Add("add").Add(NegatedDecimal(m.operand));
+          break;
+        case core::MutationKind::kSet:
+          args.Add("set").Add(std::to_string(m.operand));
+          break;
+      }
+      args.Add(core::NewEventId());
     }
-    args.Add(core::NewEventId());
+    if (request->key) keys.push_back("idem:" + request->key->key);
   }
   keys.emplace_back(kEventStream);
-  if (key) keys.push_back("idem:" + key->key);
 
-  Reply r = apply_.Run(client_, keys, args.values());
+  try {
+    Reply r = apply_.Run(client_, keys, args.values());
+    if (r.type != Reply::Type::kArray || r.elements.size() != batch.size())
+      throw StoreUnavailable("redis: unexpected reply from the apply script");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      try {
+        batch[i]->result = ToResult(*batch[i], r.elements[i]);
+      } catch (...) {
+        batch[i]->error = std::current_exception();
+      }
+    }
+  } catch (...) {
+    for (auto* request : batch) request->error = std::current_exception();
+  }
+}
+
+core::ApplyResult RedisCountValueStore::ToResult(const Request& request, const Reply& r) const {
   if (r.type != Reply::Type::kArray || r.elements.size() != 2)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
   core::ApplyResult result;
@@ -153,10 +188,10 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
   result.status = status == "replayed" ? core::ApplyResult::Status::kReplayed
                                        : core::ApplyResult::Status::kApplied;
   const auto& ops = r.elements[1].elements;
-  if (ops.size() != mutations.size())
+  if (ops.size() != request.mutations.size())
     throw StoreUnavailable("redis: idempotency record does not match the request");
   for (std::size_t i = 0; i < ops.size(); ++i)
-    result.outcomes.push_back(ToOutcome(mutations[i].id, ops[i]));
+    result.outcomes.push_back(ToOutcome(request.mutations[i].id, ops[i]));
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/event.hpp"
+#include "core/group_commit.hpp"
 #include "core/ports.hpp"
 #include "redis/lua_script.hpp"
 #include "redis/redis_client.hpp"
@@ -54,7 +55,11 @@ class RedisCountValueStore : public core::CountValueStore {
   static std::string KeyOf(std::string_view id) { return "count:{" + std::string(id) + "}"; }
 
  private:
+  struct Request;
   std::int64_t NowMs() const;
+  // One script call for the requests of a group commit: fills each one's result or error.
+  void Send(std::span<Request* const> batch);
+  core::ApplyResult ToResult(const Request& request, const Reply& reply) const;
 
   RedisClient& client_;
   std::function<core::Timestamp()> clock_;
@@ -63,6 +68,8 @@ class RedisCountValueStore : public core::CountValueStore {
   LuaScript create_;
   LuaScript update_info_;
   LuaScript delete_;
+  // Concurrent Apply calls go out together as one script call (core/group_commit.hpp).
+  core::GroupCommit<Request> group_{kMaxBatch};
 };
 
 // Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <limits>
+#include <set>
 #include <thread>
 
 #include "redis/redis_test_servers.hpp"
@@ -160,6 +161,42 @@ TEST_F(RedisCountValueStoreTest, ConcurrentIncrementsThroughOneClient) {
   EXPECT_EQ(Value(id), 8000);
 }
 
+// Group commit: concurrent requests share script calls, yet each keeps its own answer and
+// idempotency record. Each request increments by 1 under its own key, so its answer is the
+// value right after it; replaying a key answers exactly that again and changes nothing.
+TEST_F(RedisCountValueStoreTest, GroupCommitKeepsEachRequestsAnswerAndRecord) {
+  const std::string id = Create("c", 0);
+  constexpr int kThreads = 16, kEach = 50;
+  std::vector<std::vector<std::pair<std::string, std::int64_t>>> answers(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const Mutation increment{MutationKind::kIncrement, id, 1};
+      for (int i = 0; i < kEach; ++i) {
+        const core::IdempotencyKey key{id + ":" + std::to_string(t) + ":" + std::to_string(i),
+                                       "fp"};
+        ApplyResult r = store_.Apply({&increment, 1}, &key);
+        answers[t].emplace_back(key.key, Ok(r.outcomes.at(0)).value);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(Value(id), kThreads * kEach);
+  std::set<std::int64_t> distinct;
+  for (const auto& list : answers) {
+    for (const auto& [key_name, value] : list) {
+      distinct.insert(value);
+      const core::IdempotencyKey key{key_name, "fp"};
+      const Mutation increment{MutationKind::kIncrement, id, 1};
+      ApplyResult again = store_.Apply({&increment, 1}, &key);
+      EXPECT_EQ(again.status, ApplyResult::Status::kReplayed);
+      EXPECT_EQ(Ok(again.outcomes.at(0)).value, value);
+    }
+  }
+  EXPECT_EQ(distinct.size(), std::size_t(kThreads * kEach)) << "each request saw its own value";
+  EXPECT_EQ(Value(id), kThreads * kEach);
+}
+
 TEST_F(RedisCountValueStoreTest, Ping) { EXPECT_TRUE(store_.Ping()); }
 
 // Every change appends exactly one event to the outbox stream, in the same script, with
@@ -201,6 +238,7 @@ TEST_F(RedisCountValueStoreTest, EveryChangeRecordsOneEventInTheOutbox) {
 // Only one relay leads at a time, so per-counter order survives several replicas.
 TEST_F(RedisCountValueStoreTest, OneOutboxLeadsAtATime) {
   Create("lead", 1);
+  client_.Command({"DEL", std::string(kEventStream) + ":relay"});  // an earlier test's lease
   RedisEventOutbox first(client_, "a", 2s), second(client_, "b", 2s);
   EXPECT_FALSE(first.Pending(10).empty());
   EXPECT_TRUE(second.Pending(10).empty());

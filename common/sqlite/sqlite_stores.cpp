@@ -164,12 +164,38 @@ std::optional<CountRecord> SqliteCountValueStore::GetLocked(std::string_view id)
   return r;
 }
 
+// One Apply call waiting for its turn in a group commit.
+struct SqliteCountValueStore::Request {
+  std::span<const core::Mutation> mutations;
+  const core::IdempotencyKey* key;
+  core::ApplyResult result;
+  std::exception_ptr error;
+};
+
 core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> mutations,
                                                const core::IdempotencyKey* key) {
+  // Concurrent calls share one transaction (core/group_commit.hpp).
+  Request me{mutations, key, {}, nullptr};
+  group_.Submit(me, mutations.size(), [this](std::span<Request* const> batch) {
+    std::lock_guard lock(db_.mutex());
+    try {
+      SqliteDatabase::Transaction tx(db_);
+      bool any_applied = false;
+      for (auto* request : batch) any_applied |= ApplyLocked(*request);
+      tx.Commit();
+      if (any_applied) db_.SignalOutbox();
+    } catch (...) {
+      for (auto* request : batch) request->error = std::current_exception();
+    }
+  });
+  if (me.error) std::rethrow_exception(me.error);
+  return std::move(me.result);
+}
+
+bool SqliteCountValueStore::ApplyLocked(Request& request) {
   const auto now = core::Now();
-  core::ApplyResult result;
-  std::lock_guard lock(db_.mutex());
-  SqliteDatabase::Transaction tx(db_);
+  auto& result = request.result;
+  const auto* key = request.key;
   if (key) {
     auto& g = st_->idem_get;
     g.Reset();
@@ -182,12 +208,12 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
         result.outcomes = DecodeOutcomes(g.Text(1));
       }
       g.Reset();
-      return result;
+      return false;
     }
     g.Reset();
   }
   bool any_applied = false;
-  for (const auto& m : mutations) {
+  for (const auto& m : request.mutations) {
     const auto current = GetLocked(m.id);
     if (!current) {
       result.outcomes.emplace_back(core::MutationError::kNotFound);
@@ -211,9 +237,7 @@ core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> m
     st_->idem_expire.Reset();
     st_->idem_expire.Bind(1, Ms(now)).Run();
   }
-  tx.Commit();
-  if (any_applied) db_.SignalOutbox();
-  return result;
+  return any_applied;
 }
 
 std::optional<CountRecord> SqliteCountValueStore::Get(std::string_view id) {

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "core/event.hpp"
+#include "core/group_commit.hpp"
 #include "core/ports.hpp"
 #include "sqlite/sqlite_database.hpp"
 
@@ -41,12 +42,16 @@ class SqliteCountValueStore final : public core::CountValueStore {
 
  private:
   struct Statements;
+  struct Request;
+  // Applies one request inside the batch's transaction; true when something changed.
+  bool ApplyLocked(Request& request);
   std::optional<core::CountRecord> GetLocked(std::string_view id);
   void RecordEvent(core::EventType type, std::string_view id, std::optional<std::int64_t> delta,
                    std::int64_t value, core::Timestamp at);
   SqliteDatabase& db_;
   std::string source_;
   std::unique_ptr<Statements> st_;
+  core::GroupCommit<Request> group_{1000};
 };
 
 class SqliteEventOutbox final : public core::EventOutbox {

@@ -2,13 +2,12 @@
 // value store. `count-management-service migrate` applies the schema and exits.
 #include <string_view>
 
-#include "management_api.hpp"
+#include "management_module.hpp"
 #include "postgres/migrations.hpp"
 #include "postgres/postgres_count_info_store.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
-#include "web/console_assets.hpp"
 #include "wiring/from_env.hpp"
 
 int main(int argc, char** argv) {
@@ -35,10 +34,7 @@ int main(int argc, char** argv) {
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });
-    management::CountAdmin admin(info, values);
-    management::ManagementApi api(admin);
-    api.Register(service.router());
-    http::ServeStaticSite(service.router(), web::kManagementPage, web::ConsoleFiles());
+    management::ManagementModule module(service.router(), info, values);
     service.AddReadinessCheck("postgres", [&] { return info.Ping(); });
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     return service.Run();

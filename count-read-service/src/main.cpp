@@ -1,17 +1,17 @@
 // count-read-service: UC-002 reads from the Redis replica. Wiring only.
-#include "read_api.hpp"
+#include "read_module.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
 
 int main() {
-  return count::runtime::RunMain("count-read-service", [] {
-    count::runtime::Env env;
-    count::runtime::Service service("count-read-service", 3001, env);
-    auto redis = count::wiring::RedisReplicaFromEnv(env);
-    count::redis::RedisCountValueStore values(*redis);
-    count::read::ReadApi api(values);
-    api.Register(service.router());
+  using namespace count;
+  return runtime::RunMain("count-read-service", [] {
+    runtime::Env env;
+    runtime::Service service("count-read-service", 3001, env);
+    auto redis = wiring::RedisReplicaFromEnv(env);
+    redis::RedisCountValueStore values(*redis);
+    read::ReadModule module(service.router(), values);
     service.AddReadinessCheck("redis_replica", [&] { return values.Ping(); });
     return service.Run();
   });

@@ -15,8 +15,8 @@
 #include "events/outbox_relay.hpp"
 #include "history_retention.hpp"
 #include "live_api.hpp"
-#include "management_api.hpp"
-#include "read_api.hpp"
+#include "management_module.hpp"
+#include "read_module.hpp"
 #include "reconcile.hpp"
 #include "runtime/auth.hpp"
 #include "runtime/log.hpp"
@@ -25,7 +25,7 @@
 #include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
 #include "web/console_assets.hpp"
-#include "write_api.hpp"
+#include "write_module.hpp"
 
 namespace {
 
@@ -119,22 +119,18 @@ int Up(const Options& options) {
   sqlite::SqliteCountValueStore values(db, "count-system");
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
   // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
-  write::CountWrites writes(values, info, env.Bool("COUNT_AUTO_CREATE", false));
-  write::WriteApi write_api(writes, {.strong_read = false});
-  read::ReadApi read_api(values);
-  management::CountAdmin admin(info, values);
-  management::ManagementApi management_api(admin);
+  write::WriteModule write(service.router(), {values, info}, write::WriteSettings::FromEnv(env),
+                           /*strong_read=*/false);
+  read::ReadModule read(service.router(), values);
+  management::ManagementModule management(service.router(), info, values);
   sqlite::SqliteHistoryStore history(db);
   analysis::AnalysisApi analysis_api(history);
-  write_api.Register(service.router());
-  read_api.Register(service.router());
-  management_api.Register(service.router());
   analysis_api.Register(service.router());
   sqlite::SqliteDashboardStore dashboards(db);
   dashboard::DashboardApi dashboard_api(dashboards, info, values);  // /dashboard/api/v1
   dashboard_api.Register(service.router());
   // The console's pages (no key needed for the files; their API calls carry one).
-  for (const char* page : {web::kManagementPage, web::kAnalysisPage, web::kDashboardPage})
+  for (const char* page : {web::kAnalysisPage, web::kDashboardPage})
     http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
   service.router().Add(http::Method::kGet, "/", [](http::Request&) {
     http::Response r{308, "text/plain; charset=utf-8", "", {{"Location", "/management/"}}};

@@ -3,24 +3,23 @@
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
-#include "write_api.hpp"
+#include "write_module.hpp"
 
 int main() {
-  return count::runtime::RunMain("count-write-service", [] {
-    count::runtime::Env env;
-    count::runtime::Service service("count-write-service", 3000, env);
-    auto redis = count::wiring::RedisFromEnv(env, "REDIS_URL");
-    auto pg = count::wiring::PostgresFromEnv(env);
-    count::redis::RedisCountValueStore values(
-        *redis, count::core::Now, count::wiring::OutboxFromEnv(env, "count-write-service"));
-    count::wiring::KafkaRelay events(env, *redis, "count-write-service", service.pod());
+  using namespace count;
+  return runtime::RunMain("count-write-service", [] {
+    runtime::Env env;
+    runtime::Service service("count-write-service", 3000, env);
+    auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
+    auto pg = wiring::PostgresFromEnv(env);
+    redis::RedisCountValueStore values(*redis, core::Now,
+                                       wiring::OutboxFromEnv(env, "count-write-service"));
+    wiring::KafkaRelay events(env, *redis, "count-write-service", service.pod());
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });
-    count::postgres::PostgresCountInfoStore info(*pg);
-    count::write::CountWrites writes(values, info, env.Bool("COUNT_AUTO_CREATE", false));
-    count::write::WriteApi api(writes, {});
-    api.Register(service.router());
+    postgres::PostgresCountInfoStore info(*pg);
+    write::WriteModule module(service.router(), {values, info}, write::WriteSettings::FromEnv(env));
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a
     // description): its outage shows in readiness but must not take writes out of service.

@@ -13,15 +13,10 @@ void Fail(std::string_view what, std::string_view detail) {
 }
 
 ApiHarness::ApiHarness()
-    : writes_(values_, info_, /*auto_create=*/true),
-      write_(writes_, {.strong_read = false}),
-      read_(values_),
-      admin_(info_, values_),
-      management_(admin_),
+    : write_(router_, {values_, info_}, {.auto_create = true}, /*strong_read=*/false),
+      read_(router_, values_),
+      management_(router_, info_, values_),
       analysis_(history_) {
-  write_.Register(router_);
-  read_.Register(router_);
-  management_.Register(router_);
   analysis_.Register(router_);
   router_.SetAuthenticator([](std::string_view token) -> std::optional<http::Principal> {
     if (token == "admin-key") return http::Principal{"admin", {"admin"}};

@@ -6,9 +6,9 @@
 #include "analysis_api.hpp"
 #include "harness/memory_stores.hpp"
 #include "http/router.hpp"
-#include "management_api.hpp"
-#include "read_api.hpp"
-#include "write_api.hpp"
+#include "management_module.hpp"
+#include "read_module.hpp"
+#include "write_module.hpp"
 
 namespace count::fuzz {
 
@@ -28,13 +28,11 @@ class ApiHarness {
   MemoryValues values_;
   MemoryInfo info_;
   MemoryHistory history_;
-  write::CountWrites writes_;
-  write::WriteApi write_;
-  read::ReadApi read_;
-  management::CountAdmin admin_;
-  management::ManagementApi management_;
+  http::Router router_;  // before the modules, which register on it
+  write::WriteModule write_;
+  read::ReadModule read_;
+  management::ManagementModule management_;
   analysis::AnalysisApi analysis_;
-  http::Router router_;
 };
 
 // The invariants of any answer: a known status, never 500 (an exception escaped a handler),

@@ -1,17 +1,21 @@
--- Applies a request's mutations: each on its own, each with its event, with the request's
--- idempotency record, all in one atomic step. The counting rule of the value store: every
--- implementation of CountValueStore passes the same contract suite
+-- Applies the mutations of one or more requests (group commit: requests that arrived while
+-- an earlier call was in flight go out together). Each request keeps its own answer,
+-- idempotency record and events; each mutation is applied on its own. The whole call is one
+-- atomic step. This is the counting rule of the value store: every implementation of
+-- CountValueStore passes the same contract suite
 -- (common/testing/count_value_store_contract.hpp).
 --
--- KEYS: count:{id} per operation, in order; then the event stream; then idem:<key> when the
--- request has an Idempotency-Key.
--- ARGV (named): now (ms), fingerprint, ttl (s), source, max_backlog; then '--' and per
--- operation: kind ('add': a signed delta | 'set'), operand (decimal), event (id).
--- Returns {status, {result per operation}}: status applied | replayed | conflict | backlog;
--- a result is {code, value, updatedAt, delta} with code ok | notfound | overflow | min | max.
-local args, first_op = named_args()
-local n = (#ARGV - first_op + 1) / 3
-local stream, idem = KEYS[n + 1], KEYS[n + 2]
+-- KEYS: for each request, count:{id} per operation in order, then idem:<key> when the
+-- request has an Idempotency-Key; last, the event stream.
+-- ARGV (named): now (ms), ttl (s), source, max_backlog; then '--' and for each request: ops
+-- (its number of operations), idempotent ('1' when its idem key follows its count keys),
+-- fingerprint; then per operation: kind ('add': a signed delta | 'set'), operand (decimal),
+-- event (id).
+-- Returns one {status, {result per operation}} per request: status applied | replayed |
+-- conflict | backlog; a result is {code, value, updatedAt, delta} with code ok | notfound |
+-- overflow | min | max.
+local args, a = named_args()
+local stream = KEYS[#KEYS]
 
 -- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
 local function diff(key, new, old)
@@ -51,23 +55,36 @@ local function apply(key, kind, operand, event_id)
   return {'ok', value, args.now, delta}
 end
 
-if idem then
-  local seen = redis.call('HMGET', idem, 'f', 'r')
-  if seen[1] then
-    if seen[1] ~= args.fingerprint then return {'conflict', {}} end
-    return {'replayed', cjson.decode(seen[2])}
+-- One request: `first_key` is its first count key; `a` the index of its first operation.
+local function request(first_key, n, idem, fingerprint, a)
+  if idem then
+    local seen = redis.call('HMGET', idem, 'f', 'r')
+    if seen[1] then
+      if seen[1] ~= fingerprint then return {'conflict', {}} end
+      return {'replayed', cjson.decode(seen[2])}
+    end
   end
+  if redis.call('XLEN', stream) >= tonumber(args.max_backlog) then return {'backlog', {}} end
+  local results, any = {}, false
+  for i = 1, n do
+    local o = a + 3 * (i - 1)
+    local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2])
+    any = any or r[1] == 'ok'
+    results[i] = r
+  end
+  if idem and any then
+    redis.call('HSET', idem, 'f', fingerprint, 'r', cjson.encode(results))
+    redis.call('EXPIRE', idem, args.ttl)
+  end
+  return {'applied', results}
 end
-if redis.call('XLEN', stream) >= tonumber(args.max_backlog) then return {'backlog', {}} end
-local results, any = {}, false
-for i = 1, n do
-  local a = first_op + 3 * (i - 1)
-  local r = apply(KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2])
-  any = any or r[1] == 'ok'
-  results[i] = r
+
+local answers, k = {}, 1
+while a <= #ARGV do
+  local n, idempotent, fingerprint = tonumber(ARGV[a]), ARGV[a + 1] == '1', ARGV[a + 2]
+  local idem = idempotent and KEYS[k + n] or nil
+  answers[#answers + 1] = request(k, n, idem, fingerprint, a + 3)
+  k = k + n + (idempotent and 1 or 0)
+  a = a + 3 + 3 * n
 end
-if idem and any then
-  redis.call('HSET', idem, 'f', args.fingerprint, 'r', cjson.encode(results))
-  redis.call('EXPIRE', idem, args.ttl)
-end
-return {'applied', results}
+return answers
