@@ -8,8 +8,7 @@ namespace count::management {
 
 class ManagementModule {
  public:
-  ManagementModule(http::Router& router, core::CountInfoStore& info,
-                   core::CountValueStore& values);
+  ManagementModule(http::Router& router, core::CountInfoStore& info, core::CountValueStore& values);
 
  private:
   CountAdmin admin_;
