@@ -427,6 +427,10 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
         print(f"== {mode}: warm, sending {args.events} events", file=sys.stderr, flush=True)
         bodies = make_batches(ids, args.events, args.batch, expected)
         meter = system.cpu_meter()
+        # What each process uses with no load (heartbeats, polling), for reading the figures.
+        idle0 = meter.sample()
+        time.sleep(5)
+        idle = {k: round((v - idle0[k]) / 5 * 100, 1) for k, v in meter.sample().items()}
         busy = Busy()
         cpu0 = meter.sample()
         start, written = send_batches(system, bodies, args.clients)
@@ -444,6 +448,7 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
             "written_per_second": args.events / (written - start),
             "pipeline_per_second": args.events / (visible - start),
             "cpu_us_per_event": cpu_per_event(cpu0, cpu1, args.events),
+            "idle_cpu_percent": idle,
             "machine": busy.stop(),
         }
         print(f"== {mode}: burst {json.dumps(result)}", file=sys.stderr, flush=True)
@@ -585,7 +590,7 @@ def main() -> int:
                   f"{s['machine']['load_average']:.1f} |")
     print("\nCPU per event (µs; utime + stime of each process tree):")
     for r in results:
-        print(f"  {r['mode']} burst: {r['cpu_us_per_event']}")
+        print(f"  {r['mode']} burst: {r['cpu_us_per_event']}; idle CPU %: {r['idle_cpu_percent']}")
         if "sustained" in r:
             print(f"  {r['mode']} sustained: {r['sustained']['cpu_us_per_event']}")
     if replicas:

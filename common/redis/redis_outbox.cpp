@@ -26,11 +26,12 @@ void ThrowIfError(const Reply& r) {
   if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
 }
 
-std::int64_t ToInt64(const std::string& text) {
-  std::int64_t value = 0;
+template <class Int>
+Int ParseInt(const std::string& text) {
+  Int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
-    throw core::StoreUnavailable("redis: outbox number is not an int64: '" + text + "'");
+    throw core::StoreUnavailable("redis: outbox field is not an integer: '" + text + "'");
   return value;
 }
 
@@ -44,7 +45,7 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
       lead_("#!lua\n" + std::string(kLeadLua)) {}
 
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
-  entry_ids_.clear();
+  last_id_.clear();
   const std::string lease_key = std::string(kEventStream) + ":relay";
   Reply lead = lead_.Run(client_, {lease_key}, {owner_, std::to_string(lease_.count())});
   if (lead.integer != 1) return {};  // another process relays
@@ -66,26 +67,32 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
       else if (f == "c")
         e.count_id = v;
       else if (f == "d" && !v.empty())
-        e.delta = ToInt64(v);
+        e.delta = ParseInt<std::int64_t>(v);
       else if (f == "v")
-        e.value = ToInt64(v);
+        e.value = ParseInt<std::int64_t>(v);
       else if (f == "t")
-        e.timestamp = core::Timestamp(std::chrono::milliseconds(ToInt64(v)));
+        e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(v)));
       else if (f == "s")
         e.source = v;
     }
-    entry_ids_.push_back(entry.elements[0].str);
+    last_id_ = entry.elements[0].str;
     events.push_back(std::move(e));
   }
   return events;
 }
 
-void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
-  if (entry_ids_.empty()) return;
-  std::vector<std::string> command{"XDEL", std::string(kEventStream)};
-  command.insert(command.end(), entry_ids_.begin(), entry_ids_.end());
-  ThrowIfError(client_.Command(std::move(command)));
-  entry_ids_.clear();
+void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
+  if (last_id_.empty()) return;
+  // Pending reads from the start of the stream and ids only grow, so everything up to the
+  // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
+  // where XDEL of each id would only mark entries deleted.
+  const auto dash = last_id_.find('-');
+  if (dash == std::string::npos)
+    throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
+  const std::string after = last_id_.substr(0, dash) + "-" +
+                            std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
+  ThrowIfError(client_.Command({"XTRIM", std::string(kEventStream), "MINID", "=", after}));
+  last_id_.clear();
 }
 
 std::size_t RedisEventOutbox::Backlog() {

@@ -31,7 +31,7 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::string owner_;
   std::chrono::milliseconds lease_;
   LuaScript lead_;
-  std::vector<std::string> entry_ids_;  // stream ids of the last Pending batch
+  std::string last_id_;  // stream id of the last entry of the last Pending batch
 };
 
 }  // namespace count::redis
