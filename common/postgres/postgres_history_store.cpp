@@ -1,6 +1,7 @@
 #include "postgres/postgres_history_store.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -169,7 +170,9 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
   std::unordered_set<std::string_view> seen;
   seen.reserve(events.size());
   auto lease = pool_.Acquire();
-  PgTransaction tx(lease);
+  // One statement is a transaction of its own; several need one around them.
+  std::optional<PgTransaction> tx;
+  if (events.size() > kChunk) tx.emplace(lease);
   std::size_t fresh = 0;
   for (std::size_t start = 0; start < events.size(); start += kChunk) {
     ArrayLiteral ids, counts, times, values, deltas;
@@ -184,7 +187,7 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
     fresh += Count(
         lease.Exec(sql, {ids.Take(), counts.Take(), times.Take(), values.Take(), deltas.Take()}));
   }
-  tx.Commit();
+  if (tx) tx->Commit();
   return fresh;
 }
 
