@@ -2,7 +2,8 @@
 """Event pipeline throughput: write -> rollup visible in the analysis API, in events/s.
 
   bench/pipeline.py [--mode services|standalone|both] [--events N] [--counters K]
-                    [--batch B] [--clients C] [--samples S] [--json FILE]
+                    [--batch B] [--clients C] [--samples S] [--sustain SECONDS]
+                    [--rate R] [--replicas N] [--json FILE]
 
 services:   count-write-service -> outbox in Redis -> relay -> Kafka (KRaft, 3 partitions)
             -> count-analysis-service (consumer group) -> rollups in PostgreSQL
@@ -12,11 +13,29 @@ Per mode, after a warm-up batch has become visible (topic created, consumer assi
 
 * burst: C clients send N increments of 1 as batches of B operations (POST
   /api/v1/counts:batch; every operation is one event) to K counters, as fast as the write API
-  takes them. Reported: events/s accepted by the write API; events/s through the whole
-  pipeline (first write sent -> every counter's history, read with GET
-  /analysis/api/v1/series, sums to its value); and the drain (last write answered -> visible).
+  takes them. Reported: events/s accepted by the write API (its peak); events/s through the
+  whole pipeline (first write sent -> every counter's history, read with GET
+  /analysis/api/v1/series, sums to its value); the drain (last write answered -> visible);
+  and the CPU each process used per event (utime + stime from /proc/<pid>/stat, summed over
+  the process and its children: PostgreSQL's backends), which sharing the machine with other
+  work disturbs far less than wall time.
+* sustained (--sustain, default 300 s; 0 skips it): the same clients send at a fixed rate
+  (--rate, default: the burst's accepted rate, i.e. the write API's peak measured in this run)
+  for that long; every 0.5 s the backlog is sampled (the outbox backlog plus, services, the
+  consumer lag, from /metrics). Pass: the backlog stays bounded (its last-minute average at
+  most 5 s of load and not above the first minute's by more than 1 s of load), and every
+  event is visible within 5 s of the last write. Reported: accepted and visible rates, their
+  ratio, the backlog's peak and last-minute average, the drain, CPU per event per process.
+* replicas (services, --replicas N, default 3; 0 skips it): N analysis replicas in one
+  consumer group take a fixed rate (--rate or the burst's rate); CPU per event of each
+  replica is compared with one replica's; half-way one replica is killed with SIGKILL; after
+  the rebalance every counter's minute series must satisfy sum of deltas = value.
 * latency: S single increments one after another, each followed by polling the series
   (every 5 ms) until its last value shows it: write -> visible, p50 / p95 / max.
+
+Machine busyness (the share of CPU time not idle, /proc/stat, and the load average) is
+reported for each phase: the machine is shared, so wall-time figures are noisy; CPU per event
+is the robust figure.
 
 Every process runs on free loopback ports in a temporary directory (the black-box suite's
 tests/blackbox/support.py starts them: PostgreSQL 15 as the postgres user, so run as root)
@@ -27,7 +46,10 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
+import re
 import shutil
+import signal
 import statistics
 import sys
 import threading
@@ -40,41 +62,137 @@ sys.path.insert(0, str(ROOT / "tests" / "blackbox"))
 import support  # noqa: E402  (the black-box suite's process control)
 
 QUIET = {"LOG_LEVEL": "warn", "ENABLE_DEBUG_ENDPOINTS": None}
+TICKS = os.sysconf("SC_CLK_TCK")
 
+
+# ----------------------------------------------------------------------------- measuring CPU
+
+def _proc_table() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds used: utime + stime) of every live process."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS)
+    return out
+
+
+class CpuMeter:
+    """CPU seconds of named process trees (a process and its descendants), sampled."""
+
+    def __init__(self, roots: dict[str, int]):
+        self.roots = roots
+
+    def sample(self) -> dict[str, float]:
+        table = _proc_table()
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        out = {}
+        for name, root in self.roots.items():
+            total, todo = 0.0, [root]
+            while todo:
+                pid = todo.pop()
+                if pid in table:
+                    total += table[pid][1]
+                    todo.extend(children.get(pid, []))
+            out[name] = total
+        return out
+
+
+class Busy:
+    """How busy the whole machine is between start() and stop(): non-idle share of all CPU
+    time (/proc/stat) and the 1-minute load average at the end."""
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+
+    def __init__(self):
+        self.t0, self.i0 = self._read()
+
+    def stop(self) -> dict:
+        t1, i1 = self._read()
+        total = max(t1 - self.t0, 1)
+        return {"busy_percent": round(100 * (1 - (i1 - self.i0) / total), 1),
+                "load_average": os.getloadavg()[0]}
+
+
+def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int,
+                  idle: dict[str, float] | None = None, seconds: float = 0) -> dict[str, float]:
+    """Microseconds of CPU per event, per process tree; with `idle` (CPU seconds per second
+    each process uses without load), what it uses at rest over `seconds` is taken off first."""
+    idle = idle or {}
+    return {k: round((after[k] - before[k] - idle.get(k, 0) * seconds) / events * 1e6, 2)
+            for k in before}
+
+
+def idle_rates(meter: CpuMeter, seconds: float = 5) -> dict[str, float]:
+    """CPU seconds per second each process uses with no load (heartbeats, polling)."""
+    before = meter.sample()
+    time.sleep(seconds)
+    return {k: (v - before[k]) / seconds for k, v in meter.sample().items()}
+
+
+# ----------------------------------------------------------------------------- the deployment
 
 class System:
     """A running deployment in one mode: ports to write to and to read the history from."""
 
-    def __init__(self, mode: str, root: Path):
+    def __init__(self, mode: str, root: Path, analysis_replicas: int = 1):
         self.mode = mode
         self.root = root
         self.keys = support.Keys()
         self.procs: list[support.Proc] = []
         self.infra: support.Infra | None = None
-        logs = root / "logs"
-        logs.mkdir(parents=True)
+        self.analysis: list[tuple[support.Proc, int]] = []
+        self.idle: dict[str, float] = {}  # CPU s/s per process at rest, once measured
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True)
         try:
             if mode == "standalone":
-                proc, port = support.start_standalone(logs, root / "data", self.keys,
+                proc, port = support.start_standalone(self.logs, root / "data", self.keys,
                                                       debug=False, env_overrides=QUIET)
                 self.procs.append(proc)
                 self.write_port = self.admin_port = self.analysis_port = port
             else:
                 self.infra = support.Infra(root)
                 self.infra.start()
-                support.migrate(self.infra, logs)
+                support.migrate(self.infra, self.logs)
                 ports = {}
-                for s in ("count-write-service", "count-management-service",
-                          "count-analysis-service"):
-                    proc, ports[s] = support.start_service(s, self.infra, self.keys, logs,
+                for s in ("count-write-service", "count-management-service"):
+                    proc, ports[s] = support.start_service(s, self.infra, self.keys, self.logs,
                                                            debug=False, env_overrides=QUIET)
                     self.procs.append(proc)
+                for n in range(analysis_replicas):
+                    self.add_analysis(n)
                 self.write_port = ports["count-write-service"]
                 self.admin_port = ports["count-management-service"]
-                self.analysis_port = ports["count-analysis-service"]
+                self.analysis_port = self.analysis[0][1]
         except BaseException:
             self.stop()
             raise
+
+    def add_analysis(self, n: int) -> None:
+        proc, port = support.start_service(
+            "count-analysis-service", self.infra, self.keys, self.logs, debug=False,
+            name=f"count-analysis-service-{n}", env_overrides={**QUIET, "POD_NAME": f"analysis-{n}"})
+        self.procs.append(proc)
+        self.analysis.append((proc, port))
+
+    def cpu_meter(self) -> CpuMeter:
+        roots = {p.name: p.pid for p in self.procs}
+        if self.infra is not None:
+            roots.update({p.name: p.pid for p in self.infra.procs if p.name != "redis-replica"})
+            roots["postgres"] = self.infra.pg_proc.pid
+        return CpuMeter(roots)
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -87,7 +205,7 @@ class System:
         headers = {"Authorization": f"Bearer {self.keys.admin}"}
         data = None
         if body is not None:
-            data = json.dumps(body).encode()
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         return support.http_request(port, method, path, body=data, headers=headers, conn=conn)
 
@@ -96,12 +214,26 @@ class System:
         if r.status != 201:
             raise RuntimeError(r.describe())
 
-    def histories(self, ids: list[str], conn=None) -> dict[str, tuple[int, int | None]]:
+    def gauge(self, port: int, name: str) -> float:
+        """The sum of a gauge's samples (all label sets) on /metrics of `port`."""
+        text = self.request(port, "GET", "/metrics").body.decode()
+        return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
+
+    def backlog(self) -> float:
+        """Events written but not yet in the history: the outbox backlog plus (services) every
+        live analysis replica's consumer lag."""
+        total = self.gauge(self.write_port, "outbox_backlog")
+        for proc, port in self.analysis:
+            if proc.alive():
+                total += self.gauge(port, "consumer_lag")
+        return total
+
+    def histories(self, ids: list[str], conn=None, unit: str = "day") -> dict[str, tuple[int, int | None]]:
         """Per counter: (sum of deltas, last value) over the day around now."""
         now = datetime.now(timezone.utc)
         frm, to = ((now + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ") for d in (-1, 1))
         r = self.request(self.analysis_port, "GET",
-                         f"/analysis/api/v1/series?ids={','.join(ids)}&from={frm}&to={to}&unit=day",
+                         f"/analysis/api/v1/series?ids={','.join(ids)}&from={frm}&to={to}&unit={unit}",
                          conn=conn)
         if r.status != 200:
             raise RuntimeError(r.describe())
@@ -109,6 +241,16 @@ class System:
         for s in r.json()["series"]:
             b = s["buckets"]
             out[s["countId"]] = (sum(x["sum"] for x in b), b[-1]["last"] if b else None)
+        return out
+
+    def values(self, ids: list[str]) -> dict[str, int]:
+        out = {}
+        for i in ids:
+            r = self.request(self.write_port if self.mode == "standalone" else self.admin_port,
+                             "GET", f"/management/api/v1/counts/{i}")
+            if r.status != 200:
+                raise RuntimeError(r.describe())
+            out[i] = r.json()["value"]
         return out
 
 
@@ -130,24 +272,45 @@ def wait_visible(system: System, expected: dict[str, int], timeout: float = 600)
         conn.close()
 
 
-def send_batches(system: System, ids: list[str], events: int, batch: int, clients: int,
-                 expected: dict[str, int]) -> tuple[float, float]:
-    """Sends `events` increments of 1 in batches from `clients` threads; returns (start, end)."""
-    batches = [[ids[(b * batch + i) % len(ids)] for i in range(min(batch, events - b * batch))]
-               for b in range((events + batch - 1) // batch)]
-    for ops in batches:
+# ----------------------------------------------------------------------------- load
+
+def make_batches(ids: list[str], events: int, batch: int, expected: dict[str, int]) -> list[bytes]:
+    """`events` increments of 1 as request bodies of `batch` operations (encoded up front, so
+    the generator spends its CPU on sending); adds them to `expected`."""
+    bodies, n = [], 0
+    while n < events:
+        ops = [ids[(n + i) % len(ids)] for i in range(min(batch, events - n))]
         for i in ops:
             expected[i] += 1
+        bodies.append(json.dumps({"operations": [{"id": i, "op": "increment", "amount": 1}
+                                                 for i in ops]}).encode())
+        n += len(ops)
+    return bodies
+
+
+def send_batches(system: System, bodies: list[bytes], clients: int,
+                 due: list[float] | None = None) -> tuple[float, float]:
+    """Sends the bodies from `clients` threads, each batch not before its `due` offset (s after
+    the start) when given, else as fast as they are taken; returns (start, end)."""
     lock = threading.Lock()
     errors: list[str] = []
+    next_index = [0]
 
-    def run(mine: list[list[str]]) -> None:
+    def run() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", system.write_port, timeout=60)
         try:
-            for ops in mine:
-                r = system.request(system.write_port, "POST", "/api/v1/counts:batch",
-                                   {"operations": [{"id": i, "op": "increment", "amount": 1}
-                                                   for i in ops]}, conn=conn)
+            while True:
+                with lock:
+                    k = next_index[0]
+                    next_index[0] += 1
+                if k >= len(bodies):
+                    return
+                if due is not None:
+                    wait = start + due[k] - time.monotonic()
+                    if wait > 0:
+                        time.sleep(wait)
+                r = system.request(system.write_port, "POST", "/api/v1/counts:batch", bodies[k],
+                                   conn=conn)
                 bad = r.status != 200 or any(x.get("status") != 200 for x in r.json()["results"])
                 if bad:
                     with lock:
@@ -155,7 +318,7 @@ def send_batches(system: System, ids: list[str], events: int, batch: int, client
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=run, args=(batches[c::clients],)) for c in range(clients)]
+    threads = [threading.Thread(target=run) for _ in range(clients)]
     start = time.monotonic()
     for t in threads:
         t.start()
@@ -167,10 +330,76 @@ def send_batches(system: System, ids: list[str], events: int, batch: int, client
     return start, end
 
 
+class BacklogMonitor:
+    """Samples System.backlog() every `interval` seconds on its own thread: (t, backlog)."""
+
+    def __init__(self, system: System, interval: float = 0.5):
+        self.system, self.interval = system, interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.samples.append((time.monotonic(), self.system.backlog()))
+            except (OSError, RuntimeError, http.client.HTTPException):
+                pass  # a replica killed on purpose; the next sample goes on
+            self._stop.wait(self.interval)
+
+    def stop(self) -> list[tuple[float, float]]:
+        self._stop.set()
+        self._thread.join()
+        return self.samples
+
+
+def paced(system: System, ids: list[str], rate: float, seconds: float, args: argparse.Namespace,
+          expected: dict[str, int], during=None) -> dict:
+    """Sends `rate` events/s for `seconds`; `during(start)` runs on a thread meanwhile. Returns
+    the accepted and visible figures, the backlog series and CPU per event."""
+    events = int(rate * seconds) // args.batch * args.batch
+    bodies = make_batches(ids, events, args.batch, expected)
+    due = [k * args.batch / rate for k in range(len(bodies))]
+    meter = system.cpu_meter()
+    monitor = BacklogMonitor(system)
+    busy = Busy()
+    cpu0 = meter.sample()
+    side = None
+    if during is not None:
+        side = threading.Thread(target=during, args=(time.monotonic(),), daemon=True)
+        side.start()
+    start, written = send_batches(system, bodies, args.clients, due)
+    visible = wait_visible(system, expected)
+    cpu1 = meter.sample()
+    machine = busy.stop()
+    samples = monitor.stop()
+    if side is not None:
+        side.join()
+    load = [(t - start, b) for t, b in samples if start <= t <= written]
+    first = [b for t, b in load if t < 60] or [0]
+    last = [b for t, b in load if t >= (written - start) - 60] or [0]
+    accepted = events / (written - start)
+    return {
+        "rate_asked": rate, "events": events, "seconds": written - start,
+        "accepted_per_second": accepted,
+        "visible_per_second": events / (visible - start),
+        "drain_seconds": visible - written,
+        "backlog_peak": max((b for _, b in load), default=0),
+        "backlog_first_minute_mean": statistics.fmean(first),
+        "backlog_last_minute_mean": statistics.fmean(last),
+        "backlog_series": [(round(t, 1), b) for t, b in load[::4]],
+        "cpu_us_per_event": cpu_per_event(cpu0, cpu1, events),
+        "cpu_us_per_event_net": cpu_per_event(cpu0, cpu1, events, system.idle, visible - start),
+        "machine": machine,
+        "pass": (visible - written <= 5.0 and statistics.fmean(last) <= 5 * accepted
+                 and statistics.fmean(last) <= statistics.fmean(first) + accepted),
+    }
+
+
 def latency_samples(system: System, count_id: str, samples: int) -> list[float]:
     """Write -> visible (ms) of single increments, one after another."""
     out = []
-    value = system.histories([count_id])[count_id][1] or 0
     write = http.client.HTTPConnection("127.0.0.1", system.write_port, timeout=30)
     read = http.client.HTTPConnection("127.0.0.1", system.analysis_port, timeout=30)
     try:
@@ -192,22 +421,31 @@ def latency_samples(system: System, count_id: str, samples: int) -> list[float]:
     return out
 
 
+def warm(system: System, args: argparse.Namespace) -> tuple[list[str], dict[str, int]]:
+    ids = [f"pipe-{i:03d}" for i in range(args.counters)]
+    for i in ids:
+        system.create(i)
+    expected = {i: 0 for i in ids}
+    # Warm-up: the first events create the topic and the consumer gets its partitions.
+    send_batches(system, make_batches(ids, len(ids), args.batch, expected), 1)
+    wait_visible(system, expected, timeout=120)
+    return ids, expected
+
+
 def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
     print(f"\n== {mode}: starting", file=sys.stderr, flush=True)
     system = System(mode, root / mode)
     try:
-        ids = [f"pipe-{i:03d}" for i in range(args.counters)]
-        for i in ids:
-            system.create(i)
-        expected = {i: 0 for i in ids}
-        # Warm-up: the first events create the topic and the consumer gets its partitions.
-        send_batches(system, ids, len(ids), args.batch, 1, expected)
-        wait_visible(system, expected, timeout=120)
+        ids, expected = warm(system, args)
         print(f"== {mode}: warm, sending {args.events} events", file=sys.stderr, flush=True)
-
-        start, written = send_batches(system, ids, args.events, args.batch, args.clients, expected)
+        bodies = make_batches(ids, args.events, args.batch, expected)
+        meter = system.cpu_meter()
+        system.idle = idle_rates(meter)
+        busy = Busy()
+        cpu0 = meter.sample()
+        start, written = send_batches(system, bodies, args.clients)
         visible = wait_visible(system, expected)
-        latencies = latency_samples(system, ids[0], args.samples)
+        cpu1 = meter.sample()
         result = {
             "mode": mode,
             "events": args.events,
@@ -219,14 +457,92 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
             "drain_seconds": visible - written,
             "written_per_second": args.events / (written - start),
             "pipeline_per_second": args.events / (visible - start),
-            "latency_ms": {
-                "samples": len(latencies),
-                "p50": statistics.median(latencies),
-                "p95": statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else latencies[0],
-                "max": max(latencies),
-            },
+            "cpu_us_per_event": cpu_per_event(cpu0, cpu1, args.events),
+            "cpu_us_per_event_net": cpu_per_event(cpu0, cpu1, args.events, system.idle,
+                                                  visible - start),
+            "idle_cpu_percent": {k: round(v * 100, 1) for k, v in system.idle.items()},
+            "machine": busy.stop(),
+        }
+        print(f"== {mode}: burst {json.dumps(result)}", file=sys.stderr, flush=True)
+        if args.sustain > 0:
+            rate = args.rate or result["written_per_second"]
+            print(f"== {mode}: sustained {rate:,.0f} events/s for {args.sustain} s",
+                  file=sys.stderr, flush=True)
+            result["sustained"] = paced(system, ids, rate, args.sustain, args, expected)
+            print(f"== {mode}: sustained {json.dumps({k: v for k, v in result['sustained'].items() if k != 'backlog_series'})}",
+                  file=sys.stderr, flush=True)
+        latencies = latency_samples(system, ids[0], args.samples)
+        result["latency_ms"] = {
+            "samples": len(latencies),
+            "p50": statistics.median(latencies),
+            "p95": statistics.quantiles(latencies, n=20)[-1] if len(latencies) >= 2 else latencies[0],
+            "max": max(latencies),
         }
         return result
+    finally:
+        system.stop()
+
+
+def minute_exact(system: System, ids: list[str]) -> list[str]:
+    """Counters whose minute series does not sum to their value (or ends on another value)."""
+    values = system.values(ids)
+    minutes = system.histories(ids, unit="minute")
+    return [f"{i}: minutes {minutes[i]} value {values[i]}" for i in ids
+            if minutes[i] != (values[i], values[i])]
+
+
+def run_replicas(args: argparse.Namespace, root: Path, rate: float) -> dict:
+    """One replica, then N in one group at the same fixed rate: CPU per event of each replica;
+    one of the N is killed with SIGKILL half-way; the minute history stays exact."""
+    print(f"\n== replicas: 1 then {args.replicas}, {rate:,.0f} events/s", file=sys.stderr, flush=True)
+    system = System("services", root / "replicas")
+    try:
+        ids, expected = warm(system, args)
+        system.idle = idle_rates(system.cpu_meter())
+        seconds = args.replica_seconds
+        single = paced(system, ids, rate, seconds, args, expected)
+        handled0 = {n: 0.0 for n in range(args.replicas)}
+        for n in range(1, args.replicas):
+            system.add_analysis(n)
+        # Every replica has its share of the partitions before the clock starts.
+        deadline = time.monotonic() + 60
+        while sum(system.gauge(port, "consumer_partitions") > 0 for _, port in system.analysis) < args.replicas:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replicas did not all get partitions within 60 s")
+            time.sleep(0.2)
+        handled0 = {n: system.gauge(port, "consumer_events_handled") for n, (_, port) in enumerate(system.analysis)}
+        meter = system.cpu_meter()
+        cpu0 = meter.sample()
+        victim_proc, victim_port = system.analysis[-1]
+        handled_victim = [0.0]
+        cpu_victim = [0.0]
+
+        def kill_half_way(start: float) -> None:
+            time.sleep(max(0.0, start + seconds / 2 - time.monotonic()))
+            handled_victim[0] = system.gauge(victim_port, "consumer_events_handled") - handled0[args.replicas - 1]
+            cpu_victim[0] = meter.sample()[victim_proc.name] - cpu0[victim_proc.name]
+            victim_proc.signal(signal.SIGKILL)
+            print("== replicas: SIGKILL to one replica", file=sys.stderr, flush=True)
+
+        shared = paced(system, ids, rate, seconds, args, expected, during=kill_half_way)
+        cpu1 = meter.sample()
+        per_replica = []
+        for n, (proc, port) in enumerate(system.analysis):
+            if proc is victim_proc:
+                handled, cpu = handled_victim[0], cpu_victim[0]
+            else:
+                handled = system.gauge(port, "consumer_events_handled") - handled0[n]
+                cpu = cpu1[proc.name] - cpu0[proc.name]
+            per_replica.append({"replica": proc.name, "events_handled": handled,
+                                "cpu_us_per_event": round(cpu / handled * 1e6, 2) if handled else None,
+                                "killed": proc is victim_proc})
+        drift = minute_exact(system, ids)
+        return {"rate": rate, "seconds": seconds,
+                "one_replica_cpu_us_per_event": single["cpu_us_per_event"]["count-analysis-service-0"],
+                "one_replica": {k: v for k, v in single.items() if k != "backlog_series"},
+                "replicas": per_replica,
+                "shared": {k: v for k, v in shared.items() if k != "backlog_series"},
+                "history_exact": not drift, "drift": drift[:5]}
     finally:
         system.stop()
 
@@ -239,6 +555,10 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=1000, help="operations per batch, at most 1000")
     p.add_argument("--clients", type=int, default=4)
     p.add_argument("--samples", type=int, default=30, help="single-write latency samples")
+    p.add_argument("--sustain", type=float, default=300, help="seconds of the sustained run; 0: none")
+    p.add_argument("--rate", type=float, help="events/s of the paced runs (default: the burst's)")
+    p.add_argument("--replicas", type=int, default=3, help="analysis replicas of the scale-out run; 0: none")
+    p.add_argument("--replica-seconds", type=float, default=60, help="seconds per replica phase")
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args()
     if not 1 <= args.counters <= 50 or not 1 <= args.batch <= 1000:
@@ -247,22 +567,59 @@ def main() -> int:
     root = support.make_tempdir("count-pipeline-bench-")
     root.chmod(0o755)  # the postgres user must reach its data directory below
     results = []
+    replicas = None
     try:
         for mode in (["services", "standalone"] if args.mode == "both" else [args.mode]):
             results.append(run_mode(mode, args, root))
+        if args.replicas > 0 and args.mode != "standalone":
+            rate = args.rate or results[0]["written_per_second"] / 2
+            replicas = run_replicas(args, root, rate)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
     print("\n| mode | events | accepted by the write API | write → rollup visible | drain after "
-          "the last write | single write → visible p50 / p95 / max |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "the last write | single write → visible p50 / p95 / max | machine busy / load |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         lat = r["latency_ms"]
         print(f"| {r['mode']} | {r['events']:,} | {r['written_per_second']:,.0f} events/s "
               f"({r['write_seconds']:.1f} s) | **{r['pipeline_per_second']:,.0f} events/s** "
               f"({r['visible_seconds']:.1f} s) | {r['drain_seconds']:.1f} s | "
-              f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['max']:.0f} ms |")
+              f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['max']:.0f} ms | "
+              f"{r['machine']['busy_percent']:.0f} % / {r['machine']['load_average']:.1f} |")
+    sustained = [r for r in results if "sustained" in r]
+    if sustained:
+        print("\n| sustained | asked | accepted | visible | visible / accepted | backlog peak / "
+              "first min / last min | drain | pass | machine busy / load |")
+        print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
+        for r in sustained:
+            s = r["sustained"]
+            print(f"| {r['mode']}, {s['seconds']:.0f} s | {s['rate_asked']:,.0f}/s | "
+                  f"{s['accepted_per_second']:,.0f}/s | {s['visible_per_second']:,.0f}/s | "
+                  f"{s['visible_per_second'] / s['accepted_per_second']:.3f} | "
+                  f"{s['backlog_peak']:,.0f} / {s['backlog_first_minute_mean']:,.0f} / "
+                  f"{s['backlog_last_minute_mean']:,.0f} | {s['drain_seconds']:.2f} s | "
+                  f"{'yes' if s['pass'] else '**no**'} | {s['machine']['busy_percent']:.0f} % / "
+                  f"{s['machine']['load_average']:.1f} |")
+    print("\nCPU per event (µs; utime + stime of each process tree):")
+    for r in results:
+        print(f"  {r['mode']} burst: {r['cpu_us_per_event']}")
+        print(f"  {r['mode']} burst, net of idle: {r['cpu_us_per_event_net']}; idle CPU %: "
+              f"{r['idle_cpu_percent']}")
+        if "sustained" in r:
+            print(f"  {r['mode']} sustained: {r['sustained']['cpu_us_per_event']}")
+            print(f"  {r['mode']} sustained, net of idle: {r['sustained']['cpu_us_per_event_net']}")
+    if replicas:
+        print(f"\nreplicas at {replicas['rate']:,.0f} events/s, {replicas['seconds']:.0f} s each: one replica "
+              f"{replicas['one_replica_cpu_us_per_event']} µs/event; then")
+        for r in replicas["replicas"]:
+            print(f"  {r['replica']}: {r['events_handled']:,.0f} events, {r['cpu_us_per_event']} µs/event"
+                  f"{' (SIGKILLed half-way)' if r['killed'] else ''}")
+        print(f"  drain after the kill run {replicas['shared']['drain_seconds']:.2f} s; history exact "
+              f"(sum of minute deltas = value, every counter): {replicas['history_exact']} {replicas['drift']}")
     if args.json:
+        if replicas:
+            results[0]["replicas"] = replicas  # the services mode's scale-out run
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 

@@ -14,7 +14,9 @@
 namespace count::events {
 
 struct RelayOptions {
-  std::size_t batch = 500;
+  // Events per publish at most: the relay waits for the bus to acknowledge each batch before
+  // it deletes it from the outbox, so a batch's round trip is spread over this many events.
+  std::size_t batch = 5000;
   std::chrono::milliseconds idle_wait{50};   // longest wait for new events
   std::chrono::milliseconds retry_min{100};  // backoff after a failed publish
   std::chrono::milliseconds retry_max{5000};

@@ -171,7 +171,7 @@ void KafkaSubscriber::Start() {
   to_commit_.clear();
   committed_.clear();
   backoff_ = std::chrono::milliseconds(0);
-  next_maintenance_ = next_partition_check_ = {};
+  next_maintenance_ = next_partition_check_ = next_commit_ = {};
   topic_absent_ = false;
   lag_.store(0);
   thread_ = std::thread([this] { Run(); });
@@ -239,6 +239,9 @@ void KafkaSubscriber::SetAssignment(std::vector<std::int32_t> partitions, bool r
   std::sort(partitions.begin(), partitions.end());
   std::lock_guard lock(mu_);
   assignment_ = std::move(partitions);
+  std::erase_if(partition_lags_, [&](const auto& entry) {
+    return !std::binary_search(assignment_.begin(), assignment_.end(), entry.first);
+  });
   if (ready) {
     ready_ = true;
     ready_cv_.notify_all();
@@ -267,16 +270,13 @@ void KafkaSubscriber::Run() {
       if (message->err() == RdKafka::ERR__TIMED_OUT) break;
       Take(*message);
     }
-    if (!pending_.empty()) {
-      Maintain(/*force=*/true);
-      Deliver(/*revoking=*/false);
-    } else {
-      Maintain(/*force=*/false);
-    }
+    const bool delivered = !pending_.empty();
+    if (delivered) Deliver(/*revoking=*/false);
+    Maintain(/*force=*/delivered);
   }
   // Stop: finish the batch in hand, commit (waiting for the answer: while the cluster is
   // down, about session_timeout), leave the group.
-  if (!pending_.empty()) Deliver(/*revoking=*/false, /*commit=*/false);
+  if (!pending_.empty()) Deliver(/*revoking=*/false);
   CommitSync();
   to_commit_.clear();  // not retried: the next owner of the partitions handles them again
   const RdKafka::ErrorCode err = consumer.close();
@@ -298,7 +298,7 @@ void KafkaSubscriber::Take(RdKafka::Message& message) {
   }
 }
 
-void KafkaSubscriber::Deliver(bool revoking, bool commit) {
+void KafkaSubscriber::Deliver(bool revoking) {
   std::vector<core::Event> events;
   events.reserve(pending_.size());
   std::uint64_t malformed = 0;
@@ -332,7 +332,6 @@ void KafkaSubscriber::Deliver(bool revoking, bool commit) {
       next = std::max(next, record.offset + 1);
     }
     pending_.clear();
-    if (commit) CommitAsync();
   } else {
     pending_.clear();
   }
@@ -460,27 +459,41 @@ bool KafkaSubscriber::AssignAllPartitions() {
 
 void KafkaSubscriber::Maintain(bool force) {
   const auto now = std::chrono::steady_clock::now();
+  // One commit per interval, not per batch: a commit is a broker write, and what a crash
+  // leaves uncommitted comes again and is dropped by eventId.
+  if (!to_commit_.empty() && now >= next_commit_) {
+    CommitAsync();  // also retries a commit that failed
+    next_commit_ = now + config_.commit_interval;
+  }
   if (!force && now < next_maintenance_) return;
   next_maintenance_ = now + kMaintenanceInterval;
 
-  CommitAsync();  // retries a commit that failed
   if (config_.mode == SubscriberConfig::Mode::kBroadcast && now >= next_partition_check_)
     AssignAllPartitions();
 
+  // Positions and high watermarks are librdkafka's cached state: no request to the broker.
   PartitionList positions;
   for (const std::int32_t id : Assignment()) positions.Add(config_.topic, id, 0);
-  if (positions.items.empty() || consumer_->position(positions.items) != RdKafka::ERR_NO_ERROR) {
-    lag_.store(0);
-    return;
+  std::map<std::int32_t, std::int64_t> lags;
+  if (!positions.items.empty() && consumer_->position(positions.items) == RdKafka::ERR_NO_ERROR) {
+    for (const auto* tp : positions.items) {
+      std::int64_t low = RdKafka::Topic::OFFSET_INVALID;
+      std::int64_t high = RdKafka::Topic::OFFSET_INVALID;
+      consumer_->get_watermark_offsets(config_.topic, tp->partition(), &low, &high);
+      lags[tp->partition()] =
+          tp->offset() >= 0 && high >= 0 ? std::max<std::int64_t>(0, high - tp->offset()) : 0;
+    }
   }
   std::int64_t lag = 0;
-  for (const auto* tp : positions.items) {
-    std::int64_t low = RdKafka::Topic::OFFSET_INVALID;
-    std::int64_t high = RdKafka::Topic::OFFSET_INVALID;
-    consumer_->get_watermark_offsets(config_.topic, tp->partition(), &low, &high);
-    if (tp->offset() >= 0 && high >= 0) lag += std::max<std::int64_t>(0, high - tp->offset());
-  }
+  for (const auto& [partition, behind] : lags) lag += behind;
   lag_.store(lag);
+  std::lock_guard lock(mu_);
+  partition_lags_ = std::move(lags);
+}
+
+std::map<std::int32_t, std::int64_t> KafkaSubscriber::PartitionLags() const {
+  std::lock_guard lock(mu_);
+  return partition_lags_;
 }
 
 }  // namespace count::kafka

@@ -3,10 +3,11 @@
 // events to a handler. Malformed records are skipped and counted.
 //
 //  * kGroup: a consumer group; the group's members share the partitions. Offsets are
-//    committed only after the handler returned (at-least-once): a batch in hand when a
-//    member stops is finished and committed first; a member that dies leaves its batch
-//    uncommitted, and the next owner of the partition handles it again. Handlers drop
-//    duplicates by eventId.
+//    committed only after the handler returned (at-least-once), at most once per
+//    commit_interval: a batch in hand when a member stops, or when its partitions are
+//    revoked, is finished and committed first; a member that dies leaves what it handled
+//    since its last commit uncommitted, and the next owner of the partition handles it
+//    again. Handlers drop duplicates by eventId.
 //  * kBroadcast: every subscriber sees every event (live dashboards, SPEC §4): all
 //    partitions are assigned to this instance; nothing is committed.
 //
@@ -50,7 +51,11 @@ struct SubscriberConfig {
   // published before the group first ran is skipped). kBroadcast: where this subscriber
   // starts (default latest: a live view needs only what happens from now on).
   std::optional<StartAt> start_at;
-  std::size_t max_batch = 500;
+  // Events per handler call at most: one call is one rollup statement, so a large batch
+  // spreads its fixed cost (a round trip, a transaction) over many events.
+  std::size_t max_batch = 5000;
+  // kGroup: handled offsets are committed at most this often (and on revocation and Stop).
+  std::chrono::milliseconds commit_interval = std::chrono::seconds(1);
   // How long the consumer waits for a record when none is buffered.
   std::chrono::milliseconds poll_timeout = std::chrono::milliseconds(100);
   // A failed handler call is retried after this back-off, doubled up to 10 times as long.
@@ -89,8 +94,10 @@ class KafkaSubscriber {
   bool WaitReady(std::chrono::milliseconds timeout);
 
   // Records behind: over the assigned partitions, high watermark minus position; refreshed
-  // about every second and before each batch. For the consumer lag gauge.
+  // about every second and after each batch. For the consumer lag gauge.
   std::int64_t Lag() const { return lag_.load(); }
+  // The same per assigned partition.
+  std::map<std::int32_t, std::int64_t> PartitionLags() const;
 
   // The partitions assigned to this instance now.
   std::vector<std::int32_t> Assignment() const;
@@ -120,9 +127,9 @@ class KafkaSubscriber {
   void Run();
   void Take(RdKafka::Message& message);
   // Hands the pending records to the handler; in kGroup mode, their offsets are to be
-  // committed (now, unless `commit` is false). `revoking`: the partitions are being taken
-  // away, so a failed batch is left to their next owner.
-  void Deliver(bool revoking, bool commit = true);
+  // committed (by Maintain, CommitSync). `revoking`: the partitions are being taken away,
+  // so a failed batch is left to their next owner.
+  void Deliver(bool revoking);
   // After a failed batch: seeks its partitions back to it, then waits the back-off.
   void RewindAndBackOff();
   // Commits to_commit_ without waiting: the result comes to OnCommitted inside consume().
@@ -133,6 +140,8 @@ class KafkaSubscriber {
   // `error` is an RdKafka::ErrorCode.
   void OnCommitted(int error, const std::vector<RdKafka::TopicPartition*>& offsets);
   bool AssignAllPartitions();
+  // Commits when commit_interval has passed; every second (always when `force`) refreshes
+  // the lag and, kBroadcast, looks for new partitions.
   void Maintain(bool force);
   // `ready`: the assignment came from the group (or was made), not from a revocation.
   void SetAssignment(std::vector<std::int32_t> partitions, bool ready);
@@ -145,10 +154,11 @@ class KafkaSubscriber {
   std::shared_ptr<Callbacks> callbacks_;
 
   std::mutex lifecycle_mu_;  // one Start or Stop at a time
-  mutable std::mutex mu_;    // guards consumer_, assignment_, ready_, started_
+  mutable std::mutex mu_;    // guards consumer_, assignment_, partition_lags_, ready_, started_
   std::condition_variable ready_cv_;
   std::shared_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<std::int32_t> assignment_;
+  std::map<std::int32_t, std::int64_t> partition_lags_;
   bool ready_ = false;
   bool started_ = false;
 
@@ -162,6 +172,7 @@ class KafkaSubscriber {
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point next_maintenance_{};
   std::chrono::steady_clock::time_point next_partition_check_{};
+  std::chrono::steady_clock::time_point next_commit_{};
   bool topic_absent_ = false;  // broadcast: the topic did not exist when first looked for
 
   std::atomic<std::int64_t> lag_{0};

@@ -1,7 +1,10 @@
 #include "postgres/postgres_history_store.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 
 #include "postgres/pg_binary.hpp"
 
@@ -153,22 +156,28 @@ std::optional<core::HistoryPoint> ReadPoint(const PgResult& r, std::string_view 
 }  // namespace
 
 std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
+  // The batch arrives without repeated event ids (dropped below, the first kept), so one
+  // INSERT … ON CONFLICT DO NOTHING tells the fresh events apart: no sort, no DISTINCT.
   static const std::string sql =
       "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],"
       " $5::bigint[]) WITH ORDINALITY AS e(event_id, count_id, at_ms, value, delta, n)),"
-      " fresh AS (INSERT INTO history_event (event_id, at_ms)"
-      " SELECT DISTINCT ON (event_id) event_id, at_ms FROM input ORDER BY event_id, n"
+      " fresh AS (INSERT INTO history_event (event_id, at_ms) SELECT event_id, at_ms FROM input"
       " ON CONFLICT DO NOTHING RETURNING event_id),"
-      " changes AS (SELECT DISTINCT ON (event_id) i.count_id, i.at_ms, i.value, i.delta, i.n"
-      " FROM input i JOIN fresh USING (event_id) ORDER BY event_id, i.n), " +
+      " changes AS (SELECT i.count_id, i.at_ms, i.value, i.delta, i.n"
+      " FROM input i JOIN fresh USING (event_id)), " +
       FoldAll() + " SELECT count(*) FROM fresh";
   if (events.empty()) return 0;
+  std::unordered_set<std::string_view> seen;
+  seen.reserve(events.size());
   auto lease = pool_.Acquire();
-  PgTransaction tx(lease);
+  // One statement is a transaction of its own; several need one around them.
+  std::optional<PgTransaction> tx;
+  if (events.size() > kChunk) tx.emplace(lease);
   std::size_t fresh = 0;
   for (std::size_t start = 0; start < events.size(); start += kChunk) {
     ArrayLiteral ids, counts, times, values, deltas;
     for (const auto& e : events.subspan(start, std::min(kChunk, events.size() - start))) {
+      if (!seen.insert(e.event_id).second) continue;
       ids.Add(e.event_id);
       counts.Add(e.count_id);
       times.Add(Millis(e.timestamp));
@@ -178,7 +187,7 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
     fresh += Count(
         lease.Exec(sql, {ids.Take(), counts.Take(), times.Take(), values.Take(), deltas.Take()}));
   }
-  tx.Commit();
+  if (tx) tx->Commit();
   return fresh;
 }
 

@@ -11,21 +11,6 @@ namespace {
 
 using core::StoreUnavailable;
 
-// Takes or renews the relay lease. KEYS[1]: lease key. ARGV: owner, lease (ms).
-constexpr std::string_view kLeadLua = R"lua(
-local holder = redis.call('GET', KEYS[1])
-if holder == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if holder then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-)lua";
-
-// The shebang makes Redis refuse a write script on a replica up front (READONLY).
-std::string ScriptBody(std::string_view body) { return "#!lua\n" + std::string(body); }
-
 std::int64_t ToInt64(const std::string& text) {
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -259,70 +244,5 @@ bool RedisCountValueStore::Delete(std::string_view id) {
 }
 
 bool RedisCountValueStore::Ping() { return client_.Ping(); }
-
-// ---- Outbox ----
-
-RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
-                                   std::chrono::milliseconds lease)
-    : client_(client),
-      owner_(std::move(owner) + ":" + core::NewEventId()),
-      lease_(lease),
-      lead_(ScriptBody(kLeadLua)) {}
-
-std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
-  entry_ids_.clear();
-  const std::string lease_key = std::string(kEventStream) + ":relay";
-  Reply lead = lead_.Run(client_, {lease_key}, {owner_, std::to_string(lease_.count())});
-  if (lead.integer != 1) return {};  // another process relays
-  Reply r = client_.Command(
-      {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
-  ThrowIfError(r);
-  std::vector<core::Event> events;
-  for (const auto& entry : r.elements) {
-    if (entry.elements.size() != 2) continue;
-    core::Event e;
-    const auto& fields = entry.elements[1].elements;
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-      const std::string& f = fields[i].str;
-      const std::string& v = fields[i + 1].str;
-      if (f == "i")
-        e.event_id = v;
-      else if (f == "y")
-        e.type = core::ParseEventType(v).value_or(core::EventType::kUpdated);
-      else if (f == "c")
-        e.count_id = v;
-      else if (f == "d" && !v.empty())
-        e.delta = ToInt64(v);
-      else if (f == "v")
-        e.value = ToInt64(v);
-      else if (f == "t")
-        e.timestamp = ToTimestamp(v);
-      else if (f == "s")
-        e.source = v;
-    }
-    entry_ids_.push_back(entry.elements[0].str);
-    events.push_back(std::move(e));
-  }
-  return events;
-}
-
-void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
-  if (entry_ids_.empty()) return;
-  std::vector<std::string> command{"XDEL", std::string(kEventStream)};
-  command.insert(command.end(), entry_ids_.begin(), entry_ids_.end());
-  ThrowIfError(client_.Command(std::move(command)));
-  entry_ids_.clear();
-}
-
-std::size_t RedisEventOutbox::Backlog() {
-  Reply r = client_.Command({"XLEN", std::string(kEventStream)});
-  ThrowIfError(r);
-  return static_cast<std::size_t>(r.integer);
-}
-
-void RedisEventOutbox::Wait(std::chrono::milliseconds max) {
-  // Polling: a blocking XREAD would hold a shared, pipelined connection.
-  std::this_thread::sleep_for(std::min(max, std::chrono::milliseconds(5)));
-}
 
 }  // namespace count::redis

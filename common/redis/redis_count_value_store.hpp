@@ -72,24 +72,4 @@ class RedisCountValueStore : public core::CountValueStore {
   core::GroupCommit<Request> group_{kMaxBatch};
 };
 
-// Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
-// so events of one counter reach the bus in the order they were applied.
-class RedisEventOutbox final : public core::EventOutbox {
- public:
-  // `owner` identifies this process in the lease (e.g. the pod name).
-  RedisEventOutbox(RedisClient& client, std::string owner,
-                   std::chrono::milliseconds lease = std::chrono::seconds(10));
-  std::vector<core::Event> Pending(std::size_t max) override;
-  void Acknowledge(std::span<const core::Event> events) override;
-  std::size_t Backlog() override;
-  void Wait(std::chrono::milliseconds max) override;
-
- private:
-  RedisClient& client_;
-  std::string owner_;
-  std::chrono::milliseconds lease_;
-  LuaScript lead_;
-  std::vector<std::string> entry_ids_;  // stream ids of the last Pending batch
-};
-
 }  // namespace count::redis

@@ -1,4 +1,5 @@
 #include "redis/redis_count_value_store.hpp"
+#include "redis/redis_outbox.hpp"
 
 #include <gtest/gtest.h>
 

@@ -316,6 +316,7 @@ std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   s.Bind(1, static_cast<std::int64_t>(max));
   std::vector<core::Event> events;
   while (s.Step()) {
+    last_seq_ = s.Int(0);
     events.push_back({s.Text(1),
                       core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated),
                       s.Text(3), s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7)});
@@ -323,15 +324,12 @@ std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   return events;
 }
 
-void SqliteEventOutbox::Acknowledge(std::span<const core::Event> events) {
+void SqliteEventOutbox::Acknowledge(std::span<const core::Event>) {
+  // Pending reads in seq order from the start, and seq only grows: what it read is
+  // everything up to the last seq it saw. One range delete instead of one per event.
   std::lock_guard lock(db_.mutex());
-  SqliteDatabase::Transaction tx(db_);
-  Statement s(db_.handle(), "DELETE FROM outbox WHERE event_id = ?1");
-  for (const auto& e : events) {
-    s.Reset();
-    s.Bind(1, e.event_id).Run();
-  }
-  tx.Commit();
+  Statement s(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1");
+  s.Bind(1, last_seq_).Run();
 }
 
 std::size_t SqliteEventOutbox::Backlog() {

@@ -65,6 +65,7 @@ class SqliteEventOutbox final : public core::EventOutbox {
  private:
   SqliteDatabase& db_;
   std::uint64_t seen_signals_ = 0;
+  std::int64_t last_seq_ = 0;  // seq of the last event Pending returned
 };
 
 }  // namespace count::sqlite

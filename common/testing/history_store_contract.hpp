@@ -91,6 +91,40 @@ TYPED_TEST_P(HistoryStoreContract, RedeliveredEventsCountOnce) {
             (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 5, 5, 5, 5}}));
 }
 
+// A batch is folded exactly as its events would be one at a time, in order: out-of-order
+// times, ties within a millisecond (the later recorded wins), several minutes and counters,
+// and an id repeated inside the batch (counted once).
+TYPED_TEST_P(HistoryStoreContract, ABatchFoldsLikeItsEventsOneByOne) {
+  auto& store = this->store();
+  std::vector<core::Event> batch, single;
+  std::uint32_t seed = 12345;
+  auto next = [&](std::uint32_t n) { return (seed = seed * 1103515245 + 12345) / 65536 % n; };
+  for (int i = 0; i < 300; ++i) {
+    const std::string counter = std::to_string(next(3));
+    const std::int64_t ms = 1'706'781'600'000 + next(4) * 60'000 + next(5) * 7;  // ties too
+    const std::int64_t value = std::int64_t(next(2001)) - 1000;
+    const std::optional<std::int64_t> delta =
+        next(10) == 0 ? std::nullopt : std::optional<std::int64_t>(std::int64_t(next(41)) - 20);
+    const core::Timestamp at{std::chrono::milliseconds(ms)};
+    batch.push_back({"b" + std::to_string(i), core::EventType::kUpdated, "b" + counter, delta,
+                     value, at, "test"});
+    single.push_back({"s" + std::to_string(i), core::EventType::kUpdated, "s" + counter, delta,
+                      value, at, "test"});
+  }
+  batch.push_back(batch[17]);  // redelivered inside the same batch
+  EXPECT_EQ(store.Record(batch), 300u);
+  for (const auto& e : single) EXPECT_EQ(store.Record(std::span(&e, 1)), 1u);
+  for (const char* counter : {"0", "1", "2"})
+    for (const auto unit : {Unit::kMinute, Unit::kHour}) {
+      const auto batched = this->Series(unit, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z",
+                                        std::string("b") + counter);
+      EXPECT_FALSE(batched.empty());
+      EXPECT_EQ(batched, this->Series(unit, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z",
+                                      std::string("s") + counter))
+          << "counter " << counter;
+    }
+}
+
 TYPED_TEST_P(HistoryStoreContract, DeletedEventIsRecordedLikeAnyOther) {
   auto& store = this->store();
   auto deleted = Change("e2", "2024-02-01T10:00:30Z", 5, -5);
@@ -285,9 +319,9 @@ TYPED_TEST_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff) {
 }
 
 REGISTER_TYPED_TEST_SUITE_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff,
-                            RecordFoldsEventsIntoMinutes, RedeliveredEventsCountOnce,
-                            DeletedEventIsRecordedLikeAnyOther, ImportIsIdempotent,
-                            SeriesDerivesHoursDaysWeeksAndMonths,
+                            RecordFoldsEventsIntoMinutes, ABatchFoldsLikeItsEventsOneByOne,
+                            RedeliveredEventsCountOnce, DeletedEventIsRecordedLikeAnyOther,
+                            ImportIsIdempotent, SeriesDerivesHoursDaysWeeksAndMonths,
                             LastValuesAreTheLastValuesOfTheSeries, BucketsBefore1970FloorCorrectly,
                             SumsSaturateInsteadOfFailing, LastInReadsTheLatestMinuteOfThePeriod,
                             PurgeForgetsTheCounterButNotItsEvents, PruneWorksInBoundedSteps);

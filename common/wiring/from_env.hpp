@@ -9,6 +9,7 @@
 #include "postgres/pg_pool.hpp"
 #include "redis/redis_client.hpp"
 #include "redis/redis_count_value_store.hpp"
+#include "redis/redis_outbox.hpp"
 #include "runtime/config.hpp"
 
 namespace count::wiring {

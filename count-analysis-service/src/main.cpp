@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "analysis_api.hpp"
+#include "event_consumer.hpp"
 #include "history_retention.hpp"
 #include "kafka/kafka_subscriber.hpp"
 #include "postgres/postgres_count_info_store.hpp"
@@ -81,18 +82,7 @@ int main(int argc, char** argv) {
         [&](std::span<const core::Event> batch) { recorded += history.Record(batch); });
     events.Start();
     service.AddShutdownHook([&] { events.Stop(); });
-    service.metrics().AddGauge("consumer_lag", "Events of count-updates not yet processed.",
-                               [&] { return double(events.Lag()); });
-    service.metrics().AddGauge("consumer_partitions",
-                               "Partitions of count-updates this replica consumes now.",
-                               [&] { return double(events.Assignment().size()); });
-    service.metrics().AddGauge("consumer_events_handled",
-                               "Events this process handled since it started (redeliveries too).",
-                               [&] { return double(events.stats().handled); });
-    service.metrics().AddGauge("history_events_recorded",
-                               "Events this process added to the history since it started"
-                               " (a redelivered event is handled but not recorded again).",
-                               [&] { return double(recorded.load()); });
+    analysis::ObserveConsumer(service, events, recorded);
     return Serve(service, history);
   });
 }

@@ -140,6 +140,8 @@ int Up(const Options& options) {
 
   // Events: the outbox (written with each change) → the in-process bus → subscribers.
   sqlite::SqliteEventOutbox outbox(db);
+  service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for the history.",
+                             [&] { return double(outbox.Backlog()); });
   events::InProcessBus bus;
   bus.Subscribe([&](std::span<const core::Event> batch) { history.Record(batch); });
   live::LiveHub hub(values, live::HubOptionsFromEnv(env));

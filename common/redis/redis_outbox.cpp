@@ -1,0 +1,99 @@
+#include "redis/redis_outbox.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <thread>
+#include <utility>
+
+#include "redis/redis_count_value_store.hpp"
+
+namespace count::redis {
+namespace {
+
+void ThrowIfError(const Reply& r) {
+  if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
+}
+
+template <class Int>
+Int ParseInt(const std::string& text) {
+  Int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+    throw core::StoreUnavailable("redis: outbox field is not an integer: '" + text + "'");
+  return value;
+}
+
+}  // namespace
+
+RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
+                                   std::chrono::milliseconds lease)
+    : client_(client),
+      owner_(std::move(owner) + ":" + core::NewEventId()),
+      lease_(lease),
+      lead_(LuaScript::Embedded("lead.lua")) {}
+
+std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
+  last_id_.clear();
+  const std::string lease_key = std::string(kEventStream) + ":relay";
+  Reply lead = lead_.Run(
+      client_, {lease_key},
+      ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease_.count())).values());
+  if (lead.integer != 1) return {};  // another process relays
+  Reply r = client_.Command(
+      {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
+  ThrowIfError(r);
+  std::vector<core::Event> events;
+  for (const auto& entry : r.elements) {
+    if (entry.elements.size() != 2) continue;
+    core::Event e;
+    const auto& fields = entry.elements[1].elements;
+    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
+      const std::string& f = fields[i].str;
+      const std::string& v = fields[i + 1].str;
+      if (f == "i")
+        e.event_id = v;
+      else if (f == "y")
+        e.type = core::ParseEventType(v).value_or(core::EventType::kUpdated);
+      else if (f == "c")
+        e.count_id = v;
+      else if (f == "d" && !v.empty())
+        e.delta = ParseInt<std::int64_t>(v);
+      else if (f == "v")
+        e.value = ParseInt<std::int64_t>(v);
+      else if (f == "t")
+        e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(v)));
+      else if (f == "s")
+        e.source = v;
+    }
+    last_id_ = entry.elements[0].str;
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
+  if (last_id_.empty()) return;
+  // Pending reads from the start of the stream and ids only grow, so everything up to the
+  // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
+  // where XDEL of each id would only mark entries deleted.
+  const auto dash = last_id_.find('-');
+  if (dash == std::string::npos)
+    throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
+  const std::string after = last_id_.substr(0, dash) + "-" +
+                            std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
+  ThrowIfError(client_.Command({"XTRIM", std::string(kEventStream), "MINID", "=", after}));
+  last_id_.clear();
+}
+
+std::size_t RedisEventOutbox::Backlog() {
+  Reply r = client_.Command({"XLEN", std::string(kEventStream)});
+  ThrowIfError(r);
+  return static_cast<std::size_t>(r.integer);
+}
+
+void RedisEventOutbox::Wait(std::chrono::milliseconds max) {
+  // Polling: a blocking XREAD would hold a shared, pipelined connection.
+  std::this_thread::sleep_for(std::min(max, std::chrono::milliseconds(5)));
+}
+
+}  // namespace count::redis

@@ -1,0 +1,37 @@
+#pragma once
+// Reads the event outbox: the Redis stream (`kEventStream`) that every RedisCountValueStore
+// script appends its event to, atomically with the change.
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/event.hpp"
+#include "core/ports.hpp"
+#include "redis/lua_script.hpp"
+#include "redis/redis_client.hpp"
+
+namespace count::redis {
+
+// Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
+// so events of one counter reach the bus in the order they were applied.
+class RedisEventOutbox final : public core::EventOutbox {
+ public:
+  // `owner` identifies this process in the lease (e.g. the pod name).
+  RedisEventOutbox(RedisClient& client, std::string owner,
+                   std::chrono::milliseconds lease = std::chrono::seconds(10));
+  std::vector<core::Event> Pending(std::size_t max) override;
+  void Acknowledge(std::span<const core::Event> events) override;
+  std::size_t Backlog() override;
+  void Wait(std::chrono::milliseconds max) override;
+
+ private:
+  RedisClient& client_;
+  std::string owner_;
+  std::chrono::milliseconds lease_;
+  LuaScript lead_;
+  std::string last_id_;  // stream id of the last entry of the last Pending batch
+};
+
+}  // namespace count::redis
