@@ -18,6 +18,11 @@ interface ReadBatch {
 
 const kPollMs = 2000;
 
+// Every change of a value that arrived (stream or poll), for views that summarise all
+// counters (the summary bar, the system widget): they reload on it instead of on a timer.
+export const valueChanges = new EventTarget();
+const announce = () => valueChanges.dispatchEvent(new Event('change'));
+
 export class LiveValues {
   readonly values = new Map<string, LiveValue>();
   state: LiveState = 'connecting';
@@ -92,7 +97,10 @@ export class LiveValues {
         /* the next poll tries again; the state shows the connection */
       }
     }
-    if (changed) this.emit();
+    if (changed) {
+      this.emit();
+      if (this.firstValues) announce();
+    }
   }
 
   private async connect(): Promise<void> {
@@ -128,12 +136,16 @@ export class LiveValues {
     const onUpdate = (e: MessageEvent) => {
       this.lastEventAt = Date.now();
       const d = JSON.parse(e.data) as { countId: string; value: Int; timestamp: string };
-      if (this.put(d.countId, d.value, d.timestamp)) this.emit();
+      if (this.put(d.countId, d.value, d.timestamp)) {
+        this.emit();
+        announce();
+      }
     };
     const onDeleted = (e: MessageEvent) => {
       const d = JSON.parse(e.data) as { countId: string };
       this.values.set(d.countId, { value: 0, updatedAt: '', missing: true });
       this.emit();
+      announce();
     };
     source.addEventListener('initial', onInitial);
     source.addEventListener('count_updated', onUpdate);
