@@ -85,7 +85,8 @@ function useUplot(make: (width: number, height: number) => uPlot | null, deps: u
   return host;
 }
 
-export function LineChart(p: Sized & { series: LineSeries[]; label: string; legend?: boolean; yLabel?: string; bands?: [number, number][] }) {
+// `xRange`: the period shown, in epoch seconds (else the data's own span).
+export function LineChart(p: Sized & { series: LineSeries[]; label: string; legend?: boolean; yLabel?: string; bands?: [number, number][]; xRange?: [number, number] }) {
   const host = useUplot(
     (width, height) => {
       const plot = new uPlot(
@@ -94,7 +95,7 @@ export function LineChart(p: Sized & { series: LineSeries[]; label: string; lege
           height,
           legend: { show: p.legend ?? true, live: false },
           cursor: { drag: { x: true, y: false } },
-          scales: { x: { time: true } },
+          scales: { x: p.xRange ? { time: true, range: () => p.xRange! } : { time: true } },
           series: [
             {},
             ...p.series.map((s, i) => {

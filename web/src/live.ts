@@ -37,6 +37,15 @@ export class LiveValues {
 
   constructor(private readonly dashboardId: string, private readonly countIds: string[]) {}
 
+  // Counters of widgets added while editing: read once now; the stream subscribes to them
+  // once the dashboard is saved (it follows the stored dashboard).
+  add(ids: string[]): void {
+    const fresh = ids.filter((id) => !this.countIds.includes(id));
+    if (fresh.length === 0) return;
+    this.countIds.push(...fresh);
+    void this.poll();
+  }
+
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

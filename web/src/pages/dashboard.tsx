@@ -474,6 +474,7 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
     const m = current();
     const widgets = isNew ? [...m.widgets, w] : m.widgets.map((x) => (x.id === w.id ? w : x));
     changed({ ...m, widgets }, `Widget ${w.title} ${isNew ? 'added' : 'updated'}.`);
+    live.current?.add(w.countIds);
     if (isNew) {
       mount(w, auto);
     } else {

@@ -152,7 +152,8 @@ function ChartWidget({ widget, live, view }: ViewProps) {
   });
   if (series.every((s) => s.points.length === 0))
     return <p class="muted">No values in the last {period} yet. They appear here as the counters change.</p>;
-  return <LineChart fill series={series} legend={series.length > 1} yLabel={`last value per ${unit}`} label={`${widget.title}: values per ${unit}`} />;
+  return <LineChart fill series={series} legend={series.length > 1} xRange={[now - periodSeconds(period), now]}
+    yLabel={`last value per ${unit}`} label={`${widget.title}: values per ${unit}`} />;
 }
 
 function StatWidget({ widget, live }: ViewProps) {
@@ -250,6 +251,7 @@ function AnalysisWidget({ widget, view }: ViewProps) {
         {rs.map((r) => <span key={r.countId}><strong title={r.countId}>{r.countId}</strong> <span class={`tag ${r.classification}`}>{r.classification}</span> {formatNumber(r.change)} ({formatPercent(r.changeRate)}) </span>)}
       </p>
       <LineChart fill legend={false} yLabel={`last value per ${unit}`} label={`Trend of ${ids}`}
+        xRange={[Date.now() / 1000 - periodSeconds(period), Date.now() / 1000]}
         series={rs.map((r) => ({ label: r.countId, points: pts(r.points) }))} />
     </>
   );

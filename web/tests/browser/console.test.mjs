@@ -585,17 +585,25 @@ describe('dashboards: layout, charts, no lost work', () => {
 
     // Keyboard: arrows move the focused widget, Shift + arrows resize it.
     const head = page.locator('.grid-stack-item:has(h3:text-is("W0")) .widget-head');
+    const value = page.locator('.grid-stack-item:has(h3:text-is("W0")) .value');
+    await textMatches(value, /^4,000$/);  // a widget added while editing shows its value at once
+    const fontSize = () => value.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+    const small = await fontSize();
     await head.focus();
     await page.keyboard.press('ArrowRight');
     assert.equal((await shownLayout(page)).w1.x, 1);
     await page.keyboard.press('Shift+ArrowDown');
     assert.equal((await shownLayout(page)).w1.h, 3);
-    await textMatches(page.getByRole('status').filter({ hasText: 'W0:' }), /column 2, row \d+, 3 wide, 3 high/);
+    await page.keyboard.press('Shift+ArrowRight');
+    assert.equal((await shownLayout(page)).w1.w, 4);
+    await page.waitForFunction(([el, px]) => parseFloat(getComputedStyle(el).fontSize) > px, [await value.elementHandle(), small]);
+    console.log(`# count widget text: ${small} px at 3×2, ${await fontSize()} px at 4×3`);
+    await textMatches(page.getByRole('status').filter({ hasText: 'W0:' }), /column 2, row \d+, 4 wide, 3 high/);
     await page.getByRole('button', { name: 'Save layout' }).click();
     await page.getByRole('button', { name: 'Edit dashboard' }).waitFor();
     const saved = await api('GET', '/dashboard/api/v1/dashboards/layout');
     assert.equal(saved.widgets.length, 11);
-    assert.deepEqual(saved.widgets.find((w) => w.id === 'w1').layout, { ...layout.w1, x: 1, h: 3, y: saved.widgets.find((w) => w.id === 'w1').layout.y });
+    assert.deepEqual(saved.widgets.find((w) => w.id === 'w1').layout, { ...layout.w1, x: 1, w: 4, h: 3, y: saved.widgets.find((w) => w.id === 'w1').layout.y });
     await page.context().close();
   });
 
@@ -840,7 +848,20 @@ describe('dashboards: layout, charts, no lost work', () => {
     await page.getByRole('button', { name: 'Edit dashboard' }).click();
     await docShot(page, 'dashboard-edit');
     await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('body[data-dashboard-ready="true"]').waitFor();
+    // A long counter id is shortened with … and shown whole on hover.
+    const id = page.locator(`.grid-stack-item:has(h3:text-is("Payments")) .count-id`);
+    assert.equal(await id.getAttribute('title'), long);
+    assert.ok(await id.evaluate((el) => el.scrollWidth > el.clientWidth), 'the long id is cut with an ellipsis');
+    // Narrow: one column, the widgets in reading order (row by row, left to right).
+    const order = async () => page.evaluate(() => [...document.querySelectorAll('.grid-stack-item')]
+      .map((el) => ({ id: el.gridstackNode.id, top: el.getBoundingClientRect().top, left: el.getBoundingClientRect().left }))
+      .sort((a, b) => a.top - b.top || a.left - b.left).map((x) => x.id));
+    const reading = await order();
     await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForFunction(() => document.querySelector('.grid-stack').gridstack.getColumn() === 1);
+    assert.deepEqual(await order(), reading);
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'no sideways scrolling');
     await page.waitForTimeout(300);
     await docShot(page, 'dashboard-narrow');
     await page.context().close();
