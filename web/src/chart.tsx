@@ -117,8 +117,9 @@ export function LineChart(p: Sized & { series: LineSeries[]; label: string; lege
         },
         align(p.series),
       );
+      // With a legend that is not live, uPlot gives the x series no row: row i is series i.
       const rows = plot.root.querySelectorAll<HTMLElement>('.u-legend .u-series');
-      p.series.forEach((s, i) => { if (s.noLegend && rows[i + 1]) rows[i + 1].style.display = 'none'; });
+      p.series.forEach((s, i) => { if (s.noLegend && rows[i]) rows[i].style.display = 'none'; });
       return plot;
     },
     [p.series, p.height, p.yLabel],

@@ -863,7 +863,7 @@ describe('dashboards: layout, charts, no lost work', () => {
     assert.deepEqual(await order(), reading);
     assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'no sideways scrolling');
     await page.waitForTimeout(300);
-    await docShot(page, 'dashboard-narrow');
+    await docShot(page, 'dashboard-narrow', { fullPage: true });
     await page.context().close();
 
     const mgmt = await openSignedIn(browser, system.url, system.key, '/management/', wide);
