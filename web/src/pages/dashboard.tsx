@@ -75,6 +75,14 @@ export default function DashboardPage() {
     get<{ items: unknown[] }>(`${countsPath}?limit=1`).then((p) => setHasCounters(p.items.length > 0), () => setHasCounters(null));
   }, [reload]);
 
+  // A dashboard created or imported: listed and shown.
+  function added(d: Dashboard) {
+    setCreating(false);
+    setImporting(false);
+    setList([...(list ?? []), d]);
+    choose(d.id);
+  }
+
   async function switchTo(id: string | null) {
     if (await confirmLeave()) choose(id);
   }
@@ -136,20 +144,8 @@ export default function DashboardPage() {
           onSaved={(d) => { setList(list!.map((x) => (x.id === d.id ? d : x))); setVersion((n) => n + 1); }}
           onReload={() => setVersion((n) => n + 1)} />
       )}
-      {creating && (
-        <CreateDialog existing={list ?? []} onCancel={() => setCreating(false)} onCreated={(d) => {
-          setCreating(false);
-          setList([...(list ?? []), d]);
-          choose(d.id);
-        }} />
-      )}
-      {importing && (
-        <ImportDialog existing={list ?? []} onCancel={() => setImporting(false)} onImported={(d) => {
-          setImporting(false);
-          setList([...(list ?? []), d]);
-          choose(d.id);
-        }} />
-      )}
+      {creating && <CreateDialog existing={list ?? []} onCancel={() => setCreating(false)} onCreated={added} />}
+      {importing && <ImportDialog existing={list ?? []} onCancel={() => setImporting(false)} onImported={added} />}
       {deleting && (
         <Dialog title={`Delete dashboard ${deleting.name}?`} onClose={() => setDeleting(null)}>
           <p>The dashboard's layout is removed; its counters are not touched.</p>
