@@ -172,20 +172,34 @@ function StatWidget({ widget, live }: ViewProps) {
   );
 }
 
-// The summary of every counter, reloaded when a value changes (valueChanges: the event
-// stream, or the polls while it is down; at most every 250 ms), and every 30 s for counters
-// that no open dashboard subscribes to.
-export function useSummary(): Record<string, unknown> | null | 'failed' {
-  const [data, setData] = useState<Record<string, unknown> | null | 'failed'>(null);
+// The summary of every counter, one request for every view that shows it (the summary bar,
+// system widgets), reloaded when a value changes (valueChanges: the event stream, or the
+// polls while it is down; at most every 250 ms), and every 30 s for counters that no open
+// dashboard subscribes to.
+type SummaryState = Record<string, unknown> | null | 'failed';
+const summary = { data: null as SummaryState, views: new Set<(s: SummaryState) => void>(), stop: () => {} };
+
+function startSummary() {
+  let stop = false, pending: number | undefined;
+  const set = (d: SummaryState) => { summary.data = d; summary.views.forEach((v) => v(d)); };
+  const load = () => request<Record<string, unknown>>('GET', '/dashboard/api/v1/summary')
+    .then((s) => !stop && set(s), () => !stop && set(summary.data && summary.data !== 'failed' ? summary.data : 'failed'));
+  const soon = () => { if (pending === undefined) pending = window.setTimeout(() => { pending = undefined; void load(); }, 250); };
+  void load();
+  valueChanges.addEventListener('change', soon);
+  const t = window.setInterval(load, 30_000);
+  summary.stop = () => { stop = true; valueChanges.removeEventListener('change', soon); window.clearInterval(t); window.clearTimeout(pending); };
+}
+
+export function useSummary(): SummaryState {
+  const [data, setData] = useState<SummaryState>(summary.data);
   useEffect(() => {
-    let stop = false, pending: number | undefined;
-    const load = () => request<Record<string, unknown>>('GET', '/dashboard/api/v1/summary')
-      .then((s) => !stop && setData(s), () => !stop && setData((d) => (d && d !== 'failed' ? d : 'failed')));
-    const soon = () => { if (pending === undefined) pending = window.setTimeout(() => { pending = undefined; void load(); }, 250); };
-    void load();
-    valueChanges.addEventListener('change', soon);
-    const t = window.setInterval(load, 30_000);
-    return () => { stop = true; valueChanges.removeEventListener('change', soon); window.clearInterval(t); window.clearTimeout(pending); };
+    summary.views.add(setData);
+    if (summary.views.size === 1) startSummary();
+    return () => {
+      summary.views.delete(setData);
+      if (summary.views.size === 0) { summary.stop(); summary.data = null; }
+    };
   }, []);
   return data;
 }
