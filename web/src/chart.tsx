@@ -52,6 +52,8 @@ const xFont = { font: '12px system-ui, sans-serif', gap: 4 };
 
 interface Sized { height?: number; fill?: boolean }
 
+const kLegendMin = 150;  // px of panel below which a filling chart shows no legend
+
 // `make(width, height)` builds the plot; it is rebuilt when `deps` change and resized
 // (never rebuilt) when its box changes.
 function useUplot(make: (width: number, height: number) => uPlot | null, deps: unknown[], sized: Sized) {
@@ -60,10 +62,14 @@ function useUplot(make: (width: number, height: number) => uPlot | null, deps: u
     const el = host.current!;
     // With `fill` the plot takes the box minus what uPlot adds below the canvas (the legend).
     const legendHeight = (p: uPlot) => (p.root.querySelector('.u-legend') as HTMLElement | null)?.offsetHeight ?? 0;
-    const box = (p: uPlot | null) => ({
-      width: Math.max(120, el.clientWidth),
-      height: sized.fill ? Math.max(60, el.clientHeight - (p ? legendHeight(p) : 0)) : (sized.height ?? 280),
-    });
+    const box = (p: uPlot | null) => {
+      // A low panel gives the plot all its height: the legend is hidden (.chart.compact).
+      el.classList.toggle('compact', sized.fill === true && el.clientHeight < kLegendMin);
+      return {
+        width: Math.max(120, el.clientWidth),
+        height: sized.fill ? Math.max(60, el.clientHeight - (p ? legendHeight(p) : 0)) : (sized.height ?? 280),
+      };
+    };
     const first = box(null);
     let plot = make(first.width, first.height);
     if (plot) {
