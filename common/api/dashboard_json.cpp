@@ -110,7 +110,8 @@ object DashboardJson(const core::Dashboard& d) {
           {"name", d.name},
           {"widgets", std::move(widgets)},
           {"createdAt", core::FormatTimestamp(d.created_at)},
-          {"updatedAt", core::FormatTimestamp(d.updated_at)}};
+          {"updatedAt", core::FormatTimestamp(d.updated_at)},
+          {"version", core::VersionOf(d)}};
 }
 
 }  // namespace count::api

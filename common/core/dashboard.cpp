@@ -228,6 +228,14 @@ Problem UnknownCounts(const std::vector<std::string>& missing) {
   return {Outcome::kUnknownCount, "the dashboard refers to counters that do not exist: " + list};
 }
 
+Problem EditConflict(std::string_view id, std::int64_t version, std::int64_t current) {
+  return MakeProblem(409, "edit-conflict", "Edit conflict",
+                     "dashboard '" + std::string(id) + "' was saved by someone else since you " +
+                         "opened it (your version " + std::to_string(version) + ", now " +
+                         std::to_string(current) +
+                         "); load it again, then make your change once more");
+}
+
 std::optional<Problem> CheckDashboard(const Dashboard& d, const CountExists& exists) {
   if (!IsValidCountId(d.id)) return InvalidDashboardId(d.id);
   if (Blank(d.name) || Characters(d.name) > kMaxDashboardNameLength)

@@ -32,8 +32,18 @@ struct Dashboard {
   std::string name;
   std::vector<Widget> widgets;
   Timestamp created_at{};
-  Timestamp updated_at{};
+  Timestamp updated_at{};  // also the dashboard's version: every save moves it forward
 };
+
+// The version a client edits against (the API's "version" and ETag): updated_at in epoch
+// milliseconds. UpdatedAtAfter keeps it strictly increasing, so two saves in one millisecond
+// (or a clock stepping back) still make two versions.
+inline std::int64_t VersionOf(const Dashboard& d) {
+  return d.updated_at.time_since_epoch().count();
+}
+inline Timestamp UpdatedAtAfter(const Dashboard& stored, Timestamp now) {
+  return std::max({now, stored.created_at, stored.updated_at + std::chrono::milliseconds(1)});
+}
 
 // The counters a dashboard shows, each once, in first-seen order.
 inline std::vector<std::string> CountIdsOf(const Dashboard& d) {
@@ -86,6 +96,8 @@ std::optional<std::int64_t> ParsePeriodSeconds(std::string_view period);
 
 Problem InvalidDashboardId(std::string_view id);                 // 422 invalid-dashboard-id
 Problem UnknownCounts(const std::vector<std::string>& missing);  // 422 unknown-count
+// 409 edit-conflict: a save made against `version` while the stored one is `current`.
+Problem EditConflict(std::string_view id, std::int64_t version, std::int64_t current);
 
 // The stored form of a dashboard's widgets, shared by the store adapters: a JSON array
 // of {"id","type","title","countIds","chartType","period","unit","layout":{"x","y","w","h"}}.
@@ -94,14 +106,19 @@ Problem UnknownCounts(const std::vector<std::string>& missing);  // 422 unknown-
 std::string EncodeWidgets(const std::vector<Widget>& widgets);
 std::vector<Widget> DecodeWidgets(std::string_view text);
 
+enum class UpdateOutcome { kUpdated, kNotFound, kStale };
+
 // The system of record for dashboard configurations (DashboardConfigDB).
 class DashboardStore {
  public:
   virtual ~DashboardStore() = default;
   virtual bool Create(const Dashboard& d) = 0;  // false: the id exists
   virtual std::optional<Dashboard> Get(std::string_view id) = 0;
-  virtual std::vector<Dashboard> List() = 0;     // ordered by id
-  virtual bool Update(const Dashboard& d) = 0;   // false: not found (created_at is kept)
+  virtual std::vector<Dashboard> List() = 0;  // ordered by id
+  // Replaces name, widgets and updated_at (created_at is kept). With `if_version`, only
+  // while the stored version is that one, checked and written in one step (compare and
+  // set): kStale when another save came first.
+  virtual UpdateOutcome Update(const Dashboard& d, std::optional<std::int64_t> if_version) = 0;
   virtual bool Delete(std::string_view id) = 0;  // false: not found
   virtual bool Ping() = 0;
 };

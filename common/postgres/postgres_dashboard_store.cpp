@@ -56,12 +56,21 @@ std::vector<core::Dashboard> PostgresDashboardStore::List() {
   return out;
 }
 
-bool PostgresDashboardStore::Update(const core::Dashboard& d) {
+core::UpdateOutcome PostgresDashboardStore::Update(const core::Dashboard& d,
+                                                   std::optional<std::int64_t> if_version) {
+  // One statement: the version is compared and the row written under the row's lock.
   static const std::string sql =
       "UPDATE dashboard SET name = $2, widgets = $3::jsonb, updated_at = " + FromMillis(4) +
-      " WHERE id = $1";
-  return pool_.Exec(sql, {d.id, d.name, core::EncodeWidgets(d.widgets), Millis(d.updated_at)})
-             .affected_rows() == 1;
+      " WHERE id = $1 AND ($5::bigint IS NULL OR"
+      " floor(extract(epoch FROM updated_at) * 1000)::bigint = $5::bigint)";
+  std::optional<std::string> version;
+  if (if_version) version = std::to_string(*if_version);
+  if (pool_.Exec(sql, {d.id, d.name, core::EncodeWidgets(d.widgets), Millis(d.updated_at), version})
+          .affected_rows() == 1)
+    return core::UpdateOutcome::kUpdated;
+  return pool_.Exec("SELECT 1 FROM dashboard WHERE id = $1", {d.id}).rows() > 0
+             ? core::UpdateOutcome::kStale
+             : core::UpdateOutcome::kNotFound;
 }
 
 bool PostgresDashboardStore::Delete(std::string_view id) {

@@ -13,7 +13,8 @@ class PostgresDashboardStore : public core::DashboardStore {
   bool Create(const core::Dashboard& d) override;
   std::optional<core::Dashboard> Get(std::string_view id) override;
   std::vector<core::Dashboard> List() override;
-  bool Update(const core::Dashboard& d) override;
+  core::UpdateOutcome Update(const core::Dashboard& d,
+                             std::optional<std::int64_t> if_version) override;
   bool Delete(std::string_view id) override;
   bool Ping() override;
 

@@ -44,13 +44,19 @@ std::vector<core::Dashboard> SqliteDashboardStore::List() {
   return out;
 }
 
-bool SqliteDashboardStore::Update(const core::Dashboard& d) {
+core::UpdateOutcome SqliteDashboardStore::Update(const core::Dashboard& d,
+                                                 std::optional<std::int64_t> if_version) {
   const std::string widgets = core::EncodeWidgets(d.widgets);
   std::lock_guard lock(db_.mutex());
   Statement s(db_.handle(),
-              "UPDATE dashboard SET name = ?2, widgets = ?3, updated_at = ?4 WHERE id = ?1");
-  s.Bind(1, d.id).Bind(2, d.name).Bind(3, widgets).Bind(4, Ms(d.updated_at)).Run();
-  return db_.Changes() > 0;
+              "UPDATE dashboard SET name = ?2, widgets = ?3, updated_at = ?4 "
+              "WHERE id = ?1 AND (?5 IS NULL OR updated_at = ?5)");
+  s.Bind(1, d.id).Bind(2, d.name).Bind(3, widgets).Bind(4, Ms(d.updated_at));
+  s.Bind(5, if_version).Run();
+  if (db_.Changes() > 0) return core::UpdateOutcome::kUpdated;
+  Statement exists(db_.handle(), "SELECT 1 FROM dashboard WHERE id = ?1");
+  exists.Bind(1, d.id);
+  return exists.Step() ? core::UpdateOutcome::kStale : core::UpdateOutcome::kNotFound;
 }
 
 bool SqliteDashboardStore::Delete(std::string_view id) {

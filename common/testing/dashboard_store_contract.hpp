@@ -112,7 +112,8 @@ TYPED_TEST_P(DashboardStoreContract, UnknownIdIsAbsent) {
   auto& store = this->store();
   EXPECT_FALSE(store.Get("nope"));
   EXPECT_FALSE(store.Delete("nope"));
-  EXPECT_FALSE(store.Update(FullDashboard("nope")));
+  EXPECT_EQ(store.Update(FullDashboard("nope"), std::nullopt), core::UpdateOutcome::kNotFound);
+  EXPECT_EQ(store.Update(FullDashboard("nope"), 1), core::UpdateOutcome::kNotFound);
   EXPECT_FALSE(store.Get("nope"));  // Update does not create
   EXPECT_TRUE(store.List().empty());
 }
@@ -134,11 +135,32 @@ TYPED_TEST_P(DashboardStoreContract, UpdateReplacesContentAndKeepsCreatedAt) {
                           {{"s", "stat", "Total", {"x"}, "", "", "", {0, 3, 12, 1}}},
                           Ms(5),  // ignored: created_at is kept
                           Ms(1'800'000'000'000)};
-  EXPECT_TRUE(store.Update(changed));
+  EXPECT_EQ(store.Update(changed, std::nullopt), core::UpdateOutcome::kUpdated);
   auto want = changed;
   want.created_at = FullDashboard("shop").created_at;
   ExpectSame(store.Get("shop").value(), want);
   ExpectSame(store.List().at(0), want);
+}
+
+// Two editors loaded version v: the first save wins, the second is refused and changes nothing.
+TYPED_TEST_P(DashboardStoreContract, UpdateAgainstAStaleVersionIsRefused) {
+  auto& store = this->store();
+  const auto loaded = FullDashboard("shop");
+  ASSERT_TRUE(store.Create(loaded));
+  const std::int64_t v = core::VersionOf(loaded);
+  auto first = loaded;
+  first.name = "First";
+  first.updated_at = core::UpdatedAtAfter(loaded, loaded.updated_at);  // the same millisecond
+  EXPECT_EQ(core::VersionOf(first), v + 1);
+  EXPECT_EQ(store.Update(first, v), core::UpdateOutcome::kUpdated);
+  auto second = loaded;
+  second.name = "Second";
+  second.updated_at = core::UpdatedAtAfter(loaded, loaded.updated_at);
+  EXPECT_EQ(store.Update(second, v), core::UpdateOutcome::kStale);
+  ExpectSame(store.Get("shop").value(), first);
+  second.updated_at = core::UpdatedAtAfter(first, first.updated_at);
+  EXPECT_EQ(store.Update(second, core::VersionOf(first)), core::UpdateOutcome::kUpdated);
+  EXPECT_EQ(store.Get("shop")->name, "Second");
 }
 
 TYPED_TEST_P(DashboardStoreContract, DeleteRemovesOnlyThatDashboard) {
@@ -157,7 +179,8 @@ TYPED_TEST_P(DashboardStoreContract, PingAnswers) { EXPECT_TRUE(this->store().Pi
 REGISTER_TYPED_TEST_SUITE_P(DashboardStoreContract, CreateThenGetReturnsEveryField,
                             EmptyDashboardRoundTrips, DuplicateIdIsRefusedAndKeepsTheFirst,
                             UnknownIdIsAbsent, ListIsOrderedByIdBytewise,
-                            UpdateReplacesContentAndKeepsCreatedAt, DeleteRemovesOnlyThatDashboard,
+                            UpdateReplacesContentAndKeepsCreatedAt,
+                            UpdateAgainstAStaleVersionIsRefused, DeleteRemovesOnlyThatDashboard,
                             PingAnswers);
 
 }  // namespace count::testing

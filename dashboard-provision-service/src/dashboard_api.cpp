@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <charconv>
 #include <limits>
 
 #include "api/count_json.hpp"
@@ -27,6 +28,33 @@ boost::json::value Number(__int128 v) {
       v <= std::numeric_limits<std::int64_t>::max())
     return static_cast<std::int64_t>(v);
   return static_cast<double>(v);
+}
+
+// A dashboard with its version as the ETag, so a later PUT can name it in If-Match.
+Response WithVersion(int status, const core::Dashboard& d) {
+  auto response = Response::Json(status, boost::json::serialize(api::DashboardJson(d)));
+  response.headers.emplace_back("ETag", "\"" + std::to_string(core::VersionOf(d)) + "\"");
+  return response;
+}
+
+// If-Match of a PUT: absent or "*" → no check (nullopt in `version`); one ETag as this API
+// writes it ("123", or W/"123" from a cache that weakened it) → that version; else a problem.
+std::optional<core::Problem> ReadIfMatch(const Request& request,
+                                         std::optional<std::int64_t>& version) {
+  auto header = request.Header("If-Match");
+  if (!header || *header == "*") return std::nullopt;
+  std::string_view tag = *header;
+  if (tag.starts_with("W/")) tag.remove_prefix(2);
+  std::int64_t n = 0;
+  const bool quoted = tag.size() > 2 && tag.front() == '"' && tag.back() == '"';
+  const auto digits = quoted ? tag.substr(1, tag.size() - 2) : std::string_view{};
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+  if (!quoted || ec != std::errc{} || end != digits.data() + digits.size())
+    return core::BadRequest(
+        "If-Match must be one ETag of this dashboard as a GET returned it, e.g. "
+        "\"1767225600000\"");
+  version = n;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -93,7 +121,7 @@ Response DashboardApi::Create(Request& request) {
   d.created_at = d.updated_at = core::Now();
   if (!dashboards_.Create(d))
     return Response::Problem(core::AlreadyExists("dashboard '" + d.id + "' already exists"));
-  auto response = Response::Json(201, boost::json::serialize(api::DashboardJson(d)));
+  auto response = WithVersion(201, d);
   response.headers.emplace_back("Location", std::string(kBase) + "/" + d.id);
   return response;
 }
@@ -103,12 +131,14 @@ Response DashboardApi::Get(Request& request) {
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidDashboardId(id));
   const auto d = dashboards_.Get(id);
   if (!d) return NotFound(id);
-  return Response::Json(200, boost::json::serialize(api::DashboardJson(*d)));
+  return WithVersion(200, *d);
 }
 
 Response DashboardApi::Put(Request& request) {
   const std::string id(request.Param("id"));
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidDashboardId(id));
+  std::optional<std::int64_t> if_version;
+  if (auto p = ReadIfMatch(request, if_version)) return Response::Problem(*p);
   boost::json::object body;
   if (auto p = api::ParseObject(request.body, false, body)) return Response::Problem(*p);
   core::Dashboard d;
@@ -119,11 +149,22 @@ Response DashboardApi::Put(Request& request) {
   d.id = id;
   const auto existing = dashboards_.Get(id);
   if (!existing) return NotFound(id);
+  if (if_version && *if_version != core::VersionOf(*existing))
+    return Response::Problem(core::EditConflict(id, *if_version, core::VersionOf(*existing)));
   if (auto p = Check(d)) return Response::Problem(*p);
   d.created_at = existing->created_at;
-  d.updated_at = std::max(core::Now(), existing->created_at);
-  if (!dashboards_.Update(d)) return NotFound(id);  // deleted meanwhile
-  return Response::Json(200, boost::json::serialize(api::DashboardJson(d)));
+  d.updated_at = core::UpdatedAtAfter(*existing, core::Now());
+  switch (dashboards_.Update(d, if_version)) {
+    case core::UpdateOutcome::kUpdated:
+      return WithVersion(200, d);
+    case core::UpdateOutcome::kNotFound:
+      return NotFound(id);             // deleted meanwhile
+    case core::UpdateOutcome::kStale:  // saved by another request meanwhile
+      break;
+  }
+  const auto now = dashboards_.Get(id);
+  return Response::Problem(
+      core::EditConflict(id, if_version.value_or(0), now ? core::VersionOf(*now) : 0));
 }
 
 Response DashboardApi::Delete(Request& request) {

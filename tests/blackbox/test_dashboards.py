@@ -33,7 +33,8 @@ def full_body(dash_id, a, b):
 
 
 def check_dashboard(d, body):
-    assert set(d) == {"id", "name", "widgets", "createdAt", "updatedAt"}, d
+    assert set(d) == {"id", "name", "widgets", "createdAt", "updatedAt", "version"}, d
+    assert isinstance(d["version"], int), d
     assert_timestamp(d["createdAt"])
     assert_timestamp(d["updatedAt"])
     assert d["id"] == body["id"] and d["name"] == body["name"], d
@@ -100,6 +101,25 @@ def test_put_replaces_and_keeps_created_at(admin, dashboard, counter):
     assert d["createdAt"] == dashboard["createdAt"]
     assert d["updatedAt"] >= dashboard["updatedAt"]
     assert assert_json(admin.get(f"{BASE}/{dashboard['id']}")) == d
+
+
+def test_stale_save_is_409_edit_conflict(admin, dashboard):
+    """Two editors load one version; the first save wins, the second (If-Match of the old
+    version) gets 409 and changes nothing; a save against the current ETag goes through."""
+    path = f"{BASE}/{dashboard['id']}"
+    got = admin.get(path)
+    etag = got.header("ETag")
+    assert etag == f'"{dashboard["version"]}"', got.describe()
+    first = admin.put(path, {**dashboard, "name": "first"}, headers={"If-Match": etag})
+    assert_json(first, 200)
+    assert first.header("ETag") != etag and assert_json(first)["version"] > dashboard["version"], first.describe()
+    second = admin.put(path, {**dashboard, "name": "second"}, headers={"If-Match": etag})
+    assert_problem(second, 409, "edit-conflict")
+    assert assert_json(admin.get(path))["name"] == "first"
+    again = admin.put(path, {**dashboard, "name": "second"}, headers={"If-Match": first.header("ETag")})
+    assert assert_json(again, 200)["name"] == "second"
+    assert_problem(admin.put(path, dashboard, headers={"If-Match": "not-an-etag"}), 400, "malformed-request")
+    assert assert_json(admin.get(path))["name"] == "second"
 
 
 def test_get_body_can_be_put_back(admin, dashboard):

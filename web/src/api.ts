@@ -62,10 +62,11 @@ export interface RequestOptions {
   contentType?: string;  // default application/json for a body
   accept?: string;
   signal?: AbortSignal;
+  headers?: Record<string, string>;
 }
 
 async function send(method: string, path: string, options: RequestOptions): Promise<Response> {
-  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
+  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json', ...options.headers };
   const key = apiKey();
   if (key) headers.Authorization = `Bearer ${key}`;
   let body: string | undefined;
@@ -137,8 +138,32 @@ export interface CountPage {
 
 export const countsPath = '/management/api/v1/counts';
 
-// A failed request as one line for a message.
+// The API's member names in a problem's detail, in the words the pages use for them.
+const words: [RegExp, string][] = [
+  [/\binitialValue\b/g, 'the initial value'],
+  [/\bminValue\b/g, 'the minimum'],
+  [/\bmaxValue\b/g, 'the maximum'],
+  [/\bcountIds\b/g, 'counters'],
+  [/\bcountId\b/g, 'counter'],
+  [/\bchartType\b/g, 'chart type'],
+  [/\blayout\.?([xywh])?\b/g, 'position and size'],
+  [/\bfrom\b and \bto\b/g, 'the start and the end'],
+];
+export function inWords(detail: string): string {
+  // widgets[0] → "widget 1": people count from one.
+  let out = detail.replace(/\bwidgets\[(\d+)\]\.?/g, (_m, i) => `widget ${Number(i) + 1} `);
+  for (const [re, w] of words) out = out.replace(re, w);
+  return out.replace(/\s+/g, ' ').trim();
+}
+
+// A failed request as one line for a message, in the user's words where the kind is known.
 export function problemText(e: unknown): string {
-  if (e instanceof ApiError) return e.detail ? `${e.title}: ${e.detail}` : e.title;
+  if (e instanceof ApiError) {
+    if (e.status === 0) return 'The server did not answer. Check that it is running, then try again.';
+    if (e.kind === 'insufficient-data') return 'Not enough history for this period yet. Choose a longer range, or import the counter\'s history.';
+    if (e.kind === 'service-unavailable') return 'A store behind the server is not answering right now; nothing was changed. Try again in a moment.';
+    const detail = inWords(e.detail ?? '');
+    return detail ? `${e.title}: ${detail[0].toUpperCase()}${detail.slice(1)}` : e.title;
+  }
   return e instanceof Error ? e.message : String(e);
 }

@@ -4,15 +4,22 @@ import { useEffect, useState } from 'preact/hooks';
 import { CountPage, countsPath, get, query } from './api';
 import { useId } from './ui';
 
+const kShown = 12;
+
 export function CounterPicker(p: { value: string[]; onChange: (ids: string[]) => void; label?: string; error?: string; max?: number }) {
   const [text, setText] = useState('');
   const [matches, setMatches] = useState<string[]>([]);
+  const [more, setMore] = useState<{ n: number; plus: boolean }>({ n: 0, plus: false });  // beyond those shown
   const id = useId('picker');
   useEffect(() => {
     const ctl = new AbortController();
     const t = window.setTimeout(() => {
-      get<CountPage>(countsPath + query({ prefix: text.trim(), limit: 12 }), ctl.signal)
-        .then((page) => setMatches(page.items.map((c) => c.id)))
+      // One page of 100 tells how many more match than the 12 shown (or that over 100 do).
+      get<CountPage>(countsPath + query({ prefix: text.trim(), limit: 100 }), ctl.signal)
+        .then((page) => {
+          setMatches(page.items.slice(0, kShown).map((c) => c.id));
+          setMore({ n: Math.max(0, page.items.length - kShown), plus: page.nextCursor !== null });
+        })
         .catch(() => setMatches([]));
     }, 150);
     return () => {
@@ -59,7 +66,11 @@ export function CounterPicker(p: { value: string[]; onChange: (ids: string[]) =>
             </li>
           ))}
         </ul>
-      ) : (
+      ) : null}
+      {matches.length > 0 && (more.n > 0 || more.plus) && (
+        <p class="muted more">{more.plus ? `…and more than ${more.n} more match` : `…and ${more.n} more match`}: type more of the id to narrow the list.</p>
+      )}
+      {matches.length === 0 && (
         <p class="muted">No counter matches. Counters are created on the <a href="/management/">Counters</a> page.</p>
       )}
       {p.error && <small id={`${id}-error`} class="error" role="alert">{p.error}</small>}

@@ -18,6 +18,11 @@ interface ReadBatch {
 
 const kPollMs = 2000;
 
+// Every change of a value that arrived (stream or poll), for views that summarise all
+// counters (the summary bar, the system widget): they reload on it instead of on a timer.
+export const valueChanges = new EventTarget();
+const announce = () => valueChanges.dispatchEvent(new Event('change'));
+
 export class LiveValues {
   readonly values = new Map<string, LiveValue>();
   state: LiveState = 'connecting';
@@ -31,6 +36,15 @@ export class LiveValues {
   private firstValues: Promise<void> | null = null;
 
   constructor(private readonly dashboardId: string, private readonly countIds: string[]) {}
+
+  // Counters of widgets added while editing: read once now; the stream subscribes to them
+  // once the dashboard is saved (it follows the stored dashboard).
+  add(ids: string[]): void {
+    const fresh = ids.filter((id) => !this.countIds.includes(id));
+    if (fresh.length === 0) return;
+    this.countIds.push(...fresh);
+    void this.poll();
+  }
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -92,7 +106,10 @@ export class LiveValues {
         /* the next poll tries again; the state shows the connection */
       }
     }
-    if (changed) this.emit();
+    if (changed) {
+      this.emit();
+      if (this.firstValues) announce();
+    }
   }
 
   private async connect(): Promise<void> {
@@ -128,12 +145,16 @@ export class LiveValues {
     const onUpdate = (e: MessageEvent) => {
       this.lastEventAt = Date.now();
       const d = JSON.parse(e.data) as { countId: string; value: Int; timestamp: string };
-      if (this.put(d.countId, d.value, d.timestamp)) this.emit();
+      if (this.put(d.countId, d.value, d.timestamp)) {
+        this.emit();
+        announce();
+      }
     };
     const onDeleted = (e: MessageEvent) => {
       const d = JSON.parse(e.data) as { countId: string };
       this.values.set(d.countId, { value: 0, updatedAt: '', missing: true });
       this.emit();
+      announce();
     };
     source.addEventListener('initial', onInitial);
     source.addEventListener('count_updated', onUpdate);

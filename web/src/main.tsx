@@ -6,7 +6,8 @@ import { useEffect, useState } from 'preact/hooks';
 import './styles.css';
 import { countsPath } from './api';
 import { apiKey, onAuthChange, signIn, signOut } from './auth';
-import { ErrorMessage } from './ui';
+import { confirmLeave, setAsker } from './guard';
+import { Dialog, ErrorMessage } from './ui';
 
 type PageName = 'management' | 'analysis' | 'dashboard';
 
@@ -69,6 +70,21 @@ function Shell() {
   const page = currentPage();
   const [Page, setPage] = useState<ComponentType | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
+  // The question before leaving unsaved work (guard.ts): asked here, answered by a button.
+  const [leaving, setLeaving] = useState<{ what: string; answer: (ok: boolean) => void } | null>(null);
+  useEffect(() => {
+    setAsker((what) => new Promise((answer) => setLeaving({ what, answer })));
+    return () => setAsker(null);
+  }, []);
+  const answer = (ok: boolean) => {
+    leaving?.answer(ok);
+    setLeaving(null);
+  };
+  async function follow(e: MouseEvent, href: string) {
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;  // a new tab loses nothing
+    e.preventDefault();
+    if (await confirmLeave()) location.assign(href);
+  }
   useEffect(() => {
     const entry = pages.find((p) => p.name === page)!;
     document.title = `${entry.label} · Count console`;
@@ -83,17 +99,27 @@ function Shell() {
           <ul>
             {pages.map((p) => (
               <li key={p.name}>
-                <a href={`/${p.name}/`} aria-current={p.name === page ? 'page' : undefined}>{p.label}</a>
+                <a href={`/${p.name}/`} aria-current={p.name === page ? 'page' : undefined}
+                  onClick={(e) => follow(e as unknown as MouseEvent, `/${p.name}/`)}>{p.label}</a>
               </li>
             ))}
           </ul>
         </nav>
-        <button type="button" class="link" onClick={() => signOut(null)}>Sign out</button>
+        <button type="button" class="link" onClick={async () => (await confirmLeave()) && signOut(null)}>Sign out</button>
       </header>
       <main id="main" tabIndex={-1}>
         {loadError && <ErrorMessage>The page could not be loaded: {loadError}</ErrorMessage>}
-        {Page ? <Page /> : !loadError && <p class="muted">Loading…</p>}
+        {Page ? <Page /> : !loadError && <div class="skeleton page" aria-busy="true" aria-label="Loading" />}
       </main>
+      {leaving && (
+        <Dialog title="Leave without saving?" onClose={() => answer(false)}>
+          <p>{leaving.what} They are lost if you leave now.</p>
+          <div class="actions">
+            <button type="button" autoFocus onClick={() => answer(false)}>Stay on this page</button>
+            <button type="button" class="danger" onClick={() => answer(true)}>Leave without saving</button>
+          </div>
+        </Dialog>
+      )}
     </>
   );
 }

@@ -91,7 +91,7 @@ export function formatTime(iso: string | null | undefined, compact = false): str
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  if (compact && d.toDateString() === new Date().toDateString()) return d.toLocaleTimeString();
+  if (compact && d.toDateString() === new Date().toDateString()) return d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
   return d.toLocaleString(undefined, { dateStyle: compact ? 'short' : 'medium', timeStyle: 'medium' });
 }
 

@@ -1,8 +1,8 @@
 // UC-004: choose counters, period, unit and kind (trend, comparison, prediction) → chart,
 // table and summary; CSV export of the series; clear messages for the problems E3 and E4.
-import { useState } from 'preact/hooks';
-import { ApiError, problemText, query, request, requestText } from '../api';
-import { BarChart, LineChart, LineSeries } from '../chart';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError, get, problemText, query, request, requestText } from '../api';
+import { BarChart, LineChart, LineSeries, forecastBand, palette } from '../chart';
 import { CounterPicker } from '../counter_picker';
 import { ErrorMessage, formatNumber, formatPercent, formatTime } from '../ui';
 
@@ -24,6 +24,7 @@ const presets: { key: string; label: string; ms: number; unit: Unit }[] = [
   { key: '24h', label: 'Last 24 hours', ms: 86400e3, unit: 'hour' },
   { key: '7d', label: 'Last 7 days', ms: 7 * 86400e3, unit: 'hour' },
   { key: '30d', label: 'Last 30 days', ms: 30 * 86400e3, unit: 'day' },
+  { key: '90d', label: 'Last 90 days', ms: 90 * 86400e3, unit: 'day' },
   { key: '365d', label: 'Last 365 days', ms: 365 * 86400e3, unit: 'week' },
 ];
 
@@ -48,6 +49,28 @@ export default function AnalysisPage() {
   const [errors, setErrors] = useState<{ ids?: string; period?: string; horizon?: string; result?: string }>({});
   const [busy, setBusy] = useState(false);
   const [status, setStatus] = useState('');
+  const touched = useRef(false);  // the user chose a range or unit: never replaced
+
+  // The default range follows the chosen counters' history: the shortest preset that holds
+  // all of it (a counter with 60 days of history gets the last 90 days by day).
+  useEffect(() => {
+    if (ids.length === 0 || touched.current) return;
+    const ctl = new AbortController();
+    const to = new Date();
+    const from = new Date(to.getTime() - 365 * 86400e3);
+    get<{ series: { buckets: { t: string }[] }[] }>('/analysis/api/v1/series' +
+      query({ ids: ids.slice(0, 50).join(','), from: from.toISOString(), to: to.toISOString(), unit: 'week' }), ctl.signal)
+      .then((body) => {
+        const first = Math.min(...body.series.flatMap((s) => s.buckets.map((b) => Date.parse(b.t))));
+        if (touched.current || !Number.isFinite(first)) return;
+        const span = Date.now() - first;
+        const p = presets.find((x) => x.ms >= span) ?? presets[presets.length - 1];
+        setPreset(p.key);
+        setUnit(p.unit);
+      })
+      .catch(() => undefined);  // the range stays as it is; Analyse reports any real problem
+    return () => ctl.abort();
+  }, [ids.join(',')]);
 
   function period(): { from: string; to: string } | null {
     if (preset !== 'custom') {
@@ -61,6 +84,7 @@ export default function AnalysisPage() {
   }
 
   function choosePreset(key: string) {
+    touched.current = true;
     setPreset(key);
     const p = presets.find((x) => x.key === key);
     if (p) setUnit(p.unit);
@@ -169,7 +193,7 @@ export default function AnalysisPage() {
             )}
             <div class="field">
               <label for="unit">Unit</label>
-              <select id="unit" value={unit} onChange={(e) => setUnit((e.currentTarget as HTMLSelectElement).value as Unit)}>
+              <select id="unit" value={unit} onChange={(e) => { touched.current = true; setUnit((e.currentTarget as HTMLSelectElement).value as Unit); }}>
                 {['minute', 'hour', 'day', 'week', 'month'].map((u) => <option value={u}>{u}</option>)}
               </select>
             </div>
@@ -221,7 +245,7 @@ function Results({ outcome, unit }: { outcome: Outcome; unit: Unit }) {
           ))}
         </ul>
         <figure class="card">
-          <LineChart series={series} label={`Trend of ${outcome.results.map((r) => r.countId).join(', ')} per ${unit}`} />
+          <LineChart series={series} yLabel={`last value per ${unit}`} label={`Trend of ${outcome.results.map((r) => r.countId).join(', ')} per ${unit}`} />
           <figcaption>Last value per {unit}.</figcaption>
         </figure>
         <div class="table-wrap">
@@ -248,7 +272,7 @@ function Results({ outcome, unit }: { outcome: Outcome; unit: Unit }) {
           <li class="card stat">Average <strong>{formatNumber(outcome.avg)}</strong></li>
         </ul>
         <figure class="card">
-          <BarChart labels={outcome.results.map((r) => r.countId)} values={outcome.results.map((r) => r.value)} label="Last value of each counter in the period" />
+          <BarChart labels={outcome.results.map((r) => r.countId)} values={outcome.results.map((r) => r.value)} yLabel="last value" label="Last value of each counter in the period" />
           <figcaption>Last value of each counter in the period.</figcaption>
         </figure>
         <div class="table-wrap">
@@ -267,13 +291,20 @@ function Results({ outcome, unit }: { outcome: Outcome; unit: Unit }) {
     );
   }
   const series: LineSeries[] = [];
+  const bands: [number, number][] = [];
   outcome.results.forEach((r, i) => {
     const hist = outcome.history.find((h) => h.countId === r.countId);
-    const color = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed'][i % 5];
-    if (hist) series.push({ label: `${r.countId}`, color, points: hist.points.map((p) => ({ t: seconds(p.t), value: p.value })) });
-    const last = hist?.points[hist.points.length - 1];
-    series.push({ label: `${r.countId} (predicted)`, color, dashed: true,
-      points: [...(last ? [last] : []), ...r.points].map((p) => ({ t: seconds(p.t), value: p.value })) });
+    const color = palette[i % palette.length];
+    const past = (hist?.points ?? []).map((p) => ({ t: seconds(p.t), value: p.value }));
+    const ahead = r.points.map((p) => ({ t: seconds(p.t), value: p.value }));
+    if (hist) series.push({ label: `${r.countId}`, color, points: past });
+    series.push({ label: `${r.countId} (predicted)`, color, dashed: true, points: [...past.slice(-1), ...ahead] });
+    const band = forecastBand(past, ahead);
+    if (band) {
+      series.push({ label: `${r.countId} ± 2 standard errors`, color, faint: true, points: band.upper });
+      series.push({ label: `${r.countId} band`, color, faint: true, noLegend: true, points: band.lower });
+      bands.push([series.length - 2, series.length - 1]);
+    }
   });
   return (
     <div class="results" aria-label="Prediction results">
@@ -285,8 +316,8 @@ function Results({ outcome, unit }: { outcome: Outcome; unit: Unit }) {
         ))}
       </ul>
       <figure class="card">
-        <LineChart series={series} label={`History and prediction of ${outcome.results.map((r) => r.countId).join(', ')}`} />
-        <figcaption>Solid: history per {unit}. Dashed: least-squares prediction.</figcaption>
+        <LineChart series={series} bands={bands} yLabel={`value per ${unit}`} label={`History and prediction of ${outcome.results.map((r) => r.countId).join(', ')}`} />
+        <figcaption>Solid: history per {unit}. Dashed: least-squares prediction. Shaded: the prediction ± 2 standard errors of the history around the fitted line.</figcaption>
       </figure>
       <div class="table-wrap">
         <table>

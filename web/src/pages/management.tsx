@@ -1,6 +1,6 @@
 // UC-003: counters — list with prefix search and cursor paging, create, edit, delete.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, CountPage, CountRecord, countsPath, get, problemText, query, request } from '../api';
+import { ApiError, CountPage, CountRecord, countsPath, get, inWords, problemText, query, request } from '../api';
 import { Dialog, ErrorMessage, Field, formatNumber, formatTime, parseInteger } from '../ui';
 
 const kIdPattern = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -23,7 +23,9 @@ export function fieldOf(e: ApiError): FormFields | 'form' {
   return 'form';
 }
 
-function CounterForm(p: { editing: CountRecord | null; onDone: (message: string) => void; onCancel: () => void }) {
+const sentence = (s: string) => s[0].toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+
+function CounterForm(p: { editing: CountRecord | null; onDone: (message: string, fresh?: string) => void; onCancel: () => void }) {
   const e = p.editing;
   const [v, setV] = useState<Record<FormFields, string>>({
     id: e?.id ?? '',
@@ -69,12 +71,12 @@ function CounterForm(p: { editing: CountRecord | null; onDone: (message: string)
           if (n !== null) body[f] = n;
         }
         await request('POST', countsPath, { body });
-        p.onDone(`Counter ${v.id.trim()} created.`);
+        p.onDone(`Counter ${v.id.trim()} created.`, v.id.trim());
       }
     } catch (err) {
       if (err instanceof ApiError && err.status !== 401) {
         const field = fieldOf(err);
-        setErrors({ [field]: err.kind === 'already-exists' ? `A counter with the id “${v.id}” already exists.` : err.detail || err.title });
+        setErrors({ [field]: err.kind === 'already-exists' ? `A counter with the id “${v.id}” already exists.` : sentence(inWords(err.detail || err.title)) });
       } else if (!(err instanceof ApiError)) {
         setErrors({ form: problemText(err) });
       }
@@ -149,6 +151,7 @@ export default function ManagementPage() {
   const [editing, setEditing] = useState<CountRecord | null | 'new'>(null);
   const [deleting, setDeleting] = useState<CountRecord | null>(null);
   const [reload, setReload] = useState(0);
+  const [fresh, setFresh] = useState<string | null>(null);  // the counter just created
   const cursor = cursors[cursors.length - 1];
   const debounce = useRef<number>();
 
@@ -175,10 +178,11 @@ export default function ManagementPage() {
     }, 200);
   }
 
-  function done(message: string) {
+  function done(message: string, created?: string) {
     setEditing(null);
     setDeleting(null);
     setStatus(message);
+    setFresh(created ?? null);
     setReload((n) => n + 1);
   }
 
@@ -219,7 +223,8 @@ export default function ManagementPage() {
             </thead>
             <tbody>
               {items.map((c) => (
-                <tr key={c.id} data-id={c.id}>
+                <tr key={c.id} data-id={c.id} class={c.id === fresh ? 'fresh' : undefined}
+                  ref={c.id === fresh ? (el) => el?.scrollIntoView({ block: 'nearest' }) : undefined}>
                   <th scope="row" class="id">{c.id}</th>
                   <td class="num" data-label="Value">{formatNumber(c.value)}</td>
                   <td data-label="Description">{c.description || <span class="muted">—</span>}</td>

@@ -105,3 +105,16 @@ export async function shot(page, name) {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+// The screenshots docs/CONSOLE.md shows: taken by the tests at 1400×900 and kept with the
+// run's artifacts; with CONSOLE_DOC_SHOTS=1 they also replace docs/console/<name>.png
+// (then compressed with pngquant, as docs/CONSOLE.md says), so a normal run never
+// changes the repository.
+export async function docShot(page, name, { fullPage = false } = {}) {
+  const file = await shot(page, `doc-${name}`);
+  if (process.env.CONSOLE_DOC_SHOTS === '1') {
+    mkdirSync(join(repo, 'docs/console'), { recursive: true });
+    await page.screenshot({ path: join(repo, 'docs/console', `${name}.png`), fullPage });
+  }
+  return file;
+}
