@@ -229,11 +229,10 @@ Problem UnknownCounts(const std::vector<std::string>& missing) {
 }
 
 Problem EditConflict(std::string_view id, std::int64_t version, std::int64_t current) {
-  return MakeProblem(409, "edit-conflict", "Edit conflict",
-                     "dashboard '" + std::string(id) + "' was saved by someone else since you " +
-                         "opened it (your version " + std::to_string(version) + ", now " +
-                         std::to_string(current) +
-                         "); load it again, then make your change once more");
+  return {Outcome::kEditConflict,
+          "dashboard '" + std::string(id) + "' was saved by someone else since you opened it " +
+              "(your version " + std::to_string(version) + ", now " + std::to_string(current) +
+              "); load it again, then make your change once more"};
 }
 
 std::optional<Problem> CheckDashboard(const Dashboard& d, const CountExists& exists) {

@@ -9,7 +9,6 @@ Problem Forbidden(std::string d) { return {Outcome::kForbidden, std::move(d)}; }
 Problem NotFound(std::string d) { return {Outcome::kNotFound, std::move(d)}; }
 Problem MethodNotAllowed(std::string d) { return {Outcome::kMethodNotAllowed, std::move(d)}; }
 Problem AlreadyExists(std::string d) { return {Outcome::kAlreadyExists, std::move(d)}; }
-Problem VersionConflict(std::string d) { return {Outcome::kVersionConflict, std::move(d)}; }
 Problem PayloadTooLarge(std::string d) { return {Outcome::kPayloadTooLarge, std::move(d)}; }
 Problem HeadersTooLarge(std::string d) { return {Outcome::kHeadersTooLarge, std::move(d)}; }
 Problem UnsupportedMediaType(std::string d) {

@@ -17,7 +17,7 @@ enum class Outcome : std::uint8_t {
   kNotFound,              // no such resource (or route)
   kMethodNotAllowed,      // the route exists, not for this method
   kAlreadyExists,         // create of an id that exists
-  kVersionConflict,       // a change based on a version that is no longer current
+  kEditConflict,          // a change based on a version that is no longer current
   kPayloadTooLarge,       // the body exceeds the route's limit
   kHeadersTooLarge,       // the header exceeds the server's limit
   kUnsupportedMediaType,  // a body that is not application/json
@@ -46,7 +46,6 @@ Problem Forbidden(std::string detail);
 Problem NotFound(std::string detail);
 Problem MethodNotAllowed(std::string detail);
 Problem AlreadyExists(std::string detail);
-Problem VersionConflict(std::string detail);
 Problem PayloadTooLarge(std::string detail);
 Problem HeadersTooLarge(std::string detail);
 Problem UnsupportedMediaType(std::string detail);

@@ -24,7 +24,7 @@ constexpr std::array kTable{
     Row{Outcome::kNotFound, {404, "not-found", "Not found"}},
     Row{Outcome::kMethodNotAllowed, {405, "method-not-allowed", "Method not allowed"}},
     Row{Outcome::kAlreadyExists, {409, "already-exists", "Already exists"}},
-    Row{Outcome::kVersionConflict, {409, "version-conflict", "Version conflict"}},
+    Row{Outcome::kEditConflict, {409, "edit-conflict", "Edit conflict"}},
     Row{Outcome::kPayloadTooLarge, {413, "payload-too-large", "Payload too large"}},
     Row{Outcome::kHeadersTooLarge, {431, "headers-too-large", "Request header fields too large"}},
     Row{Outcome::kUnsupportedMediaType, {415, "unsupported-media-type", "Unsupported media type"}},
