@@ -861,6 +861,10 @@ describe('dashboards: layout, charts, no lost work', () => {
     await docShot(page, 'dashboard-edit');
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('body[data-dashboard-ready="true"]').waitFor();
+    // Statistics show every figure whole, at 3 and at 4 columns wide.
+    const cut = await page.evaluate(() => [...document.querySelectorAll('.widget-stat dd')]
+      .filter((dd) => dd.scrollWidth > dd.clientWidth).map((dd) => dd.textContent));
+    assert.deepEqual(cut, [], 'statistics cut off');
     // A long counter id is shortened with … and shown whole on hover.
     const id = page.locator(`.grid-stack-item:has(h3:text-is("Payments")) .count-id`);
     assert.equal(await id.getAttribute('title'), long);
