@@ -38,6 +38,8 @@ TEST(DashboardJson, ReadsWhatItWritesAndIgnoresUnknownMembers) {
   const auto json = DashboardJson(d);
   EXPECT_TRUE(json.at("widgets").as_array()[1].as_object().at("chartType").is_null());
   EXPECT_EQ(json.at("createdAt").as_string(), "1970-01-01T00:00:00.000Z");
+  d.updated_at = core::Timestamp(std::chrono::milliseconds(1'767'225'600'123));
+  EXPECT_EQ(DashboardJson(d).at("version").as_int64(), 1'767'225'600'123);  // updatedAt in ms
   core::Dashboard again;
   ASSERT_EQ(ReadDashboard(json, again), std::nullopt);
   EXPECT_EQ(core::EncodeWidgets(again.widgets), core::EncodeWidgets(d.widgets));

@@ -63,6 +63,7 @@ export default function DashboardPage() {
   const [deleting, setDeleting] = useState<Dashboard | null>(null);
   const [reload, setReload] = useState(0);
   const [version, setVersion] = useState(0);  // bumped to rebuild the view from the store
+  const [savedAt, setSavedAt] = useState<{ id: string; at: string } | null>(null);  // the last save here
 
   useEffect(() => {
     get<unknown>(`${api}/dashboards`)
@@ -141,7 +142,12 @@ export default function DashboardPage() {
       {selected && list && !current && <ErrorMessage>There is no dashboard “{selected}”.</ErrorMessage>}
       {current && (
         <DashboardView key={`${current.id}:${version}`} initial={current}
-          onSaved={(d) => { setList(list!.map((x) => (x.id === d.id ? d : x))); setVersion((n) => n + 1); }}
+          savedAt={savedAt?.id === current.id ? savedAt.at : null}
+          onSaved={(d, saved) => {
+            setList(list!.map((x) => (x.id === d.id ? d : x)));
+            if (saved) setSavedAt({ id: d.id, at: new Date().toLocaleTimeString() });
+            setVersion((n) => n + 1);
+          }}
           onReload={() => setVersion((n) => n + 1)} />
       )}
       {creating && <CreateDialog existing={list ?? []} onCancel={() => setCreating(false)} onCreated={added} />}
@@ -258,7 +264,8 @@ function SummaryBar() {
   return summary ? <Summary data={summary} /> : <div class="skeleton summary-bar" aria-busy="true" aria-label="Loading the summary" />;
 }
 
-interface GridProps { initial: Dashboard; onSaved: (d: Dashboard) => void; onReload: () => void }
+// onSaved: the stored dashboard to show, `saved` when this page saved it (not just loaded it).
+interface GridProps { initial: Dashboard; savedAt: string | null; onSaved: (d: Dashboard, saved: boolean) => void; onReload: () => void }
 
 // The dashboard-wide range and refresh of analysis and chart widgets.
 const ranges = ['', '1h', '6h', '24h', '7d', '30d', '90d'];
@@ -266,7 +273,7 @@ const refreshes: { ms: number; label: string }[] = [
   { ms: 0, label: 'off' }, { ms: 30_000, label: '30 s' }, { ms: 60_000, label: '1 min' }, { ms: 300_000, label: '5 min' },
 ];
 
-function DashboardView({ initial, onSaved, onReload }: GridProps) {
+function DashboardView({ initial, savedAt, onSaved, onReload }: GridProps) {
   const [model, setModel] = useState<Dashboard>(initial);
   const [editing, setEditing] = useState(false);
   const [dirty, setDirty] = useState(false);
@@ -276,7 +283,6 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
   const [error, setError] = useState<string | null>(null);
   const [conflict, setConflict] = useState(false);
   const [saving, setSaving] = useState(false);
-  const [savedAt, setSavedAt] = useState<string | null>(null);
   const [narrow, setNarrow] = useState(window.innerWidth <= kMedium);
   const [view, setView] = useState<ViewOptions>({ range: '', refreshMs: 0, tick: 0 });
   const gridEl = useRef<HTMLDivElement>(null);
@@ -492,8 +498,7 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
       setEditing(false);
       setDirty(false);
       setUnsaved(null);
-      setSavedAt(new Date().toLocaleTimeString());
-      onSaved(saved);  // remounts this view from the stored dashboard (and resubscribes)
+      onSaved(saved, true);  // remounts this view from the stored dashboard (and resubscribes)
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return;
       if (e instanceof ApiError && e.kind === 'edit-conflict') {
@@ -512,7 +517,7 @@ function DashboardView({ initial, onSaved, onReload }: GridProps) {
       const d = await request<Dashboard>('GET', `${api}/dashboards/${encodeURIComponent(model.id)}`);
       setDirty(false);
       setUnsaved(null);
-      onSaved(d);
+      onSaved(d, false);
     } catch (e) {
       setError(problemText(e));
     }

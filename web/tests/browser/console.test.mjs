@@ -609,8 +609,10 @@ describe('dashboards: layout, charts, no lost work', () => {
     await page.waitForFunction(([el, px]) => parseFloat(getComputedStyle(el).fontSize) > px, [await value.elementHandle(), small]);
     console.log(`# count widget text: ${small} px at 3×2, ${await fontSize()} px at 4×3`);
     await textMatches(page.getByRole('status').filter({ hasText: 'W0:' }), /column 2, row \d+, 4 wide, 3 high/);
+    await textMatches(page.locator('.save-state'), /Unsaved changes/);
     await page.getByRole('button', { name: 'Save layout' }).click();
     await page.getByRole('button', { name: 'Edit dashboard' }).waitFor();
+    await textMatches(page.locator('.save-state'), /Saved at \d/);  // the save is shown
     const saved = await api('GET', '/dashboard/api/v1/dashboards/layout');
     assert.equal(saved.widgets.length, 11);
     assert.deepEqual(saved.widgets.find((w) => w.id === 'w1').layout, { ...layout.w1, x: 1, w: 4, h: 3, y: saved.widgets.find((w) => w.id === 'w1').layout.y });
@@ -859,6 +861,10 @@ describe('dashboards: layout, charts, no lost work', () => {
     await docShot(page, 'dashboard-edit');
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('body[data-dashboard-ready="true"]').waitFor();
+    // Statistics show every figure whole, at 3 and at 4 columns wide.
+    const cut = await page.evaluate(() => [...document.querySelectorAll('.widget-stat dd')]
+      .filter((dd) => dd.scrollWidth > dd.clientWidth).map((dd) => dd.textContent));
+    assert.deepEqual(cut, [], 'statistics cut off');
     // A long counter id is shortened with … and shown whole on hover.
     const id = page.locator(`.grid-stack-item:has(h3:text-is("Payments")) .count-id`);
     assert.equal(await id.getAttribute('title'), long);
