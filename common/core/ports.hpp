@@ -5,6 +5,7 @@
 // Error policy: a refusal the client caused is a return value; an infrastructure
 // failure (connection lost, timeout, server error) throws StoreUnavailable, which the
 // HTTP layer answers with 503 and which never changes data half-way.
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -89,6 +90,16 @@ class CountInfoStore {
   virtual bool Update(const CountInfo& info) = 0;  // false: not found
   virtual bool Delete(std::string_view id) = 0;    // false: not found
   virtual bool Ping() = 0;
+};
+
+// Results that are costly to compute and may be served a little stale, shared by a service's
+// replicas (the Redis cache tier, REDIS_CACHE_URL). A cache that fails is a miss: callers
+// compute instead, so the cache is never needed for an answer.
+class ResultCache {
+ public:
+  virtual ~ResultCache() = default;
+  virtual std::optional<std::string> Get(std::string_view key) = 0;
+  virtual void Put(std::string_view key, std::string_view value, std::chrono::milliseconds ttl) = 0;
 };
 
 }  // namespace count::core

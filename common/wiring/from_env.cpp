@@ -33,6 +33,22 @@ std::unique_ptr<redis::RedisClient> RedisReplicaFromEnv(const runtime::Env& env)
   return RedisFromEnv(env, primary_only ? "REDIS_URL" : "REDIS_REPLICA_URL");
 }
 
+ResultCacheClient ResultCacheFromEnv(const runtime::Env& env) {
+  const auto url = env.Get("REDIS_CACHE_URL");
+  if (!url) return {};
+  redis::RedisClientOptions options;
+  options.pool_size = 1;
+  options.timeout = std::chrono::milliseconds(env.Int("REDIS_CACHE_TIMEOUT_MS", 100, 10, 10000));
+  ResultCacheClient out;
+  try {
+    out.client = std::make_unique<redis::RedisClient>(redis::ParseRedisUrl(*url), options);
+  } catch (const std::invalid_argument& e) {
+    throw runtime::ConfigError("setting REDIS_CACHE_URL: " + std::string(e.what()));
+  }
+  out.cache = std::make_unique<redis::RedisResultCache>(*out.client);
+  return out;
+}
+
 std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,
                                                   std::string_view url_setting) {
   postgres::PgPoolOptions options;

@@ -10,6 +10,7 @@
 #include "redis/redis_client.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "redis/redis_outbox.hpp"
+#include "redis/redis_result_cache.hpp"
 #include "runtime/config.hpp"
 
 namespace count::wiring {
@@ -23,6 +24,14 @@ std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
 // The Redis that serves reads: REDIS_REPLICA_URL; a deployment without a replica (only
 // REDIS_URL or Sentinel settings) reads the primary.
 std::unique_ptr<redis::RedisClient> RedisReplicaFromEnv(const runtime::Env& env);
+
+// The cache tier, REDIS_CACHE_URL (optional: both empty when unset), with a short timeout
+// (REDIS_CACHE_TIMEOUT_MS, default 100): a slow cache is a miss, never a slow answer.
+struct ResultCacheClient {
+  std::unique_ptr<redis::RedisClient> client;
+  std::unique_ptr<redis::RedisResultCache> cache;
+};
+ResultCacheClient ResultCacheFromEnv(const runtime::Env& env);
 
 // DATABASE_URL (required), DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS.
 std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,

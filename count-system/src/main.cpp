@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "analysis_api.hpp"
-#include "dashboard_api.hpp"
+#include "dashboard_module.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "history_retention.hpp"
@@ -127,10 +127,9 @@ int Up(const Options& options) {
   analysis::AnalysisApi analysis_api(history);
   analysis_api.Register(service.router());
   sqlite::SqliteDashboardStore dashboards(db);
-  dashboard::DashboardApi dashboard_api(dashboards, info, values);  // /dashboard/api/v1
-  dashboard_api.Register(service.router());
+  dashboard::DashboardModule dashboard(service.router(), {dashboards, info, values});
   // The console's pages (no key needed for the files; their API calls carry one).
-  for (const char* page : {web::kAnalysisPage, web::kDashboardPage})
+  for (const char* page : {web::kAnalysisPage})
     http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
   service.router().Add(http::Method::kGet, "/", [](http::Request&) {
     http::Response r{308, "text/plain; charset=utf-8", "", {{"Location", "/management/"}}};

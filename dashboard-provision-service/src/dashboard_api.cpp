@@ -175,6 +175,9 @@ Response DashboardApi::Delete(Request& request) {
 }
 
 Response DashboardApi::GetSummary(Request&) {
+  constexpr std::string_view kKey = "dashboard-summary";
+  if (auto* cache = summary_cache_.cache)
+    if (auto body = cache->Get(kKey)) return Response::Json(200, std::move(*body));
   const Summary s = Summarize(counts_, values_);
   const std::size_t dashboards = dashboards_.List().size();
   boost::json::object body{{"totalCounters", s.total_counters},
@@ -186,7 +189,9 @@ Response DashboardApi::GetSummary(Request&) {
     body["averageValue"] =
         static_cast<double>(static_cast<long double>(s.total_value) / s.counters_with_value);
   if (s.last_updated_at) body["lastUpdatedAt"] = core::FormatTimestamp(*s.last_updated_at);
-  return Response::Json(200, boost::json::serialize(body));
+  auto text = boost::json::serialize(body);
+  if (auto* cache = summary_cache_.cache) cache->Put(kKey, text, summary_cache_.ttl);
+  return Response::Json(200, std::move(text));
 }
 
 }  // namespace count::dashboard

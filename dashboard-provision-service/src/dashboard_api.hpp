@@ -1,6 +1,7 @@
 #pragma once
 // UC-005: dashboard configurations for administrators and the summary figures of the
 // dashboard page (SPEC §4 Dashboards).
+#include <chrono>
 #include <cstdint>
 #include <optional>
 
@@ -23,12 +24,19 @@ struct Summary {
 Summary Summarize(core::CountInfoStore& counts, core::CountValueStore& values,
                   std::size_t page_size = 1000);
 
+// The summary reads every counter: with a cache shared by the replicas (REDIS_CACHE_URL) it is
+// computed at most once per `ttl` however many dashboards ask, and may be that much behind.
+struct SummaryCache {
+  core::ResultCache* cache = nullptr;  // none: computed on every request
+  std::chrono::milliseconds ttl{1000};
+};
+
 class DashboardApi {
  public:
   // `counts` answers whether referenced counters exist; `values` feeds the summary.
   DashboardApi(core::DashboardStore& dashboards, core::CountInfoStore& counts,
-               core::CountValueStore& values)
-      : dashboards_(dashboards), counts_(counts), values_(values) {}
+               core::CountValueStore& values, SummaryCache summary_cache = {})
+      : dashboards_(dashboards), counts_(counts), values_(values), summary_cache_(summary_cache) {}
   void Register(http::Router& router);
 
  private:
@@ -43,6 +51,7 @@ class DashboardApi {
   core::DashboardStore& dashboards_;
   core::CountInfoStore& counts_;
   core::CountValueStore& values_;
+  SummaryCache summary_cache_;
 };
 
 }  // namespace count::dashboard

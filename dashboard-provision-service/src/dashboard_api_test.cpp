@@ -5,6 +5,7 @@
 
 #include <boost/json/parse.hpp>
 #include <limits>
+#include <map>
 
 #include "sqlite/sqlite_dashboard_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
@@ -193,6 +194,42 @@ TEST_F(DashboardApiTest, SummaryOfNothingAndBeyondInt64) {
   const auto body = Json(Send(http::Method::kGet, "/dashboard/api/v1/summary"));
   EXPECT_TRUE(body.at("totalValue").is_double());
   EXPECT_DOUBLE_EQ(body.at("averageValue").as_double(), static_cast<double>(kMax) / 2);
+}
+
+// A ResultCache in memory that never expires: enough to see what the API asks of it.
+struct MemoryCache final : core::ResultCache {
+  std::map<std::string, std::string, std::less<>> entries;
+  std::optional<std::string> Get(std::string_view key) override {
+    auto it = entries.find(key);
+    if (it == entries.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(std::string_view key, std::string_view value, std::chrono::milliseconds) override {
+    entries[std::string(key)] = std::string(value);
+  }
+};
+
+TEST_F(DashboardApiTest, SummaryIsServedFromTheCacheWithinItsTimeToLive) {
+  MemoryCache cache;
+  DashboardApi cached{dashboards, info_store, values, {&cache, std::chrono::seconds(1)}};
+  http::Router cached_router;
+  cached_router.SetAuthenticator([](std::string_view) -> std::optional<http::Principal> {
+    return http::Principal{"admin", {"admin"}};
+  });
+  cached.Register(cached_router);
+  const auto summary = [&] {
+    http::Request r;
+    r.method = http::Method::kGet;
+    r.target = r.path = "/dashboard/api/v1/summary";
+    r.headers = {{"Authorization", "Bearer admin"}};
+    return Json(cached_router.Dispatch(r)).at("totalCounters").as_int64();
+  };
+  EXPECT_EQ(summary(), 2);
+  ASSERT_EQ(cache.entries.size(), 1u);
+  Counter("c", 1);
+  EXPECT_EQ(summary(), 2) << "served from the cache";
+  cache.entries.clear();  // expired
+  EXPECT_EQ(summary(), 3);
 }
 
 }  // namespace

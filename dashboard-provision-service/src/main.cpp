@@ -4,14 +4,13 @@
 // `dashboard-provision-service migrate` applies the dashboardconfig schema and exits.
 #include <string_view>
 
-#include "dashboard_api.hpp"
+#include "dashboard_module.hpp"
 #include "postgres/migrations.hpp"
 #include "postgres/postgres_count_info_store.hpp"
 #include "postgres/postgres_dashboard_store.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
-#include "web/console_assets.hpp"
 #include "wiring/from_env.hpp"
 
 int main(int argc, char** argv) {
@@ -35,9 +34,13 @@ int main(int argc, char** argv) {
     postgres::PostgresDashboardStore dashboards(*dashboard_db);
     postgres::PostgresCountInfoStore counts(*countinfo_db);
     redis::RedisCountValueStore values(*redis);
-    dashboard::DashboardApi api(dashboards, counts, values);
-    api.Register(service.router());
-    http::ServeStaticSite(service.router(), web::kDashboardPage, web::ConsoleFiles());
+    // The cache tier (optional): the summary is computed once per SUMMARY_CACHE_MS for all
+    // replicas together.
+    const auto cache = wiring::ResultCacheFromEnv(env);
+    dashboard::DashboardModule module(
+        service.router(), {dashboards, counts, values},
+        {cache.cache.get(),
+         std::chrono::milliseconds(env.Int("SUMMARY_CACHE_MS", 1000, 1, 60'000))});
     service.AddReadinessCheck("dashboardconfig", [&] { return dashboards.Ping(); });
     service.AddReadinessCheck("countinfo", [&] { return counts.Ping(); });
     service.AddReadinessCheck("redis_replica", [&] { return values.Ping(); });
