@@ -73,6 +73,8 @@ POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 INFRA_COMPONENTS = {"namespace", "config", "storage", "database", "cache", "messaging", "init"}
 # The Secrets deploy.sh creates from k8s/secret/ (the chart's are hooks, secrets.create).
 DEPLOY_SECRETS = {"postgresql-secret", "count-api-keys", "dashboard-stream-token"}
+# The services' settings: app-config in k8s/, services-config in the chart.
+CONFIG_NAMES = ("app-config", "services-config")
 errors: list[str] = []
 
 
@@ -105,7 +107,10 @@ def env_sources(c: dict) -> dict[str, str]:
             out[e["name"]] = f"value:{e['value']}"
         else:
             (kind, ref), = e["valueFrom"].items()
-            out[e["name"]] = f"{kind}:{ref.get('name', '')}/{ref.get('key', ref.get('fieldPath'))}"
+            source = ref.get("name", "")
+            if kind == "configMapKeyRef" and source in CONFIG_NAMES:
+                source = "app-config"  # the same keys under the chart's own name
+            out[e["name"]] = f"{kind}:{source}/{ref.get('key', ref.get('fieldPath'))}"
     return out
 
 
@@ -252,7 +257,7 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
 
 def app_config(docs: list[dict]) -> dict:
     """The services' ConfigMap: app-config (k8s/), services-config (the chart)."""
-    return next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] in ("app-config", "services-config"))
+    return next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] in CONFIG_NAMES)
 
 
 def hook_weight(d: dict) -> int | None:
@@ -582,7 +587,8 @@ def drop_account(docs: list[dict], kind: str, name: str) -> None:
 
 
 def rename_config(docs: list[dict], old: str, new: str) -> None:
-    next(d for d in docs if (d["kind"], d["metadata"]["name"]) == ("ConfigMap", old))["metadata"]["name"] = new
+    """The ConfigMap and every reference to it."""
+    docs[:] = json.loads(json.dumps(docs).replace(f'"{old}"', f'"{new}"'))
 
 
 # Each: (what changes, renders it changes, the change, Dockerfile texts, the disagreement
