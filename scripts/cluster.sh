@@ -3,7 +3,9 @@
 # source (the Go module proxy), for scripts/check-deploy.sh (server-side dry runs) and
 # scripts/e2e-kubernetes.sh (the whole walk). docs/DEPLOY.md, "A real cluster here".
 #
-#   scripts/cluster.sh build [control-plane]  build the binaries into the cache (once)
+#   scripts/cluster.sh build [control-plane|ingress]
+#                                             build the binaries into the cache (once);
+#                                             ingress: Traefik only
 #   scripts/cluster.sh up [control-plane]     start etcd and kube-apiserver (control-plane),
 #                                             or the whole node (default)
 #   scripts/cluster.sh down                   stop every process it started, by PID
@@ -36,6 +38,9 @@ KUBELET_PORT=11250
 PAUSE_IMAGE=registry.k8s.io/pause:3.10.1
 RUNTIME_SOCK=/run/count-cluster/containerd.sock
 COREDNS_VERSION=v1.12.4
+# The Ingress and Gateway API controller (runs on this machine, like CoreDNS): the newest
+# release the Go module proxy serves whole (v3.7 replaces a module it does not publish).
+TRAEFIK_VERSION=v3.6.12
 CONTROL_PLANE=(etcd kube-apiserver kubectl)
 NODE=(kube-controller-manager kube-scheduler kubelet kube-proxy coredns)
 
@@ -82,6 +87,13 @@ build() {
   mkdir -p "${BIN}"
   # shellcheck source=scripts/lib/go-toolchain.sh
   GO_MIN_MINOR=26 GO_TOOLCHAIN_DIR="${CACHE}" source "${ROOT_DIR}/scripts/lib/go-toolchain.sh"
+  if [ "${1:-}" = ingress ]; then
+    if [ ! -x "${BIN}/traefik" ]; then
+      dir="$(module_source "github.com/traefik/traefik/v3@${TRAEFIK_VERSION}" '/=> \.\.?\//d')"
+      go_build "${dir}" "${BIN}/traefik" ./cmd/traefik
+    fi
+    return
+  fi
   if [ ! -x "${BIN}/etcd" ]; then
     # server/go.mod replaces its sibling modules (../api, ...) that it also requires at
     # this release: the replaces go, the requirements stay.
