@@ -407,7 +407,41 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: system:count-
 YAML
   start coredns -conf "${d}/Corefile"
   wait_for "node ${NODE_NAME}" 180 "${BIN}/kubectl" wait --for=condition=Ready "node/${NODE_NAME}" --timeout=1s
+  volumes
   log "node ${NODE_NAME} ready"
+}
+
+# The StorageClass "standard" (the manifests' PVCs name it, as minikube's does): local
+# PersistentVolumes on this node, directories under STATE, made ahead (no provisioner is
+# needed); `local` volumes, unlike hostPath, get the pod's fsGroup.
+VOLUMES=12
+volumes() {
+  local i yaml=""
+  for i in $(seq 1 "${VOLUMES}"); do
+    mkdir -p "${STATE}/volumes/pv${i}"
+    yaml+="---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: count-local-${i}}
+spec:
+  capacity: {storage: 20Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: standard
+  local: {path: ${STATE}/volumes/pv${i}}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [${NODE_NAME}]}]}]
+"
+  done
+  "${BIN}/kubectl" apply -f - >/dev/null <<YAML
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: standard}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+${yaml}
+YAML
 }
 
 up() {
@@ -447,8 +481,12 @@ down() {
     [ -z "${saved[1]:-}" ] || sysctl -qw "net.bridge.bridge-nf-call-iptables=${saved[1]}"
     rm -f "${STATE}/sysctl.saved"
   fi
+  # Mounts left by pods (secrets, emptyDirs, container root file systems), deepest first.
+  findmnt -rn -o TARGET | grep -E "^(${STATE}|/run/count-cluster)/" | sort -r | while read -r m; do
+    umount "${m}" 2>/dev/null || umount -l "${m}" || true
+  done
   # The cluster is a test fixture: its data goes with it (certificates and images stay).
-  rm -rf "${STATE}/etcd" "${STATE}/kubelet"
+  rm -rf "${STATE}/etcd" "${STATE}/kubelet" "${STATE}/volumes"
 }
 
 status() {
