@@ -1,10 +1,11 @@
 # Deploys the Count Management System in seed 004's order (PowerShell twin of deploy.sh;
 # see there for the steps and the Secret templates).
-#   ./k8s/deploy.ps1 [-Overlay dev|prod|DIR] [-WithIngress] [-WithGateway]
+#   ./k8s/deploy.ps1 [-Overlay dev|prod|DIR] [-WithIngress] [-WithGateway] [-Infrastructure]
 param(
   [string]$Overlay = "",
   [switch]$WithIngress,
-  [switch]$WithGateway
+  [switch]$WithGateway,
+  [switch]$Infrastructure
 )
 $ErrorActionPreference = "Stop"
 $ScriptDir = Split-Path -Parent $MyInvocation.MyCommand.Path
@@ -30,10 +31,15 @@ Set-Content -Path $rendered -Value ($docs -join "`n---`n")
 function Apply([string]$components) {
   Invoke-Kubectl apply -f $rendered -l "app.kubernetes.io/component in ($components)"
 }
-function Wait-Rollouts([string]$components) {
-  $names = & kubectl get -f $rendered -l "app.kubernetes.io/component in ($components)" -o name |
-    Where-Object { $_ -match "^(deployment|statefulset)" }
-  foreach ($r in $names) { Invoke-Kubectl -n $Ns rollout status $r --timeout=$Timeout }
+# Applies and waits for the Deployments and StatefulSets applied (names from the apply,
+# not from the cluster, where nothing exists yet on a first deploy).
+function Apply-And-Wait([string]$components) {
+  $applied = & kubectl apply -f $rendered -l "app.kubernetes.io/component in ($components)" -o name
+  if ($LASTEXITCODE -ne 0) { throw "kubectl apply ($components) failed" }
+  $applied | Write-Host
+  foreach ($r in ($applied | Where-Object { $_ -match "^(deployment|statefulset)\.apps/" })) {
+    Invoke-Kubectl -n $Ns rollout status $r --timeout=$Timeout
+  }
 }
 function Ensure-Secret([string]$name, [string]$template, [hashtable]$values) {
   & kubectl -n $Ns get secret $name 2>$null | Out-Null
@@ -72,12 +78,17 @@ try {
   Ensure-Secret "dashboard-stream-token" "dashboard-stream-token.yaml" @{ STREAM_TOKEN_SECRET = $streamSecret }
   Write-Host "--- 3. PersistentVolumeClaims"; Apply "storage"
   Write-Host "--- 4. infrastructure: PostgreSQL, Redis, ZooKeeper, Kafka"
-  Apply "database,cache,messaging"; Wait-Rollouts "database,cache,messaging"
+  Apply-And-Wait "database,cache,messaging"
   Write-Host "--- 5. init Jobs: databases, schemas (countinfo, dashboardconfig), topic"
   Invoke-Kubectl -n $Ns delete job -l app.kubernetes.io/component=init --ignore-not-found
   Apply "init"
   Invoke-Kubectl -n $Ns wait --for=condition=complete job -l app.kubernetes.io/component=init --timeout=$Timeout
-  Write-Host "--- 6. services"; Apply "api"; Wait-Rollouts "api"
+  if ($Infrastructure) {
+    Write-Host "=== infrastructure deployed (the services: helm upgrade --install, docs/DEPLOY.md) ==="
+    Invoke-Kubectl -n $Ns get pods
+    return
+  }
+  Write-Host "--- 6. services"; Apply-And-Wait "api"
   if ($WithIngress -or $WithGateway) { Write-Host "--- 7. public routes"; Apply "ingress,gateway" }
   Write-Host "=== deployed ==="
   Invoke-Kubectl -n $Ns get pods

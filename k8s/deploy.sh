@@ -5,6 +5,8 @@
 #   6 the services  7 optionally the Ingress and/or the Gateway API route
 #
 #   k8s/deploy.sh [--overlay dev|prod|DIR] [--with-ingress] [--with-gateway]
+#   k8s/deploy.sh [--overlay dev|prod|DIR] --infrastructure    steps 1-5 only, for the Helm
+#                                                               chart (docs/DEPLOY.md, Helm)
 #
 # The default is the base (k8s/). The rendering (kubectl kustomize) is applied phase by
 # phase, selected by the label app.kubernetes.io/component every resource carries.
@@ -21,12 +23,14 @@ TIMEOUT="${TIMEOUT:-300s}"
 overlay="${SCRIPT_DIR}"
 with_ingress=false
 with_gateway=false
+infrastructure=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --overlay) overlay="$2"; shift ;;
     --with-ingress) with_ingress=true ;;
     --with-gateway) with_gateway=true ;;
-    *) echo "usage: $0 [--overlay dev|prod|DIR] [--with-ingress] [--with-gateway]" >&2; exit 2 ;;
+    --infrastructure) infrastructure=true ;;
+    *) echo "usage: $0 [--overlay dev|prod|DIR] [--with-ingress] [--with-gateway] [--infrastructure]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -49,10 +53,14 @@ $with_gateway || skip="${skip} Gateway HTTPRoute"
 kubectl kustomize "${overlay}" | drop_kinds ${skip} > "${rendered}"
 
 apply() { kubectl apply -f "${rendered}" -l "app.kubernetes.io/component in ($1)"; }
-wait_rollouts() {
-  local r
-  for r in $(kubectl get -f "${rendered}" -l "app.kubernetes.io/component in ($1)" -o name \
-               | grep -E '^(deployment|statefulset)'); do
+# Applies the components' objects and waits for each of their Deployments and StatefulSets
+# to roll out. The names come from what was applied (not from the cluster, where nothing
+# exists yet on a first deploy).
+apply_and_wait() {
+  local applied r
+  applied="$(kubectl apply -f "${rendered}" -l "app.kubernetes.io/component in ($1)" -o name)"
+  printf '%s\n' "${applied}"
+  for r in $(printf '%s\n' "${applied}" | grep -E '^(deployment|statefulset)\.apps/' || true); do
     kubectl -n "${NS}" rollout status "${r}" --timeout="${TIMEOUT}"
   done
 }
@@ -102,8 +110,7 @@ echo "--- 3. PersistentVolumeClaims"
 apply storage
 
 echo "--- 4. infrastructure: PostgreSQL, Redis, ZooKeeper, Kafka"
-apply "database,cache,messaging"
-wait_rollouts "database,cache,messaging"
+apply_and_wait "database,cache,messaging"
 
 echo "--- 5. init Jobs: databases, schemas (countinfo, dashboardconfig), topic"
 # A Job's pod template cannot change: the finished Jobs go, the new ones run (idempotent).
@@ -112,9 +119,14 @@ apply init
 kubectl -n "${NS}" wait --for=condition=complete job -l app.kubernetes.io/component=init \
   --timeout="${TIMEOUT}"
 
+if $infrastructure; then
+  echo "=== infrastructure deployed (the services: helm upgrade --install, docs/DEPLOY.md) ==="
+  kubectl -n "${NS}" get pods
+  exit 0
+fi
+
 echo "--- 6. services"
-apply api
-wait_rollouts api
+apply_and_wait api
 
 if $with_ingress || $with_gateway; then
   echo "--- 7. public routes"

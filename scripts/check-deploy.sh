@@ -10,7 +10,10 @@
 #   6. the agreement test (scripts/deploy_agreement.py): Kustomize, Helm, Dockerfiles and
 #      the binaries agree on images, ports, probes, environment names and resources; and
 #      its self-test: a port, probe path or environment name of a dashboard service changed
-#      on one side only must make it fail.
+#      on one side only must make it fail;
+#   7. every rendering applied with --dry-run=server to a real kube-apiserver, and
+#      deploy.sh and the Helm flow run against it (scripts/e2e-kubernetes.sh --server-side,
+#      on a cluster of its own from scripts/cluster.sh: built from source once, cached).
 #
 #   scripts/check-deploy.sh          (builds the service binaries first if they are missing)
 #
@@ -19,7 +22,7 @@
 # and the schemas are generated there from the pinned modules' own files, so after the
 # first run nothing is fetched. kube-linter is not available from the Go module proxy
 # here; kube-score is the policy check instead. Go itself: the machine's go if it is 1.24
-# or newer, else the pinned toolchain GO_TOOLCHAIN from the Go module proxy (below).
+# or newer, else a pinned toolchain from the Go module proxy (scripts/lib/go-toolchain.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +32,6 @@ KUSTOMIZE=sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
 HELM=helm.sh/helm/v3/cmd/helm@v3.19.0
 KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
 KUBE_SCORE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
-# The Go toolchain used when the machine's go is older than 1.24 (see below).
-GO_TOOLCHAIN=go1.27.3
 
 tools="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}"
 python=/usr/bin/python3
@@ -43,34 +44,13 @@ missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 $python -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 command -v unshare >/dev/null || missing+=(util-linux)
-command -v go >/dev/null || missing+=(golang-go)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The pinned tools need Go 1.24 or newer. A go that is older (Debian 12's golang-go is
-# 1.19, which predates GOTOOLCHAIN) gets the pinned toolchain GO_TOOLCHAIN the way
-# GOTOOLCHAIN would fetch it: the module golang.org/toolchain from the Go module proxy,
-# into the module cache, once; its bin/ then comes first on PATH.
-go_minor() { go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p'; }
-go_found="$(go_minor)"
-if [ "${go_found:-0}" -lt 24 ]; then
-  mkdir -p "${tools}"
-  echo "check-deploy: $(go env GOVERSION) is older than go1.24; using ${GO_TOOLCHAIN} (Go module proxy, once)" >&2
-  toolchain="$(cd "${tools}" && GO111MODULE=on go mod download -json \
-    "golang.org/toolchain@v0.0.1-${GO_TOOLCHAIN}.$(go env GOOS)-$(go env GOARCH)" \
-    | $python -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or sys.exit(d.get("Error")))')"
-  # Module zips keep no execute bits; the go command sets them the same way on first use.
-  chmod a+x "${toolchain}"/bin/* "${toolchain}"/pkg/tool/*/*
-  export PATH="${toolchain}/bin:${PATH}"
-  export GOTOOLCHAIN=local
-fi
-go_found="$(go_minor)"
-if [ "${go_found:-0}" -lt 24 ]; then
-  echo "check-deploy: Go >= 1.24 is needed to build the pinned tools; found $(go env GOVERSION)" >&2
-  exit 1
-fi
+# shellcheck source=scripts/lib/go-toolchain.sh
+GO_TOOLCHAIN_DIR="${tools}" source scripts/lib/go-toolchain.sh
 
 # go_tool MODULE@VERSION: prints the path of the installed binary, building it if needed.
 go_tool() {
@@ -80,7 +60,7 @@ go_tool() {
   dir="${tools}/${name}-${version}"
   if [ ! -x "${dir}/${name}" ]; then
     echo "installing ${name} ${version} (go install, once)" >&2
-    GOBIN="${dir}" GOFLAGS=-mod=mod GOTOOLCHAIN=local go install "${module}@${version}" >&2
+    GOBIN="${dir}" GOFLAGS=-mod=mod nice -n 15 go install "${module}@${version}" >&2
   fi
   echo "${dir}/${name}"
 }
@@ -163,7 +143,7 @@ done
 
 # ---- 4. shell scripts
 echo "== shellcheck"
-shellcheck k8s/*.sh scripts/*.sh
+shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh
 
 # ---- 5. the database init script, twice, on a real PostgreSQL
 pg_bin=""
@@ -201,3 +181,7 @@ echo "== agreement: Kustomize, Helm, Dockerfiles, binaries"
 $python scripts/deploy_agreement.py "${out}" "${bin_dir}"
 echo "== agreement self-test: one-sided changes are caught"
 $python scripts/deploy_agreement.py --self-test "${out}" "${bin_dir}"
+
+# ---- 7. a real API server
+echo "== server-side: a real kube-apiserver (scripts/e2e-kubernetes.sh --server-side)"
+HELM="${helm}" scripts/e2e-kubernetes.sh --server-side "${out}"

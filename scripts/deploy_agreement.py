@@ -25,7 +25,11 @@ It checks that
      host and path, GET to read and mutations to write on the HTTPRoute, /dashboard/events
      to the update service unbuffered and without a short timeout and the rest of
      /dashboard to the provision service, each service on its database, the termination
-     budget, the cache's maxmemory below its limit, the SSE queues below the pod's limit.
+     budget, the cache's maxmemory below its limit, the SSE queues below the pod's limit;
+     every namespaced object in the namespace count-system; every pod under a
+     ServiceAccount of its own that the same rendering creates (a Helm hook's before its
+     Job); and the chart creates nothing that `k8s/deploy.sh --infrastructure` applied
+     (Helm cannot import objects it does not own).
 Exits 1 naming every disagreement.
 
 --self-test proves that the test fails when one side changes: it changes a port, a probe
@@ -62,6 +66,15 @@ DATABASES = {"DATABASE_URL": {"count-write-service": "countinfo", "count-managem
              "COUNTINFO_DATABASE_URL": {"dashboard-provision-service": "countinfo"}}
 MIGRATIONS = {"count-management-service": "countinfo", "dashboard-provision-service": "dashboardconfig"}
 LIVE_SERVICE, PAGE_SERVICE = "dashboard-update-service", "dashboard-provision-service"
+NAMESPACE = "count-system"
+CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "GatewayClass"}
+POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+# What `k8s/deploy.sh --infrastructure` applies (steps 1-5, by this label), before the chart.
+INFRA_COMPONENTS = {"namespace", "config", "storage", "database", "cache", "messaging", "init"}
+# The Secrets deploy.sh creates from k8s/secret/ (the chart's are hooks, secrets.create).
+DEPLOY_SECRETS = {"postgresql-secret", "count-api-keys", "dashboard-stream-token"}
+# The services' settings: app-config in k8s/, services-config in the chart.
+CONFIG_NAMES = ("app-config", "services-config")
 errors: list[str] = []
 
 
@@ -94,7 +107,10 @@ def env_sources(c: dict) -> dict[str, str]:
             out[e["name"]] = f"value:{e['value']}"
         else:
             (kind, ref), = e["valueFrom"].items()
-            out[e["name"]] = f"{kind}:{ref.get('name', '')}/{ref.get('key', ref.get('fieldPath'))}"
+            source = ref.get("name", "")
+            if kind == "configMapKeyRef" and source in CONFIG_NAMES:
+                source = "app-config"  # the same keys under the chart's own name
+            out[e["name"]] = f"{kind}:{source}/{ref.get('key', ref.get('fieldPath'))}"
     return out
 
 
@@ -164,9 +180,17 @@ def compare(kname: str, hname: str, k: list[dict], h: list[dict]) -> None:
                 fail(f"{kname}/{hname} {name}: {kind} only in {'helm' if a is None else 'kustomize'}")
             elif kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget") and a["spec"] != b["spec"]:
                 fail(f"{kname}/{hname} {name}: {kind} spec differs:\n    {a['spec']}\n    {b['spec']}")
-    kc, hc = ki[("ConfigMap", "app-config")]["data"], hi[("ConfigMap", "app-config")]["data"]
+    kc, hc = app_config(k)["data"], app_config(h)["data"]
     if kc != hc:
         fail(f"{kname}/{hname}: app-config differs: {sorted(set(kc.items()) ^ set(hc.items()))}")
+    infra = {(d["kind"], d["metadata"]["name"]) for d in k
+             if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") in INFRA_COMPONENTS}
+    infra |= {("Secret", n) for n in DEPLOY_SECRETS}
+    for d in h:
+        key = (d["kind"], d["metadata"]["name"])
+        if key in infra and "helm.sh/hook" not in d["metadata"].get("annotations", {}):
+            fail(f"{kname}/{hname}: the chart creates {key[0]}/{key[1]}, which deploy.sh --infrastructure "
+                 f"already applied: Helm cannot import it")
     if sorted(ingress_rules(k, True)) != sorted(ingress_rules(h, True)):
         fail(f"{kname}/{hname}: Ingress rules differ:\n    {sorted(ingress_rules(k, True))}\n"
              f"    {sorted(ingress_rules(h, True))}")
@@ -187,7 +211,7 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
     check_dashboard_routes(name, docs)
     cms = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
     live = api_deployments(docs).get(LIVE_SERVICE)
-    conf = cms["app-config"]["data"]
+    conf = app_config(docs)["data"]
     if live and "sse.max.subscribers" in conf:
         queues = int(conf["sse.max.subscribers"]) * int(conf["sse.client.queue.kb"]) / 1024
         limit = container(live)["resources"]["limits"]["memory"]
@@ -210,11 +234,12 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
         if spec["terminationGracePeriodSeconds"] < sleep + drain + 10:
             fail(f"{name} {dep['metadata']['name']}: grace {spec['terminationGracePeriodSeconds']} s < "
                  f"preStop {sleep} + drain {drain} + flush and buffer 10")
-        version = cms["app-config"]["data"]["app.version"]
+        version = conf["app.version"]
         if not c["image"].endswith(":" + version):
             fail(f"{name} {dep['metadata']['name']}: image {c['image']} is not release {version}")
         if sum(1 for e in c["env"] if e["name"] == "APP_VERSION") != 1:
             fail(f"{name} {dep['metadata']['name']}: APP_VERSION not set once")
+    check_namespaces_and_accounts(name, docs)
     if kustomize:
         for d in docs:
             labels = d["metadata"].get("labels", {})
@@ -228,6 +253,38 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
             limit = sts["redis-cache"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
             if not int(maxmem) < int(limit.rstrip("Mi")):
                 fail(f"{name}: redis-cache maxmemory {maxmem}mb is not below its limit {limit}")
+
+
+def app_config(docs: list[dict]) -> dict:
+    """The services' ConfigMap: app-config (k8s/), services-config (the chart)."""
+    return next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] in CONFIG_NAMES)
+
+
+def hook_weight(d: dict) -> int | None:
+    notes = d["metadata"].get("annotations", {})
+    return int(notes.get("helm.sh/hook-weight", "0")) if "helm.sh/hook" in notes else None
+
+
+def check_namespaces_and_accounts(name: str, docs: list[dict]) -> None:
+    """Every namespaced object in count-system (a Service elsewhere cannot be reached by its
+    short name); every pod under a ServiceAccount of its own that this rendering creates,
+    created before the pod (a hook Job's account is a hook of lower weight)."""
+    accounts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ServiceAccount"}
+    for d in docs:
+        kind, obj = d["kind"], d["metadata"]["name"]
+        if kind not in CLUSTER_KINDS and d["metadata"].get("namespace") != NAMESPACE:
+            fail(f"{name}: {kind}/{obj} is in namespace {d['metadata'].get('namespace') or '(none: default)'}, "
+                 f"not {NAMESPACE}")
+        if kind not in POD_OWNERS:
+            continue
+        account = d["spec"]["template"]["spec"].get("serviceAccountName")
+        if account in (None, "", "default"):
+            fail(f"{name}: {kind}/{obj} runs under the default ServiceAccount")
+        elif account not in accounts:
+            fail(f"{name}: {kind}/{obj} runs under ServiceAccount {account}, which the rendering does not create")
+        elif hook_weight(d) is not None and not (hook_weight(accounts[account]) is not None
+                                                 and hook_weight(accounts[account]) < hook_weight(d)):
+            fail(f"{name}: hook {kind}/{obj} runs under ServiceAccount {account}, which is not a hook created before it")
 
 
 def mebibytes(quantity: str) -> float:
@@ -520,6 +577,20 @@ def rename_env(docs: list[dict], name: str, old: str, new: str) -> None:
     env["name"] = new
 
 
+def drop_namespace(docs: list[dict], kind: str, name: str) -> None:
+    next(d for d in docs if (d["kind"], d["metadata"]["name"]) == (kind, name))["metadata"].pop("namespace")
+
+
+def drop_account(docs: list[dict], kind: str, name: str) -> None:
+    d = next(d for d in docs if (d["kind"], d["metadata"]["name"]) == (kind, name))
+    d["spec"]["template"]["spec"].pop("serviceAccountName")
+
+
+def rename_config(docs: list[dict], old: str, new: str) -> None:
+    """The ConfigMap and every reference to it."""
+    docs[:] = json.loads(json.dumps(docs).replace(f'"{old}"', f'"{new}"'))
+
+
 # Each: (what changes, renders it changes, the change, Dockerfile texts, the disagreement
 # that must be reported). Kustomize base is paired with Helm's default values.
 BOTH = ["kustomize-base", "helm-default", "kustomize-prod", "helm-prod"]
@@ -550,6 +621,16 @@ MUTATIONS = [
      {"compose": yaml.safe_load((ROOT / "compose.yaml").read_text()
                                 .replace("SSE_RETRY_MS:", "SSE_RETRY_MILLIS:"))},
      "only in compose ['SSE_RETRY_MILLIS']"),
+    # The defects a real API server showed (issue 15), each put back.
+    ("prod: the Sentinel StatefulSet without a namespace (lands in default)", ["kustomize-prod"],
+     lambda d: drop_namespace(d, "StatefulSet", "redis-sentinel"), None,
+     "StatefulSet/redis-sentinel is in namespace (none: default)"),
+    ("Helm: the migrate hook Job without its ServiceAccount", ["helm-default"],
+     lambda d: drop_account(d, "Job", "count-migrate"), None,
+     "Job/count-migrate runs under the default ServiceAccount"),
+    ("Helm: the chart's ConfigMap named app-config, as deploy.sh's", ["helm-default"],
+     lambda d: rename_config(d, "services-config", "app-config"), None,
+     "the chart creates ConfigMap/app-config, which deploy.sh --infrastructure already applied"),
 ]
 
 

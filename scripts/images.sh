@@ -3,6 +3,7 @@
 # HEALTHCHECK, and exits 0 on SIGTERM. Image sizes go to docs/IMAGES.md.
 #
 #   scripts/images.sh [SERVICE...]     default: every <dir>/Dockerfile of the repository
+#   scripts/images.sh --base           only the base image (scripts/e2e-kubernetes.sh)
 #
 # No Docker engine is needed: podman builds from a Debian 12 base made here with
 # debootstrap (minbase) and imported as debian:bookworm-slim, so nothing is pulled from
@@ -38,6 +39,8 @@ if ! "${podman[@]}" image exists debian:bookworm-slim; then
   tar -C "$rootfs" -c . | "${podman[@]}" import - debian:bookworm-slim >/dev/null
   rm -rf "$rootfs"
 fi
+
+[ "${1:-}" != --base ] || exit 0
 
 if [ $# -gt 0 ]; then services=("$@"); else
   services=()

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# The deploy artifacts against a real Kubernetes API server (docs/DEPLOY.md, "A real
+# cluster here"), on a cluster of its own that scripts/cluster.sh starts and stops.
+#
+#   scripts/e2e-kubernetes.sh --server-side RENDER_DIR
+#       run by scripts/check-deploy.sh with its renderings (RENDER_DIR) and its helm (HELM):
+#       etcd and kube-apiserver only (no nodes), then
+#         1. every rendering applied with --dry-run=server: the API server accepts every
+#            object and Pod Security "restricted" warns about no pod template;
+#         2. k8s/deploy.sh on a first deploy waits for the infrastructure it just applied
+#            (nodes never come, so it must stop there, timed out, before the init Jobs);
+#         3. the Helm chart installs over what `deploy.sh --infrastructure` applied.
+#       The cluster is its own (state ${COUNT_CLUSTER_STATE}, API port 16444), so a cluster
+#       someone runs for the full walk is never touched.
+#
+#   scripts/e2e-kubernetes.sh --node
+#       the whole node (scripts/cluster.sh up): a Pod Security "restricted" namespace, an
+#       image loaded into containerd without a registry, a Deployment Ready behind a
+#       Service, reached from another pod by its DNS name (CoreDNS, kube-proxy, the pod
+#       bridge), logs and exec through the kubelet, a privileged pod refused, the namespace
+#       deleted to nothing, and `cluster.sh down` leaving no process, bridge or rule.
+set -euo pipefail
+ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
+cd "${ROOT_DIR}"
+
+usage() { sed -n 5,22p "$0" >&2; exit 2; }
+NS=count-system
+failures=0
+failed() { echo "   FAIL $*"; failures=$((failures + 1)); }
+cluster() { scripts/cluster.sh "$@"; }
+work="$(mktemp -d)"
+trap 'rm -rf "${work}"' EXIT
+
+server_side() {
+  local render helm gateway_api crds
+  render="$(cd "$1" && pwd)"
+  helm="${HELM:?HELM: the helm binary (scripts/check-deploy.sh sets it)}"
+  export COUNT_CLUSTER_STATE="${COUNT_CLUSTER_STATE:-/var/lib/count-cluster-check}"
+  export COUNT_CLUSTER_API_PORT=16444 COUNT_CLUSTER_ETCD_PORT=12479
+  eval "$(cluster env)"
+  trap 'cluster down; rm -rf "${work}"' EXIT
+  cluster down >/dev/null 2>&1 || true  # a fresh etcd
+  cluster up control-plane
+
+  # The Gateway API CRDs (standard channel) of the release the schemas come from.
+  gateway_api="$(sed -n 's/^GATEWAY_API_VERSION=//p' scripts/check-deploy.sh)"
+  crds="$(cd "${work}" && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/gateway-api@${gateway_api}" \
+    | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/config/crd/standard"
+  kubectl apply --server-side -f "${crds}" >/dev/null
+  kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  # The namespace itself (the dry runs of what lives in it need it to exist).
+  kubectl apply -f "${render}/kustomize-base.yaml" -l app.kubernetes.io/component=namespace >/dev/null
+
+  echo "== 1. every rendering, kubectl apply --dry-run=server (Kubernetes $(kubectl version -o json \
+    | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])'))"
+  for f in "${render}"/*.yaml; do
+    if ! kubectl apply --dry-run=server -f "$f" >"${work}/out" 2>"${work}/err"; then
+      failed "$(basename "$f"): refused"; sed 's/^/     /' "${work}/err"
+    elif grep -q 'would violate PodSecurity' "${work}/err"; then
+      failed "$(basename "$f"): Pod Security restricted"; grep 'PodSecurity' "${work}/err" | sed 's/^/     /'
+    else
+      echo "   $(basename "$f"): $(wc -l <"${work}/out") objects accepted, no Pod Security warning"
+    fi
+  done
+
+  echo "== 2. k8s/deploy.sh, first deploy: waits for the infrastructure it applied"
+  export POSTGRES_PASSWORD=check-only STREAM_TOKEN_SECRET=check-only-stream-token-secret-0123456789
+  export COUNT_API_KEYS='[{"name":"check","scopes":["admin"],"sha256":"00"}]'
+  if TIMEOUT=3s k8s/deploy.sh --overlay dev --infrastructure >"${work}/deploy.log" 2>&1; then
+    failed "deploy.sh finished although no pod can run (it waited for nothing)"
+  fi
+  if grep -q 'NotFound' "${work}/deploy.log"; then
+    failed "deploy.sh looked for objects that do not exist yet:"; grep NotFound "${work}/deploy.log" | head -5
+  fi
+  if grep -q -- '--- 5\.' "${work}/deploy.log"; then
+    failed "deploy.sh went on to the init Jobs without its infrastructure"
+  fi
+  if ! grep -q 'timed out waiting' "${work}/deploy.log"; then
+    failed "deploy.sh did not wait for a rollout"
+  fi
+  if [ "${failures}" -eq 0 ]; then
+    echo "   stopped in step 4, waiting: $(grep -m1 -E 'Waiting for|timed out' "${work}/deploy.log")"
+  else
+    sed 's/^/     /' "${work}/deploy.log" | tail -20
+  fi
+
+  echo "== 3. helm install over what deploy.sh --infrastructure applied (hooks off: no nodes)"
+  # deploy.sh stopped in step 4 above: steps 1-4 are applied; the init Jobs of step 5 are
+  # k8s/'s own and the chart has none of them.
+  if "${helm}" install count-system helm/count-system -n "${NS}" -f helm/count-system/ci/values-dev.yaml \
+       --no-hooks >"${work}/helm.log" 2>&1; then
+    echo "   installed: $(kubectl -n "${NS}" get deploy -l app.kubernetes.io/managed-by=Helm -o name | wc -l) Deployments owned by the release"
+  else
+    failed "helm install: $(tail -3 "${work}/helm.log")"
+  fi
+
+}
+
+node() {
+  eval "$(cluster env)"
+  local start=$SECONDS ns=count-smoke image=docker.io/library/count-smoke:1
+  trap 'cluster down; rm -rf "${work}"' EXIT
+  cluster down >/dev/null 2>&1 || true
+  cluster up
+  echo "== node Ready $((SECONDS - start)) s after \`cluster.sh up\` (binaries cached)"
+  kubectl get nodes -o wide | sed 's/^/   /'
+
+  echo "== an image into containerd without a registry (podman build, save, ctr import)"
+  scripts/images.sh --base >/dev/null
+  printf '%s\n' 'FROM debian:bookworm-slim' \
+    'RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 >/dev/null && rm -rf /var/lib/apt/lists/*' \
+    'USER 10001:10001' >"${work}/Containerfile"
+  podman --runtime runc build --pull=never --network host --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 \
+    -q -t "${image}" -f "${work}/Containerfile" "${work}" >/dev/null
+  podman --runtime runc save --format docker-archive "${image}" -o "${work}/image.tar"
+  ctr --address /run/count-cluster/containerd.sock -n k8s.io images import "${work}/image.tar" >/dev/null
+  echo "   ${image} imported"
+
+  echo "== a restricted namespace, a Deployment behind a Service, reached by name from a pod"
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: ${ns}
+  labels: {pod-security.kubernetes.io/enforce: restricted}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: ${ns}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      automountServiceAccountToken: false
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: web
+          image: ${image}
+          imagePullPolicy: Never
+          command: [python3, -m, http.server, "8080", -d, /etc]
+          ports: [{containerPort: 8080}]
+          readinessProbe: {httpGet: {path: /hostname, port: 8080}, periodSeconds: 2}
+          securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: ${ns}}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: ${ns}}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+    - name: client
+      image: ${image}
+      imagePullPolicy: Never
+      command: [sleep, infinity]
+      securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+YAML
+  local ready=$SECONDS
+  if kubectl -n "${ns}" rollout status deploy/web --timeout=180s >/dev/null \
+     && kubectl -n "${ns}" wait --for=condition=Ready pod/client --timeout=120s >/dev/null; then
+    echo "   2 web pods and the client Ready in $((SECONDS - ready)) s"
+  else
+    failed "pods not Ready"; kubectl -n "${ns}" get pods,events | sed 's/^/     /'
+  fi
+  local name got
+  for name in web "web.${ns}.svc.cluster.local"; do
+    got="$(kubectl -n "${ns}" exec client -- python3 -c \
+      "import urllib.request; print(urllib.request.urlopen('http://${name}/hostname', timeout=5).status)" 2>&1)" || true
+    if [ "${got}" = 200 ]; then echo "   GET http://${name}/hostname from the client pod: 200"; else failed "GET http://${name}: ${got}"; fi
+  done
+  if kubectl -n "${ns}" logs deploy/web 2>/dev/null | grep -q 'GET /hostname'; then
+    echo "   kubectl logs: the web pod logged the requests"
+  else
+    failed "kubectl logs shows no request"
+  fi
+
+  echo "== Pod Security restricted: a privileged pod is refused"
+  if got="$(kubectl -n "${ns}" run privileged --image="${image}" --image-pull-policy=Never \
+              --overrides='{"spec":{"containers":[{"name":"privileged","image":"'"${image}"'","securityContext":{"privileged":true}}]}}' \
+              -- sleep 1 2>&1)"; then
+    failed "a privileged pod was admitted"
+  else
+    echo "   refused: $(printf '%s' "${got}" | grep -o 'violates PodSecurity[^:]*')"
+  fi
+
+  echo "== the namespace deleted: nothing left"
+  kubectl delete namespace "${ns}" --timeout=120s >/dev/null
+  if [ -z "$(ctr --address /run/count-cluster/containerd.sock -n k8s.io tasks ls -q)" ]; then
+    echo "   no container runs"
+  else
+    failed "containers still run: $(ctr --address /run/count-cluster/containerd.sock -n k8s.io tasks ls -q | wc -l)"
+  fi
+
+  echo "== cluster.sh down"
+  cluster down
+  trap 'rm -rf "${work}"' EXIT
+  local left
+  left="$(cluster status 2>/dev/null | grep -c ': running' || true)"
+  [ "${left}" = 0 ] || failed "${left} processes still run"
+  ! ip link show count0 >/dev/null 2>&1 || failed "the bridge count0 is left"
+  ! iptables-save 2>/dev/null | grep -q 'KUBE-SVC' || failed "kube-proxy's rules are left"
+  [ "${failures}" -gt 0 ] || echo "   no process, no bridge, no kube-proxy rule left"
+}
+
+case "${1:-}" in
+  --server-side) [ -d "${2:-}" ] || usage; server_side "$2" ;;
+  --node) node ;;
+  *) usage ;;
+esac
+if [ "${failures}" -gt 0 ]; then
+  echo "e2e-kubernetes ${1}: ${failures} failure(s)"
+  exit 1
+fi
+echo "e2e-kubernetes ${1}: everything passed"
