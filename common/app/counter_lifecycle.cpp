@@ -69,12 +69,12 @@ Change CounterLifecycle::Update(const core::CountInfo& info) {
   return {std::nullopt, info};
 }
 
-Change CounterLifecycle::Delete(std::string_view id) {
+Change CounterLifecycle::Delete(std::string_view id, bool purge_history) {
   const auto before = info_.Get(id);
   if (before) info_.Delete(id);
   bool had_value = false;
   try {
-    had_value = values_.Delete(id);
+    had_value = values_.Delete(id, purge_history);
   } catch (const core::StoreUnavailable& e) {
     if (!before) throw;  // nothing to undo: the plain 503
     return {Rollback("deleting " + Quoted(id), e, [&] { info_.Create(*before); }), {}};

@@ -40,8 +40,9 @@ class CounterLifecycle {
   // Replaces description and bounds; refused (out-of-bounds) when the current value lies
   // outside the new bounds.
   Change Update(const core::CountInfo& info);
-  // Removes the counter from both stores. not-found when neither has it.
-  Change Delete(std::string_view id);
+  // Removes the counter from both stores (and, with `purge_history`, its history, through its
+  // deleted event). not-found when neither has it.
+  Change Delete(std::string_view id, bool purge_history);
 
  private:
   // The value store failed after the information store changed: undoes that change and

@@ -62,7 +62,9 @@ class CuedValueStore final : public core::CountValueStore {
   UpdateResult UpdateInfo(const core::CountInfo& info) override {
     return cue_.Check(), inner_.UpdateInfo(info);
   }
-  bool Delete(std::string_view id) override { return cue_.Check(), inner_.Delete(id); }
+  bool Delete(std::string_view id, bool purge) override {
+    return cue_.Check(), inner_.Delete(id, purge);
+  }
   bool Ping() override { return inner_.Ping(); }
 
  private:
@@ -172,20 +174,20 @@ TEST_F(CounterLifecycleTest, UpdateWhenTheInformationStoreStopsBetweenTheWritesC
 TEST_F(CounterLifecycleTest, DeleteWhenTheValueStoreFailsIsUndone) {
   ASSERT_FALSE(lifecycle.Create(Info("a"), 5).problem);
   value_cue.fail_after = 0;
-  const auto c = lifecycle.Delete("a");
+  const auto c = lifecycle.Delete("a", false);
   ASSERT_TRUE(c.problem);
   EXPECT_NE(c.problem->detail.find("nothing was changed"), std::string::npos);
   ExpectBoth("a");
   value_cue.fail_after = -1;
-  EXPECT_FALSE(lifecycle.Delete("a").problem);
+  EXPECT_FALSE(lifecycle.Delete("a", false).problem);
   ExpectNeither("a");
-  EXPECT_EQ(lifecycle.Delete("a").problem->outcome, core::Outcome::kNotFound);
+  EXPECT_EQ(lifecycle.Delete("a", false).problem->outcome, core::Outcome::kNotFound);
 }
 
 TEST_F(CounterLifecycleTest, DeleteWhenTheInformationStoreStopsBetweenTheWritesCompletes) {
   ASSERT_FALSE(lifecycle.Create(Info("a"), 5).problem);
   info_cue.fail_after = 2;  // Get and Delete succeed, then it is down
-  EXPECT_FALSE(lifecycle.Delete("a").problem);
+  EXPECT_FALSE(lifecycle.Delete("a", false).problem);
   ExpectNeither("a");
 }
 

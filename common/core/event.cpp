@@ -49,6 +49,7 @@ std::string ToJson(const Event& e) {
                         {"timestamp", FormatTimestamp(e.timestamp)},
                         {"source", e.source}};
   if (e.delta) o["delta"] = *e.delta;
+  if (e.purge_history) o["purgeHistory"] = true;
   return boost::json::serialize(o);
 }
 
@@ -83,6 +84,10 @@ std::optional<Event> EventFromJson(std::string_view json) {
           *time,
           source ? std::string(*source) : std::string()};
   if (o->contains("delta") && !e.delta) return std::nullopt;
+  if (const auto* purge = o->if_contains("purgeHistory")) {
+    if (!purge->is_bool() || e.type != EventType::kDeleted) return std::nullopt;
+    e.purge_history = purge->get_bool();
+  }
   return e;
 }
 

@@ -29,11 +29,15 @@ struct Event {
   std::int64_t value = 0;  // the new absolute value (the last value for a deleted event)
   Timestamp timestamp{};
   std::string source;  // the service that applied the change
+  // A deleted event only: the counter's history goes with it (DELETE ?purgeHistory=true);
+  // the history store forgets it when it records this event (docs/ARCHITECTURE.md).
+  bool purge_history = false;
 };
 
 std::string NewEventId();  // 32 hex digits from a CSPRNG
 
-// {"eventId","type","countId","delta","value","timestamp","source"}; delta omitted when absent.
+// {"eventId","type","countId","delta","value","timestamp","source","purgeHistory"}; delta
+// omitted when absent, purgeHistory when false.
 std::string ToJson(const Event& e);
 // nullopt for anything that is not a well-formed event.
 std::optional<Event> EventFromJson(std::string_view json);

@@ -24,6 +24,12 @@ TEST(Event, JsonRoundTrip) {
   e.delta.reset();
   EXPECT_NE(ToJson(e).find("\"type\":\"count_updated\""), std::string::npos);
   EXPECT_EQ(ToJson(e).find("delta"), std::string::npos);
+  EXPECT_EQ(ToJson(e).find("purgeHistory"), std::string::npos);
+  EXPECT_FALSE(back->purge_history);
+
+  e.type = EventType::kDeleted;
+  e.purge_history = true;
+  EXPECT_TRUE(EventFromJson(ToJson(e))->purge_history);
 }
 
 TEST(Event, RejectsMalformed) {
@@ -33,7 +39,9 @@ TEST(Event, RejectsMalformed) {
        R"({"eventId":"x","type":"nope","countId":"a","value":1,"timestamp":"2026-11-22T08:15:30.123Z"})",
        R"({"eventId":"x","type":"count_updated","countId":"-a","value":1,"timestamp":"2026-11-22T08:15:30.123Z"})",
        R"({"eventId":"x","type":"count_updated","countId":"a","value":1.5,"timestamp":"2026-11-22T08:15:30.123Z"})",
-       R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"delta":"2","timestamp":"2026-11-22T08:15:30.123Z"})"})
+       R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"delta":"2","timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"purgeHistory":true,"timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_deleted","countId":"a","value":1,"purgeHistory":1,"timestamp":"2026-11-22T08:15:30.123Z"})"})
     EXPECT_FALSE(EventFromJson(bad)) << bad;
 }
 

@@ -67,8 +67,9 @@ class CountValueStore {
   // outside the new bounds.
   virtual UpdateResult UpdateInfo(const CountInfo& info) = 0;
 
-  // false when the id does not exist.
-  virtual bool Delete(std::string_view id) = 0;
+  // false when the id does not exist. With `purge_history`, its deleted event says the
+  // history goes too.
+  virtual bool Delete(std::string_view id, bool purge_history) = 0;
 
   // Whether the store answers now (readiness).
   virtual bool Ping() = 0;

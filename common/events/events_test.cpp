@@ -125,12 +125,14 @@ TEST_F(RelayTest, DeleteAndUpdateInfoProduceEvents) {
   const auto now = core::Now();
   EXPECT_EQ(values.UpdateInfo({"d", "x", std::nullopt, std::nullopt, now, now}),
             core::CountValueStore::UpdateResult::kUpdated);
-  EXPECT_TRUE(values.Delete("d"));
+  EXPECT_TRUE(values.Delete("d", /*purge_history=*/true));
   const auto events = outbox.Pending(10);
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].type, core::EventType::kCreated);
   EXPECT_EQ(events[1].type, core::EventType::kUpdated);
   EXPECT_EQ(events[2].type, core::EventType::kDeleted);
+  EXPECT_TRUE(events[2].purge_history);
+  EXPECT_FALSE(events[1].purge_history);
 }
 
 // Acknowledge forgets what the last Pending returned and nothing written after it.

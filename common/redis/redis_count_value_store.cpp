@@ -233,12 +233,13 @@ core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core:
   return UpdateResult::kUpdated;
 }
 
-bool RedisCountValueStore::Delete(std::string_view id) {
+bool RedisCountValueStore::Delete(std::string_view id, bool purge_history) {
   Reply r = delete_.Run(client_, {KeyOf(id), std::string(kEventStream)},
                         ScriptArgs()
                             .Set("now", std::to_string(NowMs()))
                             .Set("source", outbox_.source)
                             .Set("event", core::NewEventId())
+                            .Set("purge", purge_history ? "1" : "0")
                             .values());
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }

@@ -49,7 +49,7 @@ class RedisCountValueStore : public core::CountValueStore {
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
-  bool Delete(std::string_view id) override;
+  bool Delete(std::string_view id, bool purge_history) override;
   bool Ping() override;
 
   static std::string KeyOf(std::string_view id) { return "count:{" + std::string(id) + "}"; }

@@ -47,7 +47,7 @@ class RedisCountValueStoreTest : public ::testing::Test {
   std::string Id(const std::string& suffix = "c") {
     std::string id =
         std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "." + suffix;
-    store_.Delete(id);
+    store_.Delete(id, false);
     return id;
   }
 
@@ -209,7 +209,7 @@ TEST_F(RedisCountValueStoreTest, EveryChangeRecordsOneEventInTheOutbox) {
   Ok(One(MutationKind::kIncrement, id, 5));
   Refused(One(MutationKind::kIncrement, id, kMax));  // refused: no event
   ASSERT_EQ(store_.UpdateInfo(Info(id, 0, 100)), core::CountValueStore::UpdateResult::kUpdated);
-  ASSERT_TRUE(store_.Delete(id));
+  ASSERT_TRUE(store_.Delete(id, /*purge_history=*/true));
 
   RedisEventOutbox outbox(client_, "test");
   std::vector<core::Event> mine;
@@ -231,6 +231,8 @@ TEST_F(RedisCountValueStoreTest, EveryChangeRecordsOneEventInTheOutbox) {
   EXPECT_EQ(mine[4].type, core::EventType::kUpdated);
   EXPECT_EQ(mine[4].delta, 0);
   EXPECT_EQ(mine[5].type, core::EventType::kDeleted);
+  EXPECT_TRUE(mine[5].purge_history);
+  EXPECT_FALSE(mine[4].purge_history);
   EXPECT_EQ(mine[5].delta, -15);
   EXPECT_EQ(outbox.Backlog(), 0u);
   for (const auto& e : mine) EXPECT_EQ(e.event_id.size(), 32u);

@@ -64,6 +64,8 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
         e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(v)));
       else if (f == "s")
         e.source = v;
+      else if (f == "p")
+        e.purge_history = v == "1";
     }
     last_id_ = entry.elements[0].str;
     events.push_back(std::move(e));

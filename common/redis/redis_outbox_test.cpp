@@ -15,7 +15,7 @@ TEST(RedisOutboxTest, AcknowledgeForgetsOnlyWhatPendingReturned) {
   RedisCountValueStore store(client);
   const std::vector<std::string> ids = {"outbox.1", "outbox.2", "outbox.3",
                                         "outbox.4", "outbox.5", "outbox.late"};
-  for (const auto& id : ids) store.Delete(id);
+  for (const auto& id : ids) store.Delete(id, false);
   RedisEventOutbox outbox(client, "outbox-test");
   for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000))
     outbox.Acknowledge(batch);

@@ -89,11 +89,13 @@ CREATE TABLE dashboard (
 ) WITHOUT ROWID;
 )sql",
     // The value store keeps its own copy of description and bounds, as Redis does, so it
-    // answers a write or a read alone (docs/ARCHITECTURE.md, "Stores and their roles").
+    // answers a write or a read alone (docs/ARCHITECTURE.md, "Stores and their roles"); a
+    // deleted event may say that the counter's history goes too.
     R"sql(
 ALTER TABLE count_value ADD COLUMN description TEXT NOT NULL DEFAULT '';
 ALTER TABLE count_value ADD COLUMN min_value INTEGER;
 ALTER TABLE count_value ADD COLUMN max_value INTEGER;
+ALTER TABLE outbox ADD COLUMN purge_history INTEGER NOT NULL DEFAULT 0;
 UPDATE count_value SET description = i.description, min_value = i.min_value,
                        max_value = i.max_value, updated_at = max(count_value.updated_at,
                                                                  i.updated_at)

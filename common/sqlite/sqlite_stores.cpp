@@ -134,7 +134,7 @@ struct SqliteCountValueStore::Statements {
         idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1"),
         outbox_put(db,
                    "INSERT INTO outbox (event_id, type, count_id, delta, value, timestamp, "
-                   "source) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") {}
+                   "source, purge_history) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)") {}
   Statement get, update, insert, idem_get, idem_put, idem_expire, outbox_put;
 };
 
@@ -143,11 +143,11 @@ SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string sou
 
 void SqliteCountValueStore::RecordEvent(core::EventType type, std::string_view id,
                                         std::optional<std::int64_t> delta, std::int64_t value,
-                                        Timestamp at) {
+                                        Timestamp at, bool purge_history) {
   auto& s = st_->outbox_put;
   s.Reset();
   s.Bind(1, core::NewEventId()).Bind(2, core::ToString(type)).Bind(3, id).Bind(4, delta);
-  s.Bind(5, value).Bind(6, Ms(at)).Bind(7, source_).Run();
+  s.Bind(5, value).Bind(6, Ms(at)).Bind(7, source_).Bind(8, std::int64_t{purge_history}).Run();
 }
 
 SqliteCountValueStore::~SqliteCountValueStore() = default;
@@ -290,7 +290,7 @@ core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const Coun
   return UpdateResult::kUpdated;
 }
 
-bool SqliteCountValueStore::Delete(std::string_view id) {
+bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
   std::lock_guard lock(db_.mutex());
   SqliteDatabase::Transaction tx(db_);
   const auto current = GetLocked(id);
@@ -299,7 +299,7 @@ bool SqliteCountValueStore::Delete(std::string_view id) {
   s.Bind(1, id).Run();
   std::optional<std::int64_t> delta;
   if (current->value != INT64_MIN) delta = -current->value;
-  RecordEvent(core::EventType::kDeleted, id, delta, current->value, core::Now());
+  RecordEvent(core::EventType::kDeleted, id, delta, current->value, core::Now(), purge_history);
   tx.Commit();
   db_.SignalOutbox();
   return true;
@@ -311,15 +311,15 @@ std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   seen_signals_ = db_.OutboxSignals();
   std::lock_guard lock(db_.mutex());
   Statement s(db_.handle(),
-              "SELECT seq, event_id, type, count_id, delta, value, timestamp, source FROM outbox "
-              "ORDER BY seq LIMIT ?1");
+              "SELECT seq, event_id, type, count_id, delta, value, timestamp, source, "
+              "purge_history FROM outbox ORDER BY seq LIMIT ?1");
   s.Bind(1, static_cast<std::int64_t>(max));
   std::vector<core::Event> events;
   while (s.Step()) {
     last_seq_ = s.Int(0);
-    events.push_back({s.Text(1),
-                      core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated),
-                      s.Text(3), s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7)});
+    events.push_back(
+        {s.Text(1), core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated), s.Text(3),
+         s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7), s.Int(8) != 0});
   }
   return events;
 }

@@ -37,7 +37,7 @@ class SqliteCountValueStore final : public core::CountValueStore {
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
-  bool Delete(std::string_view id) override;
+  bool Delete(std::string_view id, bool purge_history) override;
   bool Ping() override { return true; }
 
  private:
@@ -47,7 +47,7 @@ class SqliteCountValueStore final : public core::CountValueStore {
   bool ApplyLocked(Request& request);
   std::optional<core::CountRecord> GetLocked(std::string_view id);
   void RecordEvent(core::EventType type, std::string_view id, std::optional<std::int64_t> delta,
-                   std::int64_t value, core::Timestamp at);
+                   std::int64_t value, core::Timestamp at, bool purge_history = false);
   SqliteDatabase& db_;
   std::string source_;
   std::unique_ptr<Statements> st_;

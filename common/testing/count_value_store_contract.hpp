@@ -89,9 +89,9 @@ TYPED_TEST_P(CountValueStoreContract, CreateGetDelete) {
   EXPECT_EQ(record->max_value, 100);
   EXPECT_EQ(record->created_at, info.created_at);
   EXPECT_EQ(record->updated_at, info.updated_at);
-  EXPECT_TRUE(this->store().Delete(id));
+  EXPECT_TRUE(this->store().Delete(id, false));
   EXPECT_FALSE(this->store().Get(id));
-  EXPECT_FALSE(this->store().Delete(id));
+  EXPECT_FALSE(this->store().Delete(id, false));
 }
 
 TYPED_TEST_P(CountValueStoreContract, IncrementDecrementSet) {

@@ -6,6 +6,7 @@
 
 #include "analysis_api.hpp"
 #include "event_consumer.hpp"
+#include "history_feed.hpp"
 #include "history_retention.hpp"
 #include "kafka/kafka_subscriber.hpp"
 #include "postgres/postgres_count_info_store.hpp"
@@ -79,7 +80,9 @@ int main(int argc, char** argv) {
          .group_id = env.Or("KAFKA_GROUP_ID", "count-analysis-service"),
          .client_id = service.pod(),
          .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
-        [&](std::span<const core::Event> batch) { recorded += history.Record(batch); });
+        [&](std::span<const core::Event> batch) {
+          recorded += analysis::RecordEvents(history, batch);
+        });
     events.Start();
     service.AddShutdownHook([&] { events.Stop(); });
     analysis::ObserveConsumer(service, events, recorded);

@@ -57,8 +57,8 @@ ViewResult CountAdmin::Update(std::string_view id, const InfoPatch& patch) {
   return {std::nullopt, View(std::move(*changed.info))};
 }
 
-std::optional<core::Problem> CountAdmin::Delete(std::string_view id) {
-  return lifecycle_.Delete(id).problem;
+std::optional<core::Problem> CountAdmin::Delete(std::string_view id, bool purge_history) {
+  return lifecycle_.Delete(id, purge_history).problem;
 }
 
 }  // namespace count::management

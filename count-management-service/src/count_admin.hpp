@@ -49,7 +49,7 @@ class CountAdmin {
   std::optional<CounterView> Get(std::string_view id);
   ViewResult Create(NewCounter counter);
   ViewResult Update(std::string_view id, const InfoPatch& patch);
-  std::optional<core::Problem> Delete(std::string_view id);
+  std::optional<core::Problem> Delete(std::string_view id, bool purge_history);
 
  private:
   CounterView View(core::CountInfo info) { return {info, values_.Get(info.id)}; }

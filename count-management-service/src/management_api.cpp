@@ -135,7 +135,7 @@ Response ManagementApi::Delete(Request& request) {
   const auto purge = request.Query("purgeHistory").value_or("false");
   if (purge != "true" && purge != "false")
     return Response::Problem(core::Validation("purgeHistory must be true or false"));
-  if (auto p = admin_.Delete(id)) return Response::Problem(*p);
+  if (auto p = admin_.Delete(id, purge == "true")) return Response::Problem(*p);
   return Response::NoContent();
 }
 

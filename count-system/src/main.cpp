@@ -13,6 +13,7 @@
 #include "dashboard_module.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
+#include "history_feed.hpp"
 #include "history_retention.hpp"
 #include "live_api.hpp"
 #include "management_module.hpp"
@@ -142,7 +143,8 @@ int Up(const Options& options) {
   service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for the history.",
                              [&] { return double(outbox.Backlog()); });
   events::InProcessBus bus;
-  bus.Subscribe([&](std::span<const core::Event> batch) { history.Record(batch); });
+  bus.Subscribe(
+      [&](std::span<const core::Event> batch) { analysis::RecordEvents(history, batch); });
   live::LiveHub hub(values, live::HubOptionsFromEnv(env));
   live::LiveApi live_api(hub, dashboards, service);
   live_api.Register(service.router(), service.metrics());

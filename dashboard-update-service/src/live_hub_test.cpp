@@ -30,7 +30,7 @@ class FakeValues final : public core::CountValueStore {
   }
   bool Create(const core::CountInfo&, std::int64_t) override { throw std::logic_error("not used"); }
   UpdateResult UpdateInfo(const core::CountInfo&) override { throw std::logic_error("not used"); }
-  bool Delete(std::string_view) override { throw std::logic_error("not used"); }
+  bool Delete(std::string_view, bool) override { throw std::logic_error("not used"); }
   bool Ping() override { return true; }
 };
 

@@ -66,7 +66,7 @@ core::CountValueStore::UpdateResult MemoryValues::UpdateInfo(const core::CountIn
   return UpdateResult::kUpdated;
 }
 
-bool MemoryValues::Delete(std::string_view id) {
+bool MemoryValues::Delete(std::string_view id, bool) {
   const auto it = records_.find(id);
   if (it == records_.end()) return false;
   records_.erase(it);

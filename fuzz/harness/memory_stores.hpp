@@ -20,7 +20,7 @@ class MemoryValues final : public core::CountValueStore {
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
-  bool Delete(std::string_view id) override;
+  bool Delete(std::string_view id, bool purge_history) override;
   bool Ping() override { return true; }
 
  private:

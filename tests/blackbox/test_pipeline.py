@@ -65,3 +65,18 @@ def test_deleted_counter_history_ends_at_zero_sum(deployment):
     # created +9, +3, deleted -12: the deltas cancel; the last value recorded is 12.
     eventually(lambda: _history(deployment, count_id) == (0, 12), timeout=20,
                message="history of a deleted counter")
+
+
+def test_delete_with_purge_history_forgets_it_and_a_new_counter_starts_afresh(deployment):
+    count_id = deployment.create_counter(initialValue=9)["id"]
+    assert_json(deployment.writer.post(f"/api/v1/counts/{count_id}/increment", {"amount": 3}), 200)
+    eventually(lambda: _history(deployment, count_id) == (12, 12), timeout=20,
+               message="history before the purge")
+    r = deployment.admin.delete(f"/management/api/v1/counts/{count_id}?purgeHistory=true")
+    assert r.status == 204, r.describe()
+    eventually(lambda: _history(deployment, count_id) is None, timeout=20,
+               message="history purged with the counter")
+    # The same id created again: its history is its own, nothing of the purged one returns.
+    deployment.create_counter(count_id, initialValue=4)
+    eventually(lambda: _history(deployment, count_id) == (4, 4), timeout=20,
+               message="history of the counter created again")

@@ -30,10 +30,15 @@ local function neg(a)
 end
 
 -- Appends an event to the outbox stream (fields: i event id, y type, c count id, d delta,
--- v value, t time in ms, s source service).
-local function emit(stream, event_id, kind, count, delta, value, now, source)
-  redis.call('XADD', stream, '*', 'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v', value,
-             't', now, 's', source)
+-- v value, t time in ms, s source service, and p = 1 when a deletion purges the history).
+local function emit(stream, event_id, kind, count, delta, value, now, source, purge)
+  if purge then
+    redis.call('XADD', stream, '*', 'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v',
+               value, 't', now, 's', source, 'p', '1')
+  else
+    redis.call('XADD', stream, '*', 'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v',
+               value, 't', now, 's', source)
+  end
 end
 
 -- The count id in a key 'count:{<id>}'.
