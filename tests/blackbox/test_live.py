@@ -212,13 +212,13 @@ def test_summary_notices_tell_of_any_counter_once_a_second_at_most(deployment):
     changes of any counter (created, updated, deleted), with no event id of its own. (That no
     change means no notice is live_hub_test's: here earlier events may still arrive.)"""
     watched = deployment.create_counter()["id"]
+    start = time.monotonic()  # no notice can be sent before the streams exist
     with stream(deployment, "summary=true") as summary, \
             stream(deployment, f"countIds={watched}&summary=true") as both, \
             stream(deployment, f"countIds={watched}") as plain:
         assert summary.initial() == {"counts": [], "missing": []}
         both.initial()
         plain.initial()
-        start = time.monotonic()
         other = deployment.create_counter()["id"]  # on no stream's list
         for _ in range(30):
             increment(deployment, other)
