@@ -29,7 +29,8 @@ HubOptions HubOptionsFromEnv(const runtime::Env& env) {
           .replay_events = std::size_t(env.Int("SSE_REPLAY_EVENTS", 10'000, 0, 10'000'000)),
           .client_queue_bytes = std::size_t(env.Int("SSE_CLIENT_QUEUE_KB", 256, 4, 65'536)) * 1024,
           .heartbeat = seconds(env.Int("SSE_HEARTBEAT_SECONDS", 15, 1, 3600)),
-          .retry = milliseconds(env.Int("SSE_RETRY_MS", 2000, 100, 600'000))};
+          .retry = milliseconds(env.Int("SSE_RETRY_MS", 2000, 100, 600'000)),
+          .summary_interval = milliseconds(env.Int("SSE_SUMMARY_INTERVAL_MS", 1000, 100, 600'000))};
 }
 
 LiveApi::LiveApi(LiveHub& hub, core::DashboardStore& dashboards, runtime::Service& service)
@@ -79,13 +80,20 @@ Response LiveApi::Events(Request& request) {
   std::vector<std::string> ids;
   const auto count_ids = request.Query("countIds");
   const auto dashboard_id = request.Query("dashboardId");
-  if (count_ids.has_value() == dashboard_id.has_value())
+  const auto summary = request.Query("summary").value_or("false");
+  if (summary != "true" && summary != "false")
+    return Response::Problem(core::Validation("summary must be true or false"));
+  if (count_ids && dashboard_id)
     return Response::Problem(
         core::Validation("give either ?countIds=a,b or ?dashboardId=X (not both)"));
+  if (!count_ids && !dashboard_id && summary != "true")
+    return Response::Problem(core::Validation(
+        "give ?countIds=a,b, ?dashboardId=X or ?summary=true (with either of the others, or "
+        "alone)"));
   if (count_ids) {
     if (auto p = api::ParseIdList(*count_ids, "countIds", kMaxCountIds, ids))
       return Response::Problem(*p);
-  } else {
+  } else if (dashboard_id) {
     const auto dashboard = dashboards_.Get(*dashboard_id);
     if (!dashboard)
       return Response::Problem(
@@ -93,7 +101,7 @@ Response LiveApi::Events(Request& request) {
     ids = core::CountIdsOf(*dashboard);
   }
 
-  auto stream = hub_.Subscribe(std::move(ids), request.Header("Last-Event-ID"));
+  auto stream = hub_.Subscribe(std::move(ids), request.Header("Last-Event-ID"), summary == "true");
   if (!stream) {
     auto r = Response::Problem(
         core::Unavailable("this instance serves as many live clients as it may; retry shortly"));

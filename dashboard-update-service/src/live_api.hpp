@@ -15,7 +15,7 @@
 namespace count::live {
 
 // SSE_MAX_SUBSCRIBERS, SSE_REPLAY_EVENTS, SSE_CLIENT_QUEUE_KB, SSE_HEARTBEAT_SECONDS,
-// SSE_RETRY_MS. Throws ConfigError.
+// SSE_RETRY_MS, SSE_SUMMARY_INTERVAL_MS. Throws ConfigError.
 HubOptions HubOptionsFromEnv(const runtime::Env& env);
 
 class LiveApi {

@@ -33,6 +33,10 @@ LiveHub::LiveHub(core::CountValueStore& values, HubOptions options)
     : values_(values), options_(options) {}
 
 LiveHub::~LiveHub() {
+  if (notifier_.joinable()) {  // before taking mu_: the notifier needs it to see the stop
+    notifier_.request_stop();
+    notifier_.join();
+  }
   // A stream the server has not ended yet must not call back into a hub that is gone.
   std::lock_guard lock(mu_);
   for (auto& [id, s] : subscribers_) s.stream->OnEnd(nullptr);
@@ -57,6 +61,7 @@ void LiveHub::Publish(std::span<const core::Event> events) {
     recent_seq_[e.event_id] = seq;
     if (auto it = by_count_.find(e.count_id); it != by_count_.end())
       for (auto id : it->second) Send(subscribers_.at(id), recent.frame);
+    if (!summary_subscribers_.empty() && summary_changes_++ == 0) summary_changed_.notify_one();
     // Only now: with a window of 0 (SSE_REPLAY_EVENTS=0) this drops `recent` itself.
     if (recent_.size() > options_.replay_events) {
       recent_seq_.erase(recent_.front().event_id);
@@ -66,7 +71,8 @@ void LiveHub::Publish(std::span<const core::Event> events) {
 }
 
 std::shared_ptr<http::Stream> LiveHub::Subscribe(std::vector<std::string> count_ids,
-                                                 std::optional<std::string_view> last_event_id) {
+                                                 std::optional<std::string_view> last_event_id,
+                                                 bool summary) {
   {
     std::lock_guard lock(mu_);
     if (subscribers_.size() >= options_.max_subscribers) return nullptr;
@@ -77,7 +83,7 @@ std::shared_ptr<http::Stream> LiveHub::Subscribe(std::vector<std::string> count_
   }();
   // Read outside the lock; what the hub has seen since replaces it below.
   std::vector<std::optional<core::CountRecord>> stored;
-  if (!resume) stored = values_.GetMany(count_ids);
+  if (!resume && !count_ids.empty()) stored = values_.GetMany(count_ids);
 
   auto stream = std::make_shared<http::Stream>(
       http::Stream::Options{.max_queued_bytes = options_.client_queue_bytes,
@@ -117,6 +123,11 @@ std::shared_ptr<http::Stream> LiveHub::Subscribe(std::vector<std::string> count_
   const std::uint64_t id = next_subscriber_++;
   for (const auto& count_id : wanted) by_count_[count_id].insert(id);
   subscribers_.emplace(id, Subscriber{stream, std::move(count_ids)});
+  if (summary) {
+    summary_subscribers_.insert(id);
+    if (!notifier_.joinable())
+      notifier_ = std::jthread([this](std::stop_token stop) { NotifySummaries(stop); });
+  }
   stream->OnEnd([this, id] { Unsubscribe(id); });
   return stream;
 }
@@ -131,7 +142,24 @@ void LiveHub::Unsubscribe(std::uint64_t id) {
     set->second.erase(id);
     if (set->second.empty()) by_count_.erase(set);
   }
+  summary_subscribers_.erase(id);
+  if (summary_subscribers_.empty()) summary_changes_ = 0;  // nobody is left to tell
   subscribers_.erase(it);
+}
+
+void LiveHub::NotifySummaries(std::stop_token stop) {
+  std::unique_lock lock(mu_);
+  while (summary_changed_.wait(lock, stop, [this] { return summary_changes_ > 0; })) {
+    // Changes that come while it waits out the interval join this notice.
+    summary_changed_.wait_until(lock, stop, last_summary_ + options_.summary_interval,
+                                [] { return false; });
+    if (stop.stop_requested()) return;
+    if (summary_changes_ == 0) continue;  // its subscribers left meanwhile
+    const std::string frame = Frame("", "summary", {{"changes", summary_changes_}});
+    summary_changes_ = 0;
+    last_summary_ = std::chrono::steady_clock::now();
+    for (auto id : summary_subscribers_) Send(subscribers_.at(id), frame);
+  }
 }
 
 std::size_t LiveHub::Subscribers() const {

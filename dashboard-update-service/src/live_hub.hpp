@@ -3,7 +3,10 @@
 // counter, in order per counter, through a bounded queue per client: a client that does
 // not keep up is dropped with a reconnect hint instead of holding anyone else up. A ring
 // of recent events lets a client that reconnects with Last-Event-ID miss nothing inside it.
+// A client may also ask to hear that *some* counter changed (views that summarise every
+// counter): one coalesced `summary` notice per interval at most, and only after a change.
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -11,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -27,6 +31,7 @@ struct HubOptions {
   std::size_t client_queue_bytes = 256 * 1024;
   std::chrono::milliseconds heartbeat{15'000};
   std::chrono::milliseconds retry{2'000};  // how long a browser waits before reconnecting
+  std::chrono::milliseconds summary_interval{1'000};  // at most one `summary` notice per this
 };
 
 class LiveHub {
@@ -41,9 +46,12 @@ class LiveHub {
 
   // A stream of the changes of `count_ids`: after the events that followed `last_event_id`
   // when it is still in the window, else after an `initial` snapshot. nullptr at the
-  // subscriber limit. Throws StoreUnavailable when the snapshot cannot be read.
+  // subscriber limit. Throws StoreUnavailable when the snapshot cannot be read. With
+  // `summary`, the stream also gets the `summary` notices: {"changes":N} after N events of any
+  // counter, sent to every such stream at most once per `summary_interval`.
   std::shared_ptr<http::Stream> Subscribe(std::vector<std::string> count_ids,
-                                          std::optional<std::string_view> last_event_id);
+                                          std::optional<std::string_view> last_event_id,
+                                          bool summary = false);
 
   std::size_t Subscribers() const;
   std::uint64_t Dropped() const;  // clients dropped for not keeping up
@@ -64,6 +72,8 @@ class LiveHub {
 
   void Send(Subscriber& s, std::string_view frame);  // mu_ held
   void Unsubscribe(std::uint64_t id);
+  // The notifier thread: waits for a change, then for the interval since the last notice.
+  void NotifySummaries(std::stop_token stop);
 
   core::CountValueStore& values_;
   const HubOptions options_;
@@ -76,6 +86,13 @@ class LiveHub {
   // Each counter's value after the last event seen here. A snapshot shows it (rather than
   // the store's value) so that it agrees exactly with the events that follow it.
   std::unordered_map<std::string, Latest> latest_;
+  // Events since the last `summary` notice (counted only while someone wants the notices):
+  // an event costs O(1) here, the notice O(summary subscribers) once per interval.
+  std::unordered_set<std::uint64_t> summary_subscribers_;
+  std::uint64_t summary_changes_ = 0;
+  std::chrono::steady_clock::time_point last_summary_{};
+  std::condition_variable_any summary_changed_;
+  std::jthread notifier_;  // started with the first summary subscriber
 };
 
 }  // namespace count::live

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <thread>
 
 namespace count::live {
 namespace {
@@ -181,6 +182,71 @@ TEST(LiveHub, RefusesBeyondTheSubscriberLimitAndFreesASlotWhenAStreamEnds) {
   one->End();  // what the server does when the connection ends
   EXPECT_EQ(hub.Subscribers(), 1u);
   EXPECT_NE(hub.Subscribe({"c"}, std::nullopt), nullptr);
+}
+
+// The `summary` notices of one stream, awaited until their changes add up to `changes`
+// (fails after 10 s: notices that never come).
+std::vector<Frame> AwaitSummaries(http::Stream& stream, std::uint64_t changes) {
+  std::vector<Frame> notices;
+  std::uint64_t seen = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen < changes && std::chrono::steady_clock::now() < deadline) {
+    for (auto& f : Drain(stream)) {
+      EXPECT_EQ(f.event, "summary") << f.data;
+      EXPECT_TRUE(f.id.empty()) << "a notice must not move Last-Event-ID";
+      const auto n = f.data.find(R"("changes":)");
+      if (n != std::string::npos) seen += std::stoull(f.data.substr(n + 10));
+      notices.push_back(f);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(seen, changes);
+  return notices;
+}
+
+TEST(LiveHub, SummaryNoticesAreCoalescedToOnePerIntervalAndOnlyFollowChanges) {
+  FakeValues values;
+  constexpr auto kInterval = std::chrono::milliseconds(100);
+  LiveHub hub(values, {.summary_interval = kInterval});
+  auto summary = hub.Subscribe({}, std::nullopt, /*summary=*/true);
+  auto counters_only = hub.Subscribe({"a"}, std::nullopt);
+  ASSERT_TRUE(summary && counters_only);
+  ASSERT_EQ(Drain(*summary).size(), 1u);  // the (empty) snapshot
+  Drain(*counters_only);
+
+  // 60 changes of counters the summary stream does not follow, over about 300 ms.
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 60; ++i) {
+    hub.Publish(std::vector{Update("b" + std::to_string(i % 3), i, "e" + std::to_string(i))});
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const auto notices = AwaitSummaries(*summary, 60);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  // Consecutive notices are at least an interval apart: per-event notices would be ~60.
+  EXPECT_GE(notices.size(), 1u);
+  EXPECT_LE(notices.size(), std::size_t(1 + elapsed / kInterval)) << notices.size();
+  EXPECT_TRUE(Drain(*counters_only).empty()) << "only streams that asked get notices";
+
+  // No change, no notice (three intervals of quiet); the next change is told again.
+  std::this_thread::sleep_for(3 * kInterval);
+  EXPECT_TRUE(Drain(*summary).empty());
+  hub.Publish(std::vector{Update("a", 1, "e-last")});
+  EXPECT_EQ(AwaitSummaries(*summary, 1).size(), 1u);
+  const auto frames = Drain(*counters_only);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].event, "count_updated");
+}
+
+TEST(LiveHub, ASummaryStreamThatEndsIsForgotten) {
+  FakeValues values;
+  LiveHub hub(values, {.summary_interval = std::chrono::milliseconds(100)});
+  auto one = hub.Subscribe({}, std::nullopt, true);
+  auto two = hub.Subscribe({}, std::nullopt, true);
+  Drain(*two);
+  one->End();
+  EXPECT_EQ(hub.Subscribers(), 1u);
+  hub.Publish(std::vector{Update("a", 1, "e1")});
+  EXPECT_EQ(AwaitSummaries(*two, 1).size(), 1u);
 }
 
 }  // namespace

@@ -203,12 +203,50 @@ def test_stream_token_opens_a_stream_without_a_key(deployment):
         assert s.status == 401
 
 
+def summary_changes(s: SseStream) -> int:
+    return sum(f.json()["changes"] for f in s.events("summary"))
+
+
+def test_summary_notices_tell_of_any_counter_once_a_second_at_most(deployment):
+    """?summary=true: one coalesced notice per SSE_SUMMARY_INTERVAL_MS (1 s) at most, after
+    changes of any counter (created, updated, deleted), with no event id of its own. (That no
+    change means no notice is live_hub_test's: here earlier events may still arrive.)"""
+    watched = deployment.create_counter()["id"]
+    start = time.monotonic()  # no notice can be sent before the streams exist
+    with stream(deployment, "summary=true") as summary, \
+            stream(deployment, f"countIds={watched}&summary=true") as both, \
+            stream(deployment, f"countIds={watched}") as plain:
+        assert summary.initial() == {"counts": [], "missing": []}
+        both.initial()
+        plain.initial()
+        other = deployment.create_counter()["id"]  # on no stream's list
+        for _ in range(30):
+            increment(deployment, other)
+        r = deployment.admin.delete(f"/management/api/v1/counts/{other}")
+        assert r.status == 204, r.describe()
+        for s in (summary, both):  # 32 events; earlier tests' late events may add to them
+            s.wait_for(lambda fs: summary_changes(s) >= 32, timeout=15, what="32 changes")
+            notices = s.events("summary")
+            assert all(f.id is None for f in notices), "a notice leaves Last-Event-ID alone"
+            # Consecutive notices are at least a second apart: per event there would be 32.
+            assert len(notices) <= 1 + (notices[-1].at - start) / 1.0, \
+                [(round(f.at - start, 2), f.data) for f in notices]
+        increment(deployment, watched)
+        plain.wait_events(1)
+        both.wait_events(1)
+        both.wait_for(lambda fs: summary_changes(both) >= 33, timeout=5, what="the 33rd change")
+        assert plain.events("summary") == [], "only streams that ask get notices"
+
+
 @pytest.mark.parametrize("query, status, kind", [
     ("", 422, "validation-error"),
     ("countIds=a&dashboardId=b", 422, "validation-error"),
     ("countIds=", 422, "validation-error"),
     ("countIds=Bad%20Id!", 422, "invalid-count-id"),
     ("countIds=" + ",".join(f"c{i}" for i in range(101)), 422, "validation-error"),
+    ("summary=false", 422, "validation-error"),
+    ("summary=yes", 422, "validation-error"),
+    ("countIds=a&summary=1", 422, "validation-error"),
 ])
 def test_bad_subscriptions_are_refused(deployment, query, status, kind):
     with stream(deployment, query) as s:

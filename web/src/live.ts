@@ -1,6 +1,7 @@
 // Live counter values for a dashboard: Server-Sent Events from /dashboard/events (a short-lived
 // token from /dashboard/events/tokens, never the API key in a URL), with the read API polled
-// whenever the stream is not open. The newest value wins, whichever path brought it.
+// whenever the stream is not open. The newest value wins, whichever path brought it. The same
+// stream (?summary=true) says when any counter changed, for the views that summarise them all.
 import { ApiError, Int, get, request } from './api';
 
 export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'polling';
@@ -18,10 +19,15 @@ interface ReadBatch {
 
 const kPollMs = 2000;
 
-// Every change of a value that arrived (stream or poll), for views that summarise all
-// counters (the summary bar, the system widget): they reload on it instead of on a timer.
+// For views that summarise every counter (the summary bar, the system widget): 'change' when
+// some counter changed — the stream's `summary` notice (at most one a second, for any counter),
+// a stream (re)opened (notices may have been missed), or a value a poll found changed while
+// the stream is down. summaryIsLive() says whether a stream brings the notices now; while
+// none does, those views fall back to a timer.
 export const valueChanges = new EventTarget();
 const announce = () => valueChanges.dispatchEvent(new Event('change'));
+const liveStreams = new Set<LiveValues>();
+export const summaryIsLive = () => liveStreams.size > 0;
 
 export class LiveValues {
   readonly values = new Map<string, LiveValue>();
@@ -35,7 +41,8 @@ export class LiveValues {
   private stopped = false;
   private firstValues: Promise<void> | null = null;
 
-  constructor(private readonly dashboardId: string, private readonly countIds: string[]) {}
+  // Without a dashboard: a stream of the summary notices only (a page that shows no dashboard).
+  constructor(private readonly dashboardId: string | null, private readonly countIds: string[]) {}
 
   // Counters of widgets added while editing: read once now; the stream subscribes to them
   // once the dashboard is saved (it follows the stored dashboard).
@@ -60,6 +67,7 @@ export class LiveValues {
 
   stop(): void {
     this.stopped = true;
+    liveStreams.delete(this);
     this.source?.close();
     this.source = null;
     window.clearInterval(this.pollTimer);
@@ -74,6 +82,8 @@ export class LiveValues {
   private setState(state: LiveState): void {
     if (this.state === state) return;
     this.state = state;
+    if (state === 'live') liveStreams.add(this);
+    else liveStreams.delete(this);
     if (state === 'live') {
       window.clearInterval(this.pollTimer);
       this.pollTimer = undefined;
@@ -124,12 +134,14 @@ export class LiveValues {
       return;
     }
     if (this.stopped) return;
-    const url = `/dashboard/events?dashboardId=${encodeURIComponent(this.dashboardId)}&token=${encodeURIComponent(token)}`;
+    const of = this.dashboardId === null ? '' : `dashboardId=${encodeURIComponent(this.dashboardId)}&`;
+    const url = `/dashboard/events?${of}summary=true&token=${encodeURIComponent(token)}`;
     const source = new EventSource(url);
     this.source = source;
     source.onopen = () => {
       this.retries = 0;
       this.setState('live');
+      announce();
     };
     const onInitial = (e: MessageEvent) => {
       this.lastEventAt = Date.now();
@@ -145,21 +157,18 @@ export class LiveValues {
     const onUpdate = (e: MessageEvent) => {
       this.lastEventAt = Date.now();
       const d = JSON.parse(e.data) as { countId: string; value: Int; timestamp: string };
-      if (this.put(d.countId, d.value, d.timestamp)) {
-        this.emit();
-        announce();
-      }
+      if (this.put(d.countId, d.value, d.timestamp)) this.emit();
     };
     const onDeleted = (e: MessageEvent) => {
       const d = JSON.parse(e.data) as { countId: string };
       this.values.set(d.countId, { value: 0, updatedAt: '', missing: true });
       this.emit();
-      announce();
     };
     source.addEventListener('initial', onInitial);
     source.addEventListener('count_updated', onUpdate);
     source.addEventListener('count_created', onUpdate);
     source.addEventListener('count_deleted', onDeleted);
+    source.addEventListener('summary', announce);
     source.onerror = () => {
       if (this.stopped) return;
       // CONNECTING: the browser reconnects by itself (with Last-Event-ID); CLOSED: the server

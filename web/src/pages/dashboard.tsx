@@ -102,6 +102,15 @@ export default function DashboardPage() {
   }, []);
 
   const current = list?.find((d) => d.id === selected) ?? null;
+  // Without a dashboard on show, a stream of the summary notices alone keeps the summary live
+  // (a shown dashboard's stream brings them otherwise: one stream per page).
+  const bare = list !== null && current === null;
+  useEffect(() => {
+    if (!bare) return;
+    const notices = new LiveValues(null, []);
+    void notices.start();
+    return () => notices.stop();
+  }, [bare]);
   return (
     <section aria-labelledby="dash-title" class="dashboards">
       <div class="page-head">

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { Int, problemText, query, request } from '../api';
 import { BarChart, LineChart, LineSeries, forecastBand, palette } from '../chart';
-import { LiveValues, valueChanges } from '../live';
+import { LiveValues, summaryIsLive, valueChanges } from '../live';
 import { formatNumber, formatPercent, formatTime } from '../ui';
 
 export type WidgetKind = 'count' | 'chart' | 'stat' | 'analysis';
@@ -173,9 +173,9 @@ function StatWidget({ widget, live }: ViewProps) {
 }
 
 // The summary of every counter, one request for every view that shows it (the summary bar,
-// system widgets), reloaded when a value changes (valueChanges: the event stream, or the
-// polls while it is down; at most every 250 ms), and every 30 s for counters that no open
-// dashboard subscribes to.
+// system widgets), reloaded when some counter changed (valueChanges: the stream's notices, at
+// most one a second), each page after its own random delay of up to a second so that the
+// pages told at once do not all ask at once; every 10 s only while no stream is open.
 type SummaryState = Record<string, unknown> | null | 'failed';
 const summary = { data: null as SummaryState, views: new Set<(s: SummaryState) => void>(), stop: () => {} };
 
@@ -184,10 +184,12 @@ function startSummary() {
   const set = (d: SummaryState) => { summary.data = d; summary.views.forEach((v) => v(d)); };
   const load = () => request<Record<string, unknown>>('GET', '/dashboard/api/v1/summary')
     .then((s) => !stop && set(s), () => !stop && set(summary.data && summary.data !== 'failed' ? summary.data : 'failed'));
-  const soon = () => { if (pending === undefined) pending = window.setTimeout(() => { pending = undefined; void load(); }, 250); };
+  const soon = () => {
+    if (pending === undefined) pending = window.setTimeout(() => { pending = undefined; void load(); }, 100 + Math.random() * 900);
+  };
   void load();
   valueChanges.addEventListener('change', soon);
-  const t = window.setInterval(load, 30_000);
+  const t = window.setInterval(() => { if (!summaryIsLive()) void load(); }, 10_000);
   summary.stop = () => { stop = true; valueChanges.removeEventListener('change', soon); window.clearInterval(t); window.clearTimeout(pending); };
 }
 

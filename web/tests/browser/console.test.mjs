@@ -749,6 +749,22 @@ describe('dashboards: layout, charts, no lost work', () => {
     const want = new RegExp(`^${(before + 7).toLocaleString('en-US')}$`);
     await textMatches(sum, want, 3000);
     await textMatches(systemSum, want, 3000);
+    // A counter that is not on this dashboard, created and changed through the API: the
+    // stream's summary notice brings it, and 20 quick changes cost about one reload a second,
+    // not one per change.
+    const counters = page.locator('.summary-bar [data-key="totalCounters"] dd');
+    const countersBefore = Number((await counters.innerText()).replace(/\D/g, ''));
+    await api('POST', '/management/api/v1/counts', { id: 'g.elsewhere' });
+    await textMatches(counters, new RegExp(`^${countersBefore + 1}$`), 4000);
+    const summaryLoads = [];
+    page.on('request', (r) => r.url().endsWith('/dashboard/api/v1/summary') && summaryLoads.push(Date.now()));
+    const start = Date.now();
+    for (let i = 0; i < 20; i++) await api('POST', '/api/v1/counts/g.elsewhere/increment', { amount: 1 });
+    const wantAll = new RegExp(`^${(before + 27).toLocaleString('en-US')}$`);
+    await textMatches(sum, wantAll, 4000);
+    await textMatches(systemSum, wantAll, 4000);
+    const seconds = (Date.now() - start) / 1000;
+    assert.ok(summaryLoads.length <= 2 + seconds, `${summaryLoads.length} summary loads in ${seconds} s`);
     // The dashboard's time range replaces each chart's period; Refresh now reloads.
     const [series] = await Promise.all([
       page.waitForRequest((r) => r.url().includes('/analysis/api/v1/series')),
