@@ -4,10 +4,9 @@
 #include <atomic>
 #include <chrono>
 
-#include "analysis_api.hpp"
+#include "analysis_module.hpp"
 #include "event_consumer.hpp"
 #include "history_feed.hpp"
-#include "history_retention.hpp"
 #include "kafka/kafka_subscriber.hpp"
 #include "postgres/postgres_count_info_store.hpp"
 #include "postgres/postgres_history_store.hpp"
@@ -15,23 +14,16 @@
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
-#include "web/console_assets.hpp"
 #include "wiring/from_env.hpp"
 
 namespace {
 
 using namespace count;
 
-// Serves UC-004 from `history`, whatever feeds it: the API, readiness and retention.
+// Serves UC-004 from `history`, whatever feeds it: the module and readiness.
 int Serve(runtime::Service& service, core::HistoryStore& history) {
-  const std::chrono::days keep(service.env().Int("HISTORY_RETENTION_DAYS", 400, 1, 36'600));
-  analysis::AnalysisApi api(history);
-  api.Register(service.router());
-  http::ServeStaticSite(service.router(), web::kAnalysisPage, web::ConsoleFiles());
+  analysis::AnalysisModule module(service, history);
   service.AddReadinessCheck("postgres", [&] { return history.Ping(); });
-  analysis::HistoryRetention retention(history, keep, std::chrono::hours(1));
-  retention.Start();
-  service.AddShutdownHook([&] { retention.Stop(); });
   return service.Run();
 }
 

@@ -9,13 +9,12 @@
 #include <iostream>
 #include <string_view>
 
-#include "analysis_api.hpp"
+#include "analysis_module.hpp"
 #include "dashboard_module.hpp"
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "history_feed.hpp"
-#include "history_retention.hpp"
-#include "live_api.hpp"
+#include "live_module.hpp"
 #include "management_module.hpp"
 #include "read_module.hpp"
 #include "reconcile.hpp"
@@ -125,13 +124,9 @@ int Up(const Options& options) {
   read::ReadModule read(service.router(), values);
   management::ManagementModule management(service.router(), info, values);
   sqlite::SqliteHistoryStore history(db);
-  analysis::AnalysisApi analysis_api(history);
-  analysis_api.Register(service.router());
+  analysis::AnalysisModule analysis(service, history);
   sqlite::SqliteDashboardStore dashboards(db);
   dashboard::DashboardModule dashboard(service.router(), {dashboards, info, values});
-  // The console's pages (no key needed for the files; their API calls carry one).
-  for (const char* page : {web::kAnalysisPage})
-    http::ServeStaticSite(service.router(), page, web::ConsoleFiles());
   service.router().Add(http::Method::kGet, "/", [](http::Request&) {
     http::Response r{308, "text/plain; charset=utf-8", "", {{"Location", "/management/"}}};
     return r;
@@ -145,22 +140,13 @@ int Up(const Options& options) {
   events::InProcessBus bus;
   bus.Subscribe(
       [&](std::span<const core::Event> batch) { analysis::RecordEvents(history, batch); });
-  live::LiveHub hub(values, live::HubOptionsFromEnv(env));
-  live::LiveApi live_api(hub, dashboards, service);
-  live_api.Register(service.router(), service.metrics());
-  bus.Subscribe([&](std::span<const core::Event> batch) { hub.Publish(batch); });
+  live::LiveModule live(service, values, dashboards);
+  bus.Subscribe([&](std::span<const core::Event> batch) { live.Publish(batch); });
   events::OutboxRelay relay(outbox, bus, {.on_error = [](const std::exception& e) {
                               runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
                             }});
   relay.Start();
-  analysis::HistoryRetention retention(
-      history, std::chrono::days(env.Int("HISTORY_RETENTION_DAYS", 400, 1, 36'600)),
-      std::chrono::hours(1));
-  retention.Start();
-  service.AddShutdownHook([&] {
-    relay.Stop();
-    retention.Stop();
-  });
+  service.AddShutdownHook([&] { relay.Stop(); });
 
   return service.Run([&](int port) {
     // A key the operator chose (COUNT_ADMIN_KEY) is never echoed; a generated one is shown

@@ -1,7 +1,7 @@
 // dashboard-update-service: live counter updates over Server-Sent Events (UC-005). Every
 // replica reads every event (a Kafka subscriber outside any consumer group). Wiring only.
 #include "kafka/kafka_subscriber.hpp"
-#include "live_api.hpp"
+#include "live_module.hpp"
 #include "postgres/postgres_dashboard_store.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
@@ -18,15 +18,13 @@ int main() {
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresDashboardStore dashboards(*pg);
 
-    live::LiveHub hub(values, live::HubOptionsFromEnv(env));
-    live::LiveApi api(hub, dashboards, service);
-    api.Register(service.router(), service.metrics());
+    live::LiveModule live(service, values, dashboards);
     kafka::KafkaSubscriber events(
         {.cluster = wiring::KafkaFromEnv(env),
          .mode = kafka::SubscriberConfig::Mode::kBroadcast,
          .client_id = service.pod(),
          .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
-        [&](std::span<const core::Event> batch) { hub.Publish(batch); });
+        [&](std::span<const core::Event> batch) { live.Publish(batch); });
     events.Start();
     service.AddShutdownHook([&] { events.Stop(); });
     service.AddReadinessCheck("redis_replica", [&] { return values.Ping(); });
