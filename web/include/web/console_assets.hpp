@@ -1,5 +1,5 @@
 #pragma once
-// The built web console (web/), compiled into the binary by web/embed_assets.cmake.
+// The built web console (web/), compiled into the binary by cmake/embed_files.cmake.
 #include <span>
 
 #include "http/static_site.hpp"
