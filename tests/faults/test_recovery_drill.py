@@ -1,5 +1,6 @@
-"""Recovery drill, standalone: back up under write load, keep writing, restore the backup into
-a fresh directory and start the system on it (docs/OPERATIONS.md, "Standalone").
+"""Recovery drills (docs/OPERATIONS.md). Standalone: back up under write load, keep writing,
+restore the backup into a fresh directory and start the system on it. Services: wipe Redis
+under write load and rebuild the values from the history and Kafka.
 
 Standalone `count-system up` is first loaded with PRELOAD_EVENTS increments over
 PRELOAD_COUNTERS counters (batches, so the database has a realistic history), then
@@ -18,6 +19,20 @@ restored into a fresh directory and a second system is started on it. Afterwards
   loses), RTO (restore command, start until ready), sizes (data directory, backup file) and the
   backup's duration under load.
 
+Services: write, management and analysis services on PostgreSQL, Redis primary + replica and
+Kafka; WRITERS clients each increment their own counter by 1 at RATE a second. Redis is wiped
+(`MULTI; XLEN count-events; FLUSHALL; EXEC`, so the number of events still in the outbox at
+that moment is known exactly), stopped, its files deleted, started again empty, and
+`count-analysis-service rebuild-values` run while the clients go on (their writes fail with
+404 until their counter is back). Afterwards:
+
+* every increment that reached Kafka is in the values: each counter's value equals the number
+  of distinct increment events Kafka holds for it;
+* acknowledged increments lost are at most the events that were still in the outbox at the
+  wipe (the documented window), and reported;
+* `count-analysis-service reconcile` finds no drift between values and history;
+* figures: time from the wipe to Redis back, to values back (RTO), the rebuild's duration.
+
     python3 -m pytest tests/faults/test_recovery_drill.py      (or scripts/fault.sh recovery)
 """
 from __future__ import annotations
@@ -31,7 +46,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import faultkit
-from faultkit import http_request, support
+from faultkit import Load, Stack, http_request, send, start_service_on, support
 
 PRELOAD_COUNTERS = 1000
 PRELOAD_EVENTS = 100_000
@@ -196,3 +211,101 @@ def test_standalone_backup_under_load_restores_the_moment_of_the_backup(root, ke
     assert served == in_backup
     assert reconcile.returncode == 0 and "0 counter(s) drifted" in reconcile.stdout, reconcile.stdout
     assert all(n > 0 for n in lost.values()), "writes after the backup were not acknowledged"
+
+
+def kafka_increments(brokers: str, ids: set[str]) -> dict[str, int]:
+    """Distinct count_updated event ids per counter in `count-updates`."""
+    out = subprocess.run(["kcat", "-b", brokers, "-C", "-t", "count-updates", "-o", "beginning", "-e", "-q",
+                          "-f", "%s\\n"], capture_output=True, text=True, timeout=120, check=True).stdout
+    seen: dict[str, set[str]] = {c: set() for c in ids}
+    for line in out.splitlines():
+        e = json.loads(line) if line.strip() else {}
+        if e.get("countId") in ids and e.get("type") == "count_updated":
+            seen[e["countId"]].add(e["eventId"])
+    return {c: len(v) for c, v in seen.items()}
+
+
+def test_services_redis_wiped_under_load_values_rebuilt_from_history_and_kafka(root, keys):
+    stack = Stack(root)
+    procs: dict[str, faultkit.Proc] = {}
+    writes = None
+    try:
+        stack.start()
+        support.migrate(stack, stack.logs)
+        mport, aport, wport = support.free_port(), support.free_port(), support.free_port()
+        procs["m1"] = start_service_on("count-management-service", stack, keys, stack.logs, mport, name="m1")
+        procs["a1"] = start_service_on("count-analysis-service", stack, keys, stack.logs, aport, name="a1")
+        procs["w1"] = start_service_on("count-write-service", stack, keys, stack.logs, wport, name="w1",
+                                       env={"REDIS_TIMEOUT_MS": "1000"})
+        counters = faultkit.create_counters(mport, keys.admin, WRITERS, "wipe")
+        acked = [0] * WRITERS
+        first_ack_after: list[float] = []
+        wiped = threading.Event()
+
+        def write(conn, worker, i):
+            status, _ = send(conn, "POST", f"/api/v1/counts/{counters[worker]}/increment", keys.writer, b"")
+            if status == 200:
+                acked[worker] += 1
+                if wiped.is_set() and not first_ack_after:
+                    first_ack_after.append(time.monotonic())
+            return "write", status
+
+        writes = Load(wport, write, threads=WRITERS, rate=RATE).start()
+        time.sleep(BEFORE_S)
+        primary = stack.proc("redis-primary")
+        redis_bytes = int(subprocess.run(["redis-cli", "-p", str(stack.redis_port), "INFO", "memory"],
+                                         capture_output=True, text=True).stdout.split("used_memory:")[1].split()[0])
+        t_wipe = time.monotonic()
+        reply = subprocess.run(["redis-cli", "-p", str(stack.redis_port)], input="MULTI\nXLEN count-events\n"
+                               "FLUSHALL\nEXEC\n", capture_output=True, text=True, timeout=10).stdout.split()
+        wiped.set()
+        assert reply[:3] == ["OK", "QUEUED", "QUEUED"] and reply[4] == "OK", reply
+        in_outbox = int(reply[3])  # the XLEN inside the transaction
+        primary.stop()
+        for f in (root / "redis-primary").iterdir():  # restarted without its files
+            subprocess.run(["rm", "-rf", str(f)], check=True)
+        stack.procs[stack.procs.index(primary)] = primary = faultkit.Proc(primary.name, primary.argv, {}, stack.logs)
+        support.wait_port(stack.redis_port, proc=primary)
+        t_redis = time.monotonic()
+        env = {**support.service_env("count-analysis-service", stack, keys, support.free_port()),
+               "REDIS_URL": stack.redis_url}
+        rebuild = subprocess.run([str(support.binary("count-analysis-service")), "rebuild-values"],
+                                 env={**env, "PATH": "/usr/bin:/bin"}, capture_output=True, text=True, timeout=300)
+        t_rebuilt = time.monotonic()
+        assert rebuild.returncode == 0, rebuild.stdout + rebuild.stderr
+        support.eventually(lambda: first_ack_after, timeout=30, message="a write acknowledged after the rebuild")
+        time.sleep(AFTER_S)
+        writes.stop()
+        statuses = sorted({o.status for o in writes.failures()})
+
+        values = {}
+        for cid in counters:
+            r = http_request(mport, "GET", f"/management/api/v1/counts/{cid}",
+                             headers={"Authorization": f"Bearer {keys.admin}"})
+            values[cid] = r.json()["value"]
+        in_kafka = kafka_increments(stack.kafka_brokers, set(counters))
+        lost = {c: acked[i] - values[c] for i, c in enumerate(counters)}
+        analysis_env = {**env, "PATH": "/usr/bin:/bin"}
+
+        def reconciled() -> bool:
+            return subprocess.run([str(support.binary("count-analysis-service")), "reconcile"], env=analysis_env,
+                                  capture_output=True, timeout=60).returncode == 0
+
+        support.eventually(reconciled, timeout=60, interval=1, message="reconcile: no drift")
+        faultkit.record("recovery-services", writers=WRITERS, rate_per_writer=RATE,
+                        acknowledged=sum(acked), redis_used_memory_bytes=redis_bytes,
+                        events_in_outbox_at_wipe=in_outbox, acknowledged_lost=sum(lost.values()),
+                        failed_write_statuses=statuses, failed_writes=len(writes.failures()),
+                        redis_back_s=round(t_redis - t_wipe, 2), rebuild_s=round(t_rebuilt - t_redis, 2),
+                        rto_values_back_s=round(t_rebuilt - t_wipe, 2),
+                        first_ack_after_wipe_s=round(first_ack_after[0] - t_wipe, 2),
+                        values_equal_kafka_increments=values == in_kafka, reconcile_drift=0,
+                        machine=faultkit.machine())
+        assert values == in_kafka, (values, in_kafka)
+        assert all(n >= 0 for n in lost.values()) and sum(lost.values()) <= in_outbox, (lost, in_outbox)
+    finally:
+        if writes is not None and not writes._stop.is_set():
+            writes.stop()
+        for p in procs.values():
+            p.stop()
+        stack.stop()
