@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "harness/api_harness.hpp"
+#include "http/problem_types.hpp"
 #include "http/server.hpp"
 
 namespace count::fuzz {
@@ -46,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // Beast checks a header read in pieces only once its end has arrived, so a malformed one
     // may get 400 at once and, in pieces, wait for the rest (here: the client leaves).
     const auto status = [](const http::ReadOutcome& o) {
-      return o.rejected ? o.rejected->status : 0;
+      return o.rejected ? http::StatusOf(*o.rejected) : 0;
     };
     bool same = split.requests.size() == once.requests.size() &&
                 (status(split) == status(once) || status(split) + status(once) == 400);
@@ -54,16 +55,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       same = fuzz::SameRequest(split.requests[i], once.requests[i]);
     const auto describe = [](const http::ReadOutcome& o) {
       return std::to_string(o.requests.size()) + " requests, refused " +
-             (o.rejected ? std::to_string(o.rejected->status) + " " + o.rejected->detail : "-");
+             (o.rejected ? std::to_string(http::StatusOf(*o.rejected)) + " " + o.rejected->detail
+                         : "-");
     };
     if (!same)
       fuzz::Fail("reading in pieces differs from reading at once",
                  "at once: " + describe(once) + "; in pieces: " + describe(split));
   }
 
-  if (once.rejected && once.rejected->status != 400 && once.rejected->status != 413 &&
-      once.rejected->status != 431)
-    fuzz::Fail("the server refuses with " + std::to_string(once.rejected->status), bytes);
+  if (once.rejected && http::StatusOf(*once.rejected) != 400 &&
+      http::StatusOf(*once.rejected) != 413 && http::StatusOf(*once.rejected) != 431)
+    fuzz::Fail("the server refuses with " + std::to_string(http::StatusOf(*once.rejected)), bytes);
   for (auto request : once.requests) {
     if (request.path.empty() || request.path.front() != '/' ||
         request.path.find('\0') != std::string::npos)

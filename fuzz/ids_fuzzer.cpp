@@ -11,6 +11,7 @@
 #include "core/event.hpp"
 #include "core/history.hpp"
 #include "harness/api_harness.hpp"
+#include "http/problem_types.hpp"
 
 namespace count::fuzz {
 namespace {
@@ -45,7 +46,8 @@ void CheckIdList(std::string_view text, std::size_t max) {
   for (auto p : parts) valid = valid && ReferenceValidId(p);
   if (valid == problem.has_value()) Fail("ParseIdList disagrees with the reference", text);
   if (problem) {
-    if (problem->status != 422) Fail("ParseIdList answers " + problem->type, text);
+    if (http::StatusOf(*problem) != 422)
+      Fail("ParseIdList answers " + http::TypeUri(*problem), text);
     return;
   }
   std::string joined;

@@ -16,6 +16,7 @@
 #include "api/count_json.hpp"
 #include "core/event.hpp"
 #include "harness/api_harness.hpp"
+#include "http/problem_types.hpp"
 
 namespace count::fuzz {
 namespace {
@@ -86,7 +87,8 @@ bool Same(const boost::json::value& a, const boost::json::value& b) {
 void CheckObject(std::string_view body) {
   boost::json::object o;
   if (auto p = api::ParseObject(body, true, o)) {
-    if (p->status != 400 && p->status != 422) Fail("ParseObject answers " + p->type, body);
+    const int status = http::StatusOf(*p);
+    if (status != 400 && status != 422) Fail("ParseObject answers " + http::TypeUri(*p), body);
     return;
   }
   const auto text = boost::json::serialize(o);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fault scenario (or all) against the release binaries and prints its measured
 # result; docs/FAULTS.md records them.
-#   scripts/fault.sh rolling-restart | crash | redis-failover | postgres-outage | kafka-outage | abuse | all
+#   scripts/fault.sh rolling-restart | crash | redis-failover | postgres-outage | kafka-outage | abuse | recovery | all
 # Extra arguments go to pytest. FAULTS_RESULTS_DIR=<dir> also writes each result as JSON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ declare -A files=(
   [postgres-outage]=test_postgres_outage.py
   [kafka-outage]=test_kafka_outage.py
   [abuse]=test_abuse.py
+  [recovery]=test_recovery_drill.py
 )
 name="${1:-}"
 shift || true

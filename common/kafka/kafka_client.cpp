@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "core/ports.hpp"
 #include "kafka/rdkafka_support.hpp"
@@ -154,6 +155,35 @@ std::optional<int> PartitionCount(const ClusterConfig& cluster, const std::strin
   auto ids = detail::TopicPartitions(*client, topic, timeout);
   if (!ids) return std::nullopt;
   return static_cast<int>(ids->size());
+}
+
+std::int64_t GroupLag(const ClusterConfig& cluster, const std::string& group,
+                      const std::string& topic, std::chrono::milliseconds timeout) {
+  auto conf = detail::MakeConf(cluster, {{"group.id", group}, {"enable.auto.commit", "false"}});
+  std::string error;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) throw core::StoreUnavailable("kafka: " + error);
+  const auto ids = detail::TopicPartitions(*consumer, topic, timeout);
+  if (!ids) throw core::StoreUnavailable("kafka: no topic " + topic);
+  std::vector<RdKafka::TopicPartition*> partitions;
+  for (const auto id : *ids) partitions.push_back(RdKafka::TopicPartition::create(topic, id));
+  const auto ms = static_cast<int>(timeout.count());
+  std::int64_t lag = 0;
+  RdKafka::ErrorCode code = consumer->committed(partitions, ms);
+  for (auto* p : partitions) {
+    std::int64_t low = 0, high = 0;
+    if (code == RdKafka::ERR_NO_ERROR)
+      code = consumer->query_watermark_offsets(topic, p->partition(), &low, &high, ms);
+    const std::int64_t committed = p->offset() >= 0 ? p->offset() : low;
+    if (high > committed) lag += high - committed;
+  }
+  RdKafka::TopicPartition::destroy(partitions);
+  consumer->close();
+  if (code != RdKafka::ERR_NO_ERROR)
+    throw core::StoreUnavailable("kafka: offsets of group " + group + ": " +
+                                 RdKafka::err2str(code));
+  return lag;
 }
 
 }  // namespace count::kafka

@@ -3,6 +3,7 @@
 // a deployment or a test needs (create the topic, ask for its partitions). librdkafka
 // headers stay in the .cpp files.
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <optional>
@@ -34,5 +35,14 @@ bool EnsureTopic(const ClusterConfig& cluster, const std::string& topic, int par
 // core::StoreUnavailable when the cluster does not answer within `timeout`.
 std::optional<int> PartitionCount(const ClusterConfig& cluster, const std::string& topic,
                                   std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// Events of `topic` that the consumer group `group` has not committed yet: the sum over the
+// partitions of the high watermark minus the committed offset (the low watermark where the
+// group committed nothing). Reads offsets only; never joins the group. Throws
+// core::StoreUnavailable when the cluster does not answer within `timeout` or the topic is
+// missing.
+std::int64_t GroupLag(const ClusterConfig& cluster, const std::string& group,
+                      const std::string& topic,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 }  // namespace count::kafka

@@ -221,6 +221,28 @@ TEST(KafkaTest, GroupSubscriberResumesFromItsCommittedOffset) {
   second.Stop();
 }
 
+TEST(KafkaTest, GroupLagCountsWhatTheGroupHasNotCommitted) {
+  KafkaBroker& broker = SharedBroker();
+  broker.CreateTopic("lag", 3);
+  KafkaPublisher publisher(Publisher(broker, "lag"));
+  std::vector<core::Event> events;
+  for (int i = 0; i < 300; ++i) events.push_back(MakeEvent("c-" + std::to_string(i % 11), i));
+  publisher.Publish(events);
+  EXPECT_EQ(GroupLag(broker.cluster(), "lag-group", "lag"), 300);  // nothing committed yet
+
+  Collector seen;
+  KafkaSubscriber subscriber(Subscriber(broker, "lag", Mode::kGroup, "lag-group"),
+                             [&](auto batch) { seen.Add(batch); });
+  subscriber.Start();
+  ASSERT_TRUE(Eventually([&] { return seen.Distinct() == events.size(); }));
+  subscriber.Stop();  // commits what it handled
+  EXPECT_EQ(GroupLag(broker.cluster(), "lag-group", "lag"), 0);
+  publisher.Publish(std::span(events).first(7));
+  EXPECT_EQ(GroupLag(broker.cluster(), "lag-group", "lag"), 7);
+  EXPECT_EQ(GroupLag(broker.cluster(), "other-group", "lag"), 307);
+  EXPECT_THROW(GroupLag(broker.cluster(), "lag-group", "no-such-topic"), core::StoreUnavailable);
+}
+
 TEST(KafkaTest, GroupMembersSplitThePartitionsAndTogetherSeeEverything) {
   KafkaBroker& broker = SharedBroker();
   broker.CreateTopic("split", 3);

@@ -88,7 +88,8 @@ RedisCountValueStore::RedisCountValueStore(RedisClient& client,
       apply_(LuaScript::Embedded("apply.lua")),
       create_(LuaScript::Embedded("create.lua")),
       update_info_(LuaScript::Embedded("update_info.lua")),
-      delete_(LuaScript::Embedded("delete.lua")) {}
+      delete_(LuaScript::Embedded("delete.lua")),
+      restore_(LuaScript::Embedded("restore.lua")) {}
 
 std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
 
@@ -196,24 +197,48 @@ std::vector<std::optional<core::CountRecord>> RedisCountValueStore::GetMany(
   return records;
 }
 
-bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t initial_value) {
+// The arguments create.lua and restore.lua share: a counter's value and information.
+ScriptArgs RedisCountValueStore::CounterArgs(const core::CountInfo& info,
+                                             std::int64_t value) const {
   const std::int64_t now = NowMs();
   const std::int64_t created =
       info.created_at == core::Timestamp{} ? now : info.created_at.time_since_epoch().count();
   const std::int64_t updated =
       info.updated_at == core::Timestamp{} ? created : info.updated_at.time_since_epoch().count();
+  ScriptArgs args;
+  args.Set("value", std::to_string(value))
+      .Set("created", std::to_string(created))
+      .Set("updated", std::to_string(updated))
+      .Set("description", info.description)
+      .Set("min", Decimal(info.min_value))
+      .Set("max", Decimal(info.max_value));
+  return args;
+}
+
+bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t initial_value) {
   Reply r = create_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
-                        ScriptArgs()
-                            .Set("value", std::to_string(initial_value))
-                            .Set("created", std::to_string(created))
-                            .Set("updated", std::to_string(updated))
-                            .Set("description", info.description)
-                            .Set("min", Decimal(info.min_value))
-                            .Set("max", Decimal(info.max_value))
+                        CounterArgs(info, initial_value)
                             .Set("source", outbox_.source)
                             .Set("event", core::NewEventId())
                             .values());
   return r.type == Reply::Type::kInteger && r.integer == 1;
+}
+
+bool RedisCountValueStore::Restore(const core::CountInfo& info, std::int64_t value) {
+  Reply r = restore_.Run(client_, {KeyOf(info.id)}, CounterArgs(info, value).values());
+  return r.type == Reply::Type::kInteger && r.integer == 1;
+}
+
+bool RedisCountValueStore::HoldsCounters() {
+  std::string cursor = "0";
+  do {
+    Reply r = client_.Command({"SCAN", cursor, "MATCH", "count:{*", "COUNT", "1000"});
+    if (r.type != Reply::Type::kArray || r.elements.size() != 2)
+      throw core::StoreUnavailable("redis: unexpected SCAN reply");
+    if (!r.elements[1].elements.empty()) return true;
+    cursor = r.elements[0].str;
+  } while (cursor != "0");
+  return false;
 }
 
 core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core::CountInfo& info) {

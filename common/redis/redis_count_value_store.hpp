@@ -52,11 +52,18 @@ class RedisCountValueStore : public core::CountValueStore {
   bool Delete(std::string_view id, bool purge_history) override;
   bool Ping() override;
 
+  // Puts back a counter rebuilt after Redis was lost, with `value` and `info`, without an
+  // event (count-analysis-service rebuild-values). False when the counter exists.
+  bool Restore(const core::CountInfo& info, std::int64_t value);
+  // Whether any counter is stored (`count:{*}` keys), whatever else Redis holds.
+  bool HoldsCounters();
+
   static std::string KeyOf(std::string_view id) { return "count:{" + std::string(id) + "}"; }
 
  private:
   struct Request;
   std::int64_t NowMs() const;
+  ScriptArgs CounterArgs(const core::CountInfo& info, std::int64_t value) const;
   // One script call for the requests of a group commit: fills each one's result or error.
   void Send(std::span<Request* const> batch);
   core::ApplyResult ToResult(const Request& request, const Reply& reply) const;
@@ -68,6 +75,7 @@ class RedisCountValueStore : public core::CountValueStore {
   LuaScript create_;
   LuaScript update_info_;
   LuaScript delete_;
+  LuaScript restore_;
   // Concurrent Apply calls go out together as one script call (core/group_commit.hpp).
   core::GroupCommit<Request> group_{kMaxBatch};
 };

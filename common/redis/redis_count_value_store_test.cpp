@@ -256,6 +256,26 @@ TEST_F(RedisCountValueStoreTest, FullOutboxRefusesWrites) {
   EXPECT_EQ(Value(id), 0);
 }
 
+TEST_F(RedisCountValueStoreTest, RestorePutsBackACounterWithoutAnEvent) {
+  const std::string id = Id();
+  auto info = Info(id, -5, 500);
+  info.description = "rebuilt";
+  info.created_at = At(1000);
+  info.updated_at = At(2000);
+  const auto before = client_.Command({"XLEN", std::string(kEventStream)}).integer;
+  EXPECT_TRUE(store_.Restore(info, 42));
+  EXPECT_FALSE(store_.Restore(info, 7)) << "an existing counter is left alone";
+  EXPECT_EQ(client_.Command({"XLEN", std::string(kEventStream)}).integer, before);
+  const auto record = store_.Get(id);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->value, 42);
+  EXPECT_EQ(record->description, "rebuilt");
+  EXPECT_EQ(record->min_value, -5);
+  EXPECT_EQ(record->max_value, 500);
+  EXPECT_EQ(record->created_at, At(1000));
+  EXPECT_TRUE(store_.HoldsCounters());
+}
+
 }  // namespace
 
 // The counting rule, as every CountValueStore obeys it.

@@ -105,6 +105,8 @@ UPDATE count_value SET description = i.description, min_value = i.min_value,
 
 }  // namespace
 
+int SchemaVersion() { return static_cast<int>(kMigrations.size()); }
+
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
   if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
       SQLITE_OK)
@@ -205,6 +207,11 @@ void SqliteDatabase::Migrate() {
     version.Step();
     applied = static_cast<std::size_t>(version.Int(0));
   }
+  if (applied > kMigrations.size())
+    throw core::StoreUnavailable("sqlite: the database has schema version " +
+                                 std::to_string(applied) + ", newer than this build's " +
+                                 std::to_string(kMigrations.size()) +
+                                 ": use a newer count-system (it never downgrades a schema)");
   for (std::size_t i = applied; i < kMigrations.size(); ++i) {
     Transaction tx(*this);
     Exec(kMigrations[i]);

@@ -37,9 +37,13 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// The schema version this build writes: the number of migrations it knows.
+int SchemaVersion();
+
 class SqliteDatabase {
  public:
-  // Opens (creating) the file and applies the schema migrations (PRAGMA user_version).
+  // Opens (creating) the file and applies the schema migrations (PRAGMA user_version);
+  // refuses (StoreUnavailable) a file of a newer schema version than SchemaVersion().
   explicit SqliteDatabase(const std::filesystem::path& file);
   ~SqliteDatabase();
   SqliteDatabase(const SqliteDatabase&) = delete;

@@ -3,13 +3,16 @@
 // its tables. HISTORY_RETENTION_DAYS (default 400) bounds how long it is kept.
 #include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "analysis_module.hpp"
 #include "event_consumer.hpp"
 #include "history_feed.hpp"
+#include "kafka/kafka_client.hpp"
 #include "kafka/kafka_subscriber.hpp"
 #include "postgres/postgres_count_info_store.hpp"
 #include "postgres/postgres_history_store.hpp"
+#include "rebuild_values.hpp"
 #include "reconcile.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "runtime/log.hpp"
@@ -46,6 +49,46 @@ int ReconcileCommand(const runtime::Env& env, bool repair) {
   return drifts.empty() || repair ? 0 : 1;
 }
 
+// `count-analysis-service rebuild-values`: after the value store (REDIS_URL) was lost, waits
+// until this service's consumer group has folded every event Kafka holds, then writes every
+// counter of countinfo with its history's latest value (docs/OPERATIONS.md).
+int RebuildValuesCommand(const runtime::Env& env) {
+  auto pg = wiring::PostgresFromEnv(env);
+  auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
+  redis::RedisCountValueStore values(*redis);
+  if (values.HoldsCounters())
+    throw runtime::ConfigError(
+        "the value store (REDIS_URL) holds counters: rebuild-values writes only to an empty one");
+  const auto cluster = wiring::KafkaFromEnv(env);
+  const auto group = env.Or("KAFKA_GROUP_ID", "count-analysis-service");
+  const auto topic = std::string(core::kEventTopic);
+  const auto wait = std::chrono::seconds(env.Int("REBUILD_WAIT_SECONDS", 600, 1, 86'400));
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    const auto lag = kafka::GroupLag(cluster, group, topic);
+    if (lag == 0) break;
+    if (std::chrono::steady_clock::now() - t0 > wait)
+      throw core::StoreUnavailable("the history is still " + std::to_string(lag) +
+                                   " events behind Kafka: is count-analysis-service running?");
+    runtime::Log::Write(runtime::Level::kInfo, "rebuild", "waiting for the history",
+                        {{"consumer_lag", lag}});
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  postgres::PostgresCountInfoStore info(*pg);
+  postgres::PostgresHistoryStore history(*pg);
+  const auto rebuilt = analysis::RebuildValues(
+      info, history,
+      [&](const core::CountInfo& c, std::int64_t v) { return values.Restore(c, v); });
+  for (const auto& id : rebuilt.unknown)
+    runtime::Log::Write(runtime::Level::kWarn, "rebuild",
+                        "no history: value unknown, set to the default", {{"countId", id}});
+  runtime::Log::Write(runtime::Level::kInfo, "rebuild", "done",
+                      {{"restored", rebuilt.restored},
+                       {"present", rebuilt.present},
+                       {"unknown", rebuilt.unknown.size()}});
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,9 +100,13 @@ int main(int argc, char** argv) {
         throw runtime::ConfigError("usage: count-analysis-service reconcile [--repair]");
       return ReconcileCommand(env, argc == 3);
     }
+    if (command == "rebuild-values") {
+      if (argc > 2) throw runtime::ConfigError("usage: count-analysis-service rebuild-values");
+      return RebuildValuesCommand(env);
+    }
     if (!command.empty())
       throw runtime::ConfigError("unknown command '" + std::string(command) +
-                                 "'; the only command is 'reconcile [--repair]'");
+                                 "'; the commands are 'reconcile [--repair]' and 'rebuild-values'");
     runtime::Service service("count-analysis-service", 3003, env);
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresHistoryStore history(*pg);

@@ -2,6 +2,7 @@
 // ingress routes them, on SQLite in a data directory. Wiring only.
 //
 //   count-system up [--port N] [--data DIR]
+//   count-system backup --data DIR --to FILE | restore --from FILE --data DIR [--force]
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "runtime/auth.hpp"
 #include "runtime/log.hpp"
 #include "runtime/service.hpp"
+#include "sqlite/sqlite_backup.hpp"
 #include "sqlite/sqlite_dashboard_store.hpp"
 #include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
@@ -38,11 +40,19 @@ constexpr std::string_view kUsage =
     "         listening on port N (default 8080, or $PORT).\n"
     "       count-system reconcile [--data DIR] [--repair]\n"
     "         Reports counters whose history disagrees with their value; --repair\n"
-    "         records a correcting event for each. Run it while the system is stopped.\n";
+    "         records a correcting event for each. Run it while the system is stopped.\n"
+    "       count-system backup [--data DIR] --to FILE\n"
+    "         Copies DIR's database to FILE (a new file), consistently, while the system runs.\n"
+    "       count-system restore --from FILE [--data DIR] [--force]\n"
+    "         Makes DIR's database a copy of the backup FILE, migrated to this version's schema.\n"
+    "         Refuses a non-empty DIR unless --force (which keeps admin.key). Stop the system\n"
+    "         first. docs/OPERATIONS.md has the whole procedure.\n";
 
 struct Options {
   std::string data = "count-data";
   bool repair = false;
+  std::string file;  // backup: --to; restore: --from
+  bool force = false;
 };
 
 // Flags after the command; --port sets $PORT (the flag wins over the environment).
@@ -57,6 +67,12 @@ Options ParseOptions(int argc, char** argv) {
       ::setenv("PORT", argv[++i], 1);
     } else if (command == "reconcile" && arg == "--repair") {
       options.repair = true;
+    } else if (((command == "backup" && arg == "--to") ||
+                (command == "restore" && arg == "--from")) &&
+               i + 1 < argc) {
+      options.file = argv[++i];
+    } else if (command == "restore" && arg == "--force") {
+      options.force = true;
     } else {
       throw runtime::ConfigError("unknown argument '" + std::string(arg) + "'\n" +
                                  std::string(kUsage));
@@ -99,6 +115,33 @@ int Reconcile(const Options& options) {
   std::cout << drifts.size() << " counter(s) drifted" << (options.repair ? ", repaired" : "")
             << "\n";
   return drifts.empty() || options.repair ? 0 : 1;
+}
+
+int Backup(const Options& options) {
+  if (options.file.empty())
+    throw runtime::ConfigError("backup needs --to FILE\n" + std::string(kUsage));
+  const auto report = sqlite::Backup(fs::path(options.data) / "count.db", options.file);
+  std::cout << "backed up " << options.data << " to " << options.file << " (" << report.bytes
+            << " bytes, schema version " << report.schema_version << ")\n";
+  return 0;
+}
+
+int Restore(const Options& options) {
+  if (options.file.empty())
+    throw runtime::ConfigError("restore needs --from FILE\n" + std::string(kUsage));
+  const auto report =
+      sqlite::Restore(options.file, fs::path(options.data) / "count.db", options.force);
+  std::cout << "restored " << options.file << " into " << options.data << " (" << report.bytes
+            << " bytes, schema version " << report.backup_version;
+  if (report.backup_version != report.schema_version)
+    std::cout << " migrated to " << report.schema_version;
+  std::cout << ")\n";
+  // The backup holds no credentials (docs/OPERATIONS.md, "The admin key after a restore").
+  if (!fs::exists(fs::path(options.data) / "admin.key"))
+    std::cout << "no admin.key in " << options.data
+              << ": `count-system up` generates a new admin key on its first start, unless\n"
+                 "COUNT_ADMIN_KEY is set or the old installation's admin.key is copied there\n";
+  return 0;
 }
 
 int Up(const Options& options) {
@@ -169,6 +212,8 @@ int main(int argc, char** argv) {
     const std::string_view command = argc < 2 ? "" : argv[1];
     if (command == "up") return Up(ParseOptions(argc, argv));
     if (command == "reconcile") return Reconcile(ParseOptions(argc, argv));
+    if (command == "backup") return Backup(ParseOptions(argc, argv));
+    if (command == "restore") return Restore(ParseOptions(argc, argv));
     std::cerr << kUsage;
     return command.empty() || command == "--help" ? 0 : 2;
   });

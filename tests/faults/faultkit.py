@@ -17,9 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "blackbox"))
 
@@ -194,6 +195,29 @@ def start_service_on(service: str, stack: Infra, keys: Keys, log_dir: Path, port
     if wait:
         wait_ready(proc, port)
     return proc
+
+
+@contextmanager
+def services_running(stack: Stack, keys: Keys, services: dict[str, tuple[str, dict[str, str] | None]],
+                     loads: list["Load"]) -> Iterator[tuple[dict[str, int], dict[str, Proc]]]:
+    """Starts `stack`, applies the migrations and starts each service (name -> (binary, env
+    overrides)) on a free port; yields the ports and processes by name. On the way out it
+    stops every load still running in `loads`, then the services, then the stack."""
+    procs: dict[str, Proc] = {}
+    try:
+        stack.start()
+        support.migrate(stack, stack.logs)
+        ports = {name: support.free_port() for name in services}
+        for name, (service, env) in services.items():
+            procs[name] = start_service_on(service, stack, keys, stack.logs, ports[name], name=name, env=env)
+        yield ports, procs
+    finally:
+        for load in loads:
+            if not load._stop.is_set():
+                load.stop()
+        for p in procs.values():
+            p.stop()
+        stack.stop()
 
 
 def create_counters(port: int, admin_key: str, n: int, prefix: str, **fields: Any) -> list[str]:

@@ -17,22 +17,17 @@ import threading
 import time
 
 import faultkit
-from faultkit import Load, Stack, http_request, send, start_service_on, support
+from faultkit import Load, Stack, http_request, send, support
 
 OUTAGE_S = 5
 
 
 def test_postgres_stopped_and_started_again(root, keys):
     stack = Stack(root, kafka=False)
-    procs: dict[str, faultkit.Proc] = {}
     loads: list[Load] = []
-    try:
-        stack.start()
-        support.migrate(stack, stack.logs)
-        ports = {n: support.free_port() for n in ("m1", "w1", "r1", "a1")}
-        for name, service in (("m1", "count-management-service"), ("w1", "count-write-service"),
-                              ("r1", "count-read-service"), ("a1", "count-analysis-service")):
-            procs[name] = start_service_on(service, stack, keys, stack.logs, ports[name], name=name)
+    services = {"m1": ("count-management-service", None), "w1": ("count-write-service", None),
+                "r1": ("count-read-service", None), "a1": ("count-analysis-service", None)}
+    with faultkit.services_running(stack, keys, services, loads) as (ports, procs):
         counters = faultkit.create_counters(ports["m1"], keys.admin, 4, "pgout")
         acked = {c: 0 for c in counters}
         lock = threading.Lock()
@@ -59,7 +54,7 @@ def test_postgres_stopped_and_started_again(root, keys):
         writes = Load(ports["w1"], write, threads=4, rate=50)
         reads = Load(ports["r1"], read, threads=2, rate=50)
         manages = Load(ports["m1"], manage, threads=1, rate=20)
-        loads = [writes, reads, manages]
+        loads.extend([writes, reads, manages])
         for load in loads:
             load.start()
         time.sleep(1.5)
@@ -123,10 +118,3 @@ def test_postgres_stopped_and_started_again(root, keys):
         assert after_mgmt and all(o.status == 200 for o in after_mgmt), after_mgmt[:5]
         assert all(p.alive() for p in procs.values())
         assert values == acked, (values, acked)
-    finally:
-        for load in loads:
-            if not load._stop.is_set():
-                load.stop()
-        for p in procs.values():
-            p.stop()
-        stack.stop()
