@@ -219,14 +219,11 @@ class System:
         text = self.request(port, "GET", "/metrics").body.decode()
         return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.M))
 
-    def backlog(self) -> float:
-        """Events written but not yet in the history: the outbox backlog plus (services) every
-        live analysis replica's consumer lag."""
-        total = self.gauge(self.write_port, "outbox_backlog")
-        for proc, port in self.analysis:
-            if proc.alive():
-                total += self.gauge(port, "consumer_lag")
-        return total
+    def backlog(self) -> tuple[float, float]:
+        """Events written but not yet in the history, per stage: (the outbox backlog, the
+        consumer lag of every live analysis replica — 0 standalone)."""
+        lag = sum(self.gauge(port, "consumer_lag") for proc, port in self.analysis if proc.alive())
+        return self.gauge(self.write_port, "outbox_backlog"), lag
 
     def histories(self, ids: list[str], conn=None, unit: str = "day") -> dict[str, tuple[int, int | None]]:
         """Per counter: (sum of deltas, last value) over the day around now."""
@@ -335,7 +332,7 @@ class BacklogMonitor:
 
     def __init__(self, system: System, interval: float = 0.5):
         self.system, self.interval = system, interval
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, float]] = []  # (t, outbox, consumer lag)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -343,12 +340,12 @@ class BacklogMonitor:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.samples.append((time.monotonic(), self.system.backlog()))
+                self.samples.append((time.monotonic(), *self.system.backlog()))
             except (OSError, RuntimeError, http.client.HTTPException):
                 pass  # a replica killed on purpose; the next sample goes on
             self._stop.wait(self.interval)
 
-    def stop(self) -> list[tuple[float, float]]:
+    def stop(self) -> list[tuple[float, float, float]]:
         self._stop.set()
         self._thread.join()
         return self.samples
@@ -376,7 +373,8 @@ def paced(system: System, ids: list[str], rate: float, seconds: float, args: arg
     samples = monitor.stop()
     if side is not None:
         side.join()
-    load = [(t - start, b) for t, b in samples if start <= t <= written]
+    stages = [(t - start, o, c) for t, o, c in samples if start <= t <= written]
+    load = [(t, o + c) for t, o, c in stages]
     first = [b for t, b in load if t < 60] or [0]
     last = [b for t, b in load if t >= (written - start) - 60] or [0]
     accepted = events / (written - start)
@@ -388,7 +386,10 @@ def paced(system: System, ids: list[str], rate: float, seconds: float, args: arg
         "backlog_peak": max((b for _, b in load), default=0),
         "backlog_first_minute_mean": statistics.fmean(first),
         "backlog_last_minute_mean": statistics.fmean(last),
-        "backlog_series": [(round(t, 1), b) for t, b in load[::4]],
+        "outbox_backlog_peak": max((o for _, o, _ in stages), default=0),
+        "consumer_lag_peak": max((c for _, _, c in stages), default=0),
+        # Every 2 s: (s since the start, outbox backlog, consumer lag).
+        "backlog_series": [(round(t, 1), o, c) for t, o, c in stages[::4]],
         "cpu_us_per_event": cpu_per_event(cpu0, cpu1, events),
         "cpu_us_per_event_net": cpu_per_event(cpu0, cpu1, events, system.idle, visible - start),
         "machine": machine,
@@ -598,7 +599,8 @@ def main() -> int:
                   f"{s['accepted_per_second']:,.0f}/s | {s['visible_per_second']:,.0f}/s | "
                   f"{s['visible_per_second'] / s['accepted_per_second']:.3f} | "
                   f"{s['backlog_peak']:,.0f} / {s['backlog_first_minute_mean']:,.0f} / "
-                  f"{s['backlog_last_minute_mean']:,.0f} | {s['drain_seconds']:.2f} s | "
+                  f"{s['backlog_last_minute_mean']:,.0f} (peaks: outbox {s['outbox_backlog_peak']:,.0f}, "
+                  f"consumer {s['consumer_lag_peak']:,.0f}) | {s['drain_seconds']:.2f} s | "
                   f"{'yes' if s['pass'] else '**no**'} | {s['machine']['busy_percent']:.0f} % / "
                   f"{s['machine']['load_average']:.1f} |")
     print("\nCPU per event (µs; utime + stime of each process tree):")
