@@ -31,7 +31,7 @@ struct Event {
   std::string source;  // the service that applied the change
 };
 
-std::string NewEventId();  // 32 hex digits from a CSPRNG
+std::string NewEventId();  // 32 hex digits: a UUIDv7 (ms time, then CSPRNG bits)
 
 // {"eventId","type","countId","delta","value","timestamp","source"}; delta omitted when absent.
 std::string ToJson(const Event& e);
