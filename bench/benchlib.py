@@ -456,6 +456,19 @@ def end_to_end(d, out, targets, problems, redis_rps):
                 f"**{r['pipeline_per_second']:,.0f} events/s** | {ratio(r['pipeline_per_second'])} | "
                 f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['max']:.0f} ms |")
         out("")
+        sustained = [r for r in json.loads(pipeline) if "sustained" in r]
+        if sustained:
+            out("| sustained (5 min at the burst's accepted rate) | accepted | visible | backlog "
+                "peak / last-minute mean | drain | keeps up | CPU µs per event (net of idle) |")
+            out("|---|---:|---:|---:|---:|---|---|")
+            for r in sustained:
+                s = r["sustained"]
+                cpu = ", ".join(f"{k} {v:.1f}" for k, v in s["cpu_us_per_event_net"].items())
+                out(f"| {r['mode']} | {s['accepted_per_second']:,.0f}/s | "
+                    f"{s['visible_per_second']:,.0f}/s | {s['backlog_peak']:,.0f} / "
+                    f"{s['backlog_last_minute_mean']:,.0f} | {s['drain_seconds']:.1f} s | "
+                    f"{'yes' if s['pass'] else '**no**'} | {cpu} |")
+            out("")
     rows = [(m, read(os.path.join(d, f"live-{m}.json"))) for m in ("standalone", "services")]
     if any(r is None for _, r in rows):
         problems.append("live updates: not measured")

@@ -34,7 +34,7 @@ struct Event {
   bool purge_history = false;
 };
 
-std::string NewEventId();  // 32 hex digits from a CSPRNG
+std::string NewEventId();  // 32 hex digits: a UUIDv7 (ms time, then CSPRNG bits)
 
 // {"eventId","type","countId","delta","value","timestamp","source","purgeHistory"}; delta
 // omitted when absent, purgeHistory when false.

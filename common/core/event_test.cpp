@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 namespace count::core {
 namespace {
@@ -50,6 +52,17 @@ TEST(Event, IdsAreUniqueHex) {
   for (int i = 0; i < 1000; ++i) ids.insert(NewEventId());
   EXPECT_EQ(ids.size(), 1000u);
   EXPECT_EQ(ids.begin()->size(), 32u);
+}
+
+// Ids of later events sort after earlier ones (by their millisecond), so the history's
+// event-id index grows at its end; they carry the UUIDv7 version and variant.
+TEST(Event, IdsGrowWithTime) {
+  const std::string first = NewEventId();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::string second = NewEventId();
+  EXPECT_LT(first, second);
+  EXPECT_EQ(first[12], '7');
+  EXPECT_NE(std::string("89ab").find(first[16]), std::string::npos);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "events/in_process_bus.hpp"
 #include "events/outbox_relay.hpp"
 #include "sqlite/sqlite_stores.hpp"
+#include "testing/outbox_contract.hpp"
 #include "testing/process.hpp"
 
 namespace count::events {
@@ -135,20 +136,9 @@ TEST_F(RelayTest, DeleteAndUpdateInfoProduceEvents) {
   EXPECT_FALSE(events[1].purge_history);
 }
 
-// Acknowledge forgets what the last Pending returned and nothing written after it.
 TEST_F(RelayTest, SqliteOutboxAcknowledgesOnlyWhatPendingReturned) {
-  for (const char* id : {"o1", "o2", "o3", "o4", "o5"}) Create(id);
-  const auto first = outbox.Pending(3);
-  ASSERT_EQ(first.size(), 3u);
-  Create("late");  // written between the read and the acknowledgement
-  outbox.Acknowledge(first);
-  EXPECT_EQ(outbox.Backlog(), 3u);
-  const auto rest = outbox.Pending(10);
-  ASSERT_EQ(rest.size(), 3u);
-  EXPECT_EQ(rest[0].count_id, "o4");
-  EXPECT_EQ(rest[2].count_id, "late");
-  outbox.Acknowledge(rest);
-  EXPECT_EQ(outbox.Backlog(), 0u);
+  testing::ExpectAcknowledgeForgetsOnlyWhatPendingReturned(
+      outbox, [&](const std::string& id) { Create(id); }, "o");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <future>
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -299,23 +300,39 @@ void KafkaSubscriber::Take(RdKafka::Message& message) {
 }
 
 void KafkaSubscriber::Deliver(bool revoking) {
-  std::vector<core::Event> events;
-  events.reserve(pending_.size());
+  // The batch per partition, each in its order; one list when partitions are not handled
+  // in parallel.
+  std::map<std::int32_t, std::vector<core::Event>> parts;
+  std::size_t events = 0;
   std::uint64_t malformed = 0;
   for (const Record& record : pending_) {
-    if (auto event = core::EventFromJson(record.payload))
-      events.push_back(std::move(*event));
-    else
+    if (auto event = core::EventFromJson(record.payload)) {
+      parts[config_.parallel_partitions ? record.partition : 0].push_back(std::move(*event));
+      ++events;
+    } else {
       ++malformed;
+    }
   }
   std::optional<std::string> failure;
-  try {
-    if (!events.empty()) handler_(events);
-  } catch (const std::exception& e) {
-    failure = e.what();
-  } catch (...) {
-    failure = "an exception not derived from std::exception";
-  }
+  auto handle = [&](const std::vector<core::Event>& part) -> std::optional<std::string> {
+    try {
+      handler_(part);
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "an exception not derived from std::exception";
+    }
+  };
+  // Every partition but the first on a thread of its own, the first on this one; a failure
+  // of any makes the whole batch come again (what succeeded is then dropped by eventId).
+  std::vector<std::future<std::optional<std::string>>> others;
+  for (auto it = parts.begin(); it != parts.end(); ++it)
+    if (it != parts.begin())
+      others.push_back(std::async(std::launch::async, handle, std::cref(it->second)));
+  if (!parts.empty()) failure = handle(parts.begin()->second);
+  for (auto& other : others)
+    if (auto error = other.get(); error && !failure) failure = std::move(error);
   if (failure) {
     handler_failures_.fetch_add(1);
     Log("kafka subscriber: handler failed, the batch comes again: " + *failure);
@@ -324,7 +341,7 @@ void KafkaSubscriber::Deliver(bool revoking) {
     return;
   }
   backoff_ = std::chrono::milliseconds(0);
-  handled_.fetch_add(events.size());
+  handled_.fetch_add(events);
   malformed_.fetch_add(malformed);
   if (config_.mode == SubscriberConfig::Mode::kGroup) {
     for (const Record& record : pending_) {

@@ -54,6 +54,12 @@ struct SubscriberConfig {
   // Events per handler call at most: one call is one rollup statement, so a large batch
   // spreads its fixed cost (a round trip, a transaction) over many events.
   std::size_t max_batch = 5000;
+  // The handler gets each partition's events of a batch in a call of its own, the calls
+  // running in parallel (each partition's events still in their order, one batch after the
+  // other). For a thread-safe handler whose work per partition is independent — rollups
+  // keyed by counter, the key of the partitioning — so a replica uses as many database
+  // connections and cores as it has partitions.
+  bool parallel_partitions = false;
   // kGroup: handled offsets are committed at most this often (and on revocation and Stop).
   std::chrono::milliseconds commit_interval = std::chrono::seconds(1);
   // How long the consumer waits for a record when none is buffered.
@@ -65,8 +71,9 @@ struct SubscriberConfig {
   LogSink log;
 };
 
-// Called on the subscriber's thread, one batch at a time, in partition order. A throw
-// means "not handled": the batch comes again.
+// Called on the subscriber's thread, one batch at a time, in partition order (with
+// parallel_partitions, once per partition of the batch, concurrently). A throw means "not
+// handled": the batch comes again.
 using EventHandler = std::function<void(std::span<const core::Event> events)>;
 
 class KafkaSubscriber {

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
          .mode = kafka::SubscriberConfig::Mode::kGroup,
          .group_id = env.Or("KAFKA_GROUP_ID", "count-analysis-service"),
          .client_id = service.pod(),
+         .parallel_partitions = true,  // Record is thread-safe; partitions touch other counters
          .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
         [&](std::span<const core::Event> batch) {
           recorded += analysis::RecordEvents(history, batch);
