@@ -405,6 +405,8 @@ def build_report(d):
                            f"{ratio:.2f} × ({fmt_rate(rows['write_increment']['rps'])} vs "
                            f"{fmt_rate(nginx_rps)} req/s)", ratio >= TARGET_WRITE_VS_NGINX))
 
+    redis_commands(d, out, rows)
+
     outbox = json.loads(read(os.path.join(d, "outbox.json"), "null") or "null")
     if outbox:
         drain = outbox.get("drain_seconds")
@@ -500,6 +502,43 @@ def cpu_targets(key, label, cpu, nginx_cpu):
                        f"Kafka CPU per event ≤ {TARGET_KAFKA_CPU_US:g} µs — {label}",
                        f"{cpu['kafka']:.1f} µs", cpu["kafka"] <= TARGET_KAFKA_CPU_US))
     return checks
+
+
+def redis_commands(d, out, rows):
+    """The Redis primary's commands per increment during each increment peak, from
+    redis-cmds-KEY-0/1.txt (`INFO commandstats` before and after the peak, written by
+    bench/run.sh): lines `cmdstat_NAME:calls=N,usec=U,...`."""
+    def stats(path):
+        text = read(path)
+        if text is None:
+            return None
+        return {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+                re.finditer(r"^cmdstat_([^:]+):calls=(\d+),usec=(\d+)", text, re.M)}
+    lines = []
+    for key, label, _ in SCENARIOS:
+        before = stats(os.path.join(d, f"redis-cmds-{key}-0.txt"))
+        after = stats(os.path.join(d, f"redis-cmds-{key}-1.txt"))
+        if before is None or after is None or key not in rows:
+            continue
+        n = max(1, rows[key]["wrk"]["requests"])
+        delta = {c: (calls - before.get(c, (0, 0))[0], usec - before.get(c, (0, 0))[1])
+                 for c, (calls, usec) in after.items()}
+        delta = {c: v for c, v in delta.items() if v[0] > 0}
+        top = sorted(delta.items(), key=lambda kv: -kv[1][0])[:4]
+        lines.append(f"| {label} | {sum(v[0] for v in delta.values()) / n:.2f} | "
+                     + ", ".join(f"`{c}` {calls / n:.3f}" for c, (calls, _) in top)
+                     + f" | {sum(v[1] for v in delta.values()) / n:.1f} |")
+    if lines:
+        out("Redis primary during each increment peak (`INFO commandstats` before and after): "
+            "commands per increment answered, and the time Redis spent executing them (its "
+            "`usec`, without the network and event-loop work the CPU column above includes):")
+        out("")
+        out("| scenario | commands / increment | top commands, calls / increment "
+            "| µs executing commands / increment |")
+        out("|---|---:|---|---:|")
+        for line in lines:
+            out(line)
+        out("")
 
 
 def profile(d, out, top=12):

@@ -347,10 +347,14 @@ measure() {  # measure KEY METHOD URL [BODY]
   step "$key: peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
   local spids rpids kpids
   spids=$(server_pids "$key"); rpids=$(redis_pids "$key"); kpids=$(kafka_pids "$key")
+  # Increments: which commands the Redis primary ran, and how many, per request (group commit
+  # shows as fewer script calls than requests).
+  [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-0.txt"
   s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids); k0=$(cpu_ticks $kpids)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
     >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
+  [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-1.txt"
   echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
   if [ "$key" = nginx ]; then
@@ -509,11 +513,17 @@ print(json.dumps({
 EOF
 )
 source_rev=unknown   # read from .git without running git
-if head=$(cat "$ROOT/.git/HEAD" 2>/dev/null); then
+gitdir=$ROOT/.git commondir=$ROOT/.git
+if [ -f "$gitdir" ]; then   # a worktree: .git names its directory, which names the common one
+  gitdir=$(sed -n 's/^gitdir: //p' "$ROOT/.git")
+  commondir=$gitdir
+  [ -f "$gitdir/commondir" ] && commondir=$(cd "$gitdir" && cd "$(cat commondir)" && pwd)
+fi
+if head=$(cat "$gitdir/HEAD" 2>/dev/null); then
   source_rev=$head
   if [[ $head == "ref: "* ]]; then
     ref=${head#ref: }
-    commit=$(cat "$ROOT/.git/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r {print $1}' "$ROOT/.git/packed-refs" 2>/dev/null || true)
+    commit=$(cat "$commondir/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r {print $1}' "$commondir/packed-refs" 2>/dev/null || true)
     source_rev="${ref#refs/heads/} ${commit:0:12}"
   fi
 fi
