@@ -529,7 +529,7 @@ if head=$(cat "$gitdir/HEAD" 2>/dev/null); then
 fi
 cat >"$R/info.json" <<EOF
 {"date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "peak_seconds": $PEAK_SECONDS, "rate_seconds": $RATE_SECONDS,
- "ready_repeats": $READY_REPEATS, "tools": $tools_json, "end_to_end": ${END_TO_END:+true}${END_TO_END:-false},
+ "ready_repeats": $READY_REPEATS, "tools": $tools_json, "end_to_end": $([ -n "$END_TO_END" ] && echo true || echo false),
  "cpu_busy_before": $CPU_BUSY_BEFORE, "loadavg_before": "$LOADAVG_BEFORE",
  "loadavg_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "source": "working tree at $source_rev (release build, scripts/build.sh release)"}
