@@ -39,11 +39,19 @@ TARGET_P99_MS = 5.0               # p99 at a fixed rate of half the peak ...
 TARGET_SUCCESS = 0.999            # ... with at most 0.1 % of requests failed
 TARGET_RSS_KIB = 20_000_000 / 1024  # 20 MB (decimal) = 19 531 KiB
 TARGET_READY_MS = 200.0           # process start -> first 200 on /ready (median of repeats)
+TARGET_P99_VS_CONTROL = 2.0       # p99 at half of peak <= 2 x nginx's p99 at the same rate
+TARGET_PEAK_VS_SEED = 20.0        # increment peak via count-write-service >= 20 x the seeds' stack
+# CPU µs per request of the serving process <= this many times nginx's, in the same run.
+TARGET_CPU_VS_NGINX = {"write_increment": 2.0, "read_get": 1.5,
+                       "standalone_increment": 3.0, "standalone_read": 1.5}
+TARGET_REDIS_CPU_US = 15.0        # Redis (primary + replica) CPU per increment
+TARGET_KAFKA_CPU_US = 5.0         # Kafka broker CPU per event (one event per increment)
 
 # Scenario order = table order. (key, label, targets apply?)
 SCENARIOS = [
     ("nginx", "nginx `return 200` (baseline)", False),
     ("write_increment", "increment via count-write-service", True),
+    ("seed_increment", "increment via the seeds' stack (FastAPI + uvicorn + redis-py, baseline)", False),
     ("read_get", "GET via count-read-service", True),
     ("standalone_increment", "increment via count-system (standalone)", True),
     ("standalone_read", "GET via count-system (standalone)", True),
@@ -280,9 +288,14 @@ def build_report(d):
                             f"(errors {w['errors']}) — the peak figure is not valid")
         ctxt = read(os.path.join(d, f"control-{key}.json"))
         rows[key] = {"wrk": w, "rps": wrk_rps(w), "vegeta": v, "asked": asked,
-                     "control": json.loads(ctxt) if ctxt else None}
+                     "control": json.loads(ctxt) if ctxt else None,
+                     "cpu_us": cpu_per_request(d, key, w["requests"])}
+        if rows[key]["cpu_us"] is None:
+            problems.append(f"{key}: CPU time not measured")
 
     nginx_rps = rows.get("nginx", {}).get("rps")
+    seed_rps = rows.get("seed_increment", {}).get("rps")
+    nginx_cpu = (rows.get("nginx", {}).get("cpu_us") or {}).get("server")
 
     lines = []
     out = lines.append
@@ -292,20 +305,21 @@ def build_report(d):
         "target's peak for {} s (open loop), latencies in ms.".format(
             info.get("peak_seconds", "?"), info.get("rate_seconds", "?")))
     out("")
-    out("| scenario | peak req/s | × nginx | × redis INCR | fixed rate asked / achieved req/s "
-        "| p50 | p95 | p99 | max | success | p99 ≤ 5 ms, ≥ 99.9 % ok | control: nginx at the same "
-        "rate, p50 / p99 |")
-    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    out("| scenario | peak req/s | × nginx | × redis INCR | × seeds' stack | fixed rate asked / "
+        "achieved req/s | p50 | p95 | p99 | max | success | p99 ≤ 5 ms, ≥ 99.9 % ok | control: "
+        "nginx at the same rate, p50 / p99 | p99 ≤ 2 × control's |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
     targets = []
     notes = []
     for key, label, has_target in SCENARIOS:
         r = rows.get(key)
         if r is None:
-            out(f"| {label} | — | | | | | | | | | not measured | |")
+            out(f"| {label} | — | | | | | | | | | | not measured | | |")
             continue
         lat = r["vegeta"]["latencies"]
         x_nginx = f"{r['rps'] / nginx_rps:.2f}" if nginx_rps else "—"
         x_redis = (f"{r['rps'] / redis_rps:.2f}" if redis_rps and "increment" in key else "")
+        x_seed = (f"{r['rps'] / seed_rps:.1f}" if seed_rps and "increment" in key else "")
         p99_ms = lat["99th"] / 1e6
         success = r["vegeta"]["success"]
         # A failed request is no fast request: the target needs both.
@@ -317,10 +331,18 @@ def build_report(d):
                    if c else "")
         if has_target and c is None:
             problems.append(f"{key}: control (nginx at the same rate) not measured")
+        vs_control_cell = ""
         if has_target:
             targets.append((f"p99 ≤ {TARGET_P99_MS:g} ms at half of peak — {label}",
                             f"{p99_ms:.2f} ms, {success * 100:.2f} % success at "
                             f"{fmt_rate(r['vegeta']['rate'])} req/s", ok))
+            if c is not None:
+                c99 = c["latencies"]["99th"] / 1e6
+                vs_ok = p99_ms <= TARGET_P99_VS_CONTROL * c99
+                vs_control_cell = f"{p99_ms / c99:.1f} × {verdict(vs_ok)}"
+                targets.append((f"p99 at half of peak ≤ {TARGET_P99_VS_CONTROL:g} × nginx's p99 at "
+                                f"the same rate — {label}", f"{p99_ms:.2f} vs {c99:.2f} ms "
+                                f"({p99_ms / c99:.1f} ×)", vs_ok))
         if r["vegeta"]["rate"] < 0.95 * r["asked"]:
             notes.append(f"{label}: vegeta reached {fmt_rate(r['vegeta']['rate'])} of the "
                          f"{fmt_rate(r['asked'])} req/s asked (64 requests in flight, or the "
@@ -329,10 +351,10 @@ def build_report(d):
         if success < 1:
             notes.append(f"{label}: fixed-rate status codes {r['vegeta'].get('status_codes')}, "
                          f"errors {(r['vegeta'].get('errors') or [])[:3]}.")
-        out(f"| {label} | {fmt_rate(r['rps'])} | {x_nginx} | {x_redis} | "
+        out(f"| {label} | {fmt_rate(r['rps'])} | {x_nginx} | {x_redis} | {x_seed} | "
             f"{fmt_rate(r['asked'])} / {fmt_rate(r['vegeta']['rate'])} | {fmt_ms(lat['50th'])} | "
             f"{fmt_ms(lat['95th'])} | {fmt_ms(lat['99th'])} | {fmt_ms(lat['max'])} | "
-            f"{r['vegeta']['success'] * 100:.2f} % | {p99_cell} | {control} |")
+            f"{r['vegeta']['success'] * 100:.2f} % | {p99_cell} | {control} | {vs_control_cell} |")
     out("")
     for n in notes:
         out(f"* {n}")
@@ -344,35 +366,49 @@ def build_report(d):
     out("wrk peak detail (closed loop, 64 connections; latency in ms):")
     out("")
     out("| scenario | requests | p50 | p99 | max | socket errors + non-2xx "
-        "| server CPU µs / request | Redis CPU µs / request | Kafka CPU µs / request |")
-    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        "| server CPU µs / request | × nginx's | Redis CPU µs / request | Kafka CPU µs / request "
+        "| CPU targets |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, label, _ in SCENARIOS:
         r = rows.get(key)
-        if r:
-            lw = r["wrk"]["latency_us"]
-            cpu = json.loads(read(os.path.join(d, f"cpu-{key}.json"), "null") or "null")
-            n = max(1, r["wrk"]["requests"])
-            per = lambda ticks: f"{ticks / cpu['clk_tck'] * 1e6 / n:.1f}"
-            server_cpu = per(cpu["server_ticks"]) if cpu else "—"
-            redis_cpu = per(cpu["redis_ticks"]) if cpu and cpu["redis"] else ""
-            kafka_cpu = per(cpu["kafka_ticks"]) if cpu and cpu.get("kafka") else ""
-            out(f"| {label} | {r['wrk']['requests']:,} | {lw['p50'] / 1000:.2f} | "
-                f"{lw['p99'] / 1000:.2f} | {lw['max'] / 1000:.2f} | {wrk_errors(r['wrk'])} | "
-                f"{server_cpu} | {redis_cpu} | {kafka_cpu} |")
+        if not r:
+            continue
+        lw = r["wrk"]["latency_us"]
+        cpu = r["cpu_us"] or {}
+        us = lambda k: f"{cpu[k]:.1f}" if cpu.get(k) is not None else ""
+        x_nginx_cpu = (f"{cpu['server'] / nginx_cpu:.1f}"
+                       if nginx_cpu and cpu.get("server") is not None else "")
+        checks = cpu_targets(key, label, cpu, nginx_cpu)
+        targets += [(name, measured, ok) for _, name, measured, ok in checks]
+        out(f"| {label} | {r['wrk']['requests']:,} | {lw['p50'] / 1000:.2f} | "
+            f"{lw['p99'] / 1000:.2f} | {lw['max'] / 1000:.2f} | {wrk_errors(r['wrk'])} | "
+            f"{us('server')} | {x_nginx_cpu} | {us('redis')}"
+            + (f" ({us('redis_primary')} primary)" if cpu.get("redis_primary") is not None
+               and "increment" in key else "") + f" | {us('kafka')} | "
+            f"{', '.join(f'{short} {verdict(ok)}' for short, _, _, ok in checks)} |")
     out("")
     out("CPU per request = CPU time (user + system, all threads) the serving process used during "
-        "the peak, divided by the requests answered; Redis = primary + replica for increments, "
+        "the peak, divided by the requests answered; Redis = primary + replica for increments (the "
+        "primary's part in parentheses), "
         "replica for reads; Kafka = the broker receiving the increment events. The machine has "
         f"{os.cpu_count()} CPUs: {os.cpu_count() * 1_000_000:,} µs of CPU per second in all, shared "
         "with the load generator.")
     out("")
 
+    if seed_rps and "write_increment" in rows:
+        ratio = rows["write_increment"]["rps"] / seed_rps
+        targets.insert(0, (f"increment peak via count-write-service ≥ {TARGET_PEAK_VS_SEED:g} × "
+                           f"the seeds' stack (FastAPI + uvicorn + redis-py)",
+                           f"{ratio:.1f} × ({fmt_rate(rows['write_increment']['rps'])} vs "
+                           f"{fmt_rate(seed_rps)} req/s)", ratio >= TARGET_PEAK_VS_SEED))
     if nginx_rps and "write_increment" in rows:
         ratio = rows["write_increment"]["rps"] / nginx_rps
         targets.insert(0, (f"increment throughput via count-write-service ≥ "
                            f"{TARGET_WRITE_VS_NGINX:g} × nginx",
                            f"{ratio:.2f} × ({fmt_rate(rows['write_increment']['rps'])} vs "
                            f"{fmt_rate(nginx_rps)} req/s)", ratio >= TARGET_WRITE_VS_NGINX))
+
+    redis_commands(d, out, rows)
 
     outbox = json.loads(read(os.path.join(d, "outbox.json"), "null") or "null")
     if outbox:
@@ -395,7 +431,9 @@ def build_report(d):
         out("```")
         out("")
 
-    end_to_end(d, out, targets, problems, redis_rps)
+    profile(d, out)
+    if info.get("end_to_end", True):
+        end_to_end(d, out, targets, problems, redis_rps)
 
     out("### Memory (VmRSS) and start-up")
     out("")
@@ -434,6 +472,114 @@ def build_report(d):
         out(f"| {name} | {measured} | {verdict(ok)} |")
     out("")
     return lines, targets, problems, info
+
+
+def cpu_per_request(d, key, requests):
+    """CPU µs per request of the serving process, Redis and Kafka during a scenario's peak, from
+    cpu-KEY.json: {"server_ticks", "redis_ticks", "kafka_ticks", "clk_tck", "redis": bool,
+    "kafka": bool} written by bench/run.sh (ticks of user + system time, all threads)."""
+    cpu = json.loads(read(os.path.join(d, f"cpu-{key}.json"), "null") or "null")
+    if cpu is None:
+        return None
+    per = lambda ticks: ticks / cpu["clk_tck"] * 1e6 / max(1, requests)
+    return {"server": per(cpu["server_ticks"]),
+            "redis": per(cpu["redis_ticks"]) if cpu["redis"] else None,
+            "redis_primary": (per(cpu["redis_primary_ticks"])
+                              if cpu["redis"] and "redis_primary_ticks" in cpu else None),
+            "kafka": per(cpu["kafka_ticks"]) if cpu.get("kafka") else None}
+
+
+def cpu_targets(key, label, cpu, nginx_cpu):
+    """The CPU-per-request targets of one scenario: (short name for the table, name, measured,
+    met) each."""
+    checks = []
+    limit = TARGET_CPU_VS_NGINX.get(key)
+    if limit is not None and nginx_cpu and cpu.get("server") is not None:
+        x = cpu["server"] / nginx_cpu
+        checks.append((f"≤ {limit:g} × nginx", f"CPU per request ≤ {limit:g} × nginx's — {label}",
+                       f"{cpu['server']:.1f} vs {nginx_cpu:.1f} µs ({x:.1f} ×)", x <= limit))
+    if key == "write_increment" and cpu.get("redis") is not None:
+        checks.append((f"Redis ≤ {TARGET_REDIS_CPU_US:g} µs",
+                       f"Redis CPU per increment ≤ {TARGET_REDIS_CPU_US:g} µs — {label}",
+                       f"{cpu['redis']:.1f} µs", cpu["redis"] <= TARGET_REDIS_CPU_US))
+    if key == "write_increment" and cpu.get("kafka") is not None:
+        checks.append((f"Kafka ≤ {TARGET_KAFKA_CPU_US:g} µs",
+                       f"Kafka CPU per event ≤ {TARGET_KAFKA_CPU_US:g} µs — {label}",
+                       f"{cpu['kafka']:.1f} µs", cpu["kafka"] <= TARGET_KAFKA_CPU_US))
+    return checks
+
+
+def redis_commands(d, out, rows):
+    """The Redis primary's work per increment during each increment peak, from
+    redis-cmds-KEY-0/1.txt (`INFO commandstats` before and after the peak, written by
+    bench/run.sh): lines `cmdstat_NAME:calls=N,usec=U,...`. Commands a script runs are counted
+    under their own names too, and their time is part of the script's."""
+    def stats(path):
+        text = read(path)
+        if text is None:
+            return None
+        return {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+                re.finditer(r"^cmdstat_([^:]+):calls=(\d+),usec=(\d+)", text, re.M)}
+    lines = []
+    for key, label, ours in SCENARIOS:
+        before = stats(os.path.join(d, f"redis-cmds-{key}-0.txt"))
+        after = stats(os.path.join(d, f"redis-cmds-{key}-1.txt"))
+        if before is None or after is None or key not in rows:
+            continue
+        n = max(1, rows[key]["wrk"]["requests"])
+        delta = {c: (calls - before.get(c, (0, 0))[0], usec - before.get(c, (0, 0))[1])
+                 for c, (calls, usec) in after.items()}
+        delta = {c: v for c, v in delta.items() if v[0] > 0}
+        scripts = [v for c, v in delta.items() if c in ("eval", "evalsha", "fcall")]
+        script_calls = sum(v[0] for v in scripts)
+        top = sorted(delta.items(), key=lambda kv: -kv[1][0])[:7]
+        lines.append(f"| {label} | {script_calls / n:.2f}"
+                     + (f" ({n / script_calls:.1f} increments a call)" if script_calls and ours
+                        else " (not its own)" if script_calls else "")
+                     + f" | {sum(v[1] for v in scripts) / n:.1f} | "
+                     + ", ".join(f"`{c}` {calls / n:.2f}" for c, (calls, _) in top) + " |")
+    if lines:
+        out("Redis primary during each increment peak (`INFO commandstats` before and after, per "
+            "increment answered). A script's time includes the commands it runs, which are also "
+            "counted under their own names. The services' outbox relays run meanwhile and add a "
+            "few commands (`xrange`, `pexpire`, `get`, `evalsha`) to both rows.")
+        out("")
+        out("| scenario | script calls / increment | µs executing scripts / increment "
+            "| commands / increment (inside scripts too) |")
+        out("|---|---:|---:|---|")
+        for line in lines:
+            out(line)
+        out("")
+
+
+def profile(d, out, top=12):
+    """Summary of perf-write_increment.txt (`perf report --no-children --sort sym -g none`,
+    written by `bench/run.sh --profile`): the kernel's share and the top symbols of each side."""
+    text = read(os.path.join(d, "perf-write_increment.txt"))
+    if text is None:
+        return
+    syms = [(float(m.group(1)), m.group(2), m.group(3).strip())
+            for m in re.finditer(r"^\s*([\d.]+)%\s+\[(k|\.)\]\s+(.+)$", text, re.M)]
+    kernel = sum(p for p, side, _ in syms if side == "k")
+    wrk = read(os.path.join(d, "wrk-profile.txt"), "")
+    rps = f"{wrk_rps(parse_wrk(wrk)):,.0f} req/s" if "BENCH_JSON" in wrk else "?"
+    out("### Profile of count-write-service at the increment peak (`perf record -g`)")
+    out("")
+    out(f"One more wrk increment peak ({rps} under the profiler), sampled at 999 Hz on all of "
+        f"the process's threads: **{kernel:.0f} %** of its CPU samples in the kernel, "
+        f"{100 - kernel:.0f} % in user space. Self time by symbol (`perf report --no-children "
+        f"--sort sym`):")
+    out("")
+    out("| kernel symbol | % | user symbol | % |")
+    out("|---|---:|---|---:|")
+    ks = [s for s in syms if s[1] == "k"][:top]
+    us = [s for s in syms if s[1] == "."][:top]
+    for i in range(max(len(ks), len(us))):
+        k = ks[i] if i < len(ks) else None
+        u = us[i] if i < len(us) else None
+        cell = lambda s: (f"`{s[2][:70]}` | {s[0]:.1f}" if s else " | ")
+        out(f"| {cell(k)} | {cell(u)} |")
+    out("")
 
 
 def end_to_end(d, out, targets, problems, redis_rps):
@@ -512,8 +658,8 @@ def docs_section(lines, info, d):
         "",
         f"* Machine: {mach['nproc']} CPUs ({mach['cpu']}), {mach['memory']} RAM, kernel "
         f"{mach['kernel']}, {mach['os']}.",
-        "* Everything below — load generators, nginx, Redis primary and replica, PostgreSQL, Kafka, the "
-        "three services and the standalone binary — ran on this one machine at the same time, so "
+        "* Everything below — load generators, nginx, the seeds' stack, Redis primary and replica, "
+        "PostgreSQL, Kafka, the three services and the standalone binary — ran on this one machine at the same time, so "
         "the load generator competes with the server for the same cores.",
         "* Tools: " + ", ".join(f"{k} {v}" for k, v in sorted(tools.items())) + ".",
         f"* Source: {info.get('source', 'unknown')}.",

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Load benchmark of the count services, DeathStarBench style: a peak (closed loop, wrk), then
 # latency percentiles at a fixed request rate (open loop, vegeta, half of each target's peak),
-# one explicit request shape per scenario, and the baselines (nginx, redis-benchmark) measured
-# in the same run on the same machine. Also idle RSS and start-up time of every binary.
+# one explicit request shape per scenario, and the baselines (nginx, redis-benchmark, the
+# FastAPI + uvicorn + redis-py stack of bench/seed_stack/) measured in the same run on the same
+# machine. Also idle RSS and start-up time of every binary.
 #
-#   bench/run.sh            install tools, build release, measure, print, update docs/BENCHMARKS.md
-#   bench/run.sh --no-docs  the same without touching docs/BENCHMARKS.md
-#   bench/run.sh --quick    short runs (3 s peak, 5 s fixed rate, 2 start-ups), no docs: a smoke test
+#   bench/run.sh                 install tools, build release, measure, print, update docs/BENCHMARKS.md
+#   bench/run.sh --no-docs       the same without touching docs/BENCHMARKS.md
+#   bench/run.sh --quick         short runs (3 s peak, 5 s fixed rate, 2 start-ups), no docs: a smoke test
+#   bench/run.sh --requests-only the request-level scenarios only (no C++, pipeline, live, console
+#                                benchmarks), no docs: the generated section needs them all
+#   bench/run.sh --profile       also `perf record -g` count-write-service during one more
+#                                increment peak (after the measured ones, which it does not disturb)
 #
 # Everything runs on free loopback ports inside a temporary directory and is stopped by PID at
 # the end. Exits non-zero when a step fails; a missed target is reported, not a failure.
@@ -17,6 +22,8 @@ ROOT=$PWD
 PEAK_SECONDS=${BENCH_PEAK_SECONDS:-10}
 RATE_SECONDS=${BENCH_RATE_SECONDS:-15}
 READY_REPEATS=${BENCH_READY_REPEATS:-5}
+END_TO_END=1     # the C++, pipeline, live and console benchmarks after the request-level ones
+PROFILE=""
 DOCS=docs/BENCHMARKS.md
 VEGETA_VERSION=v12.12.0
 TOOLS=$ROOT/bench/.tools     # local tool binaries; not in git
@@ -24,7 +31,9 @@ for arg in "$@"; do
   case "$arg" in
     --no-docs) DOCS="" ;;
     --quick) PEAK_SECONDS=3 RATE_SECONDS=5 READY_REPEATS=2 DOCS="" ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --requests-only) END_TO_END="" DOCS="" ;;
+    --profile) PROFILE=1 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +44,7 @@ lib() { python3 "$ROOT/bench/benchlib.py" "$@"; }
 
 # ---------------------------------------------------------------------------- 1. tools
 step "installing tools (scripts/setup.sh --test --bench, vegeta $VEGETA_VERSION)"
-# --bench: nginx, wrk, redis-benchmark; --test: redis-server and PostgreSQL 15, which the
+# --bench: nginx, wrk, redis-benchmark, FastAPI + uvicorn + redis-py, perf; --test: redis-server and PostgreSQL 15, which the
 # benchmark starts just as the integration tests do.
 scripts/setup.sh --test --bench >&2
 # `go install` leaves the version out of the binary, so a stamp file records it.
@@ -60,6 +69,12 @@ VEGETA=$TOOLS/vegeta
 VEGETA_WORKERS="-workers=16 -max-workers=64"
 "$VEGETA" -version >/dev/null || die "vegeta is not runnable: $VEGETA"
 PG_BIN=/usr/lib/postgresql/15/bin
+[ -z "$PROFILE" ] || command -v perf >/dev/null || die "missing tool: perf"
+# The seeds' stack runs on Debian's Python (its packages are installed there), not on
+# whatever python3 comes first in PATH.
+SEED_PYTHON=/usr/bin/python3
+"$SEED_PYTHON" -c 'import fastapi, uvicorn, redis, uvloop, httptools' ||
+  die "the seeds' stack needs Debian's python3-fastapi python3-uvicorn python3-redis python3-uvloop python3-httptools"
 for t in wrk nginx redis-server redis-cli redis-benchmark curl sha256sum runuser; do
   command -v "$t" >/dev/null || die "missing tool: $t"
 done
@@ -120,11 +135,11 @@ KEY_SHA=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
 note() { printf '%s\n' "$*" | sed -e "s#$KEY#\$KEY#g" -e "s#$T#\$T#g" -e "s#$ROOT/##g" >>"$R/commands.txt"; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-mapfile -t ports < <(lib freeports 10)
-[ ${#ports[@]} -eq 10 ] || die "cannot find free ports"
+mapfile -t ports < <(lib freeports 11)
+[ ${#ports[@]} -eq 11 ] || die "cannot find free ports"
 P_REDIS=${ports[0]} P_REPLICA=${ports[1]} P_PG=${ports[2]} P_WRITE=${ports[3]}
 P_READ=${ports[4]} P_MGMT=${ports[5]} P_SYS=${ports[6]} P_NGINX=${ports[7]}
-P_KAFKA=${ports[8]} P_KAFKA_CTL=${ports[9]}
+P_KAFKA=${ports[8]} P_KAFKA_CTL=${ports[9]} P_SEED=${ports[10]}
 
 step "starting Kafka (KRaft, single node) :$P_KAFKA"
 KAFKA_LIBS=$("$ROOT/scripts/kafka.sh" | tail -n1)
@@ -252,6 +267,15 @@ PIDS+=($!); NGINX_PID=$!
 note "nginx -c $T/nginx/nginx.conf -p $T/nginx   # daemon off; worker_processes 2; access_log off; location / { return 200 '{\"ok\":true}'; }"
 lib wait-ready "http://127.0.0.1:$P_NGINX/" 10 || die "nginx did not start"
 
+step "starting the seeds' stack :$P_SEED (baseline: FastAPI + uvicorn, one worker, redis-py INCR)"
+# uvicorn[standard]'s choices: uvloop and httptools. One worker = one process ($! serves).
+REDIS_URL=$REDIS_URL "$SEED_PYTHON" -m uvicorn --workers 1 --host 127.0.0.1 --port "$P_SEED" \
+  --loop uvloop --http httptools --log-level warning --no-access-log \
+  --app-dir "$ROOT/bench/seed_stack" app:app >"$LOGS/seed-stack.log" 2>&1 &
+PIDS+=($!); SEED_PID=$!
+note "REDIS_URL=$REDIS_URL /usr/bin/python3 -m uvicorn --workers 1 --host 127.0.0.1 --port $P_SEED --loop uvloop --http httptools --log-level warning --no-access-log --app-dir bench/seed_stack app:app"
+lib wait-ready "http://127.0.0.1:$P_SEED/ready" 20 || die "the seeds' stack did not start"
+
 # ---------------------------------------------------------------------------- the counters
 step "creating counter 'bench' (services and standalone)"
 create() {  # create BASE_URL
@@ -278,6 +302,7 @@ expect_200 POST "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" "$INC_
 expect_200 GET "http://127.0.0.1:$P_READ/api/v1/counts/bench"
 expect_200 POST "http://127.0.0.1:$P_SYS/api/v1/counts/bench/increment" "$INC_BODY"
 expect_200 GET "http://127.0.0.1:$P_SYS/api/v1/counts/bench"
+expect_200 POST "http://127.0.0.1:$P_SEED/api/v1/counts/bench/increment" "$INC_BODY"
 
 # ---------------------------------------------------------------------------- 4. baselines
 step "baseline: redis-benchmark INCR on the bench primary"
@@ -305,13 +330,14 @@ server_pids() {
   case "$1" in
     nginx) echo "$NGINX_PID $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children")" ;;
     write_increment) echo "${PID_OF[count-write-service]}" ;;
+    seed_increment) echo "$SEED_PID" ;;
     read_get) echo "${PID_OF[count-read-service]}" ;;
     standalone_*) echo "${PID_OF[count-system]}" ;;
   esac
 }
 redis_pids() {
   case "$1" in
-    write_increment) echo "$REDIS_PID $REPLICA_PID" ;;   # the replica applies every write too
+    write_increment|seed_increment) echo "$REDIS_PID $REPLICA_PID" ;;   # the replica applies every write too
     read_get) echo "$REPLICA_PID" ;;
   esac
 }
@@ -321,11 +347,15 @@ measure() {  # measure KEY METHOD URL [BODY]
   step "$key: peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
   local spids rpids kpids
   spids=$(server_pids "$key"); rpids=$(redis_pids "$key"); kpids=$(kafka_pids "$key")
-  s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids); k0=$(cpu_ticks $kpids)
+  # Increments: which commands the Redis primary ran, and how many, per request (group commit
+  # shows as fewer script calls than requests).
+  [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-0.txt"
+  s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids); k0=$(cpu_ticks $kpids); p0=$(cpu_ticks $REDIS_PID)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
     >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
-  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
+  [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-1.txt"
+  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"redis_primary_ticks\": $(($(cpu_ticks $REDIS_PID) - p0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
   if [ "$key" = nginx ]; then
     note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
@@ -383,6 +413,7 @@ for _ in $(seq 600); do
 done
 echo "{\"backlog_after_load\": ${backlog:-null}, \"drain_seconds\": $drained}" >"$R/outbox.json"
 echo "outbox: ${backlog:-?} events waiting after the load, drained after ${drained} s" >&2
+measure seed_increment POST "http://127.0.0.1:$P_SEED/api/v1/counts/bench/increment" "$INC_BODY"
 measure read_get GET "http://127.0.0.1:$P_READ/api/v1/counts/bench"
 measure standalone_increment POST "http://127.0.0.1:$P_SYS/api/v1/counts/bench/increment" "$INC_BODY"
 measure standalone_read GET "http://127.0.0.1:$P_SYS/api/v1/counts/bench"
@@ -392,6 +423,27 @@ for name in "${!PID_OF[@]}"; do
   kill -0 "${PID_OF[$name]}" 2>/dev/null || die "$name died during the load"
   rss_kib "${PID_OF[$name]}" >"$R/rss-$name-after.txt"
 done
+
+# ---------------------------------------------------------------------------- profile
+# What limits the write service: its CPU by symbol, sampled during one more increment peak so
+# the measured peaks above are not disturbed by the profiler.
+if [ -n "$PROFILE" ]; then
+  step "profile: perf record -g count-write-service during one more ${PEAK_SECONDS}s increment peak"
+  perf record -g -F 999 -p "${PID_OF[count-write-service]}" -o "$T/perf.data" -- sleep "$PEAK_SECONDS" \
+    >"$LOGS/perf.log" 2>&1 &
+  perf_pid=$!
+  BENCH_METHOD=POST BENCH_BODY=$INC_BODY BENCH_KEY=$KEY \
+    wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" \
+    "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" >"$R/wrk-profile.txt" 2>&1 ||
+    die "wrk failed during the profile"
+  wait "$perf_pid" || { cat "$LOGS/perf.log" >&2; die "perf record failed"; }
+  perf report -i "$T/perf.data" --stdio --no-children --sort sym -g none --percent-limit 0 \
+    >"$R/perf-write_increment.txt" 2>"$LOGS/perf-report.log" || die "perf report failed"
+  rm -f "$T/perf.data"
+  note ""
+  note "perf record -g -F 999 -p <count-write-service> -- sleep $PEAK_SECONDS   # during one more increment peak (wrk as above)"
+  note "perf report --stdio --no-children --sort sym -g none"
+fi
 
 # ---------------------------------------------------------------------------- start-up time
 step "start-up time: process start to first 200 on /ready, $READY_REPEATS times each"
@@ -412,6 +464,7 @@ note "python3 bench/benchlib.py ready-time --name count-system --repeats $READY_
 # ---------------------------------------------------------------------------- C++ benchmarks
 # Benchmarks that need the C++ code are GoogleTest programs labelled `bench` (bench/CMakeLists.txt);
 # they start their own servers and print their figures.
+if [ -n "$END_TO_END" ]; then
 step "C++ benchmarks: ctest --preset release -L bench --verbose"
 ctest --preset release -L bench --verbose >"$R/ctest-bench.txt" 2>&1 ||
   { tail -n 40 "$R/ctest-bench.txt" >&2; die "ctest -L bench failed"; }
@@ -434,6 +487,7 @@ note ""
 note "python3 bench/pipeline.py --json pipeline.json           # write → rollup visible, services and standalone"
 note "python3 bench/live.py --mode standalone|services --json live.json   # 10,000 SSE streams, 1,000 writes/s"
 note "bench/console.sh                                          # 20-widget dashboard, headless Chromium"
+fi
 
 # ---------------------------------------------------------------------------- 6. report
 kafka_version=$(ls "$KAFKA_LIBS" | sed -n 's/^kafka_[0-9.]*-\(.*\)\.jar$/\1/p' | head -n1)
@@ -459,17 +513,23 @@ print(json.dumps({
 EOF
 )
 source_rev=unknown   # read from .git without running git
-if head=$(cat "$ROOT/.git/HEAD" 2>/dev/null); then
+gitdir=$ROOT/.git commondir=$ROOT/.git
+if [ -f "$gitdir" ]; then   # a worktree: .git names its directory, which names the common one
+  gitdir=$(sed -n 's/^gitdir: //p' "$ROOT/.git")
+  commondir=$gitdir
+  [ -f "$gitdir/commondir" ] && commondir=$(cd "$gitdir" && cd "$(cat commondir)" && pwd)
+fi
+if head=$(cat "$gitdir/HEAD" 2>/dev/null); then
   source_rev=$head
   if [[ $head == "ref: "* ]]; then
     ref=${head#ref: }
-    commit=$(cat "$ROOT/.git/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r {print $1}' "$ROOT/.git/packed-refs" 2>/dev/null || true)
+    commit=$(cat "$commondir/$ref" 2>/dev/null || awk -v r="$ref" '$2 == r {print $1}' "$commondir/packed-refs" 2>/dev/null || true)
     source_rev="${ref#refs/heads/} ${commit:0:12}"
   fi
 fi
 cat >"$R/info.json" <<EOF
 {"date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "peak_seconds": $PEAK_SECONDS, "rate_seconds": $RATE_SECONDS,
- "ready_repeats": $READY_REPEATS, "tools": $tools_json,
+ "ready_repeats": $READY_REPEATS, "tools": $tools_json, "end_to_end": $([ -n "$END_TO_END" ] && echo true || echo false),
  "cpu_busy_before": $CPU_BUSY_BEFORE, "loadavg_before": "$LOADAVG_BEFORE",
  "loadavg_after": "$(cut -d' ' -f1-3 /proc/loadavg)",
  "source": "working tree at $source_rev (release build, scripts/build.sh release)"}

@@ -17,7 +17,9 @@ for arg in "$@"; do
     --test) packages+=(redis-server redis-sentinel redis-tools postgresql-15 python3 python3-pytest
                        curl clang-format default-jre-headless maven haproxy kcat chromium
                        clang-14 libclang-rt-14-dev) ;;  # libFuzzer: scripts/fuzz.sh
-    --bench) packages+=(nginx-light wrk redis-tools curl python3 procps) ;;
+    --bench) packages+=(nginx-light wrk redis-tools curl python3 procps linux-perf
+                        # the seeds' stack (bench/seed_stack/): uvicorn[standard] = uvloop + httptools
+                        python3-fastapi python3-uvicorn python3-redis python3-uvloop python3-httptools) ;;
     *) echo "unknown option: $arg" >&2; exit 2 ;;
   esac
 done
