@@ -181,7 +181,7 @@ pki() {
   cert kube-controller-manager "/CN=system:kube-controller-manager"
   cert kube-scheduler "/CN=system:kube-scheduler"
   cert kube-proxy "/CN=system:kube-proxy"
-  cert kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" "IP:127.0.0.1,DNS:${NODE_NAME},DNS:localhost"
+  cert kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" "IP:${POD_GATEWAY},IP:127.0.0.1,DNS:${NODE_NAME}"
   cert coredns "/CN=system:count-coredns"
   local c
   for c in kube-controller-manager kube-scheduler kube-proxy kubelet coredns; do kubeconfig "$c"; done
@@ -190,17 +190,20 @@ pki() {
 # ---- processes --------------------------------------------------------------------------
 RUN="${STATE}/run"
 
-running() {  # NAME: its PID file names a live process of our binary
+# The program NAME: built here (BIN) or from a Debian package (containerd).
+program() { if [ -x "${BIN}/$1" ]; then echo "${BIN}/$1"; else command -v "$1"; fi; }
+
+running() {  # NAME: its PID file names a live process of that program
   local pid
   pid="$(cat "${RUN}/$1.pid" 2>/dev/null)" || return 1
-  [ -n "${pid}" ] && [ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" = "$(readlink -f "${BIN}/$1")" ]
+  [ -n "${pid}" ] && [ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" = "$(readlink -f "$(program "$1")")" ]
 }
 
 start() {  # NAME ARGS...: runs BIN/NAME in the background, its log and PID under STATE
   local name="$1"; shift
   if running "${name}"; then log "${name} already runs (pid $(cat "${RUN}/${name}.pid"))"; return; fi
   mkdir -p "${RUN}" "${STATE}/log"
-  setsid "${BIN}/${name}" "$@" >>"${STATE}/log/${name}.log" 2>&1 </dev/null &
+  setsid "$(program "${name}")" "$@" >>"${STATE}/log/${name}.log" 2>&1 </dev/null &
   echo $! >"${RUN}/${name}.pid"
   log "${name} started (pid $!, log ${STATE}/log/${name}.log)"
 }
@@ -298,7 +301,9 @@ JSON
   cat >"${d}/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+# The node's address is the pod bridge's gateway (a node IP may not be loopback): the API
+# server reaches the kubelet there (logs, exec), on this machine.
+address: ${POD_GATEWAY}
 port: ${KUBELET_PORT}
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -352,7 +357,7 @@ pause_image() {
   strip "${dir}/pause"
   printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"${dir}/Containerfile"
   podman --runtime runc build --pull=never --network none -q -t "${PAUSE_IMAGE}" "${dir}" >/dev/null
-  podman save --format docker-archive "${PAUSE_IMAGE}" -o "${dir}/pause.tar"
+  podman save -q --format docker-archive "${PAUSE_IMAGE}" -o "${dir}/pause.tar"
   "${ctr[@]}" images import "${dir}/pause.tar" >/dev/null
   rm -rf "${dir}"
   log "pause image ${PAUSE_IMAGE} built from pause.c and imported"
@@ -391,7 +396,7 @@ up_node() {
     --authorization-kubeconfig "${STATE}/kube-scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 10359 --leader-elect=false --profiling=false
   start kubelet --config "${d}/kubelet.yaml" --kubeconfig "${STATE}/kubelet.kubeconfig" \
-    --hostname-override "${NODE_NAME}" --node-ip 127.0.0.1 --root-dir "${STATE}/kubelet" \
+    --hostname-override "${NODE_NAME}" --node-ip "${POD_GATEWAY}" --root-dir "${STATE}/kubelet" \
     --cert-dir "${PKI}/kubelet-certs"
   start kube-proxy --kubeconfig "${STATE}/kube-proxy.kubeconfig" --hostname-override "${NODE_NAME}" \
     --proxy-mode iptables --cluster-cidr "${POD_CIDR}" --bind-address 127.0.0.1 \
