@@ -29,7 +29,8 @@ BIN="${CACHE}/bin"
 API_PORT="${COUNT_CLUSTER_API_PORT:-16443}"
 ETCD_PORT="${COUNT_CLUSTER_ETCD_PORT:-12379}"
 SERVICE_CIDR=10.96.0.0/16
-# The pod network: one Linux bridge on this machine (CNI bridge + host-local), no route out.
+# The pod network: one Linux bridge on this machine (CNI bridge + host-local); a pod has
+# routes to the pods and, through the gateway (kube-proxy's rules), to the Services: none out.
 POD_CIDR=10.244.0.0/24
 POD_GATEWAY=10.244.0.1
 BRIDGE=count0
@@ -242,6 +243,7 @@ up_control_plane() {
     --etcd-servers "http://127.0.0.1:${ETCD_PORT}" --service-cluster-ip-range "${SERVICE_CIDR}" \
     --tls-cert-file "${PKI}/kube-apiserver.crt" --tls-private-key-file "${PKI}/kube-apiserver.key" \
     --client-ca-file "${PKI}/ca.crt" --authorization-mode Node,RBAC \
+    --kubelet-preferred-address-types InternalIP \
     --enable-admission-plugins NodeRestriction \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "${PKI}/sa.pub" --service-account-signing-key-file "${PKI}/sa.key" \
@@ -280,6 +282,9 @@ state = "/run/count-cluster/containerd"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
   enable_unprivileged_ports = false
+  # This machine gives root no CAP_SYS_RESOURCE: no process may go below containerd's own
+  # OOM score (0), where the kubelet asks -998 for the pause container.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -295,7 +300,8 @@ TOML
 {"cniVersion": "1.0.0", "name": "count",
  "plugins": [
   {"type": "bridge", "bridge": "${BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${POD_GATEWAY}"}]]}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${POD_GATEWAY}"}]],
+            "routes": [{"dst": "${SERVICE_CIDR}"}]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 JSON
   cat >"${d}/kubelet.yaml" <<YAML
@@ -457,6 +463,20 @@ up() {
   log "up in $((SECONDS - start_time)) s"
 }
 
+# kube-proxy's and the kubelet's iptables chains (KUBE-*), and the jumps into them.
+iptables_cleanup() {
+  local cmd t rule chain
+  for cmd in iptables ip6tables; do
+    command -v "${cmd}" >/dev/null || continue
+    for t in filter nat mangle; do
+      { "${cmd}" -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' || true; } | sed 's/^-A/-D/' \
+        | while read -r rule; do eval "${cmd} -t $t ${rule}"; done
+      for chain in $("${cmd}" -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/ { print $2 }'); do "${cmd}" -t "$t" -F "${chain}"; done
+      for chain in $("${cmd}" -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/ { print $2 }'); do "${cmd}" -t "$t" -X "${chain}"; done
+    done
+  done
+}
+
 down() {
   local c
   # Pods first, while the kubelet and containerd still run: every container stopped.
@@ -477,9 +497,7 @@ down() {
     for c in /run/netns/cni-*; do [ -e "$c" ] && ip netns delete "$(basename "$c")"; done
   fi
   ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link delete "${BRIDGE}"
-  if command -v iptables-save >/dev/null && iptables-save 2>/dev/null | grep -q KUBE-; then
-    "${BIN}/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  fi
+  iptables_cleanup
   if [ -f "${STATE}/sysctl.saved" ]; then
     mapfile -t saved <"${STATE}/sysctl.saved"
     sysctl -qw "net.ipv4.ip_forward=${saved[0]:-0}"
