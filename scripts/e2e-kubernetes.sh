@@ -172,10 +172,16 @@ YAML
     failed "pods not Ready"; kubectl -n "${ns}" get pods,events | sed 's/^/     /'
   fi
   local name got
+  # kube-proxy programs a Service's endpoints a moment after the pods turn Ready: up to
+  # 10 tries a second apart.
   for name in web "web.${ns}.svc.cluster.local"; do
-    got="$(kubectl -n "${ns}" exec client -- python3 -c \
-      "import urllib.request; print(urllib.request.urlopen('http://${name}/hostname', timeout=5).status)" 2>&1)" || true
-    if [ "${got}" = 200 ]; then echo "   GET http://${name}/hostname from the client pod: 200"; else failed "GET http://${name}: ${got}"; fi
+    for _ in $(seq 1 10); do
+      got="$(kubectl -n "${ns}" exec client -- python3 -c \
+        "import urllib.request; print(urllib.request.urlopen('http://${name}/hostname', timeout=5).status)" 2>&1)" || true
+      [ "${got}" = 200 ] && break
+      sleep 1
+    done
+    if [ "${got}" = 200 ]; then echo "   GET http://${name}/hostname from the client pod: 200"; else failed "GET http://${name}: $(printf '%s' "${got}" | tail -2)"; fi
   done
   if kubectl -n "${ns}" logs deploy/web 2>/dev/null | grep -q 'GET /hostname'; then
     echo "   kubectl logs: the web pod logged the requests"
