@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes on this machine, from pinned upstream releases built from
-# source (the Go module proxy), for scripts/check-deploy.sh (server-side dry runs) and
-# scripts/e2e-kubernetes.sh (the whole walk). docs/DEPLOY.md, "A real cluster here".
+# source (the Go module proxy), for scripts/e2e-kubernetes.sh (--server-side, run by
+# scripts/check-deploy.sh; --node). docs/DEPLOY.md, "A real cluster here".
 #
 #   scripts/cluster.sh build [control-plane|ingress]
 #                                             build the binaries into the cache (once);
@@ -15,9 +15,10 @@
 # Binaries: ${COUNT_CLUSTER_CACHE:-/var/cache/count-cluster}/bin, with the Go build
 # cache beside them, so a warm machine builds nothing. Every Go build runs under
 # `nice -n 15` (the machine is shared). Cluster state (certificates, etcd data, logs,
-# PIDs, the kubeconfig): ${COUNT_CLUSTER_STATE:-/var/lib/count-cluster}. Everything
-# listens on 127.0.0.1 only. Scripts always pass KUBECONFIG: a bare kubectl talks to
-# localhost:8080.
+# PIDs, the kubeconfig): ${COUNT_CLUSTER_STATE:-/var/lib/count-cluster}. The control
+# plane listens on 127.0.0.1, the kubelet and CoreDNS on the pod bridge's gateway; nothing
+# is reachable from outside this machine. Scripts always pass KUBECONFIG: a bare kubectl
+# talks to localhost:8080.
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -372,6 +373,7 @@ pause_image() {
 up_node() {
   node_packages
   node_config
+  touch "${STATE}/node.up"
   local d="${STATE}/config"
   # Bridged pod traffic through iptables (Services), and forwarding between pods and the
   # host; the values before are put back by `down`.
@@ -492,22 +494,28 @@ down() {
     for t in $("${ctr[@]}" containers ls -q 2>/dev/null); do "${ctr[@]}" containers delete "$t" >/dev/null 2>&1 || true; done
   fi
   stop containerd
-  # Leftover pod network namespaces, the bridge, kube-proxy's rules, the sysctls.
-  if [ -d /run/netns ]; then
-    for c in /run/netns/cni-*; do [ -e "$c" ] && ip netns delete "$(basename "$c")"; done
+  # What the node changed on this machine, only if this state's node ran (a control-plane
+  # cluster beside a node must not take the node's bridge or rules with it): leftover pod
+  # network namespaces, the bridge, the KUBE-* rules, the sysctls, mounts left by pods.
+  if [ -f "${STATE}/node.up" ]; then
+    local netns m
+    for netns in /run/netns/cni-*; do
+      if [ -e "${netns}" ]; then ip netns delete "$(basename "${netns}")" || true; fi
+    done
+    if ip link show "${BRIDGE}" >/dev/null 2>&1; then ip link delete "${BRIDGE}"; fi
+    iptables_cleanup
+    if [ -f "${STATE}/sysctl.saved" ]; then
+      mapfile -t saved <"${STATE}/sysctl.saved"
+      sysctl -qw "net.ipv4.ip_forward=${saved[0]:-0}"
+      if [ -n "${saved[1]:-}" ]; then sysctl -qw "net.bridge.bridge-nf-call-iptables=${saved[1]}"; fi
+      rm -f "${STATE}/sysctl.saved"
+    fi
+    # Deepest first: secrets, emptyDirs, container root file systems.
+    for m in $(findmnt -rn -o TARGET | grep -E "^(${STATE}|/run/count-cluster)/" | sort -r || true); do
+      umount "${m}" 2>/dev/null || umount -l "${m}" || true
+    done
+    rm -f "${STATE}/node.up"
   fi
-  ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link delete "${BRIDGE}"
-  iptables_cleanup
-  if [ -f "${STATE}/sysctl.saved" ]; then
-    mapfile -t saved <"${STATE}/sysctl.saved"
-    sysctl -qw "net.ipv4.ip_forward=${saved[0]:-0}"
-    [ -z "${saved[1]:-}" ] || sysctl -qw "net.bridge.bridge-nf-call-iptables=${saved[1]}"
-    rm -f "${STATE}/sysctl.saved"
-  fi
-  # Mounts left by pods (secrets, emptyDirs, container root file systems), deepest first.
-  findmnt -rn -o TARGET | grep -E "^(${STATE}|/run/count-cluster)/" | sort -r | while read -r m; do
-    umount "${m}" 2>/dev/null || umount -l "${m}" || true
-  done
   # The cluster is a test fixture: its data goes with it (certificates and images stay).
   rm -rf "${STATE}/etcd" "${STATE}/kubelet" "${STATE}/volumes"
 }
