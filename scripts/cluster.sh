@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A single-node Kubernetes on this machine, from pinned upstream releases built from
-# source (the Go module proxy), for scripts/check-deploy.sh (server-side dry runs) and
-# scripts/e2e-kubernetes.sh (the whole walk). docs/DEPLOY.md, "A real cluster here".
+# source (the Go module proxy), for scripts/e2e-kubernetes.sh (--server-side, run by
+# scripts/check-deploy.sh; --node). docs/DEPLOY.md, "A real cluster here".
 #
 #   scripts/cluster.sh build [control-plane|ingress]
 #                                             build the binaries into the cache (once);
@@ -15,9 +15,10 @@
 # Binaries: ${COUNT_CLUSTER_CACHE:-/var/cache/count-cluster}/bin, with the Go build
 # cache beside them, so a warm machine builds nothing. Every Go build runs under
 # `nice -n 15` (the machine is shared). Cluster state (certificates, etcd data, logs,
-# PIDs, the kubeconfig): ${COUNT_CLUSTER_STATE:-/var/lib/count-cluster}. Everything
-# listens on 127.0.0.1 only. Scripts always pass KUBECONFIG: a bare kubectl talks to
-# localhost:8080.
+# PIDs, the kubeconfig): ${COUNT_CLUSTER_STATE:-/var/lib/count-cluster}. The control
+# plane listens on 127.0.0.1, the kubelet and CoreDNS on the pod bridge's gateway; nothing
+# is reachable from outside this machine. Scripts always pass KUBECONFIG: a bare kubectl
+# talks to localhost:8080.
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -29,7 +30,8 @@ BIN="${CACHE}/bin"
 API_PORT="${COUNT_CLUSTER_API_PORT:-16443}"
 ETCD_PORT="${COUNT_CLUSTER_ETCD_PORT:-12379}"
 SERVICE_CIDR=10.96.0.0/16
-# The pod network: one Linux bridge on this machine (CNI bridge + host-local), no route out.
+# The pod network: one Linux bridge on this machine (CNI bridge + host-local); a pod has
+# routes to the pods and, through the gateway (kube-proxy's rules), to the Services: none out.
 POD_CIDR=10.244.0.0/24
 POD_GATEWAY=10.244.0.1
 BRIDGE=count0
@@ -181,7 +183,7 @@ pki() {
   cert kube-controller-manager "/CN=system:kube-controller-manager"
   cert kube-scheduler "/CN=system:kube-scheduler"
   cert kube-proxy "/CN=system:kube-proxy"
-  cert kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" "IP:127.0.0.1,DNS:${NODE_NAME},DNS:localhost"
+  cert kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" "IP:${POD_GATEWAY},IP:127.0.0.1,DNS:${NODE_NAME}"
   cert coredns "/CN=system:count-coredns"
   local c
   for c in kube-controller-manager kube-scheduler kube-proxy kubelet coredns; do kubeconfig "$c"; done
@@ -190,17 +192,20 @@ pki() {
 # ---- processes --------------------------------------------------------------------------
 RUN="${STATE}/run"
 
-running() {  # NAME: its PID file names a live process of our binary
+# The program NAME: built here (BIN) or from a Debian package (containerd).
+program() { if [ -x "${BIN}/$1" ]; then echo "${BIN}/$1"; else command -v "$1"; fi; }
+
+running() {  # NAME: its PID file names a live process of that program
   local pid
   pid="$(cat "${RUN}/$1.pid" 2>/dev/null)" || return 1
-  [ -n "${pid}" ] && [ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" = "$(readlink -f "${BIN}/$1")" ]
+  [ -n "${pid}" ] && [ "$(readlink "/proc/${pid}/exe" 2>/dev/null)" = "$(readlink -f "$(program "$1")")" ]
 }
 
 start() {  # NAME ARGS...: runs BIN/NAME in the background, its log and PID under STATE
   local name="$1"; shift
   if running "${name}"; then log "${name} already runs (pid $(cat "${RUN}/${name}.pid"))"; return; fi
   mkdir -p "${RUN}" "${STATE}/log"
-  setsid "${BIN}/${name}" "$@" >>"${STATE}/log/${name}.log" 2>&1 </dev/null &
+  setsid "$(program "${name}")" "$@" >>"${STATE}/log/${name}.log" 2>&1 </dev/null &
   echo $! >"${RUN}/${name}.pid"
   log "${name} started (pid $!, log ${STATE}/log/${name}.log)"
 }
@@ -239,6 +244,7 @@ up_control_plane() {
     --etcd-servers "http://127.0.0.1:${ETCD_PORT}" --service-cluster-ip-range "${SERVICE_CIDR}" \
     --tls-cert-file "${PKI}/kube-apiserver.crt" --tls-private-key-file "${PKI}/kube-apiserver.key" \
     --client-ca-file "${PKI}/ca.crt" --authorization-mode Node,RBAC \
+    --kubelet-preferred-address-types InternalIP \
     --enable-admission-plugins NodeRestriction \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "${PKI}/sa.pub" --service-account-signing-key-file "${PKI}/sa.key" \
@@ -277,6 +283,9 @@ state = "/run/count-cluster/containerd"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "${PAUSE_IMAGE}"
   enable_unprivileged_ports = false
+  # This machine gives root no CAP_SYS_RESOURCE: no process may go below containerd's own
+  # OOM score (0), where the kubelet asks -998 for the pause container.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -292,13 +301,16 @@ TOML
 {"cniVersion": "1.0.0", "name": "count",
  "plugins": [
   {"type": "bridge", "bridge": "${BRIDGE}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${POD_GATEWAY}"}]]}},
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "${POD_CIDR}", "gateway": "${POD_GATEWAY}"}]],
+            "routes": [{"dst": "${SERVICE_CIDR}"}]}},
   {"type": "portmap", "capabilities": {"portMappings": true}}]}
 JSON
   cat >"${d}/kubelet.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+# The node's address is the pod bridge's gateway (a node IP may not be loopback): the API
+# server reaches the kubelet there (logs, exec), on this machine.
+address: ${POD_GATEWAY}
 port: ${KUBELET_PORT}
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -352,7 +364,7 @@ pause_image() {
   strip "${dir}/pause"
   printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"${dir}/Containerfile"
   podman --runtime runc build --pull=never --network none -q -t "${PAUSE_IMAGE}" "${dir}" >/dev/null
-  podman save --format docker-archive "${PAUSE_IMAGE}" -o "${dir}/pause.tar"
+  podman save -q --format docker-archive "${PAUSE_IMAGE}" -o "${dir}/pause.tar"
   "${ctr[@]}" images import "${dir}/pause.tar" >/dev/null
   rm -rf "${dir}"
   log "pause image ${PAUSE_IMAGE} built from pause.c and imported"
@@ -361,6 +373,7 @@ pause_image() {
 up_node() {
   node_packages
   node_config
+  touch "${STATE}/node.up"
   local d="${STATE}/config"
   # Bridged pod traffic through iptables (Services), and forwarding between pods and the
   # host; the values before are put back by `down`.
@@ -391,7 +404,7 @@ up_node() {
     --authorization-kubeconfig "${STATE}/kube-scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 10359 --leader-elect=false --profiling=false
   start kubelet --config "${d}/kubelet.yaml" --kubeconfig "${STATE}/kubelet.kubeconfig" \
-    --hostname-override "${NODE_NAME}" --node-ip 127.0.0.1 --root-dir "${STATE}/kubelet" \
+    --hostname-override "${NODE_NAME}" --node-ip "${POD_GATEWAY}" --root-dir "${STATE}/kubelet" \
     --cert-dir "${PKI}/kubelet-certs"
   start kube-proxy --kubeconfig "${STATE}/kube-proxy.kubeconfig" --hostname-override "${NODE_NAME}" \
     --proxy-mode iptables --cluster-cidr "${POD_CIDR}" --bind-address 127.0.0.1 \
@@ -452,6 +465,20 @@ up() {
   log "up in $((SECONDS - start_time)) s"
 }
 
+# kube-proxy's and the kubelet's iptables chains (KUBE-*), and the jumps into them.
+iptables_cleanup() {
+  local cmd t rule chain
+  for cmd in iptables ip6tables; do
+    command -v "${cmd}" >/dev/null || continue
+    for t in filter nat mangle; do
+      { "${cmd}" -t "$t" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' || true; } | sed 's/^-A/-D/' \
+        | while read -r rule; do eval "${cmd} -t $t ${rule}"; done
+      for chain in $("${cmd}" -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/ { print $2 }'); do "${cmd}" -t "$t" -F "${chain}"; done
+      for chain in $("${cmd}" -t "$t" -S 2>/dev/null | awk '/^-N KUBE-/ { print $2 }'); do "${cmd}" -t "$t" -X "${chain}"; done
+    done
+  done
+}
+
 down() {
   local c
   # Pods first, while the kubelet and containerd still run: every container stopped.
@@ -467,24 +494,28 @@ down() {
     for t in $("${ctr[@]}" containers ls -q 2>/dev/null); do "${ctr[@]}" containers delete "$t" >/dev/null 2>&1 || true; done
   fi
   stop containerd
-  # Leftover pod network namespaces, the bridge, kube-proxy's rules, the sysctls.
-  if [ -d /run/netns ]; then
-    for c in /run/netns/cni-*; do [ -e "$c" ] && ip netns delete "$(basename "$c")"; done
+  # What the node changed on this machine, only if this state's node ran (a control-plane
+  # cluster beside a node must not take the node's bridge or rules with it): leftover pod
+  # network namespaces, the bridge, the KUBE-* rules, the sysctls, mounts left by pods.
+  if [ -f "${STATE}/node.up" ]; then
+    local netns m
+    for netns in /run/netns/cni-*; do
+      if [ -e "${netns}" ]; then ip netns delete "$(basename "${netns}")" || true; fi
+    done
+    if ip link show "${BRIDGE}" >/dev/null 2>&1; then ip link delete "${BRIDGE}"; fi
+    iptables_cleanup
+    if [ -f "${STATE}/sysctl.saved" ]; then
+      mapfile -t saved <"${STATE}/sysctl.saved"
+      sysctl -qw "net.ipv4.ip_forward=${saved[0]:-0}"
+      if [ -n "${saved[1]:-}" ]; then sysctl -qw "net.bridge.bridge-nf-call-iptables=${saved[1]}"; fi
+      rm -f "${STATE}/sysctl.saved"
+    fi
+    # Deepest first: secrets, emptyDirs, container root file systems.
+    for m in $(findmnt -rn -o TARGET | grep -E "^(${STATE}|/run/count-cluster)/" | sort -r || true); do
+      umount "${m}" 2>/dev/null || umount -l "${m}" || true
+    done
+    rm -f "${STATE}/node.up"
   fi
-  ip link show "${BRIDGE}" >/dev/null 2>&1 && ip link delete "${BRIDGE}"
-  if command -v iptables-save >/dev/null && iptables-save 2>/dev/null | grep -q KUBE-; then
-    "${BIN}/kube-proxy" --cleanup >/dev/null 2>&1 || true
-  fi
-  if [ -f "${STATE}/sysctl.saved" ]; then
-    mapfile -t saved <"${STATE}/sysctl.saved"
-    sysctl -qw "net.ipv4.ip_forward=${saved[0]:-0}"
-    [ -z "${saved[1]:-}" ] || sysctl -qw "net.bridge.bridge-nf-call-iptables=${saved[1]}"
-    rm -f "${STATE}/sysctl.saved"
-  fi
-  # Mounts left by pods (secrets, emptyDirs, container root file systems), deepest first.
-  findmnt -rn -o TARGET | grep -E "^(${STATE}|/run/count-cluster)/" | sort -r | while read -r m; do
-    umount "${m}" 2>/dev/null || umount -l "${m}" || true
-  done
   # The cluster is a test fixture: its data goes with it (certificates and images stay).
   rm -rf "${STATE}/etcd" "${STATE}/kubelet" "${STATE}/volumes"
 }

@@ -112,7 +112,7 @@ node() {
     'USER 10001:10001' >"${work}/Containerfile"
   podman --runtime runc build --pull=never --network host --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 \
     -q -t "${image}" -f "${work}/Containerfile" "${work}" >/dev/null
-  podman --runtime runc save --format docker-archive "${image}" -o "${work}/image.tar"
+  podman --runtime runc save -q --format docker-archive "${image}" -o "${work}/image.tar"
   ctr --address /run/count-cluster/containerd.sock -n k8s.io images import "${work}/image.tar" >/dev/null
   echo "   ${image} imported"
 
@@ -172,10 +172,16 @@ YAML
     failed "pods not Ready"; kubectl -n "${ns}" get pods,events | sed 's/^/     /'
   fi
   local name got
+  # kube-proxy programs a Service's endpoints a moment after the pods turn Ready: up to
+  # 10 tries a second apart.
   for name in web "web.${ns}.svc.cluster.local"; do
-    got="$(kubectl -n "${ns}" exec client -- python3 -c \
-      "import urllib.request; print(urllib.request.urlopen('http://${name}/hostname', timeout=5).status)" 2>&1)" || true
-    if [ "${got}" = 200 ]; then echo "   GET http://${name}/hostname from the client pod: 200"; else failed "GET http://${name}: ${got}"; fi
+    for _ in $(seq 1 10); do
+      got="$(kubectl -n "${ns}" exec client -- python3 -c \
+        "import urllib.request; print(urllib.request.urlopen('http://${name}/hostname', timeout=5).status)" 2>&1)" || true
+      [ "${got}" = 200 ] && break
+      sleep 1
+    done
+    if [ "${got}" = 200 ]; then echo "   GET http://${name}/hostname from the client pod: 200"; else failed "GET http://${name}: $(printf '%s' "${got}" | tail -2)"; fi
   done
   if kubectl -n "${ns}" logs deploy/web 2>/dev/null | grep -q 'GET /hostname'; then
     echo "   kubectl logs: the web pod logged the requests"
@@ -194,10 +200,12 @@ YAML
 
   echo "== the namespace deleted: nothing left"
   kubectl delete namespace "${ns}" --timeout=120s >/dev/null
-  if [ -z "$(ctr --address /run/count-cluster/containerd.sock -n k8s.io tasks ls -q)" ]; then
+  local ctr=(ctr --address /run/count-cluster/containerd.sock -n k8s.io)
+  for _ in $(seq 1 60); do [ -z "$("${ctr[@]}" tasks ls -q)" ] && break; sleep 1; done
+  if [ -z "$("${ctr[@]}" tasks ls -q)" ]; then
     echo "   no container runs"
   else
-    failed "containers still run: $(ctr --address /run/count-cluster/containerd.sock -n k8s.io tasks ls -q | wc -l)"
+    failed "containers still run: $("${ctr[@]}" tasks ls -q | wc -l)"
   fi
 
   echo "== cluster.sh down"
@@ -207,7 +215,7 @@ YAML
   left="$(cluster status 2>/dev/null | grep -c ': running' || true)"
   [ "${left}" = 0 ] || failed "${left} processes still run"
   ! ip link show count0 >/dev/null 2>&1 || failed "the bridge count0 is left"
-  ! iptables-save 2>/dev/null | grep -q 'KUBE-SVC' || failed "kube-proxy's rules are left"
+  ! iptables-save 2>/dev/null | grep -q 'KUBE-' || failed "kube-proxy's or the kubelet's rules are left"
   [ "${failures}" -gt 0 ] || echo "   no process, no bridge, no kube-proxy rule left"
 }
 

@@ -2,7 +2,8 @@
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
 # against the standalone binary and against the separate services, the rolling-restart
-# fault scenario (two replicas each of write and read behind HAProxy), the web console's
+# fault scenario (two replicas each of write and read behind HAProxy), the deploy artifacts
+# on a Kubernetes built here from source (docs/DEPLOY.md), the web console's
 # browser tests, and last every container image built and run (podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,11 @@ ctest --preset release --output-on-failure -j 2 -LE bench
 echo "== fuzzing, a short run of each target (docs/FUZZING.md)"
 scripts/fuzz.sh 20
 
-scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed
+scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed,
+                         # and applied to a real kube-apiserver (--dry-run=server)
+
+echo "== a real single-node Kubernetes (scripts/cluster.sh): pods, Services, DNS, Pod Security"
+scripts/e2e-kubernetes.sh --node
 
 for mode in standalone services; do
   echo "== black-box suite, $mode mode"
