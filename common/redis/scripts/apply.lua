@@ -31,9 +31,14 @@ local function diff(key, new, old)
 end
 
 local function apply(key, kind, operand, event_id)
-  local h = redis.call('HMGET', key, 'v', 'mn', 'mx')
+  local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u')
   local old, mn, mx = h[1], h[2], h[3]
   if not old then return {'notfound', '', '', ''} end
+  -- A counter's time never goes back: another process may have stamped it later than the
+  -- time this call was given, and its events must stay in time order (the history's last
+  -- value is the latest event's).
+  local now = args.now
+  if h[4] and cmp(h[4], now) > 0 then now = h[4] end
   local value, delta = operand, ''
   if kind == 'add' then
     -- HINCRBY does exact int64 arithmetic and refuses to overflow.
@@ -50,9 +55,9 @@ local function apply(key, kind, operand, event_id)
     return {refused, '', '', ''}
   end
   if kind == 'set' then delta = diff(key, value, old) end
-  redis.call('HSET', key, 'v', value, 'u', args.now)
-  emit(stream, event_id, 'count_updated', count_id(key), delta, value, args.now, args.source)
-  return {'ok', value, args.now, delta}
+  redis.call('HSET', key, 'v', value, 'u', now)
+  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, args.source)
+  return {'ok', value, now, delta}
 end
 
 -- One request: `first_key` is its first count key; `a` the index of its first operation.
