@@ -5,7 +5,7 @@
 #
 #   scripts/cluster.sh build [control-plane|ingress]
 #                                             build the binaries into the cache (once);
-#                                             ingress: Traefik only
+#                                             ingress: Traefik only (the node includes it)
 #   scripts/cluster.sh up [control-plane]     start etcd and kube-apiserver (control-plane),
 #                                             or the whole node (default)
 #   scripts/cluster.sh down                   stop every process it started, by PID
@@ -89,13 +89,11 @@ build() {
   mkdir -p "${BIN}"
   # shellcheck source=scripts/lib/go-toolchain.sh
   GO_MIN_MINOR=26 GO_TOOLCHAIN_DIR="${CACHE}" source "${ROOT_DIR}/scripts/lib/go-toolchain.sh"
-  if [ "${1:-}" = ingress ]; then
-    if [ ! -x "${BIN}/traefik" ]; then
-      dir="$(module_source "github.com/traefik/traefik/v3@${TRAEFIK_VERSION}" '/=> \.\.?\//d')"
-      go_build "${dir}" "${BIN}/traefik" ./cmd/traefik
-    fi
-    return
+  if [ "${1:-}" != control-plane ] && [ ! -x "${BIN}/traefik" ]; then
+    dir="$(module_source "github.com/traefik/traefik/v3@${TRAEFIK_VERSION}" '/=> \.\.?\//d')"
+    go_build "${dir}" "${BIN}/traefik" ./cmd/traefik
   fi
+  [ "${1:-}" != ingress ] || return 0
   if [ ! -x "${BIN}/etcd" ]; then
     # server/go.mod replaces its sibling modules (../api, ...) that it also requires at
     # this release: the replaces go, the requirements stay.
@@ -185,8 +183,9 @@ pki() {
   cert kube-proxy "/CN=system:kube-proxy"
   cert kubelet "/O=system:nodes/CN=system:node:${NODE_NAME}" "IP:${POD_GATEWAY},IP:127.0.0.1,DNS:${NODE_NAME}"
   cert coredns "/CN=system:count-coredns"
+  cert traefik "/CN=system:count-traefik"
   local c
-  for c in kube-controller-manager kube-scheduler kube-proxy kubelet coredns; do kubeconfig "$c"; done
+  for c in kube-controller-manager kube-scheduler kube-proxy kubelet coredns traefik; do kubeconfig "$c"; done
 }
 
 # ---- processes --------------------------------------------------------------------------
@@ -419,9 +418,67 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: system:count-coredns}]
 YAML
   start coredns -conf "${d}/Corefile"
+  ingress_controller
   wait_for "node ${NODE_NAME}" 180 "${BIN}/kubectl" wait --for=condition=Ready "node/${NODE_NAME}" --timeout=1s
   volumes
   log "node ${NODE_NAME} ready"
+}
+
+# Traefik, on this machine like CoreDNS, as the cluster's Ingress and Gateway API
+# controller: the IngressClass and GatewayClass "nginx" that the manifests name (as on
+# minikube) are Traefik's here, so k8s/ingress/ is exercised as written. It listens on
+# 127.0.0.1:80, the Gateway's listener port, and reaches the pods on the bridge. The
+# Gateway API CRDs are those of the release Traefik is built against.
+INGRESS_PORT=80
+ingress_controller() {
+  local gateway_api crds
+  gateway_api="$(sed -n 's/^[[:space:]]*sigs.k8s.io\/gateway-api \(v[0-9.]*\)$/\1/p' \
+    "${CACHE}/src/github.com_traefik_traefik_v3@${TRAEFIK_VERSION}/go.mod")"
+  crds="$(module_dir "sigs.k8s.io/gateway-api@${gateway_api}")/config/crd/standard"
+  "${BIN}/kubectl" apply --server-side -f "${crds}" >/dev/null
+  "${BIN}/kubectl" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  "${BIN}/kubectl" apply -f - >/dev/null <<YAML
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: count-traefik}
+rules:
+  - apiGroups: [""]
+    resources: [services, endpoints, secrets, configmaps, namespaces, nodes]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses, ingressclasses]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [ingresses/status]
+    verbs: [update, patch]
+  - apiGroups: [gateway.networking.k8s.io]
+    resources: ["*"]
+    verbs: [get, list, watch, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: count-traefik}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: count-traefik}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: system:count-traefik}]
+---
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nginx}
+spec: {controller: traefik.io/ingress-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: nginx}
+spec: {controllerName: traefik.io/gateway-controller}
+YAML
+  KUBECONFIG="${STATE}/traefik.kubeconfig" start traefik \
+    --entryPoints.web.address="127.0.0.1:${INGRESS_PORT}" \
+    --providers.kubernetesIngress=true --providers.kubernetesGateway=true \
+    --ping=true --ping.entryPoint=web --log.level=INFO --global.checkNewVersion=false \
+    --global.sendAnonymousUsage=false
 }
 
 # The StorageClass "standard" (the manifests' PVCs name it, as minikube's does): local
@@ -485,7 +542,7 @@ down() {
   if running kubelet && running kube-apiserver; then
     "${BIN}/kubectl" delete namespace --all --wait=false >/dev/null 2>&1 || true
   fi
-  for c in coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
+  for c in traefik coredns kube-proxy kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$c"; done
   if running containerd; then
     local ctr=(ctr --address "${RUNTIME_SOCK}" -n k8s.io) t
     for t in $("${ctr[@]}" tasks ls -q 2>/dev/null); do "${ctr[@]}" tasks kill -s KILL "$t" >/dev/null 2>&1 || true; done
@@ -522,7 +579,7 @@ down() {
 
 status() {
   local c rc=0
-  for c in etcd kube-apiserver containerd kube-controller-manager kube-scheduler kubelet kube-proxy coredns; do
+  for c in etcd kube-apiserver containerd kube-controller-manager kube-scheduler kubelet kube-proxy coredns traefik; do
     if running "$c"; then echo "$c: running (pid $(cat "${RUN}/$c.pid"))"; else echo "$c: stopped"; fi
   done
   if running kube-apiserver; then

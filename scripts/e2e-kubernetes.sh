@@ -17,13 +17,14 @@
 #       the whole node (scripts/cluster.sh up): a Pod Security "restricted" namespace, an
 #       image loaded into containerd without a registry, a Deployment Ready behind a
 #       Service, reached from another pod by its DNS name (CoreDNS, kube-proxy, the pod
-#       bridge), logs and exec through the kubelet, a privileged pod refused, the namespace
+#       bridge) and from this machine through an Ingress and an HTTPRoute (Traefik), logs
+#       and exec through the kubelet, a privileged pod refused, the namespace
 #       deleted to nothing, and `cluster.sh down` leaving no process, bridge or rule.
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 cd "${ROOT_DIR}"
 
-usage() { sed -n 5,22p "$0" >&2; exit 2; }
+usage() { sed -n "2,/^set -euo/p" "$0" | sed "\$d" >&2; exit 2; }
 NS=count-system
 failures=0
 failed() { echo "   FAIL $*"; failures=$((failures + 1)); }
@@ -188,6 +189,43 @@ YAML
   else
     failed "kubectl logs shows no request"
   fi
+
+  echo "== through the Ingress and the Gateway API controller (Traefik, 127.0.0.1:80)"
+  kubectl apply -f - >/dev/null <<YAML
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: ${ns}}
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: ingress.smoke.local
+      http:
+        paths: [{path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: smoke, namespace: ${ns}}
+spec:
+  gatewayClassName: nginx
+  listeners: [{name: http, protocol: HTTP, port: 80, hostname: gateway.smoke.local}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: ${ns}}
+spec:
+  parentRefs: [{name: smoke}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+YAML
+  local host code
+  for host in ingress.smoke.local gateway.smoke.local; do
+    code=000
+    for _ in $(seq 1 20); do
+      code="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: ${host}" http://127.0.0.1/hostname || true)"
+      [ "${code}" = 200 ] && break
+      sleep 1
+    done
+    if [ "${code}" = 200 ]; then echo "   GET http://${host}/hostname: 200"; else failed "GET http://${host}/hostname: ${code}"; fi
+  done
 
   echo "== Pod Security restricted: a privileged pod is refused"
   if got="$(kubectl -n "${ns}" run privileged --image="${image}" --image-pull-policy=Never \
