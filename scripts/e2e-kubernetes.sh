@@ -184,7 +184,17 @@ YAML
     done
     if [ "${got}" = 200 ]; then echo "   GET http://${name}/hostname from the client pod: 200"; else failed "GET http://${name}: $(printf '%s' "${got}" | tail -2)"; fi
   done
-  if kubectl -n "${ns}" logs deploy/web 2>/dev/null | grep -q 'GET /hostname'; then
+  # Every web pod's log (the Service spread the requests over both; deploy/web is only one),
+  # asked again for a few seconds: a line reaches the kubelet's log file a little later.
+  local logged=no
+  for _ in $(seq 1 10); do
+    for pod in $(kubectl -n "${ns}" get pods -l app=web -o name); do
+      kubectl -n "${ns}" logs "${pod}" 2>/dev/null | grep -q 'GET /hostname' && logged=yes
+    done
+    [ "${logged}" = yes ] && break
+    sleep 1
+  done
+  if [ "${logged}" = yes ]; then
     echo "   kubectl logs: the web pod logged the requests"
   else
     failed "kubectl logs shows no request"
