@@ -61,26 +61,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "blackbox"))
 import support  # noqa: E402  (the black-box suite's process control)
 
+import benchlib  # noqa: E402  (bench/: process trees and their CPU ticks)
+
 QUIET = {"LOG_LEVEL": "warn", "ENABLE_DEBUG_ENDPOINTS": None}
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ----------------------------------------------------------------------------- measuring CPU
-
-def _proc_table() -> dict[int, tuple[int, float]]:
-    """pid -> (parent pid, CPU seconds used: utime + stime) of every live process."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS)
-    return out
-
 
 class CpuMeter:
     """CPU seconds of named process trees (a process and its descendants), sampled."""
@@ -89,20 +76,8 @@ class CpuMeter:
         self.roots = roots
 
     def sample(self) -> dict[str, float]:
-        table = _proc_table()
-        children: dict[int, list[int]] = {}
-        for pid, (ppid, _) in table.items():
-            children.setdefault(ppid, []).append(pid)
-        out = {}
-        for name, root in self.roots.items():
-            total, todo = 0.0, [root]
-            while todo:
-                pid = todo.pop()
-                if pid in table:
-                    total += table[pid][1]
-                    todo.extend(children.get(pid, []))
-            out[name] = total
-        return out
+        return {name: benchlib.ticks(benchlib.tree([root])) / TICKS
+                for name, root in self.roots.items()}
 
 
 class Busy:

@@ -49,18 +49,17 @@ Change CounterLifecycle::Create(const core::CountInfo& info, std::int64_t initia
   return {std::nullopt, info};
 }
 
-Change CounterLifecycle::Update(const core::CountInfo& info) {
-  const auto before = info_.Get(info.id);
-  if (!before || !info_.Update(info))
+Change CounterLifecycle::Update(const core::CountInfo& before, const core::CountInfo& info) {
+  if (!info_.Update(info))
     return {core::NotFound("count " + Quoted(info.id) + " does not exist"), {}};
   core::CountValueStore::UpdateResult result;
   try {
     result = values_.UpdateInfo(info);
   } catch (const core::StoreUnavailable& e) {
-    return {Rollback("changing " + Quoted(info.id), e, [&] { info_.Update(*before); }), {}};
+    return {Rollback("changing " + Quoted(info.id), e, [&] { info_.Update(before); }), {}};
   }
   if (result == core::CountValueStore::UpdateResult::kValueOutsideBounds) {
-    info_.Update(*before);
+    info_.Update(before);
     return {core::OutOfBounds("the current value of " + Quoted(info.id) +
                               " lies outside the new bounds"),
             {}};

@@ -37,9 +37,10 @@ class CounterLifecycle {
 
   // A new counter at `initial_value` (within its bounds; checked by the caller).
   Change Create(const core::CountInfo& info, std::int64_t initial_value);
-  // Replaces description and bounds; refused (out-of-bounds) when the current value lies
-  // outside the new bounds.
-  Change Update(const core::CountInfo& info);
+  // Replaces the recorded information `before` (as the caller just read it) with `after`:
+  // description and bounds; refused (out-of-bounds) when the current value lies outside the
+  // new bounds.
+  Change Update(const core::CountInfo& before, const core::CountInfo& after);
   // Removes the counter from both stores (and, with `purge_history`, its history, through its
   // deleted event). not-found when neither has it.
   Change Delete(std::string_view id, bool purge_history);

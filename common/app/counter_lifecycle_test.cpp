@@ -146,7 +146,7 @@ TEST_F(CounterLifecycleTest, CreateHalfDoneSaysSoAndItsRetryCompletesIt) {
 
 TEST_F(CounterLifecycleTest, UpdateRefusedByTheValueStoreRestoresTheInformation) {
   ASSERT_FALSE(lifecycle.Create(Info("a"), 50).problem);
-  const auto c = lifecycle.Update(Info("a", 0, 10));
+  const auto c = lifecycle.Update(*info.Get("a"), Info("a", 0, 10));
   ASSERT_TRUE(c.problem);
   EXPECT_EQ(c.problem->outcome, core::Outcome::kOutOfBounds);
   ExpectBoth("a", std::nullopt);
@@ -155,19 +155,20 @@ TEST_F(CounterLifecycleTest, UpdateRefusedByTheValueStoreRestoresTheInformation)
 TEST_F(CounterLifecycleTest, UpdateWhenTheValueStoreFailsIsUndone) {
   ASSERT_FALSE(lifecycle.Create(Info("a"), 5).problem);
   value_cue.fail_after = 0;
-  const auto c = lifecycle.Update(Info("a", 0, 10));
+  const auto c = lifecycle.Update(*info.Get("a"), Info("a", 0, 10));
   ASSERT_TRUE(c.problem);
   EXPECT_EQ(c.problem->outcome, core::Outcome::kUnavailable);
   ExpectBoth("a", std::nullopt);
   value_cue.fail_after = -1;
-  EXPECT_FALSE(lifecycle.Update(Info("a", 0, 10)).problem);
+  EXPECT_FALSE(lifecycle.Update(*info.Get("a"), Info("a", 0, 10)).problem);
   ExpectBoth("a", 10);
 }
 
 TEST_F(CounterLifecycleTest, UpdateWhenTheInformationStoreStopsBetweenTheWritesCompletes) {
   ASSERT_FALSE(lifecycle.Create(Info("a"), 5).problem);
-  info_cue.fail_after = 2;  // Get and Update succeed, then it is down
-  EXPECT_FALSE(lifecycle.Update(Info("a", 0, 10)).problem);
+  const auto before = *info.Get("a");
+  info_cue.fail_after = 1;  // its Update succeeds, then it is down
+  EXPECT_FALSE(lifecycle.Update(before, Info("a", 0, 10)).problem);
   ExpectBoth("a", 10);
 }
 

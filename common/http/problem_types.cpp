@@ -60,7 +60,7 @@ std::string TypeUri(const core::Problem& p) {
 
 boost::json::object ProblemJson(const core::Problem& p) {
   const auto& type = TypeOf(p.outcome);
-  return {{"type", "/problems/" + std::string(type.slug)},
+  return {{"type", TypeUri(p)},
           {"title", type.title},
           {"status", type.status},
           {"detail", ValidUtf8(p.detail)}};  // it may quote what the client sent

@@ -45,14 +45,15 @@ ViewResult CountAdmin::Create(NewCounter counter) {
 }
 
 ViewResult CountAdmin::Update(std::string_view id, const InfoPatch& patch) {
-  auto info = info_.Get(id);
-  if (!info) return {core::NotFound("count '" + std::string(id) + "' does not exist"), {}};
-  if (patch.description) info->description = *patch.description;
-  if (patch.min_value) info->min_value = *patch.min_value;
-  if (patch.max_value) info->max_value = *patch.max_value;
-  if (auto p = CheckBounds(*info)) return {p, {}};
-  info->updated_at = core::Now();
-  auto changed = lifecycle_.Update(*info);
+  const auto before = info_.Get(id);
+  if (!before) return {core::NotFound("count '" + std::string(id) + "' does not exist"), {}};
+  auto info = *before;
+  if (patch.description) info.description = *patch.description;
+  if (patch.min_value) info.min_value = *patch.min_value;
+  if (patch.max_value) info.max_value = *patch.max_value;
+  if (auto p = CheckBounds(info)) return {p, {}};
+  info.updated_at = core::Now();
+  auto changed = lifecycle_.Update(*before, info);
   if (changed.problem) return {std::move(changed.problem), {}};
   return {std::nullopt, View(std::move(*changed.info))};
 }

@@ -26,7 +26,6 @@
 #include "sqlite/sqlite_dashboard_store.hpp"
 #include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
-#include "web/console_assets.hpp"
 #include "write_module.hpp"
 
 namespace {

@@ -42,18 +42,18 @@ WriteOutcome CountWrites::SetDescribed(const core::Mutation& set, std::string de
   auto described = *before;
   described.description = std::move(description);
   described.updated_at = core::Now();
-  if (auto changed = lifecycle_.Update(described); changed.problem)
+  if (auto changed = lifecycle_.Update(*before, described); changed.problem)
     return {std::move(changed.problem), {}};
   WriteOutcome out;
   try {
     out = Apply(std::span(&set, 1), key);
   } catch (const core::StoreUnavailable&) {
-    lifecycle_.Update(*before);  // when this fails too, its 503 says so instead
+    lifecycle_.Update(described, *before);  // when this fails too, its 503 says so instead
     throw;
   }
   const bool refused =
       out.problem || std::holds_alternative<core::MutationError>(out.result.outcomes.front());
-  if (refused) lifecycle_.Update(*before);
+  if (refused) lifecycle_.Update(described, *before);
   return out;
 }
 
