@@ -38,6 +38,8 @@ void CheckResponse(const http::Request& request, const http::Response& response)
     case 200:
     case 201:
     case 204:
+    case 304:  // the console's pages (the management module mounts them, as standalone does)
+    case 308:
     case 400:
     case 401:
     case 403:
