@@ -7,6 +7,8 @@
 // HTTP layer answers with 503 and which never changes data half-way.
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -73,6 +75,26 @@ class CountValueStore {
 
   // Whether the store answers now (readiness).
   virtual bool Ping() = 0;
+};
+
+// The value store's request-path calls without a blocked thread: each answers through a
+// callback, on the event loop of the caller. Core knows no event-loop library: a callback is
+// what any loop can resume on (the HTTP bindings turn it into http::Respond), where a
+// coroutine type would tie every port and use case to Asio. A store that can only block has
+// no such adapter; the bindings then call its CountValueStore on the blocking pool.
+class AsyncCountValueStore {
+ public:
+  template <class T>
+  using Done = std::function<void(std::exception_ptr error, T result)>;
+  virtual ~AsyncCountValueStore() = default;
+
+  // As CountValueStore::Apply; `mutations` and `key` live until `done` has run.
+  virtual void Apply(std::span<const Mutation> mutations, const IdempotencyKey* key,
+                     Done<ApplyResult> done) = 0;
+  virtual void Get(std::string_view id, Done<std::optional<CountRecord>> done) = 0;
+  // `ids` live until `done` has run.
+  virtual void GetMany(std::span<const std::string> ids,
+                       Done<std::vector<std::optional<CountRecord>>> done) = 0;
 };
 
 struct CountPage {

@@ -92,6 +92,13 @@ class Stream {
   std::function<void()> waker_, on_end_;
 };
 
+struct Response;
+// Answers a request: called exactly once, from any thread; the server goes on with the
+// connection on that connection's own event loop.
+using Respond = std::function<void(Response)>;
+// Runs blocking work away from the event loops (the server's blocking pool).
+using RunBlocking = std::function<void(std::function<void()>)>;
+
 struct Response {
   int status = 200;
   std::string content_type = "application/json";

@@ -1,6 +1,7 @@
 #include "http/router.hpp"
 
 #include <exception>
+#include <stdexcept>
 
 #include "core/ports.hpp"
 
@@ -40,8 +41,18 @@ std::string_view MediaType(std::string_view content_type) {
 void Router::Add(Method method, std::string pattern, Handler handler, RouteOptions options) {
   std::vector<std::string> segments;
   for (auto s : Split(pattern)) segments.emplace_back(s);
-  routes_.push_back(
-      {method, std::move(pattern), std::move(segments), std::move(handler), std::move(options)});
+  routes_.push_back({method,
+                     std::move(pattern),
+                     std::move(segments),
+                     std::move(handler),
+                     {},
+                     std::move(options)});
+}
+
+void Router::AddAsync(Method method, std::string pattern, AsyncHandler handler,
+                      RouteOptions options) {
+  Add(method, std::move(pattern), {}, std::move(options));
+  routes_.back().async = std::move(handler);
 }
 
 const Router::Route* Router::Match(Method method, std::string_view path, Fields* params,
@@ -93,12 +104,20 @@ std::size_t Router::BodyLimit(Method method, std::string_view path) const {
 }
 
 Response Router::Dispatch(Request& request) const {
+  std::optional<Response> answer;
+  Dispatch(request, [&answer](Response r) { answer = std::move(r); });
+  if (!answer) throw std::logic_error("the handler of " + request.path + " answers later");
+  return std::move(*answer);
+}
+
+void Router::Dispatch(Request& request, Respond respond) const {
+  const auto answer = [&respond](Response r) { respond(std::move(r)); };
   std::vector<Method> allowed;
   const Route* route = Match(request.method, request.path, &request.params, &allowed);
   if (!route) {
     if (allowed.empty()) {
       request.route = "unmatched";
-      return Response::Problem(core::NotFound("no route for " + request.path));
+      return answer(Response::Problem(core::NotFound("no route for " + request.path)));
     }
     request.route = "unmatched";
     auto r = Response::Problem(core::MethodNotAllowed(std::string(ToString(request.method)) +
@@ -106,7 +125,7 @@ Response Router::Dispatch(Request& request) const {
     std::string allow;
     for (auto m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(ToString(m));
     r.headers.emplace_back("Allow", allow);
-    return r;
+    return answer(std::move(r));
   }
   request.route = route->pattern;
 
@@ -115,14 +134,14 @@ Response Router::Dispatch(Request& request) const {
     constexpr std::string_view kBearer = "Bearer ";
     if (!auth || auth->size() <= kBearer.size() || !IEquals(auth->substr(0, 7), kBearer) ||
         !authenticator_)
-      return Response::Problem(
-          core::Unauthorized("an API key is required: Authorization: Bearer <key>"));
+      return answer(Response::Problem(
+          core::Unauthorized("an API key is required: Authorization: Bearer <key>")));
     request.principal = authenticator_(auth->substr(kBearer.size()));
     if (!request.principal)
-      return Response::Problem(core::Unauthorized("the API key is not valid"));
+      return answer(Response::Problem(core::Unauthorized("the API key is not valid")));
     if (!request.principal->Has(route->options.scope))
-      return Response::Problem(
-          core::Forbidden("this API key lacks the scope " + route->options.scope));
+      return answer(Response::Problem(
+          core::Forbidden("this API key lacks the scope " + route->options.scope)));
   }
 
   if (!request.body.empty()) {
@@ -133,24 +152,47 @@ Response Router::Dispatch(Request& request) const {
       std::string expected;
       for (const auto& t : route->options.content_types)
         expected += (expected.empty() ? "" : " or ") + t;
-      return Response::Problem(core::UnsupportedMediaType(
-          "Content-Type '" + std::string(type) + "' is not accepted here; send " + expected));
+      return answer(Response::Problem(core::UnsupportedMediaType(
+          "Content-Type '" + std::string(type) + "' is not accepted here; send " + expected)));
     }
   }
-  return Invoke(*route, request);
+  Invoke(*route, request, std::move(respond));
 }
 
-Response Router::Invoke(const Route& route, Request& request) const {
+void Router::Invoke(const Route& route, Request& request, Respond respond) const {
+  if (route.async) {
+    try {
+      route.async(request, respond);
+    } catch (...) {  // thrown before it answered: a handler answers or throws, never both
+      respond(ErrorResponse(request, std::current_exception()));
+    }
+    return;
+  }
+  auto run = [&route, &request, respond = std::move(respond)] {
+    Response r;
+    try {
+      r = route.handler(request);
+    } catch (...) {
+      r = ErrorResponse(request, std::current_exception());
+    }
+    respond(std::move(r));
+  };
+  RunBlocking(std::move(run));
+}
+
+Response ErrorResponse(Request& request, std::exception_ptr error) {
   try {
-    return route.handler(request);
+    std::rethrow_exception(error);
   } catch (const core::StoreUnavailable& e) {
     request.error = e.what();
     return Response::Problem(core::Unavailable(e.what()));
   } catch (const std::exception& e) {
     request.error = e.what();
-    return Response::Problem(core::Internal("unexpected error; see the service log (request " +
-                                            request.request_id + ")"));
+  } catch (...) {
+    request.error = "unknown exception";
   }
+  return Response::Problem(
+      core::Internal("unexpected error; see the service log (request " + request.request_id + ")"));
 }
 
 }  // namespace count::http

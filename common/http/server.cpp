@@ -1,14 +1,17 @@
 #include "http/server.hpp"
 
+#include <sys/socket.h>
+
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -20,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "http/event_loop.hpp"
+
 namespace count::http {
 
 namespace asio = boost::asio;
@@ -29,11 +34,20 @@ using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kFirstRead = 4096;  // bytes read while waiting for a request
 
+thread_local asio::io_context* t_loop = nullptr;
+
+// One event loop: its context, run by one thread, and its own listening socket.
+struct Loop {
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  std::thread thread;
+};
+
 struct Server::State {
   ServerOptions options;
   BodyLimitFn body_limit;
-  HandleFn handle;
-  // Declared before the io_context: sessions still pending when it is destroyed unwind
+  AsyncHandleFn handle;
+  // Declared before the loops: sessions still pending when they are destroyed unwind
   // then, and their clean-up uses these.
   std::atomic<bool> draining{false};
   std::atomic<std::size_t> in_flight{0};
@@ -43,9 +57,9 @@ struct Server::State {
   std::mutex mu;
   std::condition_variable idle;
   std::set<std::shared_ptr<Stream>> streams;  // guarded by mu; closed by BeginDrain
-  asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<Loop>> loops;
+  // After the loops, so it goes first: a blocking handler refers to its session's request.
+  std::optional<asio::thread_pool> blocking;
 
   std::string NextRequestId() {
     char buf[40];
@@ -60,6 +74,8 @@ struct Server::State {
     }
   }
 };
+
+asio::io_context* ThisLoop() { return t_loop; }
 
 namespace {
 
@@ -177,7 +193,7 @@ asio::awaitable<void> WriteStream(Server::State* s, beast::tcp_stream& stream, R
   stream.expires_after(s->options.read_timeout);
   if (auto [ec, n] = co_await bhttp::async_write_header(stream, header, kTuple); ec) co_return;
 
-  // A wake-up is posted to this session's strand, so it cannot slip in between the Take
+  // A wake-up is posted to this session's loop (one thread), so it cannot slip in between the Take
   // below and the start of the wait: it cancels the wait (or finds none and the loop
   // takes the chunk next).
   auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
@@ -201,6 +217,21 @@ asio::awaitable<void> WriteStream(Server::State* s, beast::tcp_stream& stream, R
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
+// Hands the request to the handler and waits, without blocking the loop, for its answer
+// (given on this loop or on any thread; it resumes the session on its own loop).
+asio::awaitable<Response> Handle(Server::State* s, Request& req) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Response)>(
+      [s, &req](auto handler) {
+        const auto executor = asio::get_associated_executor(handler);
+        auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+        s->handle(req, [waiting, executor](Response r) {
+          asio::post(executor,
+                     [waiting, r = std::move(r)]() mutable { std::move (*waiting)(std::move(r)); });
+        });
+      },
+      asio::use_awaitable);
 }
 
 asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
@@ -256,7 +287,7 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
       req.request_id = s->NextRequestId();
 
     s->in_flight.fetch_add(1);
-    Response response = s->handle(req);
+    Response response = co_await Handle(s, req);
     response.headers.emplace_back("X-Request-Id", req.request_id);
     if (response.stream) {
       co_await WriteStream(s, stream, response, message.version());
@@ -277,13 +308,13 @@ asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
   }
 }
 
-asio::awaitable<void> Accept(Server::State* s) {
+asio::awaitable<void> Accept(Server::State* s, Loop& loop) {
   for (;;) {
-    auto [ec, socket] = co_await s->acceptor.async_accept(asio::make_strand(s->ioc), kTuple);
-    if (!s->acceptor.is_open()) co_return;
+    auto [ec, socket] = co_await loop.acceptor.async_accept(kTuple);
+    if (!loop.acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors or a connection reset before accept: keep listening.
-      asio::steady_timer t(s->ioc, std::chrono::milliseconds(10));
+      asio::steady_timer t(loop.ioc, std::chrono::milliseconds(10));
       co_await t.async_wait(kTuple);
       continue;
     }
@@ -295,28 +326,51 @@ asio::awaitable<void> Accept(Server::State* s) {
 
 }  // namespace
 
-Server::Server(ServerOptions options, BodyLimitFn body_limit, HandleFn handle)
+Server::Server(ServerOptions options, BodyLimitFn body_limit, AsyncHandleFn handle)
     : state_(std::make_shared<State>()) {
   state_->options = std::move(options);
   state_->body_limit = std::move(body_limit);
   state_->handle = std::move(handle);
 }
 
+Server::Server(ServerOptions options, BodyLimitFn body_limit, HandleFn handle)
+    : Server(std::move(options), std::move(body_limit),
+             AsyncHandleFn([this, handle = std::move(handle)](Request& r, Respond respond) {
+               RunBlocking([&r, &handle, respond = std::move(respond)] { respond(handle(r)); });
+             })) {}
+
 Server::~Server() { Stop(); }
 
 int Server::Start() {
   auto& s = *state_;
-  const tcp::endpoint endpoint{asio::ip::make_address(s.options.host),
-                               static_cast<unsigned short>(s.options.port)};
-  s.acceptor.open(endpoint.protocol());
-  s.acceptor.set_option(asio::socket_base::reuse_address(true));
-  s.acceptor.bind(endpoint);
-  s.acceptor.listen(asio::socket_base::max_listen_connections);
-  const int port = s.acceptor.local_endpoint().port();
-  asio::co_spawn(s.ioc, Accept(&s), asio::detached);
-  for (int i = 0; i < std::max(1, s.options.threads); ++i)
-    s.threads.emplace_back([&s] { s.ioc.run(); });
-  return port;
+  tcp::endpoint endpoint{asio::ip::make_address(s.options.host),
+                         static_cast<unsigned short>(s.options.port)};
+  // Every loop listens on the same port (SO_REUSEPORT): the kernel spreads new connections
+  // over the loops evenly, and a connection stays on the loop that accepted it.
+  using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+  for (int i = 0; i < std::max(1, s.options.threads); ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->acceptor.open(endpoint.protocol());
+    loop->acceptor.set_option(asio::socket_base::reuse_address(true));
+    loop->acceptor.set_option(ReusePort(true));
+    loop->acceptor.bind(endpoint);
+    loop->acceptor.listen(asio::socket_base::max_listen_connections);
+    endpoint.port(loop->acceptor.local_endpoint().port());  // port 0: the others join it
+    s.loops.push_back(std::move(loop));
+  }
+  s.blocking.emplace(static_cast<std::size_t>(std::max(1, s.options.blocking_threads)));
+  for (auto& loop : s.loops) {
+    asio::co_spawn(loop->ioc, Accept(&s, *loop), asio::detached);
+    loop->thread = std::thread([l = loop.get()] {
+      t_loop = &l->ioc;
+      l->ioc.run();
+    });
+  }
+  return endpoint.port();
+}
+
+void Server::RunBlocking(std::function<void()> work) {
+  asio::post(*state_->blocking, std::move(work));
 }
 
 void Server::BeginDrain() {
@@ -336,12 +390,16 @@ bool Server::WaitIdle(std::chrono::milliseconds timeout) {
 
 void Server::Stop() {
   auto& s = *state_;
-  if (s.threads.empty()) return;
-  s.ioc.stop();
-  for (auto& t : s.threads) t.join();
-  s.threads.clear();
+  if (!s.blocking) return;
+  for (auto& loop : s.loops) loop->ioc.stop();
+  for (auto& loop : s.loops) loop->thread.join();
+  // Handlers still running finish (their answers are dropped with the loops); queued ones
+  // never start.
+  s.blocking->stop();
+  s.blocking->join();
+  s.blocking.reset();
   beast::error_code ec;
-  s.acceptor.close(ec);
+  for (auto& loop : s.loops) loop->acceptor.close(ec);
 }
 
 std::size_t Server::InFlight() const { return state_->in_flight.load(); }

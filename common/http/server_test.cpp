@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "http/problem_types.hpp"
@@ -18,13 +21,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int Connect(int port) {
+// A new loopback connection to `port`.
+int Open(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ADD_FAILURE();
+  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  return fd;
+}
+
+int Connect(int port) {
+  const int fd = Open(port);
   const std::string request = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
   EXPECT_EQ(::send(fd, request.data(), request.size(), 0), ssize_t(request.size()));
   return fd;
@@ -111,17 +120,8 @@ TEST(ServerTimeouts, ATrickledHeaderIsClosedAfterTheReadTimeout) {
       {.host = "127.0.0.1", .threads = 2, .idle_timeout = 5s, .read_timeout = 300ms},
       [](Method, std::string_view) { return 0u; }, [](Request&) { return Response::NoContent(); });
   const int port = server.Start();
-  auto open = [port] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    return fd;
-  };
-  const int slow = open();
-  const int idle = open();
+  const int slow = Open(port);
+  const int idle = Open(port);
   const std::string header = "GET /x HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaa";
   const auto start = std::chrono::steady_clock::now();
   bool closed = false;
@@ -143,6 +143,78 @@ TEST(ServerTimeouts, ATrickledHeaderIsClosedAfterTheReadTimeout) {
   ::close(slow);
   ::close(idle);
   server.Stop();
+}
+
+// Sends one request on a new connection and returns the whole answer (the server closes).
+std::string Get(int port, std::string_view path) {
+  const int fd = Open(port);
+  const std::string request =
+      "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  EXPECT_EQ(::send(fd, request.data(), request.size(), 0), ssize_t(request.size()));
+  auto got = ReadUntil(fd, "\x01", 10s);
+  ::close(fd);
+  return got;
+}
+
+// A blocking handler that waits (a slow PostgreSQL call) holds a thread of the blocking pool,
+// never an event loop: with one loop and one blocking thread, both held, /health/live and an
+// async route that answers later from another thread still answer at once.
+TEST(ServerLoops, ABlockedHandlerDelaysNeitherLivenessNorAsyncRoutes) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  Server server(
+      {.host = "127.0.0.1", .threads = 1, .blocking_threads = 1},
+      [](Method, std::string_view) { return 0u; },
+      Server::AsyncHandleFn([&](Request& r, Respond respond) {
+        if (r.path == "/health/live") return respond(Response::NoContent());
+        if (r.path == "/async") {
+          std::thread([respond] { respond(Response::Json(200, R"({"later":true})")); }).detach();
+          return;
+        }
+        server.RunBlocking([&, respond] {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return release; });
+          respond(Response::Json(200, R"({"slow":true})"));
+        });
+      }));
+  const int port = server.Start();
+  std::string slow;
+  std::thread blocked([&] { slow = Get(port, "/slow"); });
+  std::this_thread::sleep_for(100ms);  // the blocking thread now waits
+
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_NE(Get(port, "/health/live").find("HTTP/1.1 204"), std::string::npos);
+  EXPECT_NE(Get(port, "/async").find(R"({"later":true})"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(server.InFlight(), 1u);  // the slow one
+
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  blocked.join();
+  EXPECT_NE(slow.find(R"({"slow":true})"), std::string::npos) << slow;
+  EXPECT_TRUE(server.WaitIdle(5s));
+}
+
+// Every loop listens on the port: many connections are all served, whichever loop takes them.
+TEST(ServerLoops, EveryLoopServesConnections) {
+  std::mutex mu;
+  std::set<std::thread::id> loops;
+  Server server(
+      {.host = "127.0.0.1", .threads = 4}, [](Method, std::string_view) { return 0u; },
+      Server::AsyncHandleFn([&](Request&, Respond respond) {
+        {
+          std::lock_guard lock(mu);
+          loops.insert(std::this_thread::get_id());
+        }
+        respond(Response::NoContent());
+      }));
+  const int port = server.Start();
+  for (int i = 0; i < 64; ++i) EXPECT_NE(Get(port, "/x").find("HTTP/1.1 204"), std::string::npos);
+  EXPECT_GT(loops.size(), 1u);  // the kernel spread 64 connections over 4 loops
 }
 
 // Reading requests from bytes, as a connection does (ReadRequests shares the server's code).

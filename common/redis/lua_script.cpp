@@ -1,7 +1,10 @@
 #include "redis/lua_script.hpp"
 
+#include <openssl/sha.h>
+
 #include <stdexcept>
 
+#include "core/hex.hpp"
 #include "core/ports.hpp"
 
 namespace count::redis {
@@ -21,28 +24,29 @@ LuaScript LuaScript::Embedded(std::string_view name) {
                    std::string(ScriptFile(name)));
 }
 
+LuaScript::LuaScript(std::string body) : body_(std::move(body)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(body_.data()), body_.size(), digest);
+  sha_ = core::ToHex(std::span<const unsigned char>(digest, sizeof digest));
+}
+
+std::vector<std::string> LuaScript::Command(const std::vector<std::string>& keys,
+                                            const std::vector<std::string>& args,
+                                            bool whole) const {
+  std::vector<std::string> c;
+  c.reserve(3 + keys.size() + args.size());
+  c.emplace_back(whole ? "EVAL" : "EVALSHA");
+  c.push_back(whole ? body_ : sha_);
+  c.push_back(std::to_string(keys.size()));
+  c.insert(c.end(), keys.begin(), keys.end());
+  c.insert(c.end(), args.begin(), args.end());
+  return c;
+}
+
 Reply LuaScript::Run(RedisClient& client, const std::vector<std::string>& keys,
-                     const std::vector<std::string>& args) {
-  std::string sha;
-  {
-    std::lock_guard lock(mu_);
-    sha = sha_;
-  }
-  if (sha.empty()) {
-    Reply loaded = client.Command({"SCRIPT", "LOAD", body_});
-    if (loaded.IsError()) throw core::StoreUnavailable("redis: " + loaded.str);
-    sha = loaded.str;
-    std::lock_guard lock(mu_);
-    sha_ = sha;
-  }
-  auto command = [&](std::string verb, const std::string& script_or_sha) {
-    std::vector<std::string> c{std::move(verb), script_or_sha, std::to_string(keys.size())};
-    c.insert(c.end(), keys.begin(), keys.end());
-    c.insert(c.end(), args.begin(), args.end());
-    return c;
-  };
-  Reply r = client.Command(command("EVALSHA", sha));
-  if (r.IsError() && r.str.starts_with("NOSCRIPT")) r = client.Command(command("EVAL", body_));
+                     const std::vector<std::string>& args) const {
+  Reply r = client.Command(Command(keys, args, false));
+  if (NoScript(r)) r = client.Command(Command(keys, args, true));
   if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
   return r;
 }

@@ -1,7 +1,6 @@
 #pragma once
-// A server-side Lua script run with EVALSHA, loaded on first use and re-sent with EVAL
-// when the server lost its script cache (restart, failover).
-#include <mutex>
+// A server-side Lua script run with EVALSHA (its SHA-1 digest, computed here), re-sent whole
+// with EVAL when the server does not hold it (first use, restart, failover).
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,19 +12,27 @@ namespace count::redis {
 
 class LuaScript {
  public:
-  explicit LuaScript(std::string body) : body_(std::move(body)) {}
+  explicit LuaScript(std::string body);
   // scripts/<name> as the build embedded it, after scripts/prelude.lua (the helpers every
   // script shares). Throws std::logic_error for a name the build did not embed.
   static LuaScript Embedded(std::string_view name);
 
   // Error replies throw core::StoreUnavailable.
   Reply Run(RedisClient& client, const std::vector<std::string>& keys,
-            const std::vector<std::string>& args);
+            const std::vector<std::string>& args) const;
+
+  // For a client that sends commands itself (redis_connection.hpp): the command that runs
+  // the script by its digest, or `whole` (after a NoScript reply).
+  std::vector<std::string> Command(const std::vector<std::string>& keys,
+                                   const std::vector<std::string>& args, bool whole) const;
+  // The server does not hold the script: send it whole.
+  static bool NoScript(const Reply& reply) {
+    return reply.IsError() && reply.str.starts_with("NOSCRIPT");
+  }
 
  private:
   std::string body_;
-  std::mutex mu_;
-  std::string sha_;  // from SCRIPT LOAD
+  std::string sha_;  // what EVALSHA names it by
 };
 
 // The named arguments of an embedded script (prelude.lua's named_args): name, value, … and,

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/ports.hpp"
+#include "redis/hiredis_reply.hpp"
 
 namespace count::redis {
 namespace {
@@ -39,36 +40,6 @@ std::optional<int> ParseInt(std::string_view text, int min, int max) {
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
   if (value < min || value > max) return std::nullopt;
   return value;
-}
-
-Reply Convert(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(Convert(*r.element[i]));
-      break;
-    default:
-      out.type = Reply::Type::kNil;
-  }
-  return out;
 }
 
 struct ContextFree {
@@ -95,22 +66,15 @@ ContextPtr ConnectTo(const std::string& host, int port, std::chrono::millisecond
 }
 
 void Append(redisContext* ctx, const std::vector<std::string>& args) {
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  redisAppendCommandArgv(ctx, static_cast<int>(args.size()), argv.data(), lens.data());
+  detail::Argv a(args);
+  redisAppendCommandArgv(ctx, a.argc(), a.argv.data(), a.lens.data());
 }
 
 // Reads one reply; false when the connection failed (ctx->errstr says why).
 bool Read(redisContext* ctx, Reply& out) {
   void* raw = nullptr;
   if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) return false;
-  out = Convert(*static_cast<redisReply*>(raw));
+  out = detail::ToReply(*static_cast<redisReply*>(raw));
   freeReplyObject(raw);
   return true;
 }
@@ -131,16 +95,6 @@ void BlockSigpipe() {
   sigemptyset(&set);
   sigaddset(&set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-// Commands that only read: sending one again after its connection broke cannot change
-// anything, so it is resent once instead of failing (Sentinel's promotion of a replica
-// closes every client connection of the new primary, for one).
-bool IsReadOnly(const std::vector<std::string>& args) {
-  static constexpr std::string_view kReadOnly[] = {"GET",  "MGET", "HGET", "HGETALL", "HMGET",
-                                                   "PING", "XLEN", "ROLE", "EXISTS",  "XRANGE"};
-  return !args.empty() &&
-         std::ranges::find(kReadOnly, std::string_view(args.front())) != std::end(kReadOnly);
 }
 
 std::exception_ptr Unavailable(std::string message) {
@@ -361,8 +315,7 @@ class RedisClient::Connection {
       Reply reply;
       if (!Read(ctx_.get(), reply)) break;
       auto& p = batch[i];
-      if (owner_.use_sentinel_ && !p->retried && reply.IsError() &&
-          (StartsWith(reply.str, "READONLY") || StartsWith(reply.str, "LOADING"))) {
+      if (owner_.use_sentinel_ && !p->retried && detail::IsRetriedAfterFailover(reply)) {
         p->retried = true;  // the server refused it: safe to send again to the new master
         retry.push_back(p);
         continue;
@@ -374,7 +327,7 @@ class RedisClient::Connection {
       error = "redis: connection lost: " + std::string(ctx_->errstr);
       for (; i < batch.size(); ++i) {
         auto& p = batch[i];
-        if (!p->retried && IsReadOnly(p->args)) {
+        if (!p->retried && detail::IsReadOnly(p->args)) {
           p->retried = true;
           retry.push_back(p);
         } else {
@@ -469,5 +422,50 @@ RedisEndpoint RedisClient::Resolve() {
   throw StoreUnavailable("redis: no sentinel named master '" + sentinel_.master_name +
                          "': " + errors);
 }
+
+namespace detail {
+
+Reply ToReply(const redisReply& r) {
+  Reply out;
+  switch (r.type) {
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r.integer;
+      break;
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r.elements);
+      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(ToReply(*r.element[i]));
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+bool IsReadOnly(const std::vector<std::string>& args) {
+  static constexpr std::string_view kReadOnly[] = {"GET",  "MGET", "HGET", "HGETALL", "HMGET",
+                                                   "PING", "XLEN", "ROLE", "EXISTS",  "XRANGE"};
+  return !args.empty() &&
+         std::ranges::find(kReadOnly, std::string_view(args.front())) != std::end(kReadOnly);
+}
+
+bool IsRetriedAfterFailover(const Reply& reply) {
+  return reply.IsError() && (StartsWith(reply.str, "READONLY") || StartsWith(reply.str, "LOADING"));
+}
+
+}  // namespace detail
 
 }  // namespace count::redis

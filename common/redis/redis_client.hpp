@@ -84,15 +84,18 @@ class RedisClient {
   // The server the client talks to now (after sentinel resolution; host empty before).
   RedisEndpoint CurrentEndpoint() const;
 
+  // The address to connect to now: the fixed endpoint, or the master the sentinels name
+  // (which blocks up to the timeout per sentinel). Throws core::StoreUnavailable.
+  RedisEndpoint Resolve();
+  bool FollowsSentinel() const { return use_sentinel_; }
+  const RedisClientOptions& options() const { return options_; }
+
  private:
   class Connection;
   friend class Connection;
 
   RedisClient(RedisEndpoint endpoint, SentinelConfig sentinel, bool use_sentinel,
               RedisClientOptions options);
-  // The address to connect to now: the fixed endpoint, or the master the sentinels name.
-  RedisEndpoint Resolve();
-
   const RedisEndpoint endpoint_;
   const SentinelConfig sentinel_;
   const bool use_sentinel_;

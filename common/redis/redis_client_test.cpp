@@ -243,19 +243,7 @@ TEST(RedisSentinel, ClientRetriesAWriteRefusedAsReadonly) {
   ASSERT_TRUE(store.Create(info, 1));
   ASSERT_EQ(client.Command({"WAIT", "1", "1000"}).integer, 1);
 
-  ASSERT_EQ(testing::Run(topology.sentinel().endpoint(),
-                         {"SENTINEL", "FAILOVER", RedisTopology::kMasterName})
-                .str,
-            "OK");
-  ASSERT_TRUE(WaitUntil([&] {
-    Reply master =
-        testing::Run(topology.sentinel().endpoint(),
-                     {"SENTINEL", "get-master-addr-by-name", RedisTopology::kMasterName});
-    return master.elements.size() == 2 && master.elements[1].str == std::to_string(replica.port);
-  }));
-  // What the sentinel does to the old primary a few seconds later, minus closing clients.
-  ASSERT_EQ(testing::Run(primary, {"REPLICAOF", "127.0.0.1", std::to_string(replica.port)}).str,
-            "OK");
+  ASSERT_TRUE(topology.FailOverGracefully());
   ASSERT_EQ(client.CurrentEndpoint().port, primary.port) << "still connected to the old primary";
 
   const core::Mutation increment{core::MutationKind::kIncrement, "graceful", 1};

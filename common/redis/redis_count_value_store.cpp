@@ -37,30 +37,6 @@ void ThrowIfError(const Reply& r) {
   if (r.IsError()) throw StoreUnavailable("redis: " + r.str);
 }
 
-std::optional<core::CountRecord> ToRecord(std::string_view id, const Reply& r) {
-  ThrowIfError(r);
-  if (r.type != Reply::Type::kArray || r.elements.empty()) return std::nullopt;
-  core::CountRecord record;
-  record.id = id;
-  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
-    const std::string& field = r.elements[i].str;
-    const std::string& value = r.elements[i + 1].str;
-    if (field == "v")
-      record.value = ToInt64(value);
-    else if (field == "u")
-      record.updated_at = ToTimestamp(value);
-    else if (field == "c")
-      record.created_at = ToTimestamp(value);
-    else if (field == "d")
-      record.description = value;
-    else if (field == "mn")
-      record.min_value = ToInt64(value);
-    else if (field == "mx")
-      record.max_value = ToInt64(value);
-  }
-  return record;
-}
-
 core::MutationOutcome ToOutcome(const std::string& id, const Reply& op) {
   if (op.type != Reply::Type::kArray || op.elements.size() != 4)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
@@ -91,28 +67,53 @@ RedisCountValueStore::RedisCountValueStore(RedisClient& client,
       delete_(LuaScript::Embedded("delete.lua")),
       restore_(LuaScript::Embedded("restore.lua")) {}
 
-std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
+std::optional<core::CountRecord> RedisCountValueStore::ToRecord(std::string_view id,
+                                                                const Reply& r) {
+  ThrowIfError(r);
+  if (r.type != Reply::Type::kArray || r.elements.empty()) return std::nullopt;
+  core::CountRecord record;
+  record.id = id;
+  for (std::size_t i = 0; i + 1 < r.elements.size(); i += 2) {
+    const std::string& field = r.elements[i].str;
+    const std::string& value = r.elements[i + 1].str;
+    if (field == "v")
+      record.value = ToInt64(value);
+    else if (field == "u")
+      record.updated_at = ToTimestamp(value);
+    else if (field == "c")
+      record.created_at = ToTimestamp(value);
+    else if (field == "d")
+      record.description = value;
+    else if (field == "mn")
+      record.min_value = ToInt64(value);
+    else if (field == "mx")
+      record.max_value = ToInt64(value);
+  }
+  return record;
+}
 
-// One Apply call waiting for its turn in a group commit.
-struct RedisCountValueStore::Request {
-  std::span<const core::Mutation> mutations;
-  const core::IdempotencyKey* key;
-  core::ApplyResult result;
-  std::exception_ptr error;
-};
+std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
 
 core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mutations,
                                               const core::IdempotencyKey* key) {
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   // Concurrent calls share one script call (core/group_commit.hpp).
-  Request me{mutations, key, {}, nullptr};
-  group_.Submit(me, mutations.size(), [this](std::span<Request* const> batch) { Send(batch); });
+  ApplyRequest me{mutations, key, {}, nullptr};
+  group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
+    try {
+      auto [keys, args] = ApplyKeysAndArgs(batch);
+      ReadApplyReply(batch, apply_.Run(client_, keys, args.values()));
+    } catch (...) {
+      for (auto* request : batch) request->error = std::current_exception();
+    }
+  });
   if (me.error) std::rethrow_exception(me.error);
   return std::move(me.result);
 }
 
-void RedisCountValueStore::Send(std::span<Request* const> batch) {
+std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysAndArgs(
+    std::span<ApplyRequest* const> batch) const {
   std::vector<std::string> keys;
   ScriptArgs args;
   args.Set("now", std::to_string(NowMs()))
@@ -142,9 +143,19 @@ void RedisCountValueStore::Send(std::span<Request* const> batch) {
     if (request->key) keys.push_back("idem:" + request->key->key);
   }
   keys.emplace_back(kEventStream);
+  return {std::move(keys), std::move(args)};
+}
 
+std::vector<std::string> RedisCountValueStore::ApplyCommand(std::span<ApplyRequest* const> batch,
+                                                            bool whole) const {
+  auto [keys, args] = ApplyKeysAndArgs(batch);
+  return apply_.Command(keys, args.values(), whole);
+}
+
+void RedisCountValueStore::ReadApplyReply(std::span<ApplyRequest* const> batch,
+                                          const Reply& r) const {
   try {
-    Reply r = apply_.Run(client_, keys, args.values());
+    ThrowIfError(r);
     if (r.type != Reply::Type::kArray || r.elements.size() != batch.size())
       throw StoreUnavailable("redis: unexpected reply from the apply script");
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -159,7 +170,8 @@ void RedisCountValueStore::Send(std::span<Request* const> batch) {
   }
 }
 
-core::ApplyResult RedisCountValueStore::ToResult(const Request& request, const Reply& r) const {
+core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
+                                                 const Reply& r) const {
   if (r.type != Reply::Type::kArray || r.elements.size() != 2)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
   core::ApplyResult result;

@@ -60,13 +60,27 @@ class RedisCountValueStore : public core::CountValueStore {
 
   static std::string KeyOf(std::string_view id) { return "count:{" + std::string(id) + "}"; }
 
+  // One Apply call of a group commit's batch, which goes out as one script call. Shared with
+  // RedisLoopCountValueStore (the same rule on an event loop's connection).
+  struct ApplyRequest {
+    std::span<const core::Mutation> mutations;
+    const core::IdempotencyKey* key;
+    core::ApplyResult result;
+    std::exception_ptr error;
+  };
+  // The apply script's command for `batch` (`whole`: EVAL, after a NOSCRIPT reply).
+  std::vector<std::string> ApplyCommand(std::span<ApplyRequest* const> batch, bool whole) const;
+  // Records each request's result, or its error (all of them for an error reply).
+  void ReadApplyReply(std::span<ApplyRequest* const> batch, const Reply& reply) const;
+  // A counter from its HGETALL reply; nullopt when absent. Throws core::StoreUnavailable.
+  static std::optional<core::CountRecord> ToRecord(std::string_view id, const Reply& reply);
+
  private:
-  struct Request;
   std::int64_t NowMs() const;
   ScriptArgs CounterArgs(const core::CountInfo& info, std::int64_t value) const;
-  // One script call for the requests of a group commit: fills each one's result or error.
-  void Send(std::span<Request* const> batch);
-  core::ApplyResult ToResult(const Request& request, const Reply& reply) const;
+  std::pair<std::vector<std::string>, ScriptArgs> ApplyKeysAndArgs(
+      std::span<ApplyRequest* const> batch) const;
+  core::ApplyResult ToResult(const ApplyRequest& request, const Reply& reply) const;
 
   RedisClient& client_;
   std::function<core::Timestamp()> clock_;
@@ -77,7 +91,7 @@ class RedisCountValueStore : public core::CountValueStore {
   LuaScript delete_;
   LuaScript restore_;
   // Concurrent Apply calls go out together as one script call (core/group_commit.hpp).
-  core::GroupCommit<Request> group_{kMaxBatch};
+  core::GroupCommit<ApplyRequest> group_{kMaxBatch};
 };
 
 }  // namespace count::redis

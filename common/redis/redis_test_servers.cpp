@@ -143,4 +143,16 @@ RedisTopology& SharedTopology() {
   return *shared_topology;
 }
 
+bool RedisTopology::FailOverGracefully() {
+  const auto sentinel = sentinel_->endpoint();
+  if (Run(sentinel, {"SENTINEL", "FAILOVER", kMasterName}).str != "OK") return false;
+  const std::string replica_port = std::to_string(replica_->port());
+  if (!WaitUntil([&] {
+        Reply master = Run(sentinel, {"SENTINEL", "get-master-addr-by-name", kMasterName});
+        return master.elements.size() == 2 && master.elements[1].str == replica_port;
+      }))
+    return false;
+  return Run(primary_->endpoint(), {"REPLICAOF", "127.0.0.1", replica_port}).str == "OK";
+}
+
 }  // namespace count::redis::testing

@@ -50,6 +50,10 @@ class RedisTopology {
   RedisServer& replica() { return *replica_; }
   RedisServer& sentinel() { return *sentinel_; }
   SentinelConfig sentinel_config() const;
+  // A graceful failover: the sentinel promotes the replica, and the old primary becomes its
+  // replica without closing its clients' connections (what the sentinel does a few seconds
+  // later, minus that), so their next write gets READONLY. False when it did not happen.
+  bool FailOverGracefully();
 
  private:
   count::testing::TempDir dir_;

@@ -23,9 +23,10 @@ namespace count::runtime {
 class Service {
  public:
   // Reads the common settings (PORT defaulting to `default_port`, HOST, LOG_LEVEL, APP_ENV,
-  // APP_VERSION, POD_NAME, HTTP_THREADS, SHUTDOWN_TIMEOUT_SECONDS, ENABLE_DEBUG_ENDPOINTS,
-  // COUNT_API_KEYS / COUNT_API_KEYS_FILE, ...). Throws ConfigError. Blocks SIGTERM and
-  // SIGINT in the calling thread for Run: build the Service before anything starts threads.
+  // APP_VERSION, POD_NAME, HTTP_THREADS, HTTP_BLOCKING_THREADS, SHUTDOWN_TIMEOUT_SECONDS,
+  // ENABLE_DEBUG_ENDPOINTS, COUNT_API_KEYS / COUNT_API_KEYS_FILE, ...). Throws ConfigError. Blocks
+  // SIGTERM and SIGINT in the calling thread for Run: build the Service before anything starts
+  // threads.
   Service(std::string name, int default_port, const Env& env);
   ~Service();
 
@@ -53,7 +54,9 @@ class Service {
   int Run(const std::function<void(int port)>& on_started = {});
 
  private:
-  http::Response Handle(http::Request& request);
+  void Handle(http::Request& request, http::Respond respond);
+  void Observe(const http::Request& request, const http::Response& response,
+               std::chrono::steady_clock::time_point start);
   http::Response Ready();
   void RegisterBuiltins();
 
@@ -64,7 +67,7 @@ class Service {
   ApiKeys api_keys_;
   std::string host_, app_env_, app_version_, log_level_, pod_;
   int port_ = 0;
-  int threads_ = 4;
+  int threads_ = 1, blocking_threads_ = 8;
   std::chrono::seconds shutdown_timeout_{30}, shutdown_delay_{0}, idle_timeout_{60},
       read_timeout_{10};
   bool debug_endpoints_ = false;

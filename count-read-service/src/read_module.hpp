@@ -7,8 +7,11 @@ namespace count::read {
 
 class ReadModule {
  public:
-  // `values`: the replica in services mode, the one store standalone.
-  ReadModule(http::Router& router, core::CountValueStore& values) : api_(values) {
+  // `values`: the replica in services mode, the one store standalone; `loop_values`: the same
+  // on the event loops, when the store has such an adapter (Redis).
+  ReadModule(http::Router& router, core::CountValueStore& values,
+             core::AsyncCountValueStore* loop_values = nullptr)
+      : api_(values, loop_values) {
     api_.Register(router);
   }
 

@@ -25,7 +25,20 @@ WriteOutcome CountWrites::Apply(std::span<const core::Mutation> mutations,
                                 const core::IdempotencyKey* key) {
   if (auto_create_)
     if (auto p = CreateMissing(mutations)) return {std::move(p), {}};
-  WriteOutcome out{std::nullopt, values_.Apply(mutations, key)};
+  return Outcome(values_.Apply(mutations, key));
+}
+
+void CountWrites::ApplyOnLoop(std::span<const core::Mutation> mutations,
+                              const core::IdempotencyKey* key, WriteDone done) {
+  loop_values_->Apply(mutations, key,
+                      [done = std::move(done)](std::exception_ptr error, core::ApplyResult r) {
+                        if (error) return done(error, {});
+                        done(nullptr, Outcome(std::move(r)));
+                      });
+}
+
+WriteOutcome CountWrites::Outcome(core::ApplyResult result) {
+  WriteOutcome out{std::nullopt, std::move(result)};
   if (out.result.status == core::ApplyResult::Status::kKeyConflict)
     out.problem = core::IdempotencyKeyReused(
         "this Idempotency-Key was used with a different request in the last 24 hours");

@@ -1,6 +1,7 @@
 #pragma once
 // UC-001's use cases: what a write does, in which store, in which order. The HTTP binding
 // (write_api.cpp) parses a request into these calls and serialises what they return.
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,8 +20,14 @@ struct WriteOutcome {
 class CountWrites {
  public:
   // `auto_create` (COUNT_AUTO_CREATE): a write may create the counters it names.
-  CountWrites(core::CountValueStore& values, core::CountInfoStore& info, bool auto_create)
-      : values_(values), info_(info), lifecycle_(info, values), auto_create_(auto_create) {}
+  // `loop_values`, when given, is the value store on the event loops (ApplyOnLoop).
+  CountWrites(core::CountValueStore& values, core::CountInfoStore& info, bool auto_create,
+              core::AsyncCountValueStore* loop_values = nullptr)
+      : values_(values),
+        info_(info),
+        lifecycle_(info, values),
+        auto_create_(auto_create),
+        loop_values_(loop_values) {}
 
   // Applies each mutation on its own, with the request's idempotency record, in one atomic
   // step of the value store. With auto-create, unknown counters are first created through
@@ -35,13 +42,27 @@ class CountWrites {
 
   std::optional<core::CountRecord> Get(std::string_view id) { return values_.Get(id); }
 
+  // On the event loop, without a blocked thread: the same Apply where only the value store
+  // is involved (no auto-create, which needs PostgreSQL). `done` runs on the loop.
+  bool AppliesOnLoop() const { return loop_values_ && !auto_create_; }
+  using WriteDone = std::function<void(std::exception_ptr error, WriteOutcome outcome)>;
+  // Requires AppliesOnLoop(); `mutations` and `key` live until `done` has run.
+  void ApplyOnLoop(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key,
+                   WriteDone done);
+  void GetOnLoop(std::string_view id,
+                 core::AsyncCountValueStore::Done<std::optional<core::CountRecord>> done) {
+    loop_values_->Get(id, std::move(done));
+  }
+
  private:
+  static WriteOutcome Outcome(core::ApplyResult result);
   std::optional<core::Problem> CreateMissing(std::span<const core::Mutation> mutations);
 
   core::CountValueStore& values_;
   core::CountInfoStore& info_;
   app::CounterLifecycle lifecycle_;
   bool auto_create_;
+  core::AsyncCountValueStore* loop_values_;
 };
 
 }  // namespace count::write

@@ -1,6 +1,8 @@
 // count-write-service: UC-001 writes on the Redis primary. Wiring only.
+#include "http/event_loop.hpp"
 #include "postgres/postgres_count_info_store.hpp"
 #include "redis/redis_count_value_store.hpp"
+#include "redis/redis_loop_count_value_store.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
 #include "write_module.hpp"
@@ -19,7 +21,12 @@ int main() {
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });
     postgres::PostgresCountInfoStore info(*pg);
-    write::WriteModule module(service.router(), {values, info}, write::WriteSettings::FromEnv(env));
+    // Writes and strong reads go out on each event loop's own connection, group-committed
+    // per loop (no thread handoff per request).
+    redis::RedisLoopClient loop_redis(*redis, http::ThisLoop);
+    redis::RedisLoopCountValueStore loop_values(values, loop_redis);
+    write::WriteModule module(service.router(), {values, info, &loop_values},
+                              write::WriteSettings::FromEnv(env));
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a
     // description): its outage shows in readiness but must not take writes out of service.

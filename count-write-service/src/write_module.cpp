@@ -8,7 +8,7 @@ WriteSettings WriteSettings::FromEnv(const runtime::Env& env) {
 
 WriteModule::WriteModule(http::Router& router, WriteStores stores, WriteSettings settings,
                          bool strong_read)
-    : writes_(stores.values, stores.info, settings.auto_create),
+    : writes_(stores.values, stores.info, settings.auto_create, stores.loop_values),
       api_(writes_, {.strong_read = strong_read}) {
   api_.Register(router);
 }

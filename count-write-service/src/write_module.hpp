@@ -17,6 +17,9 @@ struct WriteSettings {
 struct WriteStores {
   core::CountValueStore& values;  // authoritative for values
   core::CountInfoStore& info;     // the record of which counters exist
+  // The value store on the event loops (Redis): writes and reads then run as async handlers
+  // on their loop; without it (SQLite) every route runs on the blocking pool.
+  core::AsyncCountValueStore* loop_values = nullptr;
 };
 
 class WriteModule {

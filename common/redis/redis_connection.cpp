@@ -1,0 +1,408 @@
+#include "redis/redis_connection.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "core/ports.hpp"
+#include "redis/hiredis_reply.hpp"
+
+namespace count::redis {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::chrono::milliseconds kMinBackoff{20};
+constexpr std::chrono::milliseconds kMaxBackoff{500};
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+std::exception_ptr Unavailable(std::string message) {
+  return std::make_exception_ptr(core::StoreUnavailable(std::move(message)));
+}
+
+// Appends the RESP form of `args` to `out` (hiredis's formatter).
+void Format(const std::vector<std::string>& args, std::string& out) {
+  detail::Argv a(args);
+  char* command = nullptr;
+  const long long n = redisFormatCommandArgv(&command, a.argc(), a.argv.data(), a.lens.data());
+  if (n < 0) throw std::bad_alloc();
+  out.append(command, static_cast<std::size_t>(n));
+  redisFreeCommand(command);
+}
+
+struct ReaderFree {
+  void operator()(redisReader* r) const { redisReaderFree(r); }
+};
+using ReaderPtr = std::unique_ptr<redisReader, ReaderFree>;
+
+ReaderPtr NewReader() {
+  ReaderPtr reader(redisReaderCreate());
+  if (!reader) throw std::bad_alloc();
+  return reader;
+}
+
+// The commands of one Send: their replies fill in as they arrive.
+struct Call {
+  Replies replies;
+  std::size_t remaining;
+  RepliesFn done;
+  Clock::time_point deadline;
+  bool finished = false;
+
+  void Finish(std::exception_ptr error) {
+    if (finished) return;
+    finished = true;
+    auto d = std::move(done);
+    d(error, error ? Replies{} : std::move(replies));
+  }
+};
+
+// One command, queued or written and waiting for its reply.
+struct Entry {
+  std::shared_ptr<Call> call;
+  std::size_t index;
+  std::vector<std::string> args;
+  bool retried = false;
+  bool retry_now = false;  // refused as READONLY/LOADING: send again to the next master
+};
+
+class LoopConnection final : public RedisConnection,
+                             public std::enable_shared_from_this<LoopConnection> {
+ public:
+  LoopConnection(asio::io_context& loop, RedisClient& client, asio::thread_pool& resolver)
+      : loop_(loop),
+        client_(client),
+        resolver_(resolver),
+        timeout_(client.options().timeout),
+        socket_(loop),
+        backoff_timer_(loop),
+        deadline_timer_(loop),
+        reader_(NewReader()) {}
+
+  void Send(std::vector<std::vector<std::string>> commands, RepliesFn done) override {
+    if (commands.empty()) return done(nullptr, {});
+    auto call = std::make_shared<Call>();
+    call->replies.resize(commands.size());
+    call->remaining = commands.size();
+    call->done = std::move(done);
+    call->deadline = Clock::now() + timeout_;
+    for (std::size_t i = 0; i < commands.size(); ++i)
+      unsent_.push_back({call, i, std::move(commands[i])});
+    if (state_ == State::kReady)
+      Flush();
+    else if (state_ == State::kIdle)
+      StartConnect();
+    WatchDeadlines();
+  }
+
+ private:
+  enum class State { kIdle, kConnecting, kReady };
+
+  // Writes whatever is queued behind what is being written.
+  void Flush() {
+    while (!unsent_.empty()) {
+      Entry e = std::move(unsent_.front());
+      unsent_.pop_front();
+      if (e.call->finished) continue;
+      Format(e.args, out_);
+      inflight_.push_back(std::move(e));
+    }
+    if (!writing_ && !out_.empty()) {
+      writing_ = true;
+      asio::co_spawn(loop_, Write(shared_from_this(), generation_), asio::detached);
+    }
+  }
+
+  static asio::awaitable<void> Write(std::shared_ptr<LoopConnection> self, std::uint64_t gen) {
+    std::string buffer;
+    while (gen == self->generation_ && !self->out_.empty()) {
+      buffer.swap(self->out_);
+      auto [ec, n] = co_await asio::async_write(self->socket_, asio::buffer(buffer), kTuple);
+      buffer.clear();
+      if (gen != self->generation_) co_return;
+      if (ec) co_return self->Lost("redis: write failed: " + ec.message());
+    }
+    if (gen == self->generation_) self->writing_ = false;
+  }
+
+  static asio::awaitable<void> Read(std::shared_ptr<LoopConnection> self, std::uint64_t gen) {
+    std::vector<char> buffer(kReadChunk);
+    for (;;) {
+      auto [ec, n] = co_await self->socket_.async_read_some(asio::buffer(buffer), kTuple);
+      if (gen != self->generation_) co_return;
+      if (ec) co_return self->Lost("redis: connection lost: " + ec.message());
+      if (redisReaderFeed(self->reader_.get(), buffer.data(), n) != REDIS_OK)
+        co_return self->Lost("redis: protocol error");
+      for (;;) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(self->reader_.get(), &raw) != REDIS_OK)
+          co_return self->Lost("redis: protocol error");
+        if (raw == nullptr) break;
+        Reply reply = detail::ToReply(*static_cast<redisReply*>(raw));
+        freeReplyObject(raw);
+        if (self->inflight_.empty()) co_return self->Lost("redis: a reply nobody asked for");
+        Entry e = std::move(self->inflight_.front());
+        self->inflight_.pop_front();
+        if (self->client_.FollowsSentinel() && !e.retried &&
+            detail::IsRetriedAfterFailover(reply)) {
+          e.retry_now = true;  // the server refused it: safe to send again to the new master
+          self->inflight_.push_front(std::move(e));
+          co_return self->Lost("redis: " + reply.str);
+        }
+        Call& call = *e.call;
+        if (call.finished) continue;
+        call.replies[e.index] = std::move(reply);
+        if (--call.remaining == 0) call.Finish(nullptr);
+        if (gen != self->generation_) co_return;  // a callback failed the connection
+      }
+    }
+  }
+
+  // The connection broke (or stalled): commands in flight fail, except those that may be
+  // sent again (read-only ones, once; refused ones); then reconnect if anything waits.
+  void Lost(std::string reason) {
+    ++generation_;
+    state_ = State::kIdle;
+    writing_ = false;
+    out_.clear();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    reader_ = NewReader();
+    last_error_ = reason;
+    auto inflight = std::move(inflight_);
+    inflight_.clear();
+    std::vector<Entry> retry;
+    for (auto& e : inflight) {
+      if (e.call->finished) continue;
+      if (e.retry_now || (!e.retried && detail::IsReadOnly(e.args))) {
+        e.retried = true;
+        e.retry_now = false;
+        retry.push_back(std::move(e));
+      } else {
+        e.call->Finish(Unavailable(reason));
+      }
+    }
+    unsent_.insert(unsent_.begin(), std::make_move_iterator(retry.begin()),
+                   std::make_move_iterator(retry.end()));
+    if (state_ == State::kIdle && !unsent_.empty()) StartConnect();
+  }
+
+  void StartConnect() {
+    state_ = State::kConnecting;
+    asio::co_spawn(loop_, Connect(shared_from_this(), generation_), asio::detached);
+  }
+
+  static asio::awaitable<void> Connect(std::shared_ptr<LoopConnection> self, std::uint64_t gen) {
+    auto backoff = kMinBackoff;
+    for (;;) {
+      std::string error = co_await self->TryConnect(gen);
+      if (gen != self->generation_) co_return;
+      if (error.empty()) {
+        self->state_ = State::kReady;
+        asio::co_spawn(self->loop_, Read(self, gen), asio::detached);
+        self->Flush();
+        co_return;
+      }
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+      self->reader_ = NewReader();
+      self->last_error_ = std::move(error);
+      self->FailExpired(Clock::now());
+      if (self->unsent_.empty()) {
+        self->state_ = State::kIdle;
+        co_return;
+      }
+      self->backoff_timer_.expires_after(backoff);
+      co_await self->backoff_timer_.async_wait(kTuple);
+      backoff = std::min(backoff * 2, kMaxBackoff);
+    }
+  }
+
+  // The master's address, asked off the loop when the sentinels must be asked.
+  asio::awaitable<std::pair<RedisEndpoint, std::string>> ResolveEndpoint() {
+    auto resolve = [this]() -> std::pair<RedisEndpoint, std::string> {
+      try {
+        return {client_.Resolve(), ""};
+      } catch (const std::exception& e) {
+        return {{}, e.what()};
+      }
+    };
+    if (!client_.FollowsSentinel()) co_return resolve();
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
+                                            void(std::pair<RedisEndpoint, std::string>)>(
+        [this, resolve](auto handler) {
+          auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+          asio::post(resolver_, [this, resolve, waiting] {
+            asio::post(loop_, [waiting, result = resolve()]() mutable {
+              std::move (*waiting)(std::move(result));
+            });
+          });
+        },
+        asio::use_awaitable);
+  }
+
+  // Connects, authenticates, selects and (behind Sentinel) checks the role, within the
+  // timeout; returns why it failed, or "".
+  asio::awaitable<std::string> TryConnect(std::uint64_t gen) {
+    auto [ep, error] = co_await ResolveEndpoint();
+    if (!error.empty()) co_return error;
+    const std::string address = ep.host + ":" + std::to_string(ep.port);
+    tcp::resolver resolver(loop_);
+    auto [rec, endpoints] =
+        co_await resolver.async_resolve(ep.host, std::to_string(ep.port), kTuple);
+    if (rec) co_return "redis: cannot resolve " + address + ": " + rec.message();
+
+    // The timeout closes a connect or handshake that hangs.
+    bool expired = false;
+    asio::steady_timer guard(loop_, timeout_);
+    guard.async_wait([this, &expired, gen](boost::system::error_code ec) {
+      if (ec || gen != generation_) return;
+      expired = true;
+      boost::system::error_code ignored;
+      socket_.close(ignored);
+    });
+    struct Cancel {
+      asio::steady_timer& t;
+      ~Cancel() { t.cancel(); }
+    } cancel{guard};
+
+    socket_ = tcp::socket(loop_);
+    auto [cec, connected] = co_await asio::async_connect(socket_, endpoints, kTuple);
+    if (cec)
+      co_return "redis: cannot connect to " + address + ": " +
+          (expired ? "timed out" : cec.message());
+    socket_.set_option(tcp::no_delay(true), cec);
+    socket_.set_option(asio::socket_base::keep_alive(true), cec);
+
+    std::vector<std::vector<std::string>> hello;
+    if (!ep.password.empty()) {
+      hello.push_back({"AUTH"});
+      if (!ep.user.empty()) hello.back().push_back(ep.user);
+      hello.back().push_back(ep.password);
+    }
+    if (ep.db != 0) hello.push_back({"SELECT", std::to_string(ep.db)});
+    if (client_.FollowsSentinel()) hello.push_back({"ROLE"});
+    if (hello.empty()) co_return "";
+    std::string out;
+    for (const auto& c : hello) Format(c, out);
+    auto [wec, wn] = co_await asio::async_write(socket_, asio::buffer(out), kTuple);
+    if (wec) co_return "redis: handshake with " + address + " failed: " + wec.message();
+    std::vector<char> buffer(kReadChunk);
+    for (const auto& c : hello) {
+      void* raw = nullptr;
+      while (raw == nullptr) {
+        if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK)
+          co_return "redis: protocol error from " + address;
+        if (raw != nullptr) break;
+        auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer), kTuple);
+        if (ec) co_return "redis: handshake with " + address + " failed: " + ec.message();
+        redisReaderFeed(reader_.get(), buffer.data(), n);
+      }
+      Reply r = detail::ToReply(*static_cast<redisReply*>(raw));
+      freeReplyObject(raw);
+      if (r.IsError()) co_return "redis: " + c.front() + " refused by " + address + ": " + r.str;
+      if (c.front() == "ROLE" &&
+          (r.type != Reply::Type::kArray || r.elements.empty() || r.elements[0].str != "master"))
+        co_return "redis: " + address + " is not a master";
+    }
+    co_return "";
+  }
+
+  // Calls whose time is up fail: those not yet written, and (closing the connection, whose
+  // FIFO cannot skip a reply) those written and still unanswered.
+  void FailExpired(Clock::time_point now) {
+    for (auto& e : unsent_) {
+      if (!e.call->finished && now >= e.call->deadline)
+        e.call->Finish(Unavailable("redis: command not sent within " +
+                                   std::to_string(timeout_.count()) + " ms" +
+                                   (last_error_.empty() ? "" : " (" + last_error_ + ")")));
+    }
+    std::erase_if(unsent_, [](const Entry& e) { return e.call->finished; });
+    if (!inflight_.empty() && now >= inflight_.front().call->deadline &&
+        !inflight_.front().call->finished)
+      Lost("redis: no reply within " + std::to_string(timeout_.count()) + " ms");
+  }
+
+  void WatchDeadlines() {
+    if (watching_) return;
+    watching_ = true;
+    asio::co_spawn(loop_, Watch(shared_from_this()), asio::detached);
+  }
+
+  static asio::awaitable<void> Watch(std::shared_ptr<LoopConnection> self) {
+    const auto tick = std::clamp(self->timeout_ / 4, std::chrono::milliseconds(10),
+                                 std::chrono::milliseconds(250));
+    while (!self->unsent_.empty() || !self->inflight_.empty()) {
+      self->deadline_timer_.expires_after(tick);
+      co_await self->deadline_timer_.async_wait(kTuple);
+      self->FailExpired(Clock::now());
+    }
+    self->watching_ = false;
+  }
+
+  asio::io_context& loop_;
+  RedisClient& client_;
+  asio::thread_pool& resolver_;
+  const std::chrono::milliseconds timeout_;
+  tcp::socket socket_;
+  asio::steady_timer backoff_timer_, deadline_timer_;
+  ReaderPtr reader_;
+  State state_ = State::kIdle;
+  std::uint64_t generation_ = 0;  // one per connection attempt: older coroutines stop
+  std::deque<Entry> unsent_, inflight_;
+  std::string out_;  // formatted, waiting for the write in progress
+  bool writing_ = false, watching_ = false;
+  std::string last_error_;
+};
+
+}  // namespace
+
+struct RedisLoopClient::State {
+  static inline std::atomic<std::uint64_t> next_id{0};
+  const std::uint64_t id = next_id.fetch_add(1);
+  RedisClient& client;
+  LoopFn this_loop;
+  asio::thread_pool resolver{1};  // asks the sentinels, off every loop
+  std::mutex mu;
+  std::unordered_map<asio::io_context*, std::shared_ptr<LoopConnection>> connections;
+};
+
+RedisLoopClient::RedisLoopClient(RedisClient& client, LoopFn this_loop)
+    : state_(new State{.client = client, .this_loop = std::move(this_loop)}) {}
+
+RedisLoopClient::~RedisLoopClient() { state_->resolver.join(); }
+
+RedisConnection& RedisLoopClient::Here() {
+  // One lookup per thread and client after the first.
+  thread_local std::vector<std::pair<std::uint64_t, RedisConnection*>> cache;
+  for (const auto& [owner, connection] : cache)
+    if (owner == state_->id) return *connection;
+  asio::io_context* loop = state_->this_loop();
+  if (!loop) throw std::logic_error("a Redis loop connection is used off its event loop");
+  std::lock_guard lock(state_->mu);
+  auto& connection = state_->connections[loop];
+  if (!connection)
+    connection = std::make_shared<LoopConnection>(*loop, state_->client, state_->resolver);
+  cache.emplace_back(state_->id, connection.get());
+  return *connection;
+}
+
+}  // namespace count::redis

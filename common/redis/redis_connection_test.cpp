@@ -1,0 +1,382 @@
+// Redis on an event loop (redis_connection.hpp, redis_loop_count_value_store.hpp), against the
+// real redis-server and redis-sentinel processes the fixtures start.
+#include "redis/redis_connection.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "core/ports.hpp"
+#include "redis/redis_loop_count_value_store.hpp"
+#include "redis/redis_test_servers.hpp"
+#include "testing/count_value_store_contract.hpp"
+
+namespace count::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RedisServer;
+using testing::RedisTopology;
+using testing::SharedTopology;
+using testing::WaitUntil;
+
+// One event loop on its own thread, as a server's loop runs.
+class Loop {
+ public:
+  Loop() : work_(boost::asio::make_work_guard(ioc_)), thread_([this] { ioc_.run(); }) {}
+  ~Loop() {
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+  boost::asio::io_context* context() { return &ioc_; }
+
+  // Runs `start` on the loop; it hands its answer to the callback it is given.
+  template <class T>
+  T Wait(std::function<void(std::function<void(T)>)> start) {
+    std::promise<T> promise;
+    boost::asio::post(ioc_, [&] { start([&](T value) { promise.set_value(std::move(value)); }); });
+    return promise.get_future().get();
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+struct Answer {
+  std::exception_ptr error;
+  Replies replies;
+};
+
+class Connected {
+ public:
+  explicit Connected(RedisClient& client) : redis_(client, [this] { return loop_.context(); }) {}
+
+  Answer Send(std::vector<std::vector<std::string>> commands) {
+    return loop_.Wait<Answer>([&](auto answer) {
+      redis_.Here().Send(std::move(commands), [answer](std::exception_ptr e, Replies r) {
+        answer({e, std::move(r)});
+      });
+    });
+  }
+  Reply Command(std::vector<std::string> args) {
+    Answer a = Send({std::move(args)});
+    if (a.error) std::rethrow_exception(a.error);
+    return std::move(a.replies.front());
+  }
+  Loop& loop() { return loop_; }
+  RedisLoopClient& redis() { return redis_; }
+
+ private:
+  Loop loop_;
+  RedisLoopClient redis_;
+};
+
+TEST(RedisConnection, PipelinesSendsFromOneLoopAndKeepsTheirOrder) {
+  RedisClient client(SharedTopology().primary().endpoint());
+  Connected c(client);
+  c.Command({"DEL", "loop:order"});
+  static constexpr std::size_t kSends = 500;
+  auto replies = c.loop().Wait<std::vector<std::int64_t>>([&](auto answer) {
+    auto got = std::make_shared<std::vector<std::int64_t>>();
+    for (std::size_t i = 0; i < kSends; ++i)
+      c.redis().Here().Send({{"INCR", "loop:order"}}, [got, answer](std::exception_ptr, Replies r) {
+        got->push_back(r.empty() ? -1 : r.front().integer);
+        if (got->size() == kSends) answer(*got);
+      });
+  });
+  for (std::size_t i = 0; i < kSends; ++i) ASSERT_EQ(replies[i], std::int64_t(i) + 1);
+  Answer many = c.Send({{"SET", "loop:a", "1"}, {"GET", "loop:a"}, {"HGETALL", "loop:none"}});
+  ASSERT_FALSE(many.error);
+  EXPECT_EQ(many.replies.at(1).str, "1");
+  EXPECT_EQ(many.replies.at(2).type, Reply::Type::kArray);
+}
+
+TEST(RedisConnection, UnreachableServerFailsWithinTheTimeout) {
+  RedisClient client(RedisEndpoint{"127.0.0.1", count::testing::FreePort(), "", "", 0},
+                     {.pool_size = 1, .timeout = 200ms});
+  Connected c(client);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(c.Command({"PING"}), core::StoreUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(RedisConnection, ACallWithoutAReplyFailsWithinTheTimeout) {
+  RedisClient client(SharedTopology().primary().endpoint(), {.pool_size = 1, .timeout = 300ms});
+  Connected c(client);
+  ASSERT_EQ(c.Command({"PING"}).str, "PONG");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(c.Command({"BLPOP", "loop:never", "5"}), core::StoreUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(c.Command({"PING"}).str, "PONG");  // on a new connection
+}
+
+// Commands written behind one that closes the connection (CLIENT KILL of itself): the write
+// may have been applied, so it fails and is not resent; the read is resent on a new connection.
+TEST(RedisConnection, ResendsOnlyReadOnlyCommandsAfterTheConnectionBroke) {
+  RedisClient client(SharedTopology().primary().endpoint(), {.pool_size = 1});
+  Connected c(client);
+  c.Command({"SET", "loop:resend", "5"});
+  auto answers = c.loop().Wait<std::vector<Answer>>([&](auto answer) {
+    auto got = std::make_shared<std::vector<Answer>>(3);
+    auto left = std::make_shared<int>(3);
+    const std::vector<std::string> commands[] = {
+        {"CLIENT", "KILL", "SKIPME", "no", "TYPE", "normal"},
+        {"INCR", "loop:resend"},
+        {"GET", "loop:resend"}};
+    for (int i = 0; i < 3; ++i)
+      c.redis().Here().Send({commands[i]}, [=](std::exception_ptr e, Replies r) {
+        (*got)[i] = {e, std::move(r)};
+        if (--*left == 0) answer(*got);
+      });
+  });
+  EXPECT_TRUE(answers[1].error) << "a write in flight on a broken connection must fail";
+  ASSERT_FALSE(answers[2].error);
+  EXPECT_EQ(answers[2].replies.at(0).str, "5");
+  EXPECT_EQ(c.Command({"GET", "loop:resend"}).str, "5");
+}
+
+TEST(RedisConnection, AuthenticatesAndSelectsTheDatabase) {
+  count::testing::TempDir dir;
+  RedisServer server(dir.path(), "auth", {"--requirepass", "pw0"});
+  RedisEndpoint admin{"127.0.0.1", server.port(), "", "pw0", 0};
+  ASSERT_EQ(testing::Run(admin, {"ACL", "SETUSER", "app", "on", ">pw1", "~*", "+@all"}).str, "OK");
+  RedisClient db3(
+      ParseRedisUrl("redis://app:pw1@127.0.0.1:" + std::to_string(server.port()) + "/3"));
+  Connected c(db3);
+  EXPECT_EQ(c.Command({"SET", "where", "three"}).str, "OK");
+  EXPECT_TRUE(testing::Run(admin, {"GET", "where"}).IsNil());
+  EXPECT_EQ(
+      testing::Run(RedisEndpoint{"127.0.0.1", server.port(), "", "pw0", 3}, {"GET", "where"}).str,
+      "three");
+
+  RedisClient wrong(RedisEndpoint{"127.0.0.1", server.port(), "", "nope", 0},
+                    {.pool_size = 1, .timeout = 300ms});
+  Connected refused(wrong);
+  try {
+    refused.Command({"PING"});
+    FAIL() << "a wrong password must not connect";
+  } catch (const core::StoreUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("AUTH"), std::string::npos) << e.what();
+  }
+}
+
+// The async value store: the blocking store's rule on the loop's connection.
+class LoopStore {
+ public:
+  explicit LoopStore(RedisClient& client)
+      : values_(client), connected_(client), loop_values_(values_, connected_.redis()) {}
+
+  core::ApplyResult Apply(std::span<const core::Mutation> mutations,
+                          const core::IdempotencyKey* key) {
+    auto [error, result] =
+        connected_.loop().Wait<std::pair<std::exception_ptr, core::ApplyResult>>([&](auto answer) {
+          loop_values_.Apply(mutations, key, [answer](std::exception_ptr e, core::ApplyResult r) {
+            answer({e, std::move(r)});
+          });
+        });
+    if (error) std::rethrow_exception(error);
+    return result;
+  }
+  template <class T, class Call>
+  T Read(Call call) {
+    auto [error, result] =
+        connected_.loop().Wait<std::pair<std::exception_ptr, T>>([&](auto answer) {
+          call(loop_values_, [answer](std::exception_ptr e, T r) { answer({e, std::move(r)}); });
+        });
+    if (error) std::rethrow_exception(error);
+    return result;
+  }
+
+  RedisCountValueStore& values() { return values_; }
+  Connected& connected() { return connected_; }
+  RedisLoopCountValueStore& loop_values() { return loop_values_; }
+
+ private:
+  RedisCountValueStore values_;
+  Connected connected_;
+  RedisLoopCountValueStore loop_values_;
+};
+
+// Group commit on the loop: requests submitted while a script call is in flight go out
+// together, yet each keeps its own answer and idempotency record.
+TEST(RedisLoopStore, GroupCommitOnTheLoopKeepsEachRequestsAnswerAndRecord) {
+  RedisClient client(SharedTopology().primary().endpoint());
+  LoopStore s(client);
+  const std::string id = "loopgc" + std::to_string(std::random_device{}());
+  ASSERT_TRUE(s.values().Create({id, "", std::nullopt, std::nullopt, {}, {}}, 0));
+  const auto calls_before = [&] {
+    const auto info =
+        testing::Run(SharedTopology().primary().endpoint(), {"INFO", "commandstats"}).str;
+    const auto at = info.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? 0L : std::stol(info.substr(at + 22));
+  };
+  const long before = calls_before();
+  constexpr int kRequests = 200;
+  const core::Mutation increment{core::MutationKind::kIncrement, id, 1};
+  std::vector<core::IdempotencyKey> keys;
+  for (int i = 0; i < kRequests; ++i) keys.push_back({id + ":" + std::to_string(i), "fp"});
+  auto values = s.connected().loop().Wait<std::vector<std::int64_t>>([&](auto answer) {
+    auto got = std::make_shared<std::vector<std::int64_t>>(kRequests, -1);
+    auto left = std::make_shared<int>(kRequests);
+    for (int i = 0; i < kRequests; ++i)
+      s.loop_values().Apply({&increment, 1}, &keys[i],
+                            [=](std::exception_ptr e, core::ApplyResult r) {
+                              if (!e) (*got)[i] = std::get<core::Applied>(r.outcomes.at(0)).value;
+                              if (--*left == 0) answer(*got);
+                            });
+  });
+  const long calls = calls_before() - before;
+  EXPECT_LT(calls, kRequests) << "every request went out as its own script call";
+  EXPECT_GE(calls, 1);
+  EXPECT_EQ(std::set<std::int64_t>(values.begin(), values.end()).size(), std::size_t(kRequests))
+      << "each request saw its own value";
+  EXPECT_EQ(s.values().Get(id)->value, kRequests);
+  for (int i = 0; i < kRequests; i += 37) {  // a replay answers exactly that again
+    auto again = s.Apply({&increment, 1}, &keys[i]);
+    EXPECT_EQ(again.status, core::ApplyResult::Status::kReplayed);
+    EXPECT_EQ(std::get<core::Applied>(again.outcomes.at(0)).value, values[i]);
+  }
+  EXPECT_EQ(s.values().Get(id)->value, kRequests);
+}
+
+TEST(RedisLoopStore, ReadsOneAndMany) {
+  RedisClient client(SharedTopology().primary().endpoint());
+  LoopStore s(client);
+  const std::string id = "loopread" + std::to_string(std::random_device{}());
+  ASSERT_TRUE(s.values().Create({id, "d", std::nullopt, 9, {}, {}}, 7));
+  using Record = std::optional<core::CountRecord>;
+  auto one = s.Read<Record>([&](auto& store, auto done) { store.Get(id, done); });
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->value, 7);
+  EXPECT_EQ(one->max_value, 9);
+  const std::vector<std::string> ids{id, id + "-missing"};
+  auto many =
+      s.Read<std::vector<Record>>([&](auto& store, auto done) { store.GetMany(ids, done); });
+  ASSERT_EQ(many.size(), 2u);
+  EXPECT_EQ(many[0]->description, "d");
+  EXPECT_FALSE(many[1]);
+}
+
+// A script the server lost (SCRIPT FLUSH, a restart) is sent again whole.
+TEST(RedisLoopStore, SendsTheScriptAgainAfterTheServerLostIt) {
+  RedisClient client(SharedTopology().primary().endpoint());
+  LoopStore s(client);
+  const std::string id = "loopflush" + std::to_string(std::random_device{}());
+  ASSERT_TRUE(s.values().Create({id, "", std::nullopt, std::nullopt, {}, {}}, 0));
+  testing::Run(SharedTopology().primary().endpoint(), {"SCRIPT", "FLUSH"});
+  const core::Mutation increment{core::MutationKind::kIncrement, id, 3};
+  auto r = s.Apply({&increment, 1}, nullptr);
+  EXPECT_EQ(std::get<core::Applied>(r.outcomes.at(0)).value, 3);
+}
+
+// A graceful failover demotes the old primary without closing our connection: the next
+// write gets READONLY, and the loop's connection re-resolves and retries it on the new one.
+TEST(RedisLoopSentinel, RetriesAWriteRefusedAsReadonlyOnTheNewPrimary) {
+  RedisTopology topology;
+  const auto primary = topology.primary().endpoint();
+  const auto replica = topology.replica().endpoint();
+  RedisClient client(topology.sentinel_config(), {.pool_size = 1});
+  LoopStore s(client);
+  const std::string id = "loopgraceful";
+  ASSERT_TRUE(s.values().Create({id, "", std::nullopt, std::nullopt, {}, {}}, 1));
+  const core::Mutation increment{core::MutationKind::kIncrement, id, 1};
+  ASSERT_EQ(std::get<core::Applied>(s.Apply({&increment, 1}, nullptr).outcomes.at(0)).value, 2);
+  ASSERT_EQ(client.Command({"WAIT", "1", "1000"}).integer, 1);
+
+  ASSERT_TRUE(topology.FailOverGracefully());
+
+  auto r = s.Apply({&increment, 1}, nullptr);
+  ASSERT_TRUE(std::holds_alternative<core::Applied>(r.outcomes.at(0)));
+  EXPECT_EQ(std::get<core::Applied>(r.outcomes[0]).value, 3);
+  EXPECT_EQ(testing::Run(replica, {"HGET", "count:{loopgraceful}", "v"}).str, "3");
+  EXPECT_NE(testing::Run(primary, {"INFO", "errorstats"}).str.find("errorstat_READONLY:count=1"),
+            std::string::npos)
+      << "the first attempt was refused by the old primary";
+}
+
+// Kills the primary; the sentinel promotes the replica and the loop's connection resumes
+// writing there without help.
+TEST(RedisLoopSentinel, FollowsAFailover) {
+  RedisTopology topology;
+  RedisClient client(topology.sentinel_config(), {.pool_size = 1, .timeout = 1s});
+  LoopStore s(client);
+  const std::string id = "loopfailover";
+  ASSERT_TRUE(s.values().Create({id, "", std::nullopt, std::nullopt, {}, {}}, 41));
+  ASSERT_GE(client.Command({"WAIT", "1", "1000"}).integer, 0);
+  ASSERT_TRUE(WaitUntil([&] {
+    return testing::Run(topology.replica().endpoint(), {"HGET", "count:{loopfailover}", "v"}).str ==
+           "41";
+  }));
+  const core::Mutation increment{core::MutationKind::kIncrement, id, 1};
+  ASSERT_EQ(std::get<core::Applied>(s.Apply({&increment, 1}, nullptr).outcomes.at(0)).value, 42);
+
+  const auto start = std::chrono::steady_clock::now();
+  topology.primary().process().Kill();
+  bool applied = false;
+  while (!applied && std::chrono::steady_clock::now() - start < 15s) {
+    try {
+      applied = s.Apply({&increment, 1}, nullptr).status == core::ApplyResult::Status::kApplied;
+    } catch (const core::StoreUnavailable&) {
+      // the primary is gone until the sentinel promotes the replica
+    }
+  }
+  ASSERT_TRUE(applied) << "no write succeeded within 15 s of the failover";
+  EXPECT_EQ(testing::Run(topology.replica().endpoint(), {"HGET", "count:{loopfailover}", "v"}).str,
+            "43");
+}
+
+}  // namespace
+
+// The counting rule, as the loop store obeys it: the contract suite through a CountValueStore
+// whose request-path calls go through RedisLoopCountValueStore on a loop (creation and the
+// rest through the blocking store, as in the services).
+class LoopBackedValues : public core::CountValueStore {
+ public:
+  LoopBackedValues() : s_(client_) {}
+  core::ApplyResult Apply(std::span<const core::Mutation> m,
+                          const core::IdempotencyKey* key) override {
+    return s_.Apply(m, key);
+  }
+  std::optional<core::CountRecord> Get(std::string_view id) override {
+    return s_.Read<std::optional<core::CountRecord>>(
+        [&](auto& store, auto done) { store.Get(id, done); });
+  }
+  std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override {
+    return s_.Read<std::vector<std::optional<core::CountRecord>>>(
+        [&](auto& store, auto done) { store.GetMany(ids, done); });
+  }
+  bool Create(const core::CountInfo& info, std::int64_t v) override {
+    return s_.values().Create(info, v);
+  }
+  UpdateResult UpdateInfo(const core::CountInfo& info) override {
+    return s_.values().UpdateInfo(info);
+  }
+  bool Delete(std::string_view id, bool purge) override { return s_.values().Delete(id, purge); }
+  bool Ping() override { return s_.values().Ping(); }
+
+ private:
+  RedisClient client_{testing::SharedTopology().primary().endpoint()};
+  LoopStore s_;
+};
+
+struct RedisLoopValueBackend {
+  LoopBackedValues values;
+  core::CountValueStore& store() { return values; }
+  std::size_t max_batch() const { return RedisCountValueStore::kMaxBatch; }
+};
+
+}  // namespace count::redis
+
+namespace count::testing {
+INSTANTIATE_TYPED_TEST_SUITE_P(RedisLoop, CountValueStoreContract,
+                               count::redis::RedisLoopValueBackend);
+}  // namespace count::testing

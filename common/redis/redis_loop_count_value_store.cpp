@@ -1,0 +1,119 @@
+#include "redis/redis_loop_count_value_store.hpp"
+
+#include <atomic>
+#include <stdexcept>
+
+#include "core/group_commit.hpp"
+
+namespace count::redis {
+
+struct RedisLoopCountValueStore::Pending : RedisCountValueStore::ApplyRequest {
+  Done<core::ApplyResult> done;
+};
+
+struct RedisLoopCountValueStore::Lane {
+  RedisConnection& connection;
+  core::LoopGroupCommit<Pending> group;
+};
+
+namespace {
+std::atomic<std::uint64_t> next_store_id{0};
+}  // namespace
+
+RedisLoopCountValueStore::RedisLoopCountValueStore(RedisCountValueStore& store,
+                                                   RedisLoopClient& redis)
+    : store_(store), redis_(redis), id_(next_store_id.fetch_add(1)) {}
+
+RedisLoopCountValueStore::~RedisLoopCountValueStore() = default;
+
+RedisLoopCountValueStore::Lane& RedisLoopCountValueStore::Here() {
+  thread_local std::vector<std::pair<std::uint64_t, Lane*>> cache;
+  for (const auto& [owner, lane] : cache)
+    if (owner == id_) return *lane;
+  RedisConnection& connection = redis_.Here();
+  std::lock_guard lock(mu_);
+  auto lane = std::make_unique<Lane>(
+      Lane{connection, core::LoopGroupCommit<Pending>(
+                           RedisCountValueStore::kMaxBatch, [this](auto batch, auto finished) {
+                             Send(Here(), std::move(batch), std::move(finished), false);
+                           })});
+  lanes_.push_back(std::move(lane));
+  cache.emplace_back(id_, lanes_.back().get());
+  return *lanes_.back();
+}
+
+void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
+                                     const core::IdempotencyKey* key,
+                                     Done<core::ApplyResult> done) {
+  if (mutations.size() > RedisCountValueStore::kMaxBatch)
+    return done(
+        std::make_exception_ptr(std::invalid_argument(
+            "at most " + std::to_string(RedisCountValueStore::kMaxBatch) + " mutations per batch")),
+        {});
+  auto* pending = new Pending{{mutations, key, {}, nullptr}, std::move(done)};
+  Here().group.Submit(*pending, mutations.size());
+}
+
+void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,
+                                    std::function<void()> finished, bool whole) {
+  std::vector<RedisCountValueStore::ApplyRequest*> requests(batch.begin(), batch.end());
+  std::vector<std::vector<std::string>> command;
+  command.push_back(store_.ApplyCommand(requests, whole));
+  lane.connection.Send(std::move(command), [this, &lane, batch = std::move(batch), requests,
+                                            finished = std::move(finished), whole](
+                                               std::exception_ptr error, Replies replies) mutable {
+    if (!error && !whole && LuaScript::NoScript(replies.front()))
+      return Send(lane, std::move(batch), std::move(finished), true);
+    if (error)
+      for (auto* r : requests) r->error = error;
+    else
+      store_.ReadApplyReply(requests, replies.front());
+    finished();  // the next batch goes out before these are answered
+    for (auto* p : batch) {
+      std::unique_ptr<Pending> own(p);
+      own->done(own->error, std::move(own->result));
+    }
+  });
+}
+
+void RedisLoopCountValueStore::Get(std::string_view id,
+                                   Done<std::optional<core::CountRecord>> done) {
+  std::vector<std::vector<std::string>> command{{"HGETALL", RedisCountValueStore::KeyOf(id)}};
+  Here().connection.Send(std::move(command), [id = std::string(id), done = std::move(done)](
+                                                 std::exception_ptr error, Replies replies) {
+    std::optional<core::CountRecord> record;
+    if (!error) {
+      try {
+        record = RedisCountValueStore::ToRecord(id, replies.front());
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    done(error, std::move(record));
+  });
+}
+
+void RedisLoopCountValueStore::GetMany(std::span<const std::string> ids,
+                                       Done<std::vector<std::optional<core::CountRecord>>> done) {
+  if (ids.empty()) return done(nullptr, {});
+  std::vector<std::vector<std::string>> commands;
+  commands.reserve(ids.size());
+  for (const auto& id : ids) commands.push_back({"HGETALL", RedisCountValueStore::KeyOf(id)});
+  Here().connection.Send(std::move(commands), [ids, done = std::move(done)](
+                                                  std::exception_ptr error, Replies replies) {
+    std::vector<std::optional<core::CountRecord>> records;
+    if (!error) {
+      try {
+        records.reserve(ids.size());
+        for (std::size_t i = 0; i < ids.size(); ++i)
+          records.push_back(RedisCountValueStore::ToRecord(ids[i], replies[i]));
+      } catch (...) {
+        error = std::current_exception();
+        records.clear();
+      }
+    }
+    done(error, std::move(records));
+  });
+}
+
+}  // namespace count::redis
