@@ -129,11 +129,14 @@ void Service::RegisterBuiltins() {
   if (!debug_endpoints_) return;
   // Seed 001's experiment endpoints, for drills only.
   router_.Add(Method::kPost, "/admin/toggle-ready",
-              [this](Request&) {
+              [this](Request& r) {
                 const bool unready = !toggled_unready_.load();
                 toggled_unready_.store(unready);
+                boost::json::object fields{{"request_id", r.request_id}};
+                AddTraceFields(fields, r.trace);
                 Log::Write(Level::kWarn, "debug",
-                           unready ? "readiness toggled off" : "readiness toggled on");
+                           unready ? "readiness toggled off" : "readiness toggled on",
+                           std::move(fields));
                 return Response::Json(200, unready ? R"({"ready":false})" : R"({"ready":true})");
               },
               {.scope = std::string(kScopeAdmin)});
@@ -181,7 +184,9 @@ http::Response Service::Ready() {
 
 http::Response Service::Handle(http::Request& request) {
   const auto start = std::chrono::steady_clock::now();
+  request.trace = core::ContinueOrStart(request.Header(core::kTraceparentHeader));
   http::Response response = router_.Dispatch(request);
+  response.headers.emplace_back(core::kTraceparentHeader, request.trace.Format());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.ObserveRequest(request.route, http::ToString(request.method), response.status, seconds);
@@ -192,6 +197,7 @@ http::Response Service::Handle(http::Request& request) {
                                {"status", response.status},
                                {"duration_ms", seconds * 1000.0},
                                {"request_id", request.request_id}};
+    AddTraceFields(fields, request.trace);
     if (request.principal) fields["api_key"] = request.principal->name;  // the name, never the key
     if (!request.error.empty()) fields["error"] = request.error;
     Log::Write(level, name_, "request", std::move(fields));
