@@ -4,6 +4,7 @@
 // request; a figure, not a pass/fail threshold.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <chrono>
@@ -15,17 +16,21 @@
 namespace count {
 namespace {
 
+// The best of 10 rounds: on a shared machine the least disturbed round is the cost.
 template <class Fn>
 double NanosPerCall(int n, Fn&& fn) {
-  const auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < n; ++i) fn(i);
-  return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start)
-             .count() /
-         n;
+  double best = 1e300;
+  for (int round = 0; round < 10; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) fn(i);
+    const std::chrono::duration<double, std::nano> took = std::chrono::steady_clock::now() - start;
+    best = std::min(best, took.count() / n);
+  }
+  return best;
 }
 
 TEST(TraceBench, PerRequestCost) {
-  constexpr int kN = 200'000;
+  constexpr int kN = 20'000;
   const std::string header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   std::size_t sink = 0;
   const double parse =
@@ -38,22 +43,21 @@ TEST(TraceBench, PerRequestCost) {
   // The request line's object, with and without the two trace fields.
   auto line = [&](bool traced) {
     return NanosPerCall(kN, [&](int) {
-      boost::json::object fields{{"method", "POST"},
-                                 {"path", "/api/v1/counts/page.views/increment"},
-                                 {"status", 200},
-                                 {"duration_ms", 0.1},
-                                 {"request_id", "0000000100000000001"}};
+      boost::json::object fields({{"method", "POST"},
+                                  {"path", "/api/v1/counts/page.views/increment"},
+                                  {"status", 200},
+                                  {"duration_ms", 0.1},
+                                  {"request_id", "0000000100000000001"}},
+                                 9);  // as runtime::Service reserves
       if (traced) runtime::AddTraceFields(fields, trace);
       sink += boost::json::serialize(fields).size();
     });
   };
   const double plain_line = line(false), traced_line = line(true);
   std::printf(
-      "trace per request (ns): parse %.0f, continue (parse + new span id) %.0f, start %.0f, "
-      "format %.0f, request log line %.0f -> %.0f with trace fields; per increment: continue + "
-      "2 formats + fields = %.0f\n",
-      parse, cont, start, format, plain_line, traced_line,
-      cont + 2 * format + (traced_line - plain_line));
+      "trace per request (ns, best of 10 rounds): parse %.0f, continue (parse + new span id) "
+      "%.0f, start %.0f, format %.0f; request log line %.0f without, %.0f with the trace fields\n",
+      parse, cont, start, format, plain_line, traced_line);
   EXPECT_GT(sink, 0u);
 }
 

@@ -1,6 +1,7 @@
 #include "core/trace.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "core/random.hpp"
 
@@ -21,16 +22,29 @@ bool AllZeros(std::string_view s) {
 
 int HexDigit(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
+// Ids need to be unique, not secret: a generator per thread, seeded from the kernel's
+// CSPRNG, costs a few ns an id where a getrandom(2) per request cost 1-4 µs (bench/trace).
+// Only the generator is per thread; the trace itself always travels as a field.
+std::mt19937_64& Generator() {
+  thread_local std::mt19937_64 generator = [] {
+    std::array<unsigned char, 32> seed_bytes;
+    FillRandom(seed_bytes);
+    std::seed_seq seed(seed_bytes.begin(), seed_bytes.end());
+    return std::mt19937_64(seed);
+  }();
+  return generator;
+}
+
 template <std::size_t N>
 void RandomHex(std::array<char, N>& out) {
-  std::array<unsigned char, N / 2> bytes;
+  static_assert(N % 16 == 0);
+  auto& generator = Generator();
   do {
-    FillRandom(bytes);
-  } while (std::ranges::all_of(bytes, [](unsigned char b) { return b == 0; }));  // invalid id
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = kHex[bytes[i] >> 4];
-    out[2 * i + 1] = kHex[bytes[i] & 15];
-  }
+    for (std::size_t i = 0; i < N; i += 16) {
+      std::uint64_t bits = generator();
+      for (std::size_t j = 0; j < 16; ++j, bits >>= 4) out[i + j] = kHex[bits & 15];
+    }
+  } while (AllZeros({out.data(), N}));  // an all-zero id is invalid
 }
 
 }  // namespace

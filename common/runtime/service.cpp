@@ -192,11 +192,12 @@ http::Response Service::Handle(http::Request& request) {
   metrics_.ObserveRequest(request.route, http::ToString(request.method), response.status, seconds);
   const Level level = response.status >= 500 ? Level::kError : Level::kInfo;
   if (Log::Enabled(level)) {
-    boost::json::object fields{{"method", http::ToString(request.method)},
-                               {"path", request.path},
-                               {"status", response.status},
-                               {"duration_ms", seconds * 1000.0},
-                               {"request_id", request.request_id}};
+    boost::json::object fields({{"method", http::ToString(request.method)},
+                                {"path", request.path},
+                                {"status", response.status},
+                                {"duration_ms", seconds * 1000.0},
+                                {"request_id", request.request_id}},
+                               9);  // room for the trace, the key's name and an error
     AddTraceFields(fields, request.trace);
     if (request.principal) fields["api_key"] = request.principal->name;  // the name, never the key
     if (!request.error.empty()) fields["error"] = request.error;
