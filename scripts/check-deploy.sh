@@ -143,7 +143,7 @@ done
 
 # ---- 4. shell scripts
 echo "== shellcheck"
-shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh
+shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh infra/*/*.sh infra/kafka/bin/*
 
 # ---- 5. the database init script, twice, on a real PostgreSQL
 pg_bin=""

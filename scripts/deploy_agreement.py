@@ -509,6 +509,12 @@ def check_dockerfiles(docs: list[dict], override: dict[str, str] | None = None) 
 K8S_ONLY_ENV = {"POD_NAME", "SHUTDOWN_TIMEOUT_SECONDS"}
 
 
+def compose_image(service: dict) -> str:
+    """A compose service's image without its tag; `${VAR:-default}` counts as its default."""
+    image = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", service.get("image", ""))
+    return image.rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image
+
+
 def check_compose(docs: list[dict], compose: dict | None = None) -> None:
     print("== compose.yaml vs manifests")
     compose = compose if compose is not None else yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -536,7 +542,7 @@ def check_compose(docs: list[dict], compose: dict | None = None) -> None:
     job = index(docs)[("Job", "postgresql-init")]
     for m in job["spec"]["template"]["spec"]["containers"]:
         image = m["image"].split(":")[0].split("/")[-1]
-        runs = [n for n, s in services.items() if s.get("image", "").split(":")[0] == image
+        runs = [n for n, s in services.items() if compose_image(s).split("/")[-1] == image
                 and s.get("command") == m.get("args")]
         if not runs:
             fail(f"compose.yaml: nothing runs `{image} {' '.join(m.get('args', []))}` as the init Job does")
