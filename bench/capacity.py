@@ -258,6 +258,13 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
     return rows, limits
 
 
+def history_per_year(w: Workload, c: Costs) -> dict[str, float]:
+    """Bytes one year adds to the history store, by table group."""
+    return {"minute rollups": w.active_per_minute * MINUTES_PER_YEAR * c.minute_row_bytes,
+            "hour rollups and packed hours": w.active_per_minute * HOURS_PER_YEAR * (c.hour_row_bytes + c.packed_hour_bytes),
+            "event ids": w.increments * 365 * 86400 * c.event_id_bytes}
+
+
 def fmt_bytes(b: float) -> str:
     for unit, size in (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if b >= size:
@@ -338,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                                         for f in fields(Workload) if (v := getattr(a, f.name)) is not None})
         rows, limits = model(w, costs, assume)
         print(render(name, w, rows, limits))
+        year = history_per_year(w, costs)
+        print("History per year (one copy, indexes included): "
+              + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in year.items()) + ".\n")
     return 0
 
 

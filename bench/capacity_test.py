@@ -113,3 +113,10 @@ def test_prediction_of_the_pipeline_processes():
     assert pred["count-analysis-service (all replicas)"] == pytest.approx(5_000 * 5e-6 + 3 * 0.01)
     assert pred["postgres"] == pytest.approx(5_000 * 25e-6 + 0.004)
     assert pred["kafka"] == pytest.approx(5_000 * 20e-6 + 0.1)
+
+
+def test_history_per_year():
+    year = capacity.history_per_year(WORKLOAD, capacity.load_costs(FIXTURE))
+    assert year["minute rollups"] == pytest.approx(1_000 * 525_600 * 80)
+    assert year["hour rollups and packed hours"] == pytest.approx(1_000 * 8_760 * 690)
+    assert year["event ids"] == pytest.approx(10_000 * 365 * 86_400 * 100)

@@ -82,15 +82,15 @@ class CpuMeter:
     which are also part of that process's figure."""
 
     def __init__(self, roots: dict[str, int],
-                 threads: dict[str, tuple[int, tuple[str, ...]]] | None = None):
+                 threads: dict[str, tuple[list[int], tuple[str, ...]]] | None = None):
         self.roots = roots
         self.threads = threads or {}
 
     def sample(self) -> dict[str, float]:
         out = {name: benchlib.ticks(benchlib.tree([root])) / TICKS
                for name, root in self.roots.items()}
-        out.update({name: benchlib.thread_ticks(pid, prefixes) / TICKS
-                    for name, (pid, prefixes) in self.threads.items()})
+        out.update({name: sum(benchlib.thread_ticks(pid, prefixes) for pid in pids) / TICKS
+                    for name, (pids, prefixes) in self.threads.items()})
         return out
 
 
@@ -183,10 +183,12 @@ class System:
         if self.infra is not None:
             roots.update({p.name: p.pid for p in self.infra.procs if p.name != "redis-replica"})
             roots["postgres"] = self.infra.pg_proc.pid
-            # The outbox relay of count-write-service: its own thread and librdkafka's (the
-            # producer's compression and sends). Part of count-write-service's figure too.
-            writer = next(p for p in self.procs if p.name == "count-write-service")
-            threads["relay (in count-write-service)"] = (writer.pid, ("outbox-relay", "rdk:"))
+            # The outbox relay: its own thread and librdkafka's (the producer's compression and
+            # sends), in whichever of count-write-service and count-management-service holds
+            # the relay's lease (both run one; one leads). Part of that process's figure too.
+            relays = [p.pid for p in self.procs if p.name in ("count-write-service", "count-management-service")]
+            threads["relay (leader, in count-write-service or count-management-service)"] = (
+                relays, ("outbox-relay", "rdk:"))
         return CpuMeter(roots, threads)
 
     def stop(self) -> None:

@@ -359,8 +359,13 @@ measure() {  # measure KEY METHOD URL [BODY]
   # shows as fewer script calls than requests).
   [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-0.txt"
   s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids); k0=$(cpu_ticks $kpids); p0=$(cpu_ticks $REDIS_PID)
-  # The write service's outbox relay: its named thread and librdkafka's threads (the producer).
-  relay_ticks() { [ "$key" = write_increment ] && lib thread-ticks "${PID_OF[count-write-service]}" outbox-relay rdk: || echo 0; }
+  # The outbox relay: its named thread and librdkafka's threads (the producer), in whichever of
+  # the write and management services holds the relay's lease (both run one; one leads).
+  relay_ticks() {
+    [ "$key" = write_increment ] || { echo 0; return; }
+    echo $(( $(lib thread-ticks "${PID_OF[count-write-service]}" outbox-relay rdk:) +
+             $(lib thread-ticks "${PID_OF[count-management-service]}" outbox-relay rdk:) ))
+  }
   l0=$(relay_ticks)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
