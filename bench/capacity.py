@@ -221,8 +221,8 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
     an = cores(ev, c.analysis_us)
     an_n = replicas(an, usable, 1)
     brokers = max(a.kafka_replication, replicas(kc, a.broker_cores * a.utilisation))
-    rows.append(Row("Kafka brokers", "built (1 broker in k8s/)", kc, 0, kd, brokers,
-                    f"RF {a.kafka_replication}, {a.kafka_retention_hours:g} h, ≥ {an_n} partitions"))
+    rows.append(Row("Kafka brokers", "1 broker built; RF 3 planned", kc, 0, kd, brokers,
+                    f"RF {a.kafka_replication}, {a.kafka_retention_hours:g} h, partitions ≥ {an_n}"))
     rows.append(Row("count-analysis-service", "built", an + an_n * c.analysis_idle_cores, 0, 0, an_n,
                     "one consumer group"))
 
@@ -346,8 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         rows, limits = model(w, costs, assume)
         print(render(name, w, rows, limits))
         year = history_per_year(w, costs)
+        window = w.increments * assume.kafka_retention_hours * 3600 * costs.event_id_bytes
         print("History per year (one copy, indexes included): "
-              + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in year.items()) + ".\n")
+              + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in year.items())
+              + f"; all {fmt_bytes(sum(year.values()))}. With event ids kept only while Kafka keeps the "
+              f"event ({assume.kafka_retention_hours:g} h, planned): a year's rollups "
+              f"{fmt_bytes(year['minute rollups'] + year['hour rollups and packed hours'])} + "
+              f"{fmt_bytes(window)} of event ids.\n")
     return 0
 
 
