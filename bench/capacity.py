@@ -67,6 +67,7 @@ class Assumptions:
     updates_per_viewer: float = 1.0   # messages per second each open stream receives
     streams_per_instance: int = 10_000  # SSE_MAX_SUBSCRIBERS
     event_id_days: float | None = None  # how long event ids are kept; None: as built (= retention)
+    minute_days: float | None = None    # how long minute rows are kept; None: as built (= retention)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Costs:
     postgres_us: float         # PostgreSQL per event (rollup statement)
     delivery_us: float         # dashboard-update-service per message to an open stream
     analysis_idle_cores: float
+    analysis_rss: int          # bytes, after load
+    kafka_rss: int             # the bench's broker (a 512 MiB heap): a lower bound for production
     write_rss: int             # bytes, after load
     read_rss: int
     stream_bytes: float        # per open SSE stream
@@ -123,6 +126,7 @@ def load_costs(results: Path) -> Costs:
         relay_us=ev[relay], kafka_us=ev["kafka"], analysis_us=ev[analysis], postgres_us=ev["postgres"],
         delivery_us=live["cpu_us_per_delivery"],
         analysis_idle_cores=pipe["idle_cores"][analysis],
+        analysis_rss=pipe["rss_kib"][analysis] * 1024, kafka_rss=pipe["rss_kib"]["kafka"] * 1024,
         write_rss=req["rss_kib_after_load"]["count-write-service"] * 1024,
         read_rss=req["rss_kib_after_load"]["count-read-service"] * 1024,
         stream_bytes=live["rss_bytes_per_stream"], live_idle_rss=live["rss_idle_kib"] * 1024,
@@ -221,14 +225,14 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
     an = cores(ev, c.analysis_us)
     an_n = replicas(an, usable, 1)
     brokers = max(a.kafka_replication, replicas(kc, a.broker_cores * a.utilisation))
-    rows.append(Row("Kafka brokers", "1 broker built; RF 3 planned", kc, 0, kd, brokers,
+    rows.append(Row("Kafka brokers", "1 broker built; RF 3 planned", kc, brokers * c.kafka_rss, kd, brokers,
                     f"RF {a.kafka_replication}, {a.kafka_retention_hours:g} h, partitions ≥ {an_n}"))
-    rows.append(Row("count-analysis-service", "built", an + an_n * c.analysis_idle_cores, 0, 0, an_n,
+    rows.append(Row("count-analysis-service", "built", an + an_n * c.analysis_idle_cores, an_n * c.analysis_rss, 0, an_n,
                     "one consumer group"))
 
     # PostgreSQL history: one primary takes every rollup statement and keeps every row.
     pg = cores(ev, c.postgres_us)
-    minutes = w.retention_days * 1440
+    minutes = (w.retention_days if a.minute_days is None else min(a.minute_days, w.retention_days)) * 1440
     hours = w.retention_days * 24
     event_days = w.retention_days if a.event_id_days is None else a.event_id_days
     rollups = w.active_per_minute * (minutes * c.minute_row_bytes + hours * (c.hour_row_bytes + c.packed_hour_bytes))

@@ -63,6 +63,8 @@ def test_pipeline_and_history_storage():
     assert rows["Kafka brokers"].cores == pytest.approx(0.6)          # 10,000 × 20 µs × RF 3
     assert rows["Kafka brokers"].storage == pytest.approx(10_000 * 50 * 168 * 3600 * 3)
     assert rows["count-analysis-service"].cores == pytest.approx(0.05 + 0.01)  # per event + at rest
+    assert rows["count-analysis-service"].memory == 30000 * 1024
+    assert rows["Kafka brokers"].memory == 3 * 400000 * 1024
     pg = rows["PostgreSQL history"]
     assert pg.cores == pytest.approx(0.25)
     minutes, hours = 10 * 1440, 10 * 24
@@ -120,3 +122,9 @@ def test_history_per_year():
     assert year["minute rollups"] == pytest.approx(1_000 * 525_600 * 80)
     assert year["hour rollups and packed hours"] == pytest.approx(1_000 * 8_760 * 690)
     assert year["event ids"] == pytest.approx(10_000 * 365 * 86_400 * 100)
+
+
+def test_downsampled_minutes_keep_only_the_hours_past_their_window():
+    rows, _ = run(event_id_days=0.0, minute_days=2.0)
+    # 2 days of minute rows, the whole 10 days of hour and packed-hour rows, no event ids
+    assert rows["PostgreSQL history"].storage == pytest.approx(1_000 * (2 * 1440 * 80 + 10 * 24 * (90 + 600)))

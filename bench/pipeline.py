@@ -114,6 +114,11 @@ class Busy:
                 "load_average": os.getloadavg()[0]}
 
 
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
 def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int,
                   idle: dict[str, float] | None = None, seconds: float = 0) -> dict[str, float]:
     """Microseconds of CPU per event, per process tree; with `idle` (CPU seconds per second
@@ -608,6 +613,9 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
             result["sustained"] = paced(system, ids, rate, args.sustain, args, expected)
             print(f"== {mode}: sustained {json.dumps({k: v for k, v in result['sustained'].items() if k != 'backlog_series'})}",
                   file=sys.stderr, flush=True)
+        # Memory of each process after the load (VmRSS; PostgreSQL's is its shared buffers and
+        # backends, not one process's, so it is left out).
+        result["rss_kib"] = {name: rss_kib(pid) for name, pid in meter.roots.items() if name != "postgres"}
         latencies = latency_samples(system, ids[0], args.samples)
         result["latency_ms"] = {
             "samples": len(latencies),
@@ -720,7 +728,7 @@ def costs(results: list[dict], replicas: dict | None, args: argparse.Namespace) 
            "cpu_us_per_event_gross": (phase or r)["cpu_us_per_event"],
            "idle_cores": {k: round(v / 100, 4) for k, v in r["idle_cpu_percent"].items()},
            "machine": {**(phase or r)["machine"], "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg())},
-           "storage": r.get("storage")}
+           "storage": r.get("storage"), "rss_kib": r.get("rss_kib")}
     if replicas:
         out["replicas"] = {k: replicas[k] for k in ("rate", "seconds", "killed", "replicas_cores",
                                                     "replicas_phase_seconds", "one_replica_cpu_us_per_event",
