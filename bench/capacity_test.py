@@ -25,7 +25,7 @@ def run(workload=WORKLOAD, results=FIXTURE, **assumptions):
 def test_costs_come_from_the_results_files():
     c = capacity.load_costs(FIXTURE)
     assert (c.write_us, c.redis_primary_us, c.redis_replay_us) == (50, 20, 10)
-    assert (c.relay_us, c.kafka_us, c.analysis_us, c.postgres_us) == (10, 20, 5, 25)
+    assert (c.relay_us, c.kafka_us, c.analysis_us, c.postgres_us) == (12, 30, 5, 25)  # write path: requests
     assert (c.minute_row_bytes, c.event_id_bytes, c.redis_counter_bytes) == (80, 100, 200)
     assert c.write_rss == 16384 * 1024
 
@@ -60,7 +60,7 @@ def test_past_the_ceiling_the_model_asks_for_redis_cluster():
 
 def test_pipeline_and_history_storage():
     rows, limits = run()
-    assert rows["Kafka brokers"].cores == pytest.approx(0.6)          # 10,000 × 20 µs × RF 3
+    assert rows["Kafka brokers"].cores == pytest.approx(0.9)          # 10,000 × 30 µs × RF 3
     assert rows["Kafka brokers"].storage == pytest.approx(10_000 * 50 * 168 * 3600 * 3)
     assert rows["count-analysis-service"].cores == pytest.approx(0.05 + 0.01)  # per event + at rest
     assert rows["count-analysis-service"].memory == 30000 * 1024
@@ -73,7 +73,7 @@ def test_pipeline_and_history_storage():
     assert pg.storage == pytest.approx(rollups + event_ids)
     short, _ = run(event_id_days=1.0)                                  # kept only a day
     assert short["PostgreSQL history"].storage == pytest.approx(rollups + event_ids / 10)
-    assert limits["one outbox relay (single leader)"].ceiling == pytest.approx(60_000)  # 0.6 / 10 µs
+    assert limits["one outbox relay (single leader)"].ceiling == pytest.approx(50_000)  # 0.6 / 12 µs
 
 
 def test_live_updates_need_replicas_by_streams_and_read_every_event():
