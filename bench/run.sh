@@ -36,7 +36,7 @@ for arg in "$@"; do
     --quick) PEAK_SECONDS=3 RATE_SECONDS=5 READY_REPEATS=2 DOCS="" ;;
     --requests-only) END_TO_END="" DOCS="" ;;
     --profile) PROFILE=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
