@@ -14,6 +14,9 @@ scripts/build.sh release
 echo "== formatting (clang-format)"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
+echo "== capacity model: its arithmetic on a fixture (bench/capacity_test.py, docs/SCALING.md)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider bench/capacity_test.py
+
 echo "== Kafka broker artifacts (Maven, cached)"
 scripts/kafka.sh >/dev/null
 
