@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <mutex>
+#include <stdexcept>
 
 namespace count::runtime {
 
@@ -68,8 +70,15 @@ std::string Metrics::Render() const {
     gauges = gauges_;
   }
   for (const auto& g : gauges) {
+    // A read that fails (its store is down: the outbox backlog in Redis) shows as NaN, so
+    // the page, and every other metric on it, still answers when it matters most.
+    double value = std::numeric_limits<double>::quiet_NaN();
+    try {
+      value = g.read();
+    } catch (const std::exception&) {
+    }
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", g.name, g.help, g.name, g.type, g.name,
-                       g.read());
+                       value);
   }
   std::shared_lock lock(mu_);
   out += "# HELP http_requests_total HTTP requests by route, method and status.\n";

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <stdexcept>
+
 #include <boost/json/serialize.hpp>
 
 #include "runtime/auth.hpp"
@@ -90,7 +92,7 @@ TEST(Metrics, RendersCountersAndHistograms) {
       << text;
 }
 
-TEST(Metrics, RendersReadValuesWithTheirTypeAndLetsAReadRecord) {
+TEST(Metrics, RendersReadValuesWithTheirTypeNaNForAFailedReadAndLetsAReadRecord) {
   Metrics m;
   double dropped = 3;
   m.AddCounter("drops_total", "Drops.", [&] { return dropped; });
@@ -99,8 +101,10 @@ TEST(Metrics, RendersReadValuesWithTheirTypeAndLetsAReadRecord) {
     m.CountDependencyError("redis");
     return 0.0;
   });
+  m.AddGauge("backlog", "Backlog.", []() -> double { throw std::runtime_error("redis down"); });
   const auto text = m.Render();
   EXPECT_NE(text.find("# TYPE drops_total counter\ndrops_total 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE backlog gauge\nbacklog nan\n"), std::string::npos) << text;
   EXPECT_NE(text.find("# TYPE ready gauge\nready 0\n"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(dependency_errors_total{dependency="redis"} 1)"), std::string::npos)
       << text;
