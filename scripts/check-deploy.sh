@@ -38,6 +38,8 @@ KUBE_SCORE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
 PROMTOOL=github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 # The module whose example/prometheus-operator-crd/ holds the Operator's CRDs.
 PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
+# PyPI: parses the PromQL of the alerts and the dashboard (scripts/deploy_agreement.py).
+PROMQL_PARSER=promql-parser==0.11.0
 
 tools="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}"
 python=/usr/bin/python3
@@ -50,6 +52,7 @@ missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 $python -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 command -v unshare >/dev/null || missing+=(util-linux)
+$python -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -75,6 +78,14 @@ helm="$(go_tool "$HELM")"
 kubeconform="$(go_tool "$KUBECONFORM")"
 kube_score="$(go_tool "$KUBE_SCORE")"
 promtool="$(go_tool "$PROMTOOL")"
+# A virtual environment of its own for the PyPI package (with Debian's python3-yaml).
+venv="${tools}/python-${PROMQL_PARSER/==/-}"
+if ! "${venv}/bin/python" -c 'import promql_parser' 2>/dev/null; then
+  echo "installing ${PROMQL_PARSER} (pip, once)" >&2
+  rm -rf "${venv}"
+  $python -m venv --system-site-packages "${venv}"
+  "${venv}/bin/pip" install -q "${PROMQL_PARSER}" >&2
+fi
 
 module_dir() { (cd "${tools}" && GOFLAGS=-mod=mod go mod download -json "$1" | $python -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); }
 # The Operator's CRDs: the schemas below, and scripts/e2e-kubernetes.sh applies them.
@@ -208,9 +219,9 @@ for s in "${services[@]}"; do
   fi
 done
 echo "== agreement: Kustomize, Helm, Dockerfiles, binaries"
-$python scripts/deploy_agreement.py "${out}" "${bin_dir}"
+"${venv}/bin/python" scripts/deploy_agreement.py "${out}" "${bin_dir}"
 echo "== agreement self-test: one-sided changes are caught"
-$python scripts/deploy_agreement.py --self-test "${out}" "${bin_dir}"
+"${venv}/bin/python" scripts/deploy_agreement.py --self-test "${out}" "${bin_dir}"
 
 # ---- 7. a real API server
 echo "== server-side: a real kube-apiserver (scripts/e2e-kubernetes.sh --server-side)"

@@ -550,6 +550,10 @@ def check_monitoring(renders: dict[str, list[dict]]) -> None:
     kname, hname = MONITORING_PAIR
     print(f"== monitoring: Kustomize {kname.split('-', 1)[1]} vs Helm {hname.split('-', 1)[1]}, "
           f"metrics vs binaries")
+    if promql_parser is None:
+        fail("monitoring: the Python module promql_parser (PyPI promql-parser) is missing; "
+             "scripts/check-deploy.sh installs it")
+        return
     known = set().union(*exported.values()) | SCRAPE_SERIES if exported else set()
     services = set(api_deployments(renders[kname]))
     if set(exported) != services:
