@@ -77,8 +77,8 @@ std::string Metrics::Render() const {
       value = g.read();
     } catch (const std::exception&) {
     }
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", g.name, g.help, g.name, g.type, g.name,
-                       value);
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", g.name, g.help, g.name, g.type,
+                       g.name, value);
   }
   std::shared_lock lock(mu_);
   out += "# HELP http_requests_total HTTP requests by route, method and status.\n";
