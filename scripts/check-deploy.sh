@@ -5,7 +5,8 @@
 #   2. validates every rendering against the schemas of a pinned Kubernetes version, of
 #      the Gateway API and of the Prometheus Operator (ServiceMonitor, PrometheusRule)
 #      (kubeconform -strict, offline); the alerts (promtool check rules, and promtool test
-#      rules on helm/count-system/monitoring/alerts-test.yaml);
+#      rules on helm/count-system/monitoring/alerts-test.yaml); the Grafana dashboard against
+#      Grafana's dashboard model (npm @grafana/schema, made a JSON schema);
 #   3. applies the policy checks (kube-score; each exception justified below);
 #   4. shellcheck on every shell script;
 #   5. runs the database init script twice on a real PostgreSQL (it must be idempotent);
@@ -40,6 +41,9 @@ PROMTOOL=github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
 # PyPI: parses the PromQL of the alerts and the dashboard (scripts/deploy_agreement.py).
 PROMQL_PARSER=promql-parser==0.11.0
+# npm: Grafana's dashboard model (TypeScript types), made a JSON schema and validated with
+# (scripts/grafana_dashboard_schema.mjs).
+GRAFANA_NPM=(@grafana/schema@13.2.3 ts-json-schema-generator@2.4.0 ajv@8.20.0)
 
 tools="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}"
 python=/usr/bin/python3
@@ -53,6 +57,7 @@ command -v shellcheck >/dev/null || missing+=(shellcheck)
 $python -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 command -v unshare >/dev/null || missing+=(util-linux)
 $python -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+{ command -v node && command -v npm; } >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -85,6 +90,15 @@ if ! "${venv}/bin/python" -c 'import promql_parser' 2>/dev/null; then
   rm -rf "${venv}"
   $python -m venv --system-site-packages "${venv}"
   "${venv}/bin/pip" install -q "${PROMQL_PARSER}" >&2
+fi
+grafana_tools="${tools}/grafana-schema-${GRAFANA_NPM[0]##*@}"
+if [ ! -f "${grafana_tools}/.complete" ]; then
+  echo "installing ${GRAFANA_NPM[*]} (npm, once)" >&2
+  rm -rf "${grafana_tools}"
+  mkdir -p "${grafana_tools}"
+  echo '{"private": true}' >"${grafana_tools}/package.json"
+  (cd "${grafana_tools}" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error "${GRAFANA_NPM[@]}" >&2)
+  touch "${grafana_tools}/.complete"
 fi
 
 module_dir() { (cd "${tools}" && GOFLAGS=-mod=mod go mod download -json "$1" | $python -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); }
@@ -161,6 +175,8 @@ $python -c 'import sys, yaml; print(yaml.safe_dump(yaml.safe_load(open(sys.argv[
 cp helm/count-system/monitoring/alerts-test.yaml "${out}/alerts-test.yml"
 "${promtool}" check rules "${out}/rules.yml"
 "${promtool}" test rules "${out}/alerts-test.yml"
+echo "== Grafana dashboard: Grafana's dashboard model (@grafana/schema ${GRAFANA_NPM[0]##*@}), as a JSON schema"
+node scripts/grafana_dashboard_schema.mjs "${grafana_tools}" helm/count-system/monitoring/dashboard.json
 
 # ---- 3. policy
 # One exception for everything, justified: images are immutable per release (the tag is
