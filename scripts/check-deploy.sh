@@ -66,15 +66,17 @@ fi
 # shellcheck source=scripts/lib/go-toolchain.sh
 GO_TOOLCHAIN_DIR="${tools}" source scripts/lib/go-toolchain.sh
 
-# go_tool MODULE@VERSION: prints the path of the installed binary, building it if needed.
+# go_tool MODULE@VERSION [FLAG...]: prints the path of the installed binary, building it
+# (with the go install flags given) if needed.
 go_tool() {
   local module="${1%@*}" version="${1#*@}" name dir
+  shift
   name="$(basename "${module}")"
   case "$name" in v[0-9]*) name="$(basename "$(dirname "${module}")")" ;; esac
   dir="${tools}/${name}-${version}"
   if [ ! -x "${dir}/${name}" ]; then
     echo "installing ${name} ${version} (go install, once)" >&2
-    GOBIN="${dir}" GOFLAGS=-mod=mod nice -n 15 go install "${module}@${version}" >&2
+    GOBIN="${dir}" GOFLAGS=-mod=mod nice -n 15 go install "$@" "${module}@${version}" >&2
   fi
   echo "${dir}/${name}"
 }
@@ -82,7 +84,8 @@ kustomize="$(go_tool "$KUSTOMIZE")"
 helm="$(go_tool "$HELM")"
 kubeconform="$(go_tool "$KUBECONFORM")"
 kube_score="$(go_tool "$KUBE_SCORE")"
-promtool="$(go_tool "$PROMTOOL")"
+# Without the service discovery plugins (cloud SDKs): rule checks and tests need none.
+promtool="$(go_tool "$PROMTOOL" -tags remove_all_sd)"
 # A virtual environment of its own for the PyPI package (with Debian's python3-yaml).
 venv="${tools}/python-${PROMQL_PARSER/==/-}"
 if ! "${venv}/bin/python" -c 'import promql_parser' 2>/dev/null; then
