@@ -138,7 +138,7 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
           args.Add("set").Add(std::to_string(m.operand));
           break;
       }
-      args.Add(core::NewEventId());
+      args.Add(core::NewEventId()).Add(m.trace.Format());
     }
     if (request->key) keys.push_back("idem:" + request->key->key);
   }

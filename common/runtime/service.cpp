@@ -128,17 +128,24 @@ void Service::RegisterBuiltins() {
                           {"service", name_}};
     return Response::Json(200, boost::json::serialize(o));
   });
+  // What /ready answers now, for alerts (docs/OPERATIONS.md, CountServiceNotReady): read
+  // at scrape time, so it needs no kubelet to be current.
+  metrics_.AddGauge("service_ready", "1 while /ready answers 200, else 0.",
+                    [this] { return Ready().status == 200 ? 1.0 : 0.0; });
   router_.Add(Method::kGet, "/metrics", [this](Request&) {
     return Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
   });
   if (!debug_endpoints_) return;
   // Seed 001's experiment endpoints, for drills only.
   router_.Add(Method::kPost, "/admin/toggle-ready",
-              [this](Request&) {
+              [this](Request& r) {
                 const bool unready = !toggled_unready_.load();
                 toggled_unready_.store(unready);
+                boost::json::object fields{{"request_id", r.request_id}};
+                AddTraceFields(fields, r.trace);
                 Log::Write(Level::kWarn, "debug",
-                           unready ? "readiness toggled off" : "readiness toggled on");
+                           unready ? "readiness toggled off" : "readiness toggled on",
+                           std::move(fields));
                 return Response::Json(200, unready ? R"({"ready":false})" : R"({"ready":true})");
               },
               {.scope = std::string(kScopeAdmin)});
@@ -186,8 +193,10 @@ http::Response Service::Ready() {
 
 void Service::Handle(http::Request& request, http::Respond respond) {
   const auto start = std::chrono::steady_clock::now();
+  request.trace = core::ContinueOrStart(request.Header(core::kTraceparentHeader));
   router_.Dispatch(request,
                    [this, &request, start, respond = std::move(respond)](http::Response response) {
+                     response.headers.emplace_back(core::kTraceparentHeader, request.trace.Format());
                      Observe(request, response, start);
                      respond(std::move(response));
                    });
@@ -200,11 +209,13 @@ void Service::Observe(const http::Request& request, const http::Response& respon
   metrics_.ObserveRequest(request.route, http::ToString(request.method), response.status, seconds);
   const Level level = response.status >= 500 ? Level::kError : Level::kInfo;
   if (Log::Enabled(level)) {
-    boost::json::object fields{{"method", http::ToString(request.method)},
-                               {"path", request.path},
-                               {"status", response.status},
-                               {"duration_ms", seconds * 1000.0},
-                               {"request_id", request.request_id}};
+    boost::json::object fields({{"method", http::ToString(request.method)},
+                                {"path", request.path},
+                                {"status", response.status},
+                                {"duration_ms", seconds * 1000.0},
+                                {"request_id", request.request_id}},
+                               9);  // room for the trace, the key's name and an error
+    AddTraceFields(fields, request.trace);
     if (request.principal) fields["api_key"] = request.principal->name;  // the name, never the key
     if (!request.error.empty()) fields["error"] = request.error;
     Log::Write(level, name_, "request", std::move(fields));

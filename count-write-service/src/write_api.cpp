@@ -87,7 +87,7 @@ std::optional<Response> ParseMutate(Request& request, MutationKind kind,
   boost::json::object body;
   if (auto p = api::ParseObject(request.body, kind != MutationKind::kSet, body))
     return Response::Problem(*p);
-  call.mutation = core::Mutation{kind, id, 1};
+  call.mutation = core::Mutation{kind, id, 1, request.trace};
   if (auto p = ParseOperand(body, kind, call.mutation.operand)) return Response::Problem(*p);
   if (const auto* d = body.if_contains("description"); kind == MutationKind::kSet && d) {
     if (!d->is_string() || d->as_string().size() > core::kMaxDescriptionLength)
@@ -132,7 +132,7 @@ std::optional<Response> ParseBatch(Request& request, WriteApi::BatchCall& call) 
     } else if (!parsed) {
       call.problems[i] = core::Validation("\"op\" must be increment, decrement or set");
     } else {
-      core::Mutation m{*parsed, call.ids[i], 1};
+      core::Mutation m{*parsed, call.ids[i], 1, request.trace};
       if (auto p = ParseOperand(*op, *parsed, m.operand)) {
         call.problems[i] = *p;
       } else {
