@@ -194,12 +194,12 @@ http::Response Service::Ready() {
 void Service::Handle(http::Request& request, http::Respond respond) {
   const auto start = std::chrono::steady_clock::now();
   request.trace = core::ContinueOrStart(request.Header(core::kTraceparentHeader));
-  router_.Dispatch(request,
-                   [this, &request, start, respond = std::move(respond)](http::Response response) {
-                     response.headers.emplace_back(core::kTraceparentHeader, request.trace.Format());
-                     Observe(request, response, start);
-                     respond(std::move(response));
-                   });
+  router_.Dispatch(
+      request, [this, &request, start, respond = std::move(respond)](http::Response response) {
+        response.headers.emplace_back(core::kTraceparentHeader, request.trace.Format());
+        Observe(request, response, start);
+        respond(std::move(response));
+      });
 }
 
 void Service::Observe(const http::Request& request, const http::Response& response,
