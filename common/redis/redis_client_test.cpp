@@ -149,27 +149,9 @@ TEST(RedisClient, ResendsOnlyReadOnlyCommandsAfterTheConnectionBroke) {
 }
 
 TEST(RedisClient, AuthenticatesAndSelectsTheDatabase) {
-  count::testing::TempDir dir;
-  RedisServer server(dir.path(), "auth", {"--requirepass", "pw0"});
-  RedisEndpoint admin{"127.0.0.1", server.port(), "", "pw0", 0};
-  ASSERT_EQ(testing::Run(admin, {"ACL", "SETUSER", "app", "on", ">pw1", "~*", "+@all"}).str, "OK");
-
-  RedisClient db3(
-      ParseRedisUrl("redis://app:pw1@127.0.0.1:" + std::to_string(server.port()) + "/3"));
-  EXPECT_EQ(db3.Command({"SET", "where", "three"}).str, "OK");
-  EXPECT_TRUE(testing::Run(admin, {"GET", "where"}).IsNil());
-  EXPECT_EQ(
-      testing::Run(RedisEndpoint{"127.0.0.1", server.port(), "", "pw0", 3}, {"GET", "where"}).str,
-      "three");
-
-  RedisClient wrong(RedisEndpoint{"127.0.0.1", server.port(), "", "nope", 0},
-                    {.pool_size = 1, .timeout = 300ms});
-  try {
-    wrong.Command({"PING"});
-    FAIL() << "a wrong password must not connect";
-  } catch (const core::StoreUnavailable& e) {
-    EXPECT_NE(std::string(e.what()).find("AUTH"), std::string::npos) << e.what();
-  }
+  testing::ExpectAuthenticatesAndSelects([](RedisClient& client, std::vector<std::string> args) {
+    return client.Command(std::move(args));
+  });
 }
 
 // --- sentinel ---

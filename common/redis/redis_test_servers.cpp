@@ -155,4 +155,28 @@ bool RedisTopology::FailOverGracefully() {
   return Run(primary_->endpoint(), {"REPLICAOF", "127.0.0.1", replica_port}).str == "OK";
 }
 
+void ExpectAuthenticatesAndSelects(const SendFn& send) {
+  using namespace std::chrono_literals;
+  count::testing::TempDir dir;
+  RedisServer server(dir.path(), "auth", {"--requirepass", "pw0"});
+  RedisEndpoint admin{"127.0.0.1", server.port(), "", "pw0", 0};
+  ASSERT_EQ(Run(admin, {"ACL", "SETUSER", "app", "on", ">pw1", "~*", "+@all"}).str, "OK");
+
+  RedisClient db3(
+      ParseRedisUrl("redis://app:pw1@127.0.0.1:" + std::to_string(server.port()) + "/3"));
+  EXPECT_EQ(send(db3, {"SET", "where", "three"}).str, "OK");
+  EXPECT_TRUE(Run(admin, {"GET", "where"}).IsNil());
+  EXPECT_EQ(Run(RedisEndpoint{"127.0.0.1", server.port(), "", "pw0", 3}, {"GET", "where"}).str,
+            "three");
+
+  RedisClient wrong(RedisEndpoint{"127.0.0.1", server.port(), "", "nope", 0},
+                    {.pool_size = 1, .timeout = 300ms});
+  try {
+    send(wrong, {"PING"});
+    ADD_FAILURE() << "a wrong password must not connect";
+  } catch (const core::StoreUnavailable& e) {
+    EXPECT_NE(std::string(e.what()).find("AUTH"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace count::redis::testing

@@ -62,6 +62,12 @@ class RedisTopology {
   std::unique_ptr<RedisServer> sentinel_;
 };
 
+// The AUTH and SELECT check every Redis client passes: a server that requires a password,
+// a user `app` with its own, database 3; `send` runs one command through the client under
+// test, built on the RedisClient it is given (its endpoint and options).
+using SendFn = std::function<Reply(RedisClient& client, std::vector<std::string> args)>;
+void ExpectAuthenticatesAndSelects(const SendFn& send);
+
 // The topology shared by all tests of one binary: started on first use, stopped when
 // the tests end.
 RedisTopology& SharedTopology();
