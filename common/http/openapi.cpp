@@ -45,8 +45,7 @@ std::string OpenApiFor(std::span<const RouteInfo> routes) {
     for (const auto& route : routes) {
       if (OpenApiPath(route.pattern) != key) continue;
       const auto method = LowerMethod(route.method);
-      if (const auto* op = item.as_object().if_contains(method))
-        Item(paths, key)[method] = *op;
+      if (const auto* op = item.as_object().if_contains(method)) Item(paths, key)[method] = *op;
     }
   }
   for (const auto& route : routes) {
@@ -54,10 +53,9 @@ std::string OpenApiFor(std::span<const RouteInfo> routes) {
     const auto key = OpenApiPath(route.pattern);
     const auto method = LowerMethod(route.method);
     if (auto* item = paths.if_contains(key); item && item->as_object().contains(method)) continue;
-    boost::json::object op{
-        {"summary", "not documented in docs/openapi.json"},
-        {"x-undocumented", true},
-        {"responses", {{"default", {{"description", "not documented"}}}}}};
+    boost::json::object op{{"summary", "not documented in docs/openapi.json"},
+                           {"x-undocumented", true},
+                           {"responses", {{"default", {{"description", "not documented"}}}}}};
     if (!route.scope.empty())
       op["security"] = boost::json::array{{{"apiKey", boost::json::array{route.scope}}}};
     if (key.find('{') != std::string::npos) {

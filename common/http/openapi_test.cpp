@@ -72,10 +72,8 @@ TEST(OpenApi, DocumentsEveryProblemTypeWithItsStatus) {
   const auto doc = json::parse(OpenApiDocument()).as_object();
   std::set<std::pair<std::string, std::int64_t>> documented;
   for (const auto& [name, response] : doc.at("components").at("responses").as_object())
-    for (const auto& [slug, example] : response.at("content")
-                                           .at("application/problem+json")
-                                           .at("examples")
-                                           .as_object())
+    for (const auto& [slug, example] :
+         response.at("content").at("application/problem+json").at("examples").as_object())
       documented.emplace(std::string(example.at("value").at("type").as_string()),
                          example.at("value").at("status").as_int64());
   std::set<std::pair<std::string, std::int64_t>> table;

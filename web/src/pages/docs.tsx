@@ -12,9 +12,11 @@ type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any -- a 
 const methods = ['get', 'put', 'post', 'patch', 'delete'] as const;
 
 // `code` spans and "* " bullet lines: the only markup the document's descriptions use.
-function Text({ text }: { text?: string }) {
+// `inline`: code spans only, for a table cell or a sentence.
+function Text({ text, inline: short }: { text?: string; inline?: boolean }) {
   if (!text) return null;
   const inline = (s: string) => s.split('`').map((part, i) => (i % 2 ? <code key={i}>{part}</code> : part));
+  if (short) return <>{inline(text)}</>;
   const blocks = text.split('\n\n');
   return (
     <>
@@ -139,7 +141,7 @@ function Operation({ doc, path, method, op }: { doc: Json; path: string; method:
                     <th scope="row"><code>{p.name}</code>{p.required && <span class="req"> required</span>}</th>
                     <td>{p.in}</td>
                     <td>{typeOf(doc, p.schema)}{(() => { const c = constraints(resolve(doc, p.schema) ?? {}); return c && <span class="muted"> — {c}</span>; })()}</td>
-                    <td><Text text={p.description} /></td>
+                    <td><Text text={p.description} inline /></td>
                   </tr>
                 ))}
               </tbody>
@@ -220,9 +222,11 @@ export default function Docs() {
       </div>
       <Text text={doc.info.description} />
       <Section title="Authentication">
-        {Object.entries(doc.components?.securitySchemes ?? {}).map(([name, s]: [string, Json]) => (
-          <p key={name}><strong>{name}</strong>: <Text text={s.description} /></p>
-        ))}
+        <dl class="schemes">
+          {Object.entries(doc.components?.securitySchemes ?? {}).map(([name, s]: [string, Json]) => (
+            <div key={name}><dt><code>{name}</code></dt><dd><Text text={s.description} inline /></dd></div>
+          ))}
+        </dl>
       </Section>
       <div class="toolbar">
         <div class="field inline">
@@ -230,7 +234,7 @@ export default function Docs() {
           <input id="docs-filter" type="search" placeholder="path, method or words" value={filter}
             onInput={(e) => setFilter((e.currentTarget as HTMLInputElement).value)} />
         </div>
-        <p class="status" role="status">{shown} operations</p>
+        <p class="status" role="status">{shown} {shown === 1 ? 'operation' : 'operations'}</p>
       </div>
       {[...byTag.entries()].filter(([, ops]) => ops.length > 0).map(([tag, ops]) => (
         <Section key={tag} title={tag}>
@@ -245,7 +249,7 @@ export default function Docs() {
             <thead><tr><th scope="col">status</th><th scope="col">type</th><th scope="col">when</th></tr></thead>
             <tbody>
               {problems.sort((a, b) => a.value.status - b.value.status).map((e) => (
-                <tr key={e.value.type}><td class="num">{e.value.status}</td><th scope="row"><code>{e.value.type}</code></th><td><Text text={e.summary} /></td></tr>
+                <tr key={e.value.type}><td class="num">{e.value.status}</td><th scope="row"><code>{e.value.type}</code></th><td><Text text={e.summary} inline /></td></tr>
               ))}
             </tbody>
           </table>

@@ -116,7 +116,7 @@ describe('API reference (/docs)', () => {
     await docShot(page, 'docs');
     // The filter narrows the list.
     await page.getByLabel('Filter operations').fill('increment');
-    await textMatches(page.getByRole('status'), /^1 operations$/);
+    await textMatches(page.getByRole('status'), /^1 operation$/);
     // Opened from the keyboard: scope, parameters, body and the problems each status can carry.
     const op = page.locator('details.op').first();
     await op.locator('summary').focus();
