@@ -10,8 +10,10 @@
         start CMD R times ({port} and {dir} are replaced by a fresh port and an empty
         directory; PORT is also set), poll GET /ready as tightly as is fair on a small machine
         and record the milliseconds from just before the process starts to the first 200.
-  benchlib.py report RESULTS_DIR [--docs FILE]
-        print the figures and, with --docs, replace the generated section of FILE.
+  benchlib.py thread-ticks PID PREFIX...       CPU ticks of PID's threads named PREFIX*
+  benchlib.py report RESULTS_DIR [--docs FILE] [--costs FILE]
+        print the figures and, with --docs, replace the generated section of FILE; with
+        --costs, write the costs per operation as JSON (read by bench/capacity.py).
 
 bench/run.sh produces RESULTS_DIR; every file format is described where it is parsed.
 """
@@ -137,6 +139,29 @@ def ticks(pids):
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def thread_ticks(pid, prefixes):
+    """CPU ticks (user + system) of the threads of `pid` whose name (comm) starts with one of
+    `prefixes`: e.g. the write service's outbox relay ("outbox-relay" and librdkafka's "rdk:"
+    threads, which compress and send what it produces)."""
+    total = 0
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tids:
+        try:
+            with open(f"/proc/{pid}/task/{t}/comm") as f:
+                name = f.read().strip()
+            if not name.startswith(tuple(prefixes)):
+                continue
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
         except (OSError, IndexError, ValueError):
             pass
     return total
@@ -689,7 +714,53 @@ def write_docs(path, section):
         f.write(pre + BEGIN + "\n\n" + section.rstrip("\n") + "\n\n" + END + post)
 
 
-def report(d, docs):
+def costs(d, info):
+    """The run's costs per operation, machine-readable, for bench/capacity.py: CPU µs per
+    request of each process during each scenario's wrk peak (cpu-KEY.json), the peaks, and
+    each binary's RSS after the load. The format is documented in docs/SCALING.md."""
+    scenarios = {}
+    for key, _, _ in SCENARIOS:
+        wtxt = read(os.path.join(d, f"wrk-{key}.txt"))
+        if wtxt is None:
+            continue
+        w = parse_wrk(wtxt)
+        cpu = cpu_per_request(d, key, w["requests"]) or {}
+        raw = json.loads(read(os.path.join(d, f"cpu-{key}.json"), "{}") or "{}")
+        entry = {"peak_per_second": round(wrk_rps(w), 1), "requests": w["requests"],
+                 "cpu_us": {"server": cpu.get("server")}}
+        if cpu.get("redis_primary") is not None and "increment" in key:
+            entry["cpu_us"]["redis_primary"] = cpu["redis_primary"]
+            entry["cpu_us"]["redis_replica"] = cpu["redis"] - cpu["redis_primary"]
+        elif cpu.get("redis") is not None:
+            entry["cpu_us"]["redis_replica"] = cpu["redis"]
+        if cpu.get("kafka") is not None:
+            entry["cpu_us"]["kafka"] = cpu["kafka"]
+        if "relay_ticks" in raw and key == "write_increment":
+            entry["cpu_us"]["relay"] = raw["relay_ticks"] / raw["clk_tck"] * 1e6 / max(1, w["requests"])
+        entry["cpu_us"] = {k: round(v, 2) for k, v in entry["cpu_us"].items() if v is not None}
+        scenarios[key] = entry
+    rss = {}
+    for name, _ in PROCESSES:
+        after = read(os.path.join(d, f"rss-{name}-after.txt"))
+        if after:
+            rss[name] = int(after)
+    return {"kind": "requests", "produced_by": "bench/run.sh", "date": info.get("date"),
+            "source": info.get("source"), "peak_seconds": info.get("peak_seconds"),
+            "machine": {"nproc": os.cpu_count(), "cpu_busy_before_percent": info.get("cpu_busy_before"),
+                        "cpu_busy_pauses": info.get("cpu_busy_pauses"),
+                        "loadavg_before": info.get("loadavg_before"),
+                        "loadavg_after": info.get("loadavg_after")},
+            "scenarios": scenarios, "rss_kib_after_load": rss}
+
+
+def write_json(path, data):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+
+
+def report(d, docs, costs_path=None):
     lines, targets, problems, info = build_report(d)
     busy = info.get("cpu_busy_before")
     # busy-in-pauses.txt: "<% of all CPUs busy> <% used by this run's own processes>" per pause
@@ -717,6 +788,9 @@ def report(d, docs):
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
         return 1
+    if costs_path:
+        write_json(costs_path, costs(d, info))
+        print(f"wrote the costs per operation into {costs_path}", file=sys.stderr)
     if docs:
         write_docs(docs, docs_section(lines, info, d))
         print(f"wrote the results into {docs}", file=sys.stderr)
@@ -746,6 +820,10 @@ def main():
     s = sub.add_parser("report")
     s.add_argument("results")
     s.add_argument("--docs")
+    s.add_argument("--costs", help="also write the costs per operation (JSON) here")
+    s = sub.add_parser("thread-ticks")
+    s.add_argument("pid", type=int)
+    s.add_argument("prefixes", nargs="+")
     a = p.parse_args()
 
     if a.cmd == "freeports":
@@ -768,7 +846,10 @@ def main():
     if a.cmd == "ready-time":
         return ready_time(a.name, a.repeats, a.out, a.command)
     if a.cmd == "report":
-        return report(a.results, a.docs)
+        return report(a.results, a.docs, a.costs)
+    if a.cmd == "thread-ticks":
+        print(thread_ticks(a.pid, a.prefixes))
+        return 0
     return 2
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "blackbox"))
 import support  # noqa: E402  (the fixtures' process and infrastructure helpers)
+
+sys.path.insert(0, str(ROOT / "bench"))
+import benchlib  # noqa: E402  (CPU ticks of a process)
+
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
@@ -49,6 +55,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=1_000)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--json", type=Path, help="also write the result here")
+    ap.add_argument("--costs", default=str(ROOT / "bench" / "results" / "live.json"),
+                    help="services: where the costs per stream and delivery go, for "
+                         "bench/capacity.py (default bench/results/live.json; '' for nowhere)")
     args = ap.parse_args()
 
     load = support.bin_dir() / "bench" / "live_load"
@@ -89,6 +98,7 @@ def main() -> int:
                "--key", keys.admin, "--prefix", prefix, "--subscribers", str(args.subscribers),
                "--counters", str(args.counters), "--rate", str(args.rate),
                "--seconds", str(args.seconds)]
+        ticks0 = benchlib.ticks([live.pid])
         run = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         peak = idle
         while run.poll() is None:
@@ -98,11 +108,25 @@ def main() -> int:
         if run.returncode != 0:
             raise RuntimeError(f"live_load failed ({run.returncode})")
         result = json.loads(out.strip().splitlines()[-1])
+        cpu = (benchlib.ticks([live.pid]) - ticks0) / TICKS  # streams opening, then the load
         result.update({"mode": args.mode, "rss_idle_kib": idle, "rss_peak_kib": peak,
-                       "deliveries_per_second": result["deliveries"] / args.seconds})
+                       "deliveries_per_second": result["deliveries"] / args.seconds,
+                       "cpu_seconds": round(cpu, 3),
+                       "cpu_us_per_delivery": round(cpu / max(1, result["deliveries"]) * 1e6, 2)})
         print(json.dumps(result))
         if args.json:
             args.json.write_text(json.dumps(result, indent=2) + "\n")
+        if args.mode == "services" and args.costs:  # for bench/capacity.py (docs/SCALING.md)
+            costs = {"kind": "live", "produced_by": "bench/live.py --mode services",
+                     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+                     "streams": result["streams_open"], "writes_per_second": args.rate,
+                     "deliveries": result["deliveries"],
+                     "cpu_us_per_delivery": result["cpu_us_per_delivery"],
+                     "rss_bytes_per_stream": round((peak - idle) * 1024 / max(1, result["streams_open"]), 1),
+                     "rss_idle_kib": idle}
+            Path(args.costs).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.costs).write_text(json.dumps(costs, indent=2) + "\n")
         print(f"\n{args.mode}: {result['streams_open']} streams open "
               f"({result['streams_failed']} failed), writes {result['write_rate_achieved']:.0f}/s, "
               f"deliveries {result['deliveries']} of {result['deliveries_expected']} expected\n"

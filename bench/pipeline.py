@@ -3,7 +3,7 @@
 
   bench/pipeline.py [--mode services|standalone|both] [--events N] [--counters K]
                     [--batch B] [--clients C] [--samples S] [--sustain SECONDS]
-                    [--rate R] [--replicas N] [--json FILE]
+                    [--rate R] [--replicas N] [--no-kill] [--json FILE] [--costs FILE]
 
 services:   count-write-service -> outbox in Redis -> relay -> Kafka (KRaft, 3 partitions)
             -> count-analysis-service (consumer group) -> rollups in PostgreSQL
@@ -30,8 +30,14 @@ Per mode, after a warm-up batch has become visible (topic created, consumer assi
   consumer group take a fixed rate (--rate or the burst's rate); CPU per event of each
   replica is compared with one replica's; half-way one replica is killed with SIGKILL; after
   the rebalance every counter's minute series must satisfy sum of deltas = value.
+* storage (services, --footprint-counters, default 5,000; 0 skips it): Redis memory and
+  PostgreSQL bytes per counter, bytes per rollup row (a history import), and after the burst
+  the broker's log bytes and PostgreSQL's event-id bytes per event.
 * latency: S single increments one after another, each followed by polling the series
   (every 5 ms) until its last value shows it: write -> visible, p50 / p95 / max.
+
+The services run's costs per event (CPU of each process, its use at rest, storage) are also
+written to bench/results/pipeline.json (--costs), which bench/capacity.py reads.
 
 Machine busyness (the share of CPU time not idle, /proc/stat, and the load average) is
 reported for each phase: the machine is shared, so wall-time figures are noisy; CPU per event
@@ -51,6 +57,7 @@ import re
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -70,14 +77,21 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # ----------------------------------------------------------------------------- measuring CPU
 
 class CpuMeter:
-    """CPU seconds of named process trees (a process and its descendants), sampled."""
+    """CPU seconds of named process trees (a process and its descendants), sampled; and of
+    named groups of one process's threads (`threads`: name -> (pid, thread name prefixes)),
+    which are also part of that process's figure."""
 
-    def __init__(self, roots: dict[str, int]):
+    def __init__(self, roots: dict[str, int],
+                 threads: dict[str, tuple[list[int], tuple[str, ...]]] | None = None):
         self.roots = roots
+        self.threads = threads or {}
 
     def sample(self) -> dict[str, float]:
-        return {name: benchlib.ticks(benchlib.tree([root])) / TICKS
-                for name, root in self.roots.items()}
+        out = {name: benchlib.ticks(benchlib.tree([root])) / TICKS
+               for name, root in self.roots.items()}
+        out.update({name: sum(benchlib.thread_ticks(pid, prefixes) for pid in pids) / TICKS
+                    for name, (pids, prefixes) in self.threads.items()})
+        return out
 
 
 class Busy:
@@ -98,6 +112,11 @@ class Busy:
         total = max(t1 - self.t0, 1)
         return {"busy_percent": round(100 * (1 - (i1 - self.i0) / total), 1),
                 "load_average": os.getloadavg()[0]}
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 
 
 def cpu_per_event(before: dict[str, float], after: dict[str, float], events: int,
@@ -165,10 +184,17 @@ class System:
 
     def cpu_meter(self) -> CpuMeter:
         roots = {p.name: p.pid for p in self.procs}
+        threads = {}
         if self.infra is not None:
             roots.update({p.name: p.pid for p in self.infra.procs if p.name != "redis-replica"})
             roots["postgres"] = self.infra.pg_proc.pid
-        return CpuMeter(roots)
+            # The outbox relay: its own thread and librdkafka's (the producer's compression and
+            # sends), in whichever of count-write-service and count-management-service holds
+            # the relay's lease (both run one; one leads). Part of that process's figure too.
+            relays = [p.pid for p in self.procs if p.name in ("count-write-service", "count-management-service")]
+            threads["relay (leader, in count-write-service or count-management-service)"] = (
+                relays, ("outbox-relay", "rdk:"))
+        return CpuMeter(roots, threads)
 
     def stop(self) -> None:
         for p in reversed(self.procs):
@@ -243,6 +269,114 @@ def wait_visible(system: System, expected: dict[str, int], timeout: float = 600)
             time.sleep(0.02)
     finally:
         conn.close()
+
+
+# ----------------------------------------------------------------------------- storage
+
+HISTORY_TABLES = ("history_minute", "history_hour", "history_hour_minutes", "history_event",
+                  "history_import")
+
+
+def psql(system: System, sql: str) -> str:
+    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(system.infra.pg_port), "-U", "postgres",
+                        "-d", "countinfo", "-AtXq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       check=True, stdout=subprocess.PIPE, text=True)
+    return r.stdout.strip()
+
+
+def table_sizes(system: System, tables: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Per table: (rows, bytes of the table with its indexes and TOAST)."""
+    psql(system, "CHECKPOINT")  # so the sizes are of the files as they settle
+    out = {}
+    for t in tables:
+        rows, size = psql(system, f"SELECT count(*), pg_total_relation_size('{t}') FROM {t}").split("|")
+        out[t] = (int(rows), int(size))
+    return out
+
+
+def per_row(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, float]:
+    """Bytes per added row of each table that gained rows."""
+    return {t: round((after[t][1] - before[t][1]) / (after[t][0] - before[t][0]), 1)
+            for t in after if after[t][0] > before[t][0]}
+
+
+def redis_used_memory(system: System) -> int:
+    info = support.redis_command(system.infra.redis_port, "INFO", "memory").decode()
+    return int(re.search(r"^used_memory:(\d+)", info, re.M).group(1))
+
+
+def kafka_log_bytes(system: System) -> int:
+    """Bytes of the topic's log segments on the broker's disk (lz4 batches as produced)."""
+    return sum(f.stat().st_size for f in (system.infra.root / "kafka" / "data").glob("count-updates-*/*.log"))
+
+
+def wait_outbox_empty(system: System, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while system.gauge(system.write_port, "outbox_backlog") > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the outbox did not empty")
+        time.sleep(0.1)
+
+
+def footprint(system: System, counters: int, minutes: int) -> dict:
+    """Storage per counter and per rollup row (services mode). Counters: Redis `used_memory`
+    and the size of PostgreSQL's count_info before and after creating `counters` counters
+    through the management API (8 clients; a 30-character description each). Rollup rows: 50
+    of them get a point in each of `minutes` past minutes through the history import, which
+    writes the same rollup rows as events do; bytes per row of each table from its size
+    (pg_total_relation_size) and row count before and after."""
+    description = "requests served by one service"
+    ids = [f"fp-{i:07d}" for i in range(counters)]
+    wait_outbox_empty(system)
+    mem0 = redis_used_memory(system)
+    pg0 = table_sizes(system, ("count_info",))
+    lock = threading.Lock()
+    todo = list(ids)
+
+    def create() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", system.admin_port, timeout=30)
+        try:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    i = todo.pop()
+                r = system.request(system.admin_port, "POST", "/management/api/v1/counts",
+                                   {"id": i, "description": description}, conn=conn)
+                if r.status != 201:
+                    raise RuntimeError(r.describe())
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if todo:
+        raise RuntimeError("not every counter was created")
+    wait_outbox_empty(system)  # the count_created events are relayed and trimmed
+    mem1 = redis_used_memory(system)
+    pg1 = table_sizes(system, ("count_info",))
+    # Rollup rows: one point per minute, per counter, ending an hour ago.
+    hist0 = table_sizes(system, HISTORY_TABLES)
+    end = (int(time.time()) // 3600 - 1) * 3600 * 1000
+    rows = [f"{c},{datetime.fromtimestamp((end - m * 60_000) / 1000, timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')},{m}"
+            for c in ids[:50] for m in range(minutes)]
+    for k in range(0, len(rows), 40_000):
+        body = ("countId,timestamp,value\n" + "\n".join(rows[k:k + 40_000]) + "\n").encode()
+        r = support.http_request(system.analysis_port, "POST", "/analysis/api/v1/history:import",
+                                 body=body, headers={"Authorization": f"Bearer {system.keys.admin}",
+                                                     "Content-Type": "text/csv"})
+        if r.status != 200:
+            raise RuntimeError(r.describe())
+    hist1 = table_sizes(system, HISTORY_TABLES)
+    return {"counters": counters, "description_chars": len(description),
+            "redis_bytes_per_counter": round((mem1 - mem0) / counters, 1),
+            "count_info_bytes_per_counter": per_row(pg0, pg1).get("count_info"),
+            "import_points": len(rows),
+            "rollup_bytes_per_row": {t: v for t, v in per_row(hist0, hist1).items()
+                                     if t != "history_event"}}
 
 
 # ----------------------------------------------------------------------------- load
@@ -434,6 +568,11 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
     system = System(mode, root / mode)
     try:
         ids, expected = warm(system, args)
+        storage = None
+        if mode == "services" and args.footprint_counters > 0:
+            print(f"== {mode}: storage per counter and per rollup row", file=sys.stderr, flush=True)
+            storage = footprint(system, args.footprint_counters, args.footprint_minutes)
+            events0, kafka0 = table_sizes(system, ("history_event",)), kafka_log_bytes(system)
         print(f"== {mode}: warm, sending {args.events} events", file=sys.stderr, flush=True)
         bodies = make_batches(ids, args.events, args.batch, expected)
         meter = system.cpu_meter()
@@ -443,6 +582,10 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
         start, written = send_batches(system, bodies, args.clients)
         visible = wait_visible(system, expected)
         cpu1 = meter.sample()
+        if storage is not None:  # what the burst's events left on the broker and in PostgreSQL
+            storage["kafka_bytes_per_event"] = round((kafka_log_bytes(system) - kafka0) / args.events, 1)
+            storage["history_event_bytes_per_event"] = per_row(
+                events0, table_sizes(system, ("history_event",))).get("history_event")
         result = {
             "mode": mode,
             "events": args.events,
@@ -460,6 +603,8 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
             "idle_cpu_percent": {k: round(v * 100, 1) for k, v in system.idle.items()},
             "machine": busy.stop(),
         }
+        if storage is not None:
+            result["storage"] = storage
         print(f"== {mode}: burst {json.dumps(result)}", file=sys.stderr, flush=True)
         if args.sustain > 0:
             rate = args.rate or result["written_per_second"]
@@ -468,6 +613,9 @@ def run_mode(mode: str, args: argparse.Namespace, root: Path) -> dict:
             result["sustained"] = paced(system, ids, rate, args.sustain, args, expected)
             print(f"== {mode}: sustained {json.dumps({k: v for k, v in result['sustained'].items() if k != 'backlog_series'})}",
                   file=sys.stderr, flush=True)
+        # Memory of each process after the load (VmRSS; PostgreSQL's is its shared buffers and
+        # backends, not one process's, so it is left out).
+        result["rss_kib"] = {name: rss_kib(pid) for name, pid in meter.roots.items() if name != "postgres"}
         latencies = latency_samples(system, ids[0], args.samples)
         result["latency_ms"] = {
             "samples": len(latencies),
@@ -510,7 +658,9 @@ def run_replicas(args: argparse.Namespace, root: Path, rate: float) -> dict:
         handled0 = {n: system.gauge(port, "consumer_events_handled") for n, (_, port) in enumerate(system.analysis)}
         meter = system.cpu_meter()
         cpu0 = meter.sample()
+        t0 = time.monotonic()
         victim_proc, victim_port = system.analysis[-1]
+        kill = not args.no_kill
         handled_victim = [0.0]
         cpu_victim = [0.0]
 
@@ -521,20 +671,27 @@ def run_replicas(args: argparse.Namespace, root: Path, rate: float) -> dict:
             victim_proc.signal(signal.SIGKILL)
             print("== replicas: SIGKILL to one replica", file=sys.stderr, flush=True)
 
-        shared = paced(system, ids, rate, seconds, args, expected, during=kill_half_way)
+        shared = paced(system, ids, rate, seconds, args, expected,
+                       during=kill_half_way if kill else None)
         cpu1 = meter.sample()
+        t1 = time.monotonic()
         per_replica = []
         for n, (proc, port) in enumerate(system.analysis):
-            if proc is victim_proc:
+            if kill and proc is victim_proc:
                 handled, cpu = handled_victim[0], cpu_victim[0]
             else:
                 handled = system.gauge(port, "consumer_events_handled") - handled0[n]
                 cpu = cpu1[proc.name] - cpu0[proc.name]
             per_replica.append({"replica": proc.name, "events_handled": handled,
                                 "cpu_us_per_event": round(cpu / handled * 1e6, 2) if handled else None,
-                                "killed": proc is victim_proc})
+                                "cpu_seconds": round(cpu, 3), "killed": kill and proc is victim_proc})
         drift = minute_exact(system, ids)
-        return {"rate": rate, "seconds": seconds,
+        return {"rate": rate, "seconds": seconds, "killed": kill,
+                # The replicas' CPU over the shared phase (from before its first write until
+                # every event was visible), in cores: what bench/capacity.py predicts.
+                "replicas_cores": round(sum(r["cpu_seconds"] for r in per_replica) / (t1 - t0), 4),
+                "replicas_phase_seconds": round(t1 - t0, 2),
+                "cores_per_process": {k: round((cpu1[k] - cpu0[k]) / (t1 - t0), 4) for k in cpu0},
                 "one_replica_cpu_us_per_event": single["cpu_us_per_event"]["count-analysis-service-0"],
                 "one_replica": {k: v for k, v in single.items() if k != "backlog_series"},
                 "replicas": per_replica,
@@ -542,6 +699,41 @@ def run_replicas(args: argparse.Namespace, root: Path, rate: float) -> dict:
                 "history_exact": not drift, "drift": drift[:5]}
     finally:
         system.stop()
+
+
+def source() -> str:
+    r = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty", "--abbrev=12"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    branch = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--abbrev-ref", "HEAD"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return f"{branch.stdout.strip() or '?'} {r.stdout.strip() or 'unknown'} (release build)"
+
+
+def costs(results: list[dict], replicas: dict | None, args: argparse.Namespace) -> dict | None:
+    """The services run's costs per event, machine-readable, for bench/capacity.py (format in
+    docs/SCALING.md): CPU µs per event of each process net of what it uses at rest — from the
+    sustained run when there was one (a steady state), else the burst —, what each uses at
+    rest (cores), and the storage figures."""
+    r = next((x for x in results if x["mode"] == "services"), None)
+    if r is None:
+        return None
+    phase = r.get("sustained")
+    out = {"kind": "pipeline", "produced_by": "bench/pipeline.py",
+           "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "source": source(),
+           "counters": args.counters, "batch": args.batch,
+           "phase": "sustained" if phase else "burst",
+           "events": phase["events"] if phase else r["events"],
+           "events_per_second": round(phase["accepted_per_second"] if phase else r["written_per_second"], 1),
+           "cpu_us_per_event": (phase or r)["cpu_us_per_event_net"],
+           "cpu_us_per_event_gross": (phase or r)["cpu_us_per_event"],
+           "idle_cores": {k: round(v / 100, 4) for k, v in r["idle_cpu_percent"].items()},
+           "machine": {**(phase or r)["machine"], "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg())},
+           "storage": r.get("storage"), "rss_kib": r.get("rss_kib")}
+    if replicas:
+        out["replicas"] = {k: replicas[k] for k in ("rate", "seconds", "killed", "replicas_cores",
+                                                    "replicas_phase_seconds", "one_replica_cpu_us_per_event",
+                                                    "replicas", "cores_per_process")}
+    return out
 
 
 def main() -> int:
@@ -556,7 +748,16 @@ def main() -> int:
     p.add_argument("--rate", type=float, help="events/s of the paced runs (default: the burst's)")
     p.add_argument("--replicas", type=int, default=3, help="analysis replicas of the scale-out run; 0: none")
     p.add_argument("--replica-seconds", type=float, default=60, help="seconds per replica phase")
+    p.add_argument("--no-kill", action="store_true",
+                   help="the scale-out run kills no replica (a steady state to compare with a prediction)")
+    p.add_argument("--footprint-counters", type=int, default=5000,
+                   help="services: counters created to measure Redis and PostgreSQL bytes per counter; 0: none")
+    p.add_argument("--footprint-minutes", type=int, default=2000,
+                   help="minutes of imported history per counter (50 counters) to measure bytes per rollup row")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--costs", default=str(ROOT / "bench" / "results" / "pipeline.json"),
+                   help="where the services run's costs per event go, for bench/capacity.py "
+                        "(default bench/results/pipeline.json; '' for nowhere)")
     args = p.parse_args()
     if not 1 <= args.counters <= 50 or not 1 <= args.batch <= 1000:
         p.error("--counters must be 1..50 and --batch 1..1000")
@@ -617,6 +818,15 @@ def main() -> int:
                   f"{' (SIGKILLed half-way)' if r['killed'] else ''}")
         print(f"  drain after the kill run {replicas['shared']['drain_seconds']:.2f} s; history exact "
               f"(sum of minute deltas = value, every counter): {replicas['history_exact']} {replicas['drift']}")
+    record = costs(results, replicas, args) if args.costs else None
+    if record is not None:
+        path = Path(args.costs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"\nwrote the costs per event into {path}", file=sys.stderr)
+    if replicas:
+        print(f"  the replicas' CPU over the shared phase: {replicas['replicas_cores']:.3f} cores "
+              f"({replicas['replicas_phase_seconds']:.1f} s)")
     if args.json:
         if replicas:
             results[0]["replicas"] = replicas  # the services mode's scale-out run

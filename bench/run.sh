@@ -13,6 +13,9 @@
 #   bench/run.sh --profile       also `perf record -g` count-write-service during one more
 #                                increment peak (after the measured ones, which it does not disturb)
 #
+# Every run also writes its CPU cost per request of each process to bench/results/requests.json
+# (read by bench/capacity.py, docs/SCALING.md).
+#
 # Everything runs on free loopback ports inside a temporary directory and is stopped by PID at
 # the end. Exits non-zero when a step fails; a missed target is reported, not a failure.
 set -euo pipefail
@@ -33,7 +36,7 @@ for arg in "$@"; do
     --quick) PEAK_SECONDS=3 RATE_SECONDS=5 READY_REPEATS=2 DOCS="" ;;
     --requests-only) END_TO_END="" DOCS="" ;;
     --profile) PROFILE=1 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option: $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -82,7 +85,12 @@ done
 
 # ---------------------------------------------------------------------------- 2. build
 step "building release binaries (scripts/build.sh release)"
-scripts/build.sh release >&2
+if [ -n "$END_TO_END" ]; then
+  scripts/build.sh release >&2   # everything: the C++ benchmarks and the end-to-end ones too
+else                             # the request-level scenarios need only these four
+  scripts/build.sh release --target count-write-service count-read-service \
+    count-management-service count-system >&2
+fi
 WRITE_BIN=$ROOT/build/release/count-write-service/count-write-service
 READ_BIN=$ROOT/build/release/count-read-service/count-read-service
 MGMT_BIN=$ROOT/build/release/count-management-service/count-management-service
@@ -351,11 +359,19 @@ measure() {  # measure KEY METHOD URL [BODY]
   # shows as fewer script calls than requests).
   [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-0.txt"
   s0=$(cpu_ticks $spids); r0=$(cpu_ticks $rpids); k0=$(cpu_ticks $kpids); p0=$(cpu_ticks $REDIS_PID)
+  # The outbox relay: its named thread and librdkafka's threads (the producer), in whichever of
+  # the write and management services holds the relay's lease (both run one; one leads).
+  relay_ticks() {
+    [ "$key" = write_increment ] || { echo 0; return; }
+    echo $(( $(lib thread-ticks "${PID_OF[count-write-service]}" outbox-relay rdk:) +
+             $(lib thread-ticks "${PID_OF[count-management-service]}" outbox-relay rdk:) ))
+  }
+  l0=$(relay_ticks)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
     >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
   [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-1.txt"
-  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"redis_primary_ticks\": $(($(cpu_ticks $REDIS_PID) - p0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
+  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"redis_primary_ticks\": $(($(cpu_ticks $REDIS_PID) - p0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"relay_ticks\": $(($(relay_ticks) - l0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
   if [ "$key" = nginx ]; then
     note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
@@ -535,4 +551,6 @@ cat >"$R/info.json" <<EOF
  "source": "working tree at $source_rev (release build, scripts/build.sh release)"}
 EOF
 step "results"
-if [ -n "$DOCS" ]; then lib report "$R" --docs "$ROOT/$DOCS"; else lib report "$R"; fi
+# bench/results/requests.json: the costs per operation of this run, read by bench/capacity.py.
+COSTS=(--costs "$ROOT/bench/results/requests.json")
+if [ -n "$DOCS" ]; then lib report "$R" --docs "$ROOT/$DOCS" "${COSTS[@]}"; else lib report "$R" "${COSTS[@]}"; fi

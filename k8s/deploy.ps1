@@ -89,6 +89,10 @@ try {
     return
   }
   Write-Host "--- 6. services"; Apply-And-Wait "api"
+  # components/monitoring (needs the Prometheus Operator's CRDs), when the overlay has it.
+  if (Select-String -Path $rendered -Pattern "app.kubernetes.io/component: monitoring" -Quiet) {
+    Write-Host "--- 6b. monitoring"; Apply "monitoring"
+  }
   if ($WithIngress -or $WithGateway) { Write-Host "--- 7. public routes"; Apply "ingress,gateway" }
   Write-Host "=== deployed ==="
   Invoke-Kubectl -n $Ns get pods

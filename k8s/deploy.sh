@@ -128,6 +128,13 @@ fi
 echo "--- 6. services"
 apply_and_wait api
 
+# components/monitoring: the ServiceMonitor, PrometheusRule and Grafana dashboard (the
+# Prometheus Operator's CRDs must be installed).
+if grep -q 'app.kubernetes.io/component: monitoring' "${rendered}"; then
+  echo "--- 6b. monitoring"
+  apply monitoring
+fi
+
 if $with_ingress || $with_gateway; then
   echo "--- 7. public routes"
   apply "ingress,gateway"

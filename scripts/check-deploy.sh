@@ -2,13 +2,17 @@
 # Proves the deploy artifacts without a cluster (issue 6's CI):
 #   1. renders k8s/ and every overlay (Kustomize), lints and renders the Helm chart over a
 #      matrix of values (helm lint --strict, helm template);
-#   2. validates every rendering against the schemas of a pinned Kubernetes version and of
-#      the Gateway API (kubeconform -strict, offline);
+#   2. validates every rendering against the schemas of a pinned Kubernetes version, of
+#      the Gateway API and of the Prometheus Operator (ServiceMonitor, PrometheusRule)
+#      (kubeconform -strict, offline); the alerts (promtool check rules, and promtool test
+#      rules on helm/count-system/monitoring/alerts-test.yaml); the Grafana dashboard against
+#      Grafana's dashboard model (npm @grafana/schema, made a JSON schema);
 #   3. applies the policy checks (kube-score; each exception justified below);
 #   4. shellcheck on every shell script;
 #   5. runs the database init script twice on a real PostgreSQL (it must be idempotent);
 #   6. the agreement test (scripts/deploy_agreement.py): Kustomize, Helm, Dockerfiles and
-#      the binaries agree on images, ports, probes, environment names and resources; and
+#      the binaries agree on images, ports, probes, environment names and resources, and
+#      every metric the alerts and the Grafana dashboard use is one a binary exports; and
 #      its self-test: a port, probe path or environment name of a dashboard service changed
 #      on one side only must make it fail;
 #   7. every rendering applied with --dry-run=server to a real kube-apiserver, and
@@ -32,6 +36,14 @@ KUSTOMIZE=sigs.k8s.io/kustomize/kustomize/v5@v5.7.1
 HELM=helm.sh/helm/v3/cmd/helm@v3.19.0
 KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
 KUBE_SCORE=github.com/zegl/kube-score/cmd/kube-score@v1.20.0
+PROMTOOL=github.com/prometheus/prometheus/cmd/promtool@v0.316.0
+# The module whose example/prometheus-operator-crd/ holds the Operator's CRDs.
+PROMETHEUS_OPERATOR=github.com/prometheus-operator/prometheus-operator@v0.85.0
+# PyPI: parses the PromQL of the alerts and the dashboard (scripts/deploy_agreement.py).
+PROMQL_PARSER=promql-parser==0.11.0
+# npm: Grafana's dashboard model (TypeScript types), made a JSON schema and validated with
+# (scripts/grafana_dashboard_schema.mjs).
+GRAFANA_NPM=(@grafana/schema@13.2.3 ts-json-schema-generator@2.4.0 ajv@8.20.0)
 
 tools="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}"
 python=/usr/bin/python3
@@ -44,6 +56,8 @@ missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 $python -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 command -v unshare >/dev/null || missing+=(util-linux)
+$python -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
+{ command -v node && command -v npm; } >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
@@ -52,15 +66,17 @@ fi
 # shellcheck source=scripts/lib/go-toolchain.sh
 GO_TOOLCHAIN_DIR="${tools}" source scripts/lib/go-toolchain.sh
 
-# go_tool MODULE@VERSION: prints the path of the installed binary, building it if needed.
+# go_tool MODULE@VERSION [FLAG...]: prints the path of the installed binary, building it
+# (with the go install flags given) if needed.
 go_tool() {
   local module="${1%@*}" version="${1#*@}" name dir
+  shift
   name="$(basename "${module}")"
   case "$name" in v[0-9]*) name="$(basename "$(dirname "${module}")")" ;; esac
   dir="${tools}/${name}-${version}"
   if [ ! -x "${dir}/${name}" ]; then
     echo "installing ${name} ${version} (go install, once)" >&2
-    GOBIN="${dir}" GOFLAGS=-mod=mod nice -n 15 go install "${module}@${version}" >&2
+    GOBIN="${dir}" GOFLAGS=-mod=mod nice -n 15 go install "$@" "${module}@${version}" >&2
   fi
   echo "${dir}/${name}"
 }
@@ -68,17 +84,40 @@ kustomize="$(go_tool "$KUSTOMIZE")"
 helm="$(go_tool "$HELM")"
 kubeconform="$(go_tool "$KUBECONFORM")"
 kube_score="$(go_tool "$KUBE_SCORE")"
+# Without the service discovery plugins (cloud SDKs): rule checks and tests need none.
+promtool="$(go_tool "$PROMTOOL" -tags remove_all_sd)"
+# A virtual environment of its own for the PyPI package (with Debian's python3-yaml).
+venv="${tools}/python-${PROMQL_PARSER/==/-}"
+if ! "${venv}/bin/python" -c 'import promql_parser' 2>/dev/null; then
+  echo "installing ${PROMQL_PARSER} (pip, once)" >&2
+  rm -rf "${venv}"
+  $python -m venv --system-site-packages "${venv}"
+  "${venv}/bin/pip" install -q "${PROMQL_PARSER}" >&2
+fi
+grafana_tools="${tools}/grafana-schema-${GRAFANA_NPM[0]##*@}"
+if [ ! -f "${grafana_tools}/.complete" ]; then
+  echo "installing ${GRAFANA_NPM[*]} (npm, once)" >&2
+  rm -rf "${grafana_tools}"
+  mkdir -p "${grafana_tools}"
+  echo '{"private": true}' >"${grafana_tools}/package.json"
+  (cd "${grafana_tools}" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error "${GRAFANA_NPM[@]}" >&2)
+  touch "${grafana_tools}/.complete"
+fi
 
-schemas="${tools}/schemas-k8s-${K8S_VERSION}-gateway-${GATEWAY_API_VERSION}"
+module_dir() { (cd "${tools}" && GOFLAGS=-mod=mod go mod download -json "$1" | $python -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); }
+# The Operator's CRDs: the schemas below, and scripts/e2e-kubernetes.sh applies them.
+prometheus_crds="$(module_dir "${PROMETHEUS_OPERATOR}")/example/prometheus-operator-crd"
+export PROMETHEUS_CRDS="${prometheus_crds}/monitoring.coreos.com_servicemonitors.yaml ${prometheus_crds}/monitoring.coreos.com_prometheusrules.yaml"
+schemas="${tools}/schemas-k8s-${K8S_VERSION}-gateway-${GATEWAY_API_VERSION}-prometheus-operator-${PROMETHEUS_OPERATOR#*@}"
 if [ ! -f "${schemas}/.complete" ]; then
-  echo "generating schemas: Kubernetes ${K8S_VERSION}, Gateway API ${GATEWAY_API_VERSION} (once)"
-  module_dir() { (cd "${tools}" && GOFLAGS=-mod=mod go mod download -json "$1" | $python -c 'import json,sys; print(json.load(sys.stdin)["Dir"])'); }
+  echo "generating schemas: Kubernetes ${K8S_VERSION}, Gateway API ${GATEWAY_API_VERSION}, Prometheus Operator ${PROMETHEUS_OPERATOR#*@} (once)"
   k8s_dir="$(module_dir "k8s.io/kubernetes@v${K8S_VERSION}")"
   gw_dir="$(module_dir "sigs.k8s.io/gateway-api@${GATEWAY_API_VERSION}")"
   rm -rf "${schemas}"
+  # shellcheck disable=SC2086  # two paths
   $python scripts/k8s_schemas.py "${k8s_dir}/api/openapi-spec/swagger.json" \
     "${gw_dir}/config/crd/standard/gateway.networking.k8s.io_gateways.yaml" \
-    "${gw_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" "${schemas}"
+    "${gw_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" ${PROMETHEUS_CRDS} "${schemas}"
   touch "${schemas}/.complete"
 fi
 
@@ -92,6 +131,14 @@ for overlay in overlays/*/; do
   name="$(basename "${overlay}")"
   "${kustomize}" build "${overlay}" >"${out}/kustomize-${name}.yaml"
 done
+# components/monitoring on top of prod (an overlay of the check's own: Kustomize wants
+# relative paths).
+mkdir "${out}/monitoring"
+rel="$(realpath --relative-to="${out}/monitoring" .)"
+printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+  'resources:' "  - ${rel}/overlays/prod" 'components:' "  - ${rel}/components/monitoring" \
+  >"${out}/monitoring/kustomization.yaml"
+"${kustomize}" build "${out}/monitoring" >"${out}/kustomize-monitoring.yaml"
 echo "== render: Helm (lint --strict and template, every values file)"
 chart=helm/count-system
 for values in default "${chart}"/ci/values-*.yaml; do
@@ -117,9 +164,22 @@ done >"${out}/secrets.yaml"
 for f in "${out}"/*.yaml; do echo "   $(basename "$f")"; done
 
 # ---- 2. schemas
-echo "== kubeconform -strict, Kubernetes ${K8S_VERSION} + Gateway API ${GATEWAY_API_VERSION}"
+echo "== kubeconform -strict, Kubernetes ${K8S_VERSION} + Gateway API ${GATEWAY_API_VERSION} + Prometheus Operator ${PROMETHEUS_OPERATOR#*@}"
 "${kubeconform}" -strict -summary -kubernetes-version "${K8S_VERSION}" \
   -schema-location "${schemas}/{{ .ResourceKind }}{{ .KindSuffix }}.json" "${out}"/*.yaml
+for f in "${out}"/kustomize-monitoring.yaml "${out}"/helm-full.yaml; do
+  for kind in ServiceMonitor PrometheusRule; do
+    grep -q "^kind: ${kind}\$" "$f" || { echo "$(basename "$f") has no ${kind} to validate"; exit 1; }
+  done
+done
+echo "== alerts: promtool check rules, promtool test rules (helm/count-system/monitoring/alerts-test.yaml)"
+$python -c 'import sys, yaml; print(yaml.safe_dump(yaml.safe_load(open(sys.argv[1]))["spec"]))' \
+  helm/count-system/monitoring/prometheusrule.yaml >"${out}/rules.yml"
+cp helm/count-system/monitoring/alerts-test.yaml "${out}/alerts-test.yml"
+"${promtool}" check rules "${out}/rules.yml"
+"${promtool}" test rules "${out}/alerts-test.yml"
+echo "== Grafana dashboard: Grafana's dashboard model (@grafana/schema ${GRAFANA_NPM[0]##*@}), as a JSON schema"
+node scripts/grafana_dashboard_schema.mjs "${grafana_tools}" helm/count-system/monitoring/dashboard.json
 
 # ---- 3. policy
 # One exception for everything, justified: images are immutable per release (the tag is
@@ -143,7 +203,7 @@ done
 
 # ---- 4. shell scripts
 echo "== shellcheck"
-shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh
+shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh infra/*/*.sh infra/kafka/bin/*
 
 # ---- 5. the database init script, twice, on a real PostgreSQL
 pg_bin=""
@@ -178,9 +238,9 @@ for s in "${services[@]}"; do
   fi
 done
 echo "== agreement: Kustomize, Helm, Dockerfiles, binaries"
-$python scripts/deploy_agreement.py "${out}" "${bin_dir}"
+"${venv}/bin/python" scripts/deploy_agreement.py "${out}" "${bin_dir}"
 echo "== agreement self-test: one-sided changes are caught"
-$python scripts/deploy_agreement.py --self-test "${out}" "${bin_dir}"
+"${venv}/bin/python" scripts/deploy_agreement.py --self-test "${out}" "${bin_dir}"
 
 # ---- 7. a real API server
 echo "== server-side: a real kube-apiserver (scripts/e2e-kubernetes.sh --server-side)"

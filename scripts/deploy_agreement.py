@@ -29,13 +29,23 @@ It checks that
      every namespaced object in the namespace count-system; every pod under a
      ServiceAccount of its own that the same rendering creates (a Helm hook's before its
      Job); and the chart creates nothing that `k8s/deploy.sh --infrastructure` applied
-     (Helm cannot import objects it does not own).
-Exits 1 naming every disagreement.
+     (Helm cannot import objects it does not own);
+  5. monitoring (kustomize-monitoring, i.e. prod with components/monitoring, against
+     helm-full): both render the same ServiceMonitor, PrometheusRule and Grafana dashboard;
+     the ServiceMonitor selects exactly the six Services by a port they have; each
+     service's NetworkPolicy lets Prometheus in; every metric a PromQL expression of the
+     alerts or of the dashboard names (parsed with promql-parser) is one the binaries export
+     on /metrics (read in step 2); the dashboard is well formed (schemaVersion, unique
+     panel ids, every panel and target on the ${datasource} variable, every target a
+     refId and an expression); and every alert's runbook_url names a section of
+     docs/OPERATIONS.md.
+Exits 1 naming every disagreement. The metric names the binaries exported are written to
+RENDER_DIR/metrics-exported.json, where --self-test reads them.
 
 --self-test proves that the test fails when one side changes: it changes a port, a probe
 path, an environment name (of a dashboard service) on one side only — one renderer, both
-renderers but not the binary, the Dockerfile, compose.yaml — and expects that very
-disagreement each time.
+renderers but not the binary, the Dockerfile, compose.yaml — or an alert's or the
+dashboard's metric, and expects that very disagreement each time.
 """
 from __future__ import annotations
 
@@ -53,6 +63,11 @@ import time
 from pathlib import Path
 
 import yaml
+
+try:  # the PromQL parser (PyPI promql-parser), installed by scripts/check-deploy.sh
+    import promql_parser
+except ImportError:
+    promql_parser = None
 
 ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
@@ -75,7 +90,14 @@ INFRA_COMPONENTS = {"namespace", "config", "storage", "database", "cache", "mess
 DEPLOY_SECRETS = {"postgresql-secret", "count-api-keys", "dashboard-stream-token"}
 # The services' settings: app-config in k8s/, services-config in the chart.
 CONFIG_NAMES = ("app-config", "services-config")
+# The monitoring renderings compared (prod + components/monitoring, the chart's values-full).
+MONITORING_PAIR = ("kustomize-monitoring", "helm-full")
+PROMETHEUS_NAMESPACE = "monitoring"
+# Series Prometheus makes itself for every target.
+SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 errors: list[str] = []
+# Metric names each binary exports on /metrics (step 2), by service.
+exported: dict[str, set[str]] = {}
 
 
 def fail(message: str) -> None:
@@ -405,6 +427,11 @@ def run_binary(service: str, binary: Path, env: dict[str, str], dep: dict, log: 
             status = int(r.stdout.split()[0]) if r.returncode == 0 and r.stdout else -1
             if status not in ok:
                 fail(f"{service}: {which} GET {path} answered {status}, want {sorted(ok)}")
+        r = subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, __file__, "--get",
+                            str(port), "/metrics"], capture_output=True, text=True, timeout=30)
+        exported[service] = metric_names(r.stdout.partition("\n")[2])
+        if not r.stdout.startswith("200") or "service_ready" not in exported[service]:
+            fail(f"{service}: GET /metrics answered {r.stdout[:200]!r} {r.stderr[-500:]}")
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -462,6 +489,139 @@ def check_binaries(render: str, docs: list[dict], bin_dir: Path, tmp: Path,
         fail(f"init Job migrates {migrated}, want {MIGRATIONS}")
 
 
+# ---- 5. monitoring
+
+def metric_names(text: str) -> set[str]:
+    """The series names a /metrics page offers: each family of `# TYPE`, a histogram's three."""
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split()[:4]
+            names |= {name + s for s in ("_bucket", "_sum", "_count")} if kind == "histogram" else {name}
+    return names
+
+
+def promql_metrics(expr: str) -> set[str]:
+    """Metric names in a PromQL expression; Grafana's variables are put in as values first."""
+    expr = re.sub(r"\$__(rate_)?interval", "5m", expr)
+    names, todo = set(), [promql_parser.parse(expr)]
+    while todo:
+        node = todo.pop()
+        if type(node).__name__ == "VectorSelector":
+            names.add(node.name)
+        for attr in ("lhs", "rhs", "expr", "args", "param", "vector_selector"):
+            child = getattr(node, attr, None)
+            todo += [c for c in (child if isinstance(child, list) else [child])
+                     if c is not None and not isinstance(c, (str, int, float))]
+    return names
+
+
+def dashboard_exprs(name: str, dash: dict) -> list[str]:
+    """The dashboard's PromQL, after checking its shape."""
+    exprs = []
+    if not isinstance(dash.get("schemaVersion"), int) or not dash.get("uid") or not dash.get("title"):
+        fail(f"{name}: the dashboard lacks schemaVersion, uid or title")
+    ds = {"type": "prometheus", "uid": "${datasource}"}
+    if not any(v.get("type") == "datasource" and v.get("name") == "datasource"
+               for v in dash.get("templating", {}).get("list", [])):
+        fail(f"{name}: the dashboard has no datasource variable")
+    ids = [p.get("id") for p in dash.get("panels", [])]
+    if not ids or len(set(ids)) != len(ids):
+        fail(f"{name}: the dashboard's panel ids are missing or repeated: {ids}")
+    for p in dash.get("panels", []):
+        title = p.get("title")
+        if p.get("datasource") != ds or not p.get("targets") or not p.get("gridPos"):
+            fail(f"{name}: panel {title!r} is not on the ${{datasource}} variable, or has no targets or place")
+        for t in p.get("targets", []):
+            if t.get("datasource") != ds or not t.get("refId") or not t.get("expr"):
+                fail(f"{name}: panel {title!r}: a target without the datasource variable, refId or expr")
+            exprs.append(t.get("expr", ""))
+    for v in dash.get("templating", {}).get("list", []):
+        if v.get("type") == "query":
+            m = re.fullmatch(r"label_values\((.*), *\w+\)", v["query"]["query"])
+            if not m:
+                fail(f"{name}: variable {v['name']}: not label_values(selector, label)")
+            else:
+                exprs.append(m.group(1))
+    return exprs
+
+
+def check_monitoring(renders: dict[str, list[dict]]) -> None:
+    kname, hname = MONITORING_PAIR
+    print(f"== monitoring: Kustomize {kname.split('-', 1)[1]} vs Helm {hname.split('-', 1)[1]}, "
+          f"metrics vs binaries")
+    if promql_parser is None:
+        fail("monitoring: the Python module promql_parser (PyPI promql-parser) is missing; "
+             "scripts/check-deploy.sh installs it")
+        return
+    known = set().union(*exported.values()) | SCRAPE_SERIES if exported else set()
+    services = set(api_deployments(renders[kname]))
+    if set(exported) != services:
+        fail(f"monitoring: no /metrics read from {sorted(services - set(exported))}")
+    objects = {}
+    for name in MONITORING_PAIR:
+        docs = renders[name]
+        by_kind = {d["kind"]: d for d in docs if d["kind"] in ("ServiceMonitor", "PrometheusRule")}
+        cms = [d for d in docs if d["kind"] == "ConfigMap"
+               and d["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+        if set(by_kind) != {"ServiceMonitor", "PrometheusRule"} or len(cms) != 1:
+            fail(f"{name}: want a ServiceMonitor, a PrometheusRule and one ConfigMap labelled "
+                 f"grafana_dashboard: \"1\"; has {sorted(by_kind)} and {len(cms)}")
+            return
+        (dash_file, dash_text), = cms[0]["data"].items()
+        objects[name] = (by_kind["ServiceMonitor"], by_kind["PrometheusRule"], dash_text)
+        sm = by_kind["ServiceMonitor"]["spec"]
+        want = sm["selector"]["matchLabels"].items()
+        picked = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"
+                  and want <= d["metadata"].get("labels", {}).items()}
+        if set(picked) != services:
+            fail(f"{name}: the ServiceMonitor selects {sorted(picked)}, not the services {sorted(services)}")
+        for svc, d in picked.items():
+            ports = {p.get("name") for p in d["spec"]["ports"]}
+            for e in sm["endpoints"]:
+                if e["port"] not in ports:
+                    fail(f"{name}: the ServiceMonitor scrapes port {e['port']!r}, which Service {svc} lacks")
+        policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+        for svc in services:
+            rules = policies.get(svc, {}).get("spec", {}).get("ingress", [])
+            if svc in policies and not any(
+                    f.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                    == PROMETHEUS_NAMESPACE for r in rules for f in r.get("from", [])):
+                fail(f"{name}: the NetworkPolicy of {svc} does not let Prometheus ({PROMETHEUS_NAMESPACE}) in")
+        anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+                   for h in re.findall(r"^#+ (.+)$", (ROOT / "docs/OPERATIONS.md").read_text(), re.M)}
+        exprs = []
+        for group in by_kind["PrometheusRule"]["spec"]["groups"]:
+            for rule in group["rules"]:
+                exprs.append(rule["expr"])
+                url = rule.get("annotations", {}).get("runbook_url", "")
+                if "docs/OPERATIONS.md#" not in url or url.rsplit("#", 1)[1] not in anchors:
+                    fail(f"{name}: alert {rule.get('alert')}: runbook_url {url!r} is no section of docs/OPERATIONS.md")
+        try:
+            exprs += dashboard_exprs(f"{name} {dash_file}", json.loads(dash_text))
+        except json.JSONDecodeError as e:
+            fail(f"{name}: {dash_file} is not JSON: {e}")
+        for expr in exprs:
+            try:
+                unknown = sorted(promql_metrics(expr) - known)
+            except ValueError as e:
+                fail(f"{name}: PromQL does not parse: {expr!r}: {e}")
+                continue
+            if unknown:
+                fail(f"{name}: {expr.strip()[:80]!r} names {unknown}, which no service exports")
+    if len(objects) == 2:
+        (ksm, krule, kdash), (hsm, hrule, hdash) = objects[kname], objects[hname]
+        if ksm["spec"] != hsm["spec"]:
+            fail(f"{kname}/{hname}: the ServiceMonitors differ:\n    {ksm['spec']}\n    {hsm['spec']}")
+        strip = lambda spec: re.sub(r'"runbook_url": "[^"]*(docs/OPERATIONS.md#)', r'"runbook_url": "\1',
+                                    json.dumps(spec, sort_keys=True))
+        if strip(krule["spec"]) != strip(hrule["spec"]):
+            fail(f"{kname}/{hname}: the PrometheusRules differ (beyond the runbook_url prefix)")
+        if kdash != hdash:
+            fail(f"{kname}/{hname}: the Grafana dashboards differ")
+    print(f"  {len(known)} metric names from the binaries; alerts and dashboard checked")
+
+
 def dockerfile_stages(text: str) -> list[str]:
     return re.split(r"(?m)^(?=FROM )", text)[1:]
 
@@ -509,6 +669,12 @@ def check_dockerfiles(docs: list[dict], override: dict[str, str] | None = None) 
 K8S_ONLY_ENV = {"POD_NAME", "SHUTDOWN_TIMEOUT_SECONDS"}
 
 
+def compose_image(service: dict) -> str:
+    """A compose service's image without its tag; `${VAR:-default}` counts as its default."""
+    image = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", service.get("image", ""))
+    return image.rsplit(":", 1)[0] if ":" in image.split("/")[-1] else image
+
+
 def check_compose(docs: list[dict], compose: dict | None = None) -> None:
     print("== compose.yaml vs manifests")
     compose = compose if compose is not None else yaml.safe_load((ROOT / "compose.yaml").read_text())
@@ -536,7 +702,7 @@ def check_compose(docs: list[dict], compose: dict | None = None) -> None:
     job = index(docs)[("Job", "postgresql-init")]
     for m in job["spec"]["template"]["spec"]["containers"]:
         image = m["image"].split(":")[0].split("/")[-1]
-        runs = [n for n, s in services.items() if s.get("image", "").split(":")[0] == image
+        runs = [n for n, s in services.items() if compose_image(s).split("/")[-1] == image
                 and s.get("command") == m.get("args")]
         if not runs:
             fail(f"compose.yaml: nothing runs `{image} {' '.join(m.get('args', []))}` as the init Job does")
@@ -557,6 +723,7 @@ def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: s
     check_compose(renders["kustomize-base"], files.get("compose"))
     for name in binary_renders:  # prod: the Sentinel settings
         check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, tmp, only)
+    check_monitoring(renders)
 
 
 def deployment(docs: list[dict], name: str) -> dict:
@@ -634,10 +801,45 @@ MUTATIONS = [
 ]
 
 
+def edit_monitoring(docs: list[dict], kind: str, change) -> None:
+    """Applies change to the spec (or, for the dashboard ConfigMap, the data) of one object."""
+    d = next(d for d in docs if d["kind"] == kind
+             and (kind != "ConfigMap" or d["metadata"].get("labels", {}).get("grafana_dashboard")))
+    key = "data" if kind == "ConfigMap" else "spec"
+    d[key] = json.loads(change(json.dumps(d[key])))
+
+
+def shut_out_prometheus(docs: list[dict], name: str) -> None:
+    policy = next(d for d in docs if (d["kind"], d["metadata"]["name"]) == ("NetworkPolicy", name))
+    policy["spec"]["ingress"] = policy["spec"]["ingress"][:1]
+
+
+MONITORING = list(MONITORING_PAIR)
+MUTATIONS += [
+    ("an alert on a metric no binary exports (outbox_size), in both renderers", MONITORING,
+     lambda d: edit_monitoring(d, "PrometheusRule", lambda t: t.replace("outbox_backlog{", "outbox_size{")), None,
+     "names ['outbox_size'], which no service exports"),
+    ("a dashboard query of a metric no binary exports, in both renderers", MONITORING,
+     lambda d: edit_monitoring(d, "ConfigMap", lambda t: t.replace("consumer_lag_max_partition", "consumer_lag_max")),
+     None, "names ['consumer_lag_max'], which no service exports"),
+    ("an alert's threshold changed, Helm only", ["helm-full"],
+     lambda d: edit_monitoring(d, "PrometheusRule", lambda t: t.replace("> 100000", "> 200000", 1)), None,
+     "the PrometheusRules differ"),
+    ("the ServiceMonitor scrapes a port named metrics, Kustomize only", ["kustomize-monitoring"],
+     lambda d: edit_monitoring(d, "ServiceMonitor", lambda t: t.replace('"port": "http"', '"port": "metrics"')),
+     None, "scrapes port 'metrics', which Service"),
+    ("Prometheus shut out of dashboard-update-service, Helm only", ["helm-full"],
+     lambda d: shut_out_prometheus(d, LIVE_SERVICE), None,
+     f"the NetworkPolicy of {LIVE_SERVICE} does not let Prometheus"),
+]
+
+
 def self_test(render_dir: Path, bin_dir: Path) -> int:
     """Every one-sided change must be reported as the disagreement it is; an unchanged run
     (the control) must report none. The binaries run in the base rendering only."""
     renders = {p.stem: load(p) for p in sorted(render_dir.glob("*.yaml"))}
+    # What every binary exported in the run before (the self-test runs two of them).
+    exported.update({k: set(v) for k, v in json.loads((render_dir / "metrics-exported.json").read_text()).items()})
     cases = [("nothing (control)", [], None, None, None)] + MUTATIONS
     caught = 0
     for what, targets, change, files, expect in cases:
@@ -662,6 +864,7 @@ def self_test(render_dir: Path, bin_dir: Path) -> int:
 def main(render_dir: Path, bin_dir: Path) -> int:
     renders = {p.stem: load(p) for p in sorted(render_dir.glob("*.yaml"))}
     run_checks(renders, bin_dir, render_dir)
+    (render_dir / "metrics-exported.json").write_text(json.dumps({k: sorted(v) for k, v in exported.items()}))
     if errors:
         print(f"\n{len(errors)} disagreement(s)")
         return 1
@@ -671,8 +874,9 @@ def main(render_dir: Path, bin_dir: Path) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--get":  # helper run inside a namespace
-        status, _ = http_status(int(sys.argv[2]), sys.argv[3])
+        status, body = http_status(int(sys.argv[2]), sys.argv[3])
         print(status)
+        print(body, end="")
         sys.exit(0)
     if len(sys.argv) == 4 and sys.argv[1] == "--self-test":
         sys.exit(self_test(Path(sys.argv[2]), Path(sys.argv[3])))

@@ -5,7 +5,8 @@
 #   scripts/e2e-kubernetes.sh --server-side RENDER_DIR
 #       run by scripts/check-deploy.sh with its renderings (RENDER_DIR) and its helm (HELM):
 #       etcd and kube-apiserver only (no nodes), then
-#         1. every rendering applied with --dry-run=server: the API server accepts every
+#         1. every rendering applied with --dry-run=server (the Gateway API's and the
+#            Prometheus Operator's CRDs installed first): the API server accepts every
 #            object and Pod Security "restricted" warns about no pod template;
 #         2. k8s/deploy.sh on a first deploy waits for the infrastructure it just applied
 #            (nodes never come, so it must stop there, timed out, before the init Jobs);
@@ -48,6 +49,12 @@ server_side() {
   crds="$(cd "${work}" && GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/gateway-api@${gateway_api}" \
     | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')/config/crd/standard"
   kubectl apply --server-side -f "${crds}" >/dev/null
+  # The Prometheus Operator's ServiceMonitor and PrometheusRule CRDs (check-deploy.sh names
+  # the files), for the monitoring objects of kustomize-monitoring and helm-full.
+  local crd
+  for crd in ${PROMETHEUS_CRDS:?PROMETHEUS_CRDS: the CRD files (scripts/check-deploy.sh sets it)}; do
+    kubectl apply --server-side -f "${crd}" >/dev/null
+  done
   kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
   # The namespace itself (the dry runs of what lives in it need it to exist).
   kubectl apply -f "${render}/kustomize-base.yaml" -l app.kubernetes.io/component=namespace >/dev/null

@@ -3,6 +3,8 @@
 # integration tests and for local runs. Idempotent and quick once cached.
 #
 #   scripts/kafka.sh            prints the directory holding every jar the broker needs
+#   scripts/kafka.sh --tools    the same plus the command-line tools (kafka-topics; the
+#                               images of infra/kafka), in a cache directory of its own
 #
 # The jars are resolved by Maven from a throwaway pom in the cache directory:
 #   ${COUNT_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/kafka-<version>}/libs
@@ -16,7 +18,16 @@ set -euo pipefail
 
 kafka_version="${KAFKA_VERSION:-3.9.1}"
 scala_version="${SCALA_VERSION:-2.13}"
-cache="${COUNT_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/kafka-${kafka_version}}"
+tools=""
+if [ "${1:-}" = --tools ]; then
+  tools="
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>${kafka_version}</version>
+    </dependency>"
+fi
+cache="${COUNT_KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/kafka-${kafka_version}}${tools:+-tools}"
 libs="$cache/libs"
 
 pom="$(cat <<EOF
@@ -33,7 +44,7 @@ pom="$(cat <<EOF
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_${scala_version}</artifactId>
       <version>${kafka_version}</version>
-    </dependency>
+    </dependency>${tools}
     <dependency>
       <groupId>org.apache.zookeeper</groupId>
       <artifactId>zookeeper</artifactId>

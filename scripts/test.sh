@@ -4,7 +4,8 @@
 # against the standalone binary and against the separate services, the rolling-restart
 # fault scenario (two replicas each of write and read behind HAProxy), the deploy artifacts
 # on a Kubernetes built here from source (docs/DEPLOY.md), the web console's
-# browser tests, and last every container image built and run (podman).
+# browser tests, every container image built and run (podman), and last compose.yaml
+# brought up on Docker Engine with the black-box suite against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
@@ -12,6 +13,9 @@ scripts/build.sh release
 
 echo "== formatting (clang-format)"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+echo "== capacity model: its arithmetic on a fixture (bench/capacity_test.py, docs/SCALING.md)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider bench/capacity_test.py
 
 echo "== Kafka broker artifacts (Maven, cached)"
 scripts/kafka.sh >/dev/null
@@ -46,3 +50,6 @@ echo "== browser tests (web console, Chromium)"
 
 echo "== container images: built, run as non-root, HEALTHCHECK, exit 0 on SIGTERM (podman)"
 IMAGES_REPORT='' scripts/images.sh
+
+echo "== compose.yaml on Docker Engine: health-ordered start, the black-box suite, down -v"
+scripts/e2e-compose.sh

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <mutex>
+#include <stdexcept>
 
 namespace count::runtime {
 
@@ -52,12 +54,33 @@ void Metrics::CountDependencyError(std::string_view dependency) {
 
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
   std::unique_lock lock(mu_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+  gauges_.push_back({std::move(name), std::move(help), "gauge", std::move(read)});
+}
+
+void Metrics::AddCounter(std::string name, std::string help, std::function<double()> read) {
+  std::unique_lock lock(mu_);
+  gauges_.push_back({std::move(name), std::move(help), "counter", std::move(read)});
 }
 
 std::string Metrics::Render() const {
-  std::shared_lock lock(mu_);
   std::string out;
+  std::vector<Gauge> gauges;
+  {
+    std::shared_lock lock(mu_);
+    gauges = gauges_;
+  }
+  for (const auto& g : gauges) {
+    // A read that fails (its store is down: the outbox backlog in Redis) shows as NaN, so
+    // the page, and every other metric on it, still answers when it matters most.
+    double value = std::numeric_limits<double>::quiet_NaN();
+    try {
+      value = g.read();
+    } catch (const std::exception&) {
+    }
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", g.name, g.help, g.name, g.type,
+                       g.name, value);
+  }
+  std::shared_lock lock(mu_);
   out += "# HELP http_requests_total HTTP requests by route, method and status.\n";
   out += "# TYPE http_requests_total counter\n";
   for (const auto& [k, n] : requests_)
@@ -80,10 +103,6 @@ std::string Metrics::Render() const {
   out += "# TYPE dependency_errors_total counter\n";
   for (const auto& [labels, n] : dep_errors_)
     out += fmt::format("dependency_errors_total{{{}}} {}\n", labels, n->load());
-  for (const auto& g : gauges_) {
-    out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", g.name, g.help, g.name, g.name,
-                       g.read());
-  }
   return out;
 }
 

@@ -21,8 +21,12 @@ class Metrics {
 
   void ObserveRequest(std::string_view route, std::string_view method, int status, double seconds);
   void CountDependencyError(std::string_view dependency);
-  // A value read at scrape time, e.g. open connections or consumer lag.
+  // A value read at scrape time, e.g. open connections or consumer lag. The reads run
+  // outside the registry's lock, so a read may itself record (a readiness check does).
   void AddGauge(std::string name, std::string help, std::function<double()> read);
+  // The same for a total that only grows while the process lives (typed counter, so
+  // rate() and increase() apply); name it `…_total`.
+  void AddCounter(std::string name, std::string help, std::function<double()> read);
 
   std::string Render() const;
 
@@ -33,7 +37,7 @@ class Metrics {
     std::atomic<std::uint64_t> sum_micros{0};
   };
   struct Gauge {
-    std::string name, help;
+    std::string name, help, type;
     std::function<double()> read;
   };
   struct Key {

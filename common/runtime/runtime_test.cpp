@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <stdexcept>
+
 #include <boost/json/serialize.hpp>
 
 #include "runtime/auth.hpp"
@@ -90,6 +92,24 @@ TEST(Metrics, RendersCountersAndHistograms) {
       << text;
 }
 
+TEST(Metrics, RendersReadValuesWithTheirTypeNaNForAFailedReadAndLetsAReadRecord) {
+  Metrics m;
+  double dropped = 3;
+  m.AddCounter("drops_total", "Drops.", [&] { return dropped; });
+  // A read that records, as the readiness gauge does when a check fails: no deadlock.
+  m.AddGauge("ready", "Ready.", [&] {
+    m.CountDependencyError("redis");
+    return 0.0;
+  });
+  m.AddGauge("backlog", "Backlog.", []() -> double { throw std::runtime_error("redis down"); });
+  const auto text = m.Render();
+  EXPECT_NE(text.find("# TYPE drops_total counter\ndrops_total 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE backlog gauge\nbacklog nan\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE ready gauge\nready 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(dependency_errors_total{dependency="redis"} 1)"), std::string::npos)
+      << text;
+}
+
 TEST(Service, ReadinessFollowsRequiredChecksAndShowsOptionalOnes) {
   Env env;
   Service service("readiness-test", 0, env);
@@ -106,10 +126,12 @@ TEST(Service, ReadinessFollowsRequiredChecksAndShowsOptionalOnes) {
   EXPECT_EQ(up.status, 200) << up.body;
   EXPECT_NE(up.body.find(R"("catalog":"failing")"), std::string::npos) << up.body;
   EXPECT_NE(up.body.find(R"("store":"ok")"), std::string::npos) << up.body;
+  EXPECT_NE(service.metrics().Render().find("\nservice_ready 1\n"), std::string::npos);
   store_up = false;
   auto down = ready();
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_NE(down.body.find(R"("store":"failing")"), std::string::npos) << down.body;
+  EXPECT_NE(service.metrics().Render().find("\nservice_ready 0\n"), std::string::npos);
 }
 
 }  // namespace

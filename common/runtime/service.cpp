@@ -124,6 +124,10 @@ void Service::RegisterBuiltins() {
                           {"service", name_}};
     return Response::Json(200, boost::json::serialize(o));
   });
+  // What /ready answers now, for alerts (docs/OPERATIONS.md, CountServiceNotReady): read
+  // at scrape time, so it needs no kubelet to be current.
+  metrics_.AddGauge("service_ready", "1 while /ready answers 200, else 0.",
+                    [this] { return Ready().status == 200 ? 1.0 : 0.0; });
   router_.Add(Method::kGet, "/metrics", [this](Request&) {
     return Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
   });

@@ -43,8 +43,8 @@ LiveApi::LiveApi(LiveHub& hub, core::DashboardStore& dashboards, runtime::Servic
 void LiveApi::Register(http::Router& router, runtime::Metrics& metrics) {
   metrics.AddGauge("sse_clients", "Live-update streams open now.",
                    [this] { return double(hub_.Subscribers()); });
-  metrics.AddGauge("sse_clients_dropped", "Live-update clients dropped so far for not keeping up.",
-                   [this] { return double(hub_.Dropped()); });
+  metrics.AddCounter("sse_clients_dropped_total", "Live-update clients dropped for not keeping up.",
+                     [this] { return double(hub_.Dropped()); });
   // No route scope: the handler accepts a stream token as well as an admin key.
   router.Add(http::Method::kGet, "/dashboard/events", [this](Request& r) { return Events(r); });
   router.Add(http::Method::kPost, "/dashboard/events/tokens",

@@ -24,7 +24,7 @@ class LiveApi {
   // per process when unset) and live STREAM_TOKEN_TTL_SECONDS. Throws ConfigError.
   LiveApi(LiveHub& hub, core::DashboardStore& dashboards, runtime::Service& service);
 
-  // Routes, and the sse_clients and sse_clients_dropped metrics.
+  // Routes, and the sse_clients and sse_clients_dropped_total metrics.
   void Register(http::Router& router, runtime::Metrics& metrics);
 
  private:

@@ -4,10 +4,15 @@ COUNT_MODE=standalone (default): one `count-system up` process, every route on o
 COUNT_MODE=services: PostgreSQL 15 + Redis primary/replica from Debian packages, then the
 write, read and management services, each on its own port; the client routes like the
 public ingress. COUNT_BIN_DIR picks the binaries (default build/release).
+COUNT_MODE=external: a services deployment started by somebody else, reached on 127.0.0.1
+at COUNT_EXTERNAL_PORTS ("write=3000,read=3001,...") with the keys of COUNT_EXTERNAL_KEYS
+({"writer": ..., "reader": ..., "admin": ...}); tests that need the suite's own processes
+(their logs, stopping them, extra instances) are skipped there, each saying so.
 COUNT_KEEP_TMP=1 keeps the temp dir (logs, data) after the run.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -37,7 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    return [f"count blackbox: COUNT_MODE={support.mode()} COUNT_BIN_DIR={support.bin_dir()}"]
+    return [f"count blackbox: COUNT_MODE={os.environ.get('COUNT_MODE', 'standalone')} "
+            f"COUNT_BIN_DIR={support.bin_dir()}"]
 
 
 class Deployment:
@@ -49,13 +55,28 @@ class Deployment:
         self.keys = keys
         self.ports = ports                  # write/read/management -> port (ingress routing)
         self.service_ports = service_ports  # process name -> port (per-process probes)
-        self.procs = procs
+        self._procs = procs
         self.root = root
-        self.infra = infra
+        self._infra = infra
+        self.external = False
         self.admin = Client(ports, keys.admin)
         self.writer = Client(ports, keys.writer)
         self.reader = Client(ports, keys.reader)
         self.anonymous = Client(ports, None)
+
+    @property
+    def procs(self) -> dict[str, Proc]:
+        self._needs_own_processes("procs")
+        return self._procs
+
+    @property
+    def infra(self) -> Infra | None:
+        self._needs_own_processes("infra")
+        return self._infra
+
+    def _needs_own_processes(self, what: str) -> None:
+        if self.external:
+            pytest.skip(f"needs the processes the suite starts itself (deployment.{what})")
 
     def client(self, key: str | None) -> Client:
         return Client(self.ports, key)
@@ -127,8 +148,20 @@ def _start_services(root: Path, keys: Keys) -> Deployment:
     return Deployment("services", keys, ports, service_ports, procs, root, infra)
 
 
+def _external(root: Path, keys: Keys) -> Deployment:
+    ports = {name: int(port) for name, port in
+             (entry.split("=") for entry in os.environ["COUNT_EXTERNAL_PORTS"].split(","))}
+    service_ports = {s: ports[support.SHORT[s]] for s in support.SERVICES}
+    dep = Deployment("services", keys, ports, service_ports, {}, root)
+    dep.external = True
+    return dep
+
+
 @pytest.fixture(scope="session")
 def keys() -> Keys:
+    if support.external():
+        given = json.loads(os.environ["COUNT_EXTERNAL_KEYS"])
+        return Keys(writer=given["writer"], reader=given["reader"], admin=given["admin"])
     return Keys()
 
 
@@ -147,14 +180,19 @@ def tmp_root() -> Iterator[Path]:
 def deployment(keys: Keys, tmp_root: Path) -> Iterator[Deployment]:
     root = tmp_root / "main"
     root.mkdir()
-    dep = _start_standalone(root, keys) if support.mode() == "standalone" else _start_services(root, keys)
+    if support.external():
+        dep = _external(root, keys)
+    elif support.mode() == "standalone":
+        dep = _start_standalone(root, keys)
+    else:
+        dep = _start_services(root, keys)
     try:
         yield dep
     finally:
-        for p in dep.procs.values():
+        for p in dep._procs.values():
             p.stop()
-        if dep.infra is not None:
-            dep.infra.stop()
+        if dep._infra is not None:
+            dep._infra.stop()
 
 
 @pytest.fixture
@@ -181,6 +219,8 @@ def counter(deployment: Deployment) -> str:
 @pytest.fixture
 def scratch(tmp_root: Path, request: pytest.FixtureRequest) -> Path:
     """A per-test directory for extra instances (logs, data)."""
+    if support.external():
+        pytest.skip("starts instances of its own")
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)[:60]
     d = tmp_root / "scratch" / f"{name}-{uuid.uuid4().hex[:6]}"
     d.mkdir(parents=True)

@@ -36,10 +36,16 @@ DEFAULT = object()  # "use the client's default API key"
 
 
 def mode() -> str:
+    """The deployment's shape: "standalone" or "services" (external is a services deployment)."""
     value = os.environ.get("COUNT_MODE", "standalone")
-    if value not in ("standalone", "services"):
-        raise RuntimeError(f"COUNT_MODE must be standalone or services, not {value!r}")
-    return value
+    if value not in ("standalone", "services", "external"):
+        raise RuntimeError(f"COUNT_MODE must be standalone, services or external, not {value!r}")
+    return "services" if value == "external" else value
+
+
+def external() -> bool:
+    """COUNT_MODE=external: a deployment somebody else started (scripts/e2e-compose.sh)."""
+    return os.environ.get("COUNT_MODE") == "external"
 
 
 def bin_dir() -> Path:

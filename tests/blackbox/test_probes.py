@@ -58,6 +58,10 @@ def test_metrics(deployment, admin, counter):
         text = r.body.decode()
         assert "http_requests_total" in text, f"{name}: {text[:500]}"
         assert "http_request_duration_seconds_bucket" in text, f"{name}: {text[:500]}"
+        # What the alerts of helm/count-system/monitoring/ read (docs/OPERATIONS.md, "Alerts").
+        assert "\nservice_ready 1\n" in text, f"{name}: {text[:500]}"
+        if name in ("dashboard-update-service", "count-system"):
+            assert "# TYPE sse_clients_dropped_total counter\n" in text, f"{name}: {text[:500]}"
         # Prometheus text format: every non-comment line is "<name>[{labels}] <number> [ts]"
         sample = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? (\S+)( -?\d+)?$')
         for line in text.splitlines():
