@@ -31,6 +31,13 @@ struct RouteOptions {
   std::vector<std::string> content_types = {"application/json"};
 };
 
+// One registered route as the router knows it (for documents such as /openapi.json).
+struct RouteInfo {
+  Method method;
+  std::string_view pattern;
+  std::string_view scope;  // empty: public
+};
+
 class Router {
  public:
   // `pattern` segments are literal, "{name}" (one segment) or, last only, "{name...}" (the
@@ -48,6 +55,8 @@ class Router {
   }
 
   std::size_t BodyLimit(Method method, std::string_view path) const;
+  // Every route, in the order registered; the views live as long as the router.
+  std::vector<RouteInfo> Routes() const;
   // Answers through `respond`, at once or once the route's handler has.
   void Dispatch(Request& request, Respond respond) const;
   // For tests and fuzzing: the answer of a handler that answers before it returns (every

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "http/openapi.hpp"
 #include "http/server.hpp"
 #include "runtime/log.hpp"
 
@@ -135,6 +136,7 @@ void Service::RegisterBuiltins() {
   router_.Add(Method::kGet, "/metrics", [this](Request&) {
     return Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
   });
+  http::ServeOpenApi(router_, "/openapi.json");  // the routes this process registers
   if (!debug_endpoints_) return;
   // Seed 001's experiment endpoints, for drills only.
   router_.Add(Method::kPost, "/admin/toggle-ready",
