@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -155,12 +156,26 @@ void AcceptBody(bhttp::request<bhttp::string_body>& message, Request& req) {
   req.body = std::move(message.body());
 }
 
+// Answers `p` and closes. The client may still be sending the request (a body over the
+// limit): closing a socket with unread data makes the kernel reset the connection, and the
+// reset can destroy the answer before the client reads it — a proxy that streams the body
+// (Traefik) then answers 502 instead of 413. So what still arrives is read and dropped
+// first, for a bounded time and amount (nginx's "lingering close").
 asio::awaitable<void> Reject(beast::tcp_stream& stream, const core::Problem& p) {
+  constexpr std::size_t kLingerBytes = 8 << 20;
+  constexpr auto kLingerTime = std::chrono::seconds(2);
   auto res = ToBeast(Response::Problem(p), 11, false);
   res.keep_alive(false);
-  co_await bhttp::async_write(stream, res, kTuple);
+  stream.expires_after(kLingerTime);
+  if (auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple); ec) co_return;
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  std::array<char, 16 * 1024> sink;
+  for (std::size_t dropped = 0; dropped < kLingerBytes;) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (ec) break;
+    dropped += n;
+  }
 }
 
 // Writes a streamed response: the header, then chunks as the producer queues them, a

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -142,6 +143,35 @@ TEST(ServerTimeouts, ATrickledHeaderIsClosedAfterTheReadTimeout) {
   EXPECT_EQ(::poll(&p, 1, 0), 0) << "an idle connection was closed before the idle timeout";
   ::close(slow);
   ::close(idle);
+  server.Stop();
+}
+
+// A client still sending a body over the limit (as a proxy that streams it does) may go on
+// sending after the 413: the server reads and drops the rest before it closes, so the kernel
+// never resets the connection under the answer (which then reaches no client).
+TEST(ServerTimeouts, After413TheRestOfTheBodyIsReadNotReset) {
+  Server server(
+      {.host = "127.0.0.1", .threads = 1}, [](Method, std::string_view) { return 1024u; },
+      [](Request&) { return Response::NoContent(); });
+  const int port = server.Start();
+  const int fd = Open(port);
+  const std::string body(2 << 20, 'x');
+  const std::string head =
+      "POST /x HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), MSG_NOSIGNAL), ssize_t(head.size()));
+  const auto got = ReadUntil(fd, "\x01", 5s);  // the answer, then the server's end of sending
+  EXPECT_NE(got.find("HTTP/1.1 413"), std::string::npos) << got;
+  // In pieces with pauses: a reset has time to come back between them.
+  std::size_t sent = 0;
+  while (sent < body.size()) {
+    const ssize_t n = ::send(fd, body.data() + sent, 64 << 10, MSG_NOSIGNAL);
+    if (n <= 0) break;
+    sent += static_cast<std::size_t>(n);
+    std::this_thread::sleep_for(2ms);
+  }
+  EXPECT_EQ(sent, body.size()) << "the connection was reset: " << std::strerror(errno);
+  ::close(fd);
   server.Stop();
 }
 
