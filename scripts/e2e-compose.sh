@@ -115,7 +115,9 @@ echo "   all ready $(( $(date +%s) - start )) s after docker-compose up"
 echo "== 4. black-box suite against the stack"
 COUNT_EXTERNAL_PORTS="$(IFS=,; echo "${ports[*]}")"
 export COUNT_MODE=external COUNT_EXTERNAL_PORTS COUNT_EXTERNAL_KEYS="${keys_json}"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox "$@"
+# The test venv (scripts/setup.sh --test): Debian's pytest plus openapi-spec-validator.
+[ -x "${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3" ] || scripts/setup.sh --test
+"${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3" -m pytest -q -p no:cacheprovider tests/blackbox "$@"
 
 echo "== 5. docker-compose down -v"
 "${compose[@]}" down -v --remove-orphans 2>&1 | sed 's/^/   /'

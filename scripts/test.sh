@@ -32,9 +32,11 @@ scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, va
 echo "== a real single-node Kubernetes (scripts/cluster.sh): pods, Services, DNS, Pod Security"
 scripts/e2e-kubernetes.sh --node
 
+# The test venv (scripts/setup.sh --test): Debian's python3 and pytest, plus openapi-spec-validator.
+test_python="${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3"
 for mode in standalone services; do
   echo "== black-box suite, $mode mode"
-  COUNT_MODE=$mode /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/blackbox
+  COUNT_MODE=$mode "$test_python" -m pytest -q -p no:cacheprovider tests/blackbox
 done
 
 echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"

@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "core/trace.hpp"
+
 namespace count::core {
 
 using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
@@ -53,6 +55,7 @@ struct Mutation {
   MutationKind kind = MutationKind::kIncrement;
   std::string id;
   std::int64_t operand = 1;  // amount (>= 1) for increment/decrement, the new value for set
+  TraceContext trace;        // the request's span: its event carries it (core/trace.hpp)
 };
 
 // Why a store refused one mutation. Nothing was changed.

@@ -1,15 +1,14 @@
 #include "core/event.hpp"
 
-#include "core/hex.hpp"
-
-#include <sys/random.h>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <cstdint>
 #include <stdexcept>
+
+#include "core/hex.hpp"
+#include "core/random.hpp"
 
 namespace count::core {
 
@@ -37,12 +36,7 @@ std::string NewEventId() {
   // Ids that grow with time land at the right edge of the history's event-id index
   // instead of on a random page of it, so remembering an event costs one hot page.
   unsigned char bytes[16];
-  std::size_t filled = 0;
-  while (filled < sizeof bytes) {
-    const ssize_t n = ::getrandom(bytes + filled, sizeof bytes - filled, 0);
-    if (n < 0) throw std::runtime_error("getrandom failed");
-    filled += static_cast<std::size_t>(n);
-  }
+  FillRandom(bytes);
   const auto ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())

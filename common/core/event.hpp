@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/count.hpp"
+#include "core/trace.hpp"
 
 namespace count::core {
 
@@ -32,6 +33,9 @@ struct Event {
   // A deleted event only: the counter's history goes with it (DELETE ?purgeHistory=true);
   // the history store forgets it when it records this event (docs/ARCHITECTURE.md).
   bool purge_history = false;
+  // The trace of the request that made the change (not valid when none): stored in the
+  // outbox with the event, sent as the Kafka header `traceparent`, not in the JSON body.
+  TraceContext trace;
 };
 
 std::string NewEventId();  // 32 hex digits: a UUIDv7 (ms time, then CSPRNG bits)

@@ -136,6 +136,12 @@ TEST_F(RelayTest, DeleteAndUpdateInfoProduceEvents) {
   EXPECT_FALSE(events[1].purge_history);
 }
 
+TEST_F(RelayTest, SqliteOutboxKeepsEachEventsTrace) {
+  Create("t");
+  outbox.Acknowledge(outbox.Pending(10));
+  testing::ExpectEventsCarryTheirTrace(values, outbox, "t");
+}
+
 TEST_F(RelayTest, SqliteOutboxAcknowledgesOnlyWhatPendingReturned) {
   testing::ExpectAcknowledgeForgetsOnlyWhatPendingReturned(
       outbox, [&](const std::string& id) { Create(id); }, "o");

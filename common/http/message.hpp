@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/problem.hpp"
+#include "core/trace.hpp"
 
 namespace count::http {
 
@@ -38,6 +39,9 @@ struct Request {
   std::string body;
   std::string request_id;
   std::string remote;
+  // This server's span of the request's trace (its `traceparent`, or a new trace): set by
+  // the host before dispatch, logged with the request, passed to the events it causes.
+  core::TraceContext trace;
 
   // Filled by the router.
   Fields params;

@@ -92,6 +92,13 @@ std::size_t Router::BodyLimit(Method method, std::string_view path) const {
   return route ? route->options.body_limit : kDefaultBodyLimit;
 }
 
+std::vector<RouteInfo> Router::Routes() const {
+  std::vector<RouteInfo> out;
+  for (const auto& route : routes_)
+    out.push_back({route.method, route.pattern, route.options.scope});
+  return out;
+}
+
 Response Router::Dispatch(Request& request) const {
   std::vector<Method> allowed;
   const Route* route = Match(request.method, request.path, &request.params, &allowed);

@@ -25,6 +25,13 @@ struct RouteOptions {
   std::vector<std::string> content_types = {"application/json"};
 };
 
+// One registered route as the router knows it (for documents such as /openapi.json).
+struct RouteInfo {
+  Method method;
+  std::string_view pattern;
+  std::string_view scope;  // empty: public
+};
+
 class Router {
  public:
   // `pattern` segments are literal, "{name}" (one segment) or, last only, "{name...}" (the
@@ -33,6 +40,8 @@ class Router {
   void SetAuthenticator(Authenticator authenticator) { authenticator_ = std::move(authenticator); }
 
   std::size_t BodyLimit(Method method, std::string_view path) const;
+  // Every route, in the order registered; the views live as long as the router.
+  std::vector<RouteInfo> Routes() const;
   Response Dispatch(Request& request) const;
 
  private:

@@ -154,15 +154,23 @@ void KafkaPublisher::Publish(std::span<const core::Event> events) {
     const core::Event& event = events[i];
     std::string value = core::ToJson(event);
     auto delivery = std::make_unique<Delivery>(Delivery{batch});
+    // The trace of the request that made the change, as the header `traceparent`.
+    std::unique_ptr<RdKafka::Headers> headers;
+    if (event.trace.IsValid()) {
+      headers.reset(RdKafka::Headers::create());
+      headers->add(std::string(core::kTraceparentHeader), event.trace.Format());
+    }
     RdKafka::ErrorCode err;
     while (true) {
       err = producer->produce(config_.topic, RdKafka::Topic::PARTITION_UA,
                               RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
-                              event.count_id.data(), event.count_id.size(), 0, delivery.get());
+                              event.count_id.data(), event.count_id.size(), 0, headers.get(),
+                              delivery.get());
       if (err != RdKafka::ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the poller drains reports
     }
     if (err == RdKafka::ERR_NO_ERROR) {
+      headers.release();   // freed by librdkafka once produced
       delivery.release();  // owned by its delivery report now
       continue;
     }

@@ -1,5 +1,6 @@
 #include "kafka/kafka_subscriber.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -33,6 +34,21 @@ struct PartitionList {
 };
 
 std::string Millis(std::chrono::milliseconds ms) { return std::to_string(ms.count()); }
+
+// The message's header `traceparent` read in place (the C API: the C++ one copies each
+// header it returns); no trace when absent or malformed.
+core::TraceContext TraceOf(RdKafka::Message& message) {
+  rd_kafka_headers_t* headers = nullptr;
+  const void* value = nullptr;
+  std::size_t size = 0;
+  if (rd_kafka_message_headers(message.c_ptr(), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_header_get_last(headers, core::kTraceparentHeader.data(), &value, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      !value)
+    return {};
+  return core::ParseTraceparent({static_cast<const char*>(value), size})
+      .value_or(core::TraceContext{});
+}
 
 std::string RandomHex() {
   std::random_device rd;
@@ -289,7 +305,8 @@ void KafkaSubscriber::Take(RdKafka::Message& message) {
     case RdKafka::ERR_NO_ERROR:
       pending_.push_back({message.partition(), message.offset(),
                           std::string(static_cast<const char*>(message.payload()),
-                                      message.payload() ? message.len() : 0)});
+                                      message.payload() ? message.len() : 0),
+                          TraceOf(message)});
       return;
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__PARTITION_EOF:
@@ -307,6 +324,7 @@ void KafkaSubscriber::Deliver(bool revoking) {
   std::uint64_t malformed = 0;
   for (const Record& record : pending_) {
     if (auto event = core::EventFromJson(record.payload)) {
+      event->trace = record.trace;
       parts[config_.parallel_partitions ? record.partition : 0].push_back(std::move(*event));
       ++events;
     } else {

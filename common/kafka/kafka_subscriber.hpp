@@ -129,6 +129,7 @@ class KafkaSubscriber {
     std::int32_t partition;
     std::int64_t offset;
     std::string payload;
+    core::TraceContext trace;  // from the header `traceparent`, when valid
   };
 
   void Run();

@@ -163,6 +163,45 @@ TEST(KafkaTest, PreservesEachCountersOrderAndSkipsMalformedRecords) {
   EXPECT_EQ(subscriber.stats().handled, events.size());
 }
 
+TEST(KafkaTest, AnEventsTraceTravelsAsTheTraceparentHeader) {
+  KafkaBroker& broker = SharedBroker();
+  broker.CreateTopic("traced", 1);
+  KafkaPublisher publisher(Publisher(broker, "traced"));
+  std::vector<core::Event> events = {MakeEvent("t", 1), MakeEvent("t", 2)};
+  events[0].trace =
+      *core::ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  publisher.Publish(events);
+  // A record whose header is not a valid traceparent carries no trace.
+  {
+    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    std::string error;
+    conf->set("bootstrap.servers", broker.bootstrap(), error);
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), error));
+    ASSERT_TRUE(producer) << error;
+    auto bad = MakeEvent("t", 3);
+    const std::string payload = core::ToJson(bad);
+    auto* headers = RdKafka::Headers::create();
+    headers->add("traceparent", "00-not-a-trace");
+    ASSERT_EQ(producer->produce("traced", RdKafka::Topic::PARTITION_UA,
+                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(payload.data()),
+                                payload.size(), "t", 1, 0, headers, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    ASSERT_EQ(producer->flush(10000), RdKafka::ERR_NO_ERROR);
+  }
+
+  Collector seen;
+  KafkaSubscriber subscriber(Subscriber(broker, "traced", Mode::kGroup, "traced-group"),
+                             [&](auto batch) { seen.Add(batch); });
+  subscriber.Start();
+  ASSERT_TRUE(Eventually([&] { return seen.Distinct() == 3; })) << seen.Distinct();
+  subscriber.Stop();
+  const auto got = seen.Events();
+  EXPECT_EQ(got[0].trace, events[0].trace);
+  EXPECT_EQ(got[0].trace.Format(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_FALSE(got[1].trace.IsValid());
+  EXPECT_FALSE(got[2].trace.IsValid());
+}
+
 TEST(KafkaTest, GroupSubscriberResumesFromItsCommittedOffset) {
   KafkaBroker& broker = SharedBroker();
   broker.CreateTopic("resume", 3);

@@ -137,7 +137,7 @@ void RedisCountValueStore::Send(std::span<Request* const> batch) {
           args.Add("set").Add(std::to_string(m.operand));
           break;
       }
-      args.Add(core::NewEventId());
+      args.Add(core::NewEventId()).Add(m.trace.Format());
     }
     if (request->key) keys.push_back("idem:" + request->key->key);
   }

@@ -66,6 +66,8 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
         e.source = v;
       else if (f == "p")
         e.purge_history = v == "1";
+      else if (f == "tp")
+        e.trace = core::ParseTraceparent(v).value_or(core::TraceContext{});
     }
     last_id_ = entry.elements[0].str;
     events.push_back(std::move(e));

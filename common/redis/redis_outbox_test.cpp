@@ -34,5 +34,18 @@ TEST(RedisOutboxTest, AcknowledgeForgetsOnlyWhatPendingReturned) {
   EXPECT_EQ(outbox.Backlog(), 0u);
 }
 
+TEST(RedisOutboxTest, EventsKeepTheTraceOfTheirMutation) {
+  RedisClient client(testing::SharedTopology().primary().endpoint());
+  RedisCountValueStore store(client);
+  RedisEventOutbox outbox(client, "outbox-test");
+  store.Delete("outbox.traced", false);
+  core::CountInfo info;
+  info.id = "outbox.traced";
+  ASSERT_TRUE(store.Create(info, 0));
+  for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000))
+    outbox.Acknowledge(batch);
+  count::testing::ExpectEventsCarryTheirTrace(store, outbox, "outbox.traced");
+}
+
 }  // namespace
 }  // namespace count::redis

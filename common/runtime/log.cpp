@@ -65,4 +65,25 @@ void Log::Write(Level level, std::string_view logger, std::string_view message,
   }
 }
 
+void AddTraceFields(boost::json::object& fields, const core::TraceContext& trace,
+                    std::string_view span_key) {
+  if (!trace.IsValid()) return;
+  fields["trace_id"] = trace.TraceId();
+  fields[span_key] = trace.SpanId();
+}
+
+Level EventLevel(const core::Event& event) {
+  return event.trace.Sampled() ? Level::kInfo : Level::kDebug;
+}
+
+void WriteEvent(std::string_view logger, std::string_view message, const core::Event& event,
+                boost::json::object fields) {
+  const Level level = EventLevel(event);
+  if (!Log::Enabled(level)) return;
+  fields["event_id"] = event.event_id;
+  fields["count_id"] = event.count_id;
+  AddTraceFields(fields, event.trace, "parent_id");
+  Log::Write(level, logger, message, std::move(fields));
+}
+
 }  // namespace count::runtime

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "http/openapi.hpp"
 #include "http/server.hpp"
 #include "runtime/log.hpp"
 
@@ -130,14 +131,18 @@ void Service::RegisterBuiltins() {
   router_.Add(Method::kGet, "/metrics", [this](Request&) {
     return Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
   });
+  http::ServeOpenApi(router_, "/openapi.json");  // the routes this process registers
   if (!debug_endpoints_) return;
   // Seed 001's experiment endpoints, for drills only.
   router_.Add(Method::kPost, "/admin/toggle-ready",
-              [this](Request&) {
+              [this](Request& r) {
                 const bool unready = !toggled_unready_.load();
                 toggled_unready_.store(unready);
+                boost::json::object fields{{"request_id", r.request_id}};
+                AddTraceFields(fields, r.trace);
                 Log::Write(Level::kWarn, "debug",
-                           unready ? "readiness toggled off" : "readiness toggled on");
+                           unready ? "readiness toggled off" : "readiness toggled on",
+                           std::move(fields));
                 return Response::Json(200, unready ? R"({"ready":false})" : R"({"ready":true})");
               },
               {.scope = std::string(kScopeAdmin)});
@@ -185,17 +190,21 @@ http::Response Service::Ready() {
 
 http::Response Service::Handle(http::Request& request) {
   const auto start = std::chrono::steady_clock::now();
+  request.trace = core::ContinueOrStart(request.Header(core::kTraceparentHeader));
   http::Response response = router_.Dispatch(request);
+  response.headers.emplace_back(core::kTraceparentHeader, request.trace.Format());
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.ObserveRequest(request.route, http::ToString(request.method), response.status, seconds);
   const Level level = response.status >= 500 ? Level::kError : Level::kInfo;
   if (Log::Enabled(level)) {
-    boost::json::object fields{{"method", http::ToString(request.method)},
-                               {"path", request.path},
-                               {"status", response.status},
-                               {"duration_ms", seconds * 1000.0},
-                               {"request_id", request.request_id}};
+    boost::json::object fields({{"method", http::ToString(request.method)},
+                                {"path", request.path},
+                                {"status", response.status},
+                                {"duration_ms", seconds * 1000.0},
+                                {"request_id", request.request_id}},
+                               9);  // room for the trace, the key's name and an error
+    AddTraceFields(fields, request.trace);
     if (request.principal) fields["api_key"] = request.principal->name;  // the name, never the key
     if (!request.error.empty()) fields["error"] = request.error;
     Log::Write(level, name_, "request", std::move(fields));

@@ -12,7 +12,7 @@ namespace {
 }
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
-constexpr std::array<std::string_view, 6> kMigrations = {
+constexpr std::array<std::string_view, 7> kMigrations = {
     R"sql(
 CREATE TABLE count_info (
   id          TEXT PRIMARY KEY,
@@ -105,6 +105,11 @@ UPDATE count_value SET description = i.description, min_value = i.min_value,
     // outbox needs no index on event_id: it cost two B-tree writes per event.
     R"sql(
 DROP INDEX outbox_event;
+)sql",
+    // The trace of the request that made the change (its W3C traceparent; null when none),
+    // carried with the event to the bus (core/trace.hpp).
+    R"sql(
+ALTER TABLE outbox ADD COLUMN traceparent TEXT;
 )sql",
 };
 

@@ -134,7 +134,8 @@ struct SqliteCountValueStore::Statements {
         idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1"),
         outbox_put(db,
                    "INSERT INTO outbox (event_id, type, count_id, delta, value, timestamp, "
-                   "source, purge_history) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)") {}
+                   "source, purge_history, traceparent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                   "?9)") {}
   Statement get, update, insert, idem_get, idem_put, idem_expire, outbox_put;
 };
 
@@ -143,11 +144,14 @@ SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string sou
 
 void SqliteCountValueStore::RecordEvent(core::EventType type, std::string_view id,
                                         std::optional<std::int64_t> delta, std::int64_t value,
-                                        Timestamp at, bool purge_history) {
+                                        Timestamp at, bool purge_history,
+                                        const core::TraceContext& trace) {
   auto& s = st_->outbox_put;
   s.Reset();
   s.Bind(1, core::NewEventId()).Bind(2, core::ToString(type)).Bind(3, id).Bind(4, delta);
-  s.Bind(5, value).Bind(6, Ms(at)).Bind(7, source_).Bind(8, std::int64_t{purge_history}).Run();
+  s.Bind(5, value).Bind(6, Ms(at)).Bind(7, source_).Bind(8, std::int64_t{purge_history});
+  if (trace.IsValid()) s.Bind(9, trace.Format());
+  s.Run();
 }
 
 SqliteCountValueStore::~SqliteCountValueStore() = default;
@@ -224,7 +228,8 @@ bool SqliteCountValueStore::ApplyLocked(Request& request) {
       applied->updated_at = now;
       st_->update.Reset();
       st_->update.Bind(1, m.id).Bind(2, applied->value).Bind(3, Ms(now)).Run();
-      RecordEvent(core::EventType::kUpdated, m.id, applied->delta, applied->value, now);
+      RecordEvent(core::EventType::kUpdated, m.id, applied->delta, applied->value, now, false,
+                  m.trace);
       any_applied = true;
     }
     result.outcomes.push_back(std::move(outcome));
@@ -312,14 +317,15 @@ std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   std::lock_guard lock(db_.mutex());
   Statement s(db_.handle(),
               "SELECT seq, event_id, type, count_id, delta, value, timestamp, source, "
-              "purge_history FROM outbox ORDER BY seq LIMIT ?1");
+              "purge_history, traceparent FROM outbox ORDER BY seq LIMIT ?1");
   s.Bind(1, static_cast<std::int64_t>(max));
   std::vector<core::Event> events;
   while (s.Step()) {
     last_seq_ = s.Int(0);
-    events.push_back(
-        {s.Text(1), core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated), s.Text(3),
-         s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7), s.Int(8) != 0});
+    events.push_back({s.Text(1),
+                      core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated),
+                      s.Text(3), s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7), s.Int(8) != 0,
+                      core::ParseTraceparent(s.Text(9)).value_or(core::TraceContext{})});
   }
   return events;
 }

@@ -47,7 +47,8 @@ class SqliteCountValueStore final : public core::CountValueStore {
   bool ApplyLocked(Request& request);
   std::optional<core::CountRecord> GetLocked(std::string_view id);
   void RecordEvent(core::EventType type, std::string_view id, std::optional<std::int64_t> delta,
-                   std::int64_t value, core::Timestamp at, bool purge_history = false);
+                   std::int64_t value, core::Timestamp at, bool purge_history = false,
+                   const core::TraceContext& trace = {});
   SqliteDatabase& db_;
   std::string source_;
   std::unique_ptr<Statements> st_;

@@ -30,4 +30,29 @@ inline void ExpectAcknowledgeForgetsOnlyWhatPendingReturned(
   EXPECT_EQ(outbox.Backlog(), 0u);
 }
 
+// The outbox keeps the trace each mutation carried (core/trace.hpp) with its event, and no
+// trace for a mutation without one. `id` is an existing counter of `values`, whose events
+// `outbox` holds; the outbox starts empty.
+inline void ExpectEventsCarryTheirTrace(core::CountValueStore& values, core::EventOutbox& outbox,
+                                        const std::string& id) {
+  ASSERT_EQ(outbox.Backlog(), 0u);
+  const auto traced =
+      core::ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(traced);
+  const std::vector<core::Mutation> mutations = {
+      {core::MutationKind::kIncrement, id, 2, *traced},
+      {core::MutationKind::kDecrement, id, 1, {}},
+      {core::MutationKind::kSet, id, 7, *traced},
+  };
+  ASSERT_EQ(values.Apply(mutations, nullptr).status, core::ApplyResult::Status::kApplied);
+  const auto events = outbox.Pending(10);
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].trace, *traced);
+  EXPECT_EQ(events[0].trace.Format(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_FALSE(events[1].trace.IsValid());
+  EXPECT_EQ(events[2].trace, *traced);
+  outbox.Acknowledge(events);
+  EXPECT_EQ(outbox.Backlog(), 0u);
+}
+
 }  // namespace count::testing

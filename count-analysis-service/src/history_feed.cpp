@@ -1,5 +1,7 @@
 #include "history_feed.hpp"
 
+#include "runtime/log.hpp"
+
 namespace count::analysis {
 
 std::size_t RecordEvents(core::HistoryStore& history, std::span<const core::Event> events) {
@@ -11,6 +13,7 @@ std::size_t RecordEvents(core::HistoryStore& history, std::span<const core::Even
     from = i + 1;
   }
   if (from < events.size()) recorded += history.Record(events.subspan(from));
+  for (const auto& e : events) runtime::WriteEvent("analysis", "event recorded", e);
   return recorded;
 }
 

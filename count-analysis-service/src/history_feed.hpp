@@ -13,6 +13,7 @@
 namespace count::analysis {
 
 // Returns how many events were new (HistoryStore::Record skips those already recorded).
+// Each event handled is logged with its trace ("event recorded", runtime::WriteEvent).
 // A redelivered purge runs again: it forgets what that counter recorded up to then, which is
 // only ever more than intended when the same id was created again within the redelivered
 // window.

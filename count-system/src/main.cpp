@@ -196,6 +196,7 @@ int Up(const Options& options) {
     const std::string shown = key_from_env ? "$COUNT_ADMIN_KEY" : admin_key;
     std::cerr << "\ncount-system is up: http://127.0.0.1:" << port << "\n"
               << "  web console:    http://127.0.0.1:" << port << "/management/\n"
+              << "  API reference:  http://127.0.0.1:" << port << "/docs/\n"
               << "  data directory: " << fs::absolute(data).string() << "\n"
               << "  admin API key:  "
               << (key_from_env ? "from COUNT_ADMIN_KEY" : admin_key + " (kept in admin.key)")

@@ -85,7 +85,7 @@ Response WriteApi::Mutate(Request& request, MutationKind kind) {
   boost::json::object body;
   if (auto p = api::ParseObject(request.body, kind != MutationKind::kSet, body))
     return Response::Problem(*p);
-  core::Mutation m{kind, id, 1};
+  core::Mutation m{kind, id, 1, request.trace};
   if (auto p = ParseOperand(body, kind, m.operand)) return Response::Problem(*p);
   std::optional<std::string> description;
   if (const auto* d = body.if_contains("description"); kind == MutationKind::kSet && d) {
@@ -136,7 +136,7 @@ Response WriteApi::Batch(Request& request) {
     } else if (!parsed) {
       problems[i] = core::Validation("\"op\" must be increment, decrement or set");
     } else {
-      core::Mutation m{*parsed, ids[i], 1};
+      core::Mutation m{*parsed, ids[i], 1, request.trace};
       if (auto p = ParseOperand(*op, *parsed, m.operand)) {
         problems[i] = *p;
       } else {

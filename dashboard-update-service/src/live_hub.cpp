@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include "runtime/log.hpp"
+
 namespace count::live {
 namespace {
 
@@ -49,7 +51,19 @@ void LiveHub::Send(Subscriber& s, std::string_view frame) {
 }
 
 void LiveHub::Publish(std::span<const core::Event> events) {
-  std::lock_guard lock(mu_);
+  // The deliveries to log (runtime::WriteEvent: sampled traces, or every event at debug),
+  // written once the lock is released.
+  std::vector<std::pair<const core::Event*, std::size_t>> delivered;
+  {
+    std::lock_guard lock(mu_);
+    PublishLocked(events, delivered);
+  }
+  for (const auto& [e, streams] : delivered)
+    runtime::WriteEvent("live", "sse delivered", *e, {{"streams", streams}});
+}
+
+void LiveHub::PublishLocked(std::span<const core::Event> events,
+                            std::vector<std::pair<const core::Event*, std::size_t>>& delivered) {
   for (const auto& e : events) {
     if (e.type == core::EventType::kDeleted)
       latest_.erase(e.count_id);
@@ -59,8 +73,11 @@ void LiveHub::Publish(std::span<const core::Event> events) {
     const std::uint64_t seq = next_seq_++;
     auto& recent = recent_.emplace_back(Recent{seq, e.event_id, e.count_id, EventFrame(e)});
     recent_seq_[e.event_id] = seq;
-    if (auto it = by_count_.find(e.count_id); it != by_count_.end())
+    if (auto it = by_count_.find(e.count_id); it != by_count_.end()) {
       for (auto id : it->second) Send(subscribers_.at(id), recent.frame);
+      if (!it->second.empty() && runtime::Log::Enabled(runtime::EventLevel(e)))
+        delivered.emplace_back(&e, it->second.size());
+    }
     if (!summary_subscribers_.empty() && summary_changes_++ == 0) summary_changed_.notify_one();
     // Only now: with a window of 0 (SSE_REPLAY_EVENTS=0) this drops `recent` itself.
     if (recent_.size() > options_.replay_events) {

@@ -41,7 +41,8 @@ class LiveHub {
   LiveHub(const LiveHub&) = delete;
   LiveHub& operator=(const LiveHub&) = delete;
 
-  // From the bus, one batch at a time, in order per counter.
+  // From the bus, one batch at a time, in order per counter. Each event pushed to at least
+  // one stream is logged with its trace ("sse delivered", runtime::WriteEvent).
   void Publish(std::span<const core::Event> events);
 
   // A stream of the changes of `count_ids`: after the events that followed `last_event_id`
@@ -71,6 +72,9 @@ class LiveHub {
   };
 
   void Send(Subscriber& s, std::string_view frame);  // mu_ held
+  // mu_ held; adds to `delivered` each event pushed to a stream whose line is to be logged.
+  void PublishLocked(std::span<const core::Event> events,
+                     std::vector<std::pair<const core::Event*, std::size_t>>& delivered);
   void Unsubscribe(std::uint64_t id);
   // The notifier thread: waits for a change, then for the interval since the last notice.
   void NotifySummaries(std::stop_token stop);

@@ -1,5 +1,6 @@
-// The console: one app for three pages, chosen by the path prefix the serving service owns
-// (/management, /analysis, /dashboard). Each page is its own chunk, loaded on demand.
+// The console: one app for its pages, chosen by the path prefix the serving service owns
+// (/management, /analysis, /dashboard, /docs). Each page is its own chunk, loaded on demand.
+// The API reference (/docs) is public like the document it shows; the others need a key.
 import { render } from 'preact';
 import type { ComponentType } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -9,12 +10,13 @@ import { apiKey, onAuthChange, signIn, signOut } from './auth';
 import { confirmLeave, setAsker } from './guard';
 import { Dialog, ErrorMessage } from './ui';
 
-type PageName = 'management' | 'analysis' | 'dashboard';
+type PageName = 'management' | 'analysis' | 'dashboard' | 'docs';
 
-const pages: { name: PageName; label: string; load: () => Promise<{ default: ComponentType }> }[] = [
+const pages: { name: PageName; label: string; load: () => Promise<{ default: ComponentType }>; open?: boolean }[] = [
   { name: 'management', label: 'Counters', load: () => import('./pages/management') },
   { name: 'analysis', label: 'Analysis', load: () => import('./pages/analysis') },
   { name: 'dashboard', label: 'Dashboards', load: () => import('./pages/dashboard') },
+  { name: 'docs', label: 'API', load: () => import('./pages/docs'), open: true },
 ];
 
 function currentPage(): PageName {
@@ -66,7 +68,7 @@ function Login({ reason }: { reason: string | null }) {
   );
 }
 
-function Shell() {
+function Shell({ signedIn }: { signedIn: boolean }) {
   const page = currentPage();
   const [Page, setPage] = useState<ComponentType | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -105,7 +107,9 @@ function Shell() {
             ))}
           </ul>
         </nav>
-        <button type="button" class="link" onClick={async () => (await confirmLeave()) && signOut(null)}>Sign out</button>
+        {signedIn && (
+          <button type="button" class="link" onClick={async () => (await confirmLeave()) && signOut(null)}>Sign out</button>
+        )}
       </header>
       <main id="main" tabIndex={-1}>
         {loadError && <ErrorMessage>The page could not be loaded: {loadError}</ErrorMessage>}
@@ -135,7 +139,8 @@ function App() {
       }),
     [],
   );
-  return signedIn ? <Shell /> : <Login reason={reason} />;
+  const open = pages.find((p) => p.name === currentPage())?.open === true;
+  return signedIn || open ? <Shell signedIn={signedIn} /> : <Login reason={reason} />;
 }
 
 const root = document.getElementById('app')!;

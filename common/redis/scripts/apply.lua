@@ -10,7 +10,7 @@
 -- ARGV (named): now (ms), ttl (s), source, max_backlog; then '--' and for each request: ops
 -- (its number of operations), idempotent ('1' when its idem key follows its count keys),
 -- fingerprint; then per operation: kind ('add': a signed delta | 'set'), operand (decimal),
--- event (id).
+-- event (id), trace (the request's traceparent, '' when none).
 -- Returns one {status, {result per operation}} per request: status applied | replayed |
 -- conflict | backlog; a result is {code, value, updatedAt, delta} with code ok | notfound |
 -- overflow | min | max.
@@ -30,7 +30,7 @@ local function diff(key, new, old)
   return d
 end
 
-local function apply(key, kind, operand, event_id)
+local function apply(key, kind, operand, event_id, trace)
   local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u')
   local old, mn, mx = h[1], h[2], h[3]
   if not old then return {'notfound', '', '', ''} end
@@ -56,7 +56,8 @@ local function apply(key, kind, operand, event_id)
   end
   if kind == 'set' then delta = diff(key, value, old) end
   redis.call('HSET', key, 'v', value, 'u', now)
-  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, args.source)
+  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, args.source, false,
+       trace)
   return {'ok', value, now, delta}
 end
 
@@ -72,8 +73,8 @@ local function request(first_key, n, idem, fingerprint, a)
   if redis.call('XLEN', stream) >= tonumber(args.max_backlog) then return {'backlog', {}} end
   local results, any = {}, false
   for i = 1, n do
-    local o = a + 3 * (i - 1)
-    local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2])
+    local o = a + 4 * (i - 1)
+    local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3])
     any = any or r[1] == 'ok'
     results[i] = r
   end
@@ -90,6 +91,6 @@ while a <= #ARGV do
   local idem = idempotent and KEYS[k + n] or nil
   answers[#answers + 1] = request(k, n, idem, fingerprint, a + 3)
   k = k + n + (idempotent and 1 or 0)
-  a = a + 3 + 3 * n
+  a = a + 3 + 4 * n
 end
 return answers

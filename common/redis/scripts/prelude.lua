@@ -30,15 +30,19 @@ local function neg(a)
 end
 
 -- Appends an event to the outbox stream (fields: i event id, y type, c count id, d delta,
--- v value, t time in ms, s source service, and p = 1 when a deletion purges the history).
-local function emit(stream, event_id, kind, count, delta, value, now, source, purge)
+-- v value, t time in ms, s source service, p = 1 when a deletion purges the history, and tp
+-- the traceparent of the request that made the change, when it has one).
+local function emit(stream, event_id, kind, count, delta, value, now, source, purge, trace)
+  local f = {'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v', value, 't', now, 's', source}
   if purge then
-    redis.call('XADD', stream, '*', 'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v',
-               value, 't', now, 's', source, 'p', '1')
-  else
-    redis.call('XADD', stream, '*', 'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v',
-               value, 't', now, 's', source)
+    f[#f + 1] = 'p'
+    f[#f + 1] = '1'
   end
+  if trace and trace ~= '' then
+    f[#f + 1] = 'tp'
+    f[#f + 1] = trace
+  end
+  redis.call('XADD', stream, '*', unpack(f))
 end
 
 -- The count id in a key 'count:{<id>}'.

@@ -13,5 +13,7 @@ std::span<const http::EmbeddedFile> ConsoleFiles();
 inline constexpr const char* kManagementPage = "/management";
 inline constexpr const char* kAnalysisPage = "/analysis";
 inline constexpr const char* kDashboardPage = "/dashboard";
+// The API reference (the OpenAPI document rendered), served beside the management page.
+inline constexpr const char* kDocsPage = "/docs";
 
 }  // namespace count::web

@@ -95,6 +95,54 @@ describe('login (any page)', () => {
   });
 });
 
+describe('API reference (/docs)', () => {
+  test('renders the OpenAPI document without a key: every operation, scopes, parameters, problem types', async () => {
+    const doc = JSON.parse(await readFile(new URL('../../../docs/openapi.json', import.meta.url), 'utf8'));
+    const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+      ['get', 'put', 'post', 'patch', 'delete'].filter((m) => item[m]).map((m) => ({ path, method: m, op: item[m] })));
+    const problems = Object.values(doc.components.responses)
+      .flatMap((r) => Object.values(r.content['application/problem+json'].examples));
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const page = await context.newPage();
+    watch(page);
+    await page.goto(system.url + '/docs');  // redirects to /docs/; no sign-in asked
+    assert.match(page.url(), /\/docs\/$/);
+    await page.getByRole('heading', { name: doc.info.title }).waitFor();
+    assert.equal(await page.getByLabel('API key').count(), 0);
+    // Every operation of the document is listed, once, grouped under its tag.
+    await textMatches(page.getByRole('status'), new RegExp(`^${operations.length} operations$`));
+    assert.equal(await page.locator('details.op').count(), operations.length);
+    for (const tag of doc.tags) await page.getByRole('heading', { name: tag.name, exact: true }).waitFor();
+    await docShot(page, 'docs');
+    // The filter narrows the list.
+    await page.getByLabel('Filter operations').fill('increment');
+    await textMatches(page.getByRole('status'), /^1 operation$/);
+    // Opened from the keyboard: scope, parameters, body and the problems each status can carry.
+    const op = page.locator('details.op').first();
+    await op.locator('summary').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await op.getAttribute('open'), '');
+    const text = await op.innerText();
+    assert.match(text, /POST\s+\/api\/v1\/counts\/\{id\}\/increment/);
+    assert.match(text, /an API key with the scope count:write/);
+    assert.match(text, /Idempotency-Key/);
+    assert.match(text, /amount\s+integer \(int64\)/);
+    assert.match(text, /422\s+problem: .*\/problems\/overflow/);
+    assert.match(text, /401\s+problem: \/problems\/unauthorized/);
+    await shot(page, 'docs-operation');
+    // The problem table: every type with its status, as the document (and the server's table) has them.
+    const rows = await page.locator('table.problems tbody tr').allInnerTexts();
+    assert.equal(rows.length, problems.length);
+    for (const p of problems)
+      assert.ok(rows.some((r) => r.startsWith(`${p.value.status}\t${p.value.type}`)), `${p.value.status} ${p.value.type}`);
+    // A public operation says so.
+    await page.getByLabel('Filter operations').fill('get /health/live');
+    await page.locator('details.op summary').first().click();
+    await textMatches(page.locator('details.op').first(), /No API key needed/);
+    await context.close();
+  });
+});
+
 describe('UC-003 management', () => {
   test('create → duplicate at the id field → edit → delete with confirmation', async () => {
     const page = await openSignedIn(browser, system.url, system.key, '/management/');
