@@ -21,6 +21,16 @@
 #       bridge) and from this machine through an Ingress and an HTTPRoute (Traefik), logs
 #       and exec through the kubelet, a privileged pod refused, the namespace
 #       deleted to nothing, and `cluster.sh down` leaving no process, bridge or rule.
+#
+#   scripts/e2e-kubernetes.sh --deploy
+#       the system itself on the whole node: the service images and the infrastructure
+#       stand-ins (scripts/infra-images.sh) imported into containerd, an overlay of the dev
+#       overlay pointing at the stand-ins, k8s/deploy.sh --with-ingress with every pod Ready
+#       and the init Jobs complete, the black-box suite through the Ingress, a rollout
+#       restart of every service and a blue/green switch and back under load with zero
+#       failed requests (tests/faults/k8s_rollout.py), the black-box suite through the
+#       Gateway API route instead, k8s/undeploy.sh --purge leaving no namespace, and
+#       `cluster.sh down`.
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 cd "${ROOT_DIR}"
@@ -274,9 +284,111 @@ YAML
   [ "${failures}" -gt 0 ] || echo "   no process, no bridge, no kube-proxy rule left"
 }
 
+# The system itself on the node: k8s/deploy.sh with the dev overlay and the images loaded
+# without a registry, every pod Ready, the black-box suite through the Ingress and again
+# through the Gateway API route, then k8s/undeploy.sh --purge leaving nothing.
+deploy_walk() {
+  eval "$(cluster env)"
+  local start=$SECONDS version keys_json overlay s real local_name
+  trap 'cluster down; rm -rf "${work}"' EXIT
+  cluster down >/dev/null 2>&1 || true
+  cluster up
+  echo "== node Ready $((SECONDS - start)) s after \`cluster.sh up\`"
+
+  echo "== images into containerd without a registry"
+  version="$(sed -n 's/^project(count_system VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
+  local services=(count-write-service count-read-service count-management-service
+                  count-analysis-service dashboard-provision-service dashboard-update-service)
+  local names=()
+  for s in "${services[@]}"; do
+    podman --runtime runc image exists "${s}:${version}" || IMAGES_REPORT='' scripts/images.sh "${s}"
+    # The name the kubelet looks up for NAME:TAG.
+    podman --runtime runc tag "${s}:${version}" "docker.io/library/${s}:${version}"
+    names+=("docker.io/library/${s}:${version}")
+  done
+  overlay="${work}/overlay"
+  mkdir -p "${overlay}"
+  cat >"${overlay}/kustomization.yaml" <<YAML
+# The dev overlay with the infrastructure stand-ins of scripts/infra-images.sh.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [$(realpath --relative-to="${overlay}" overlays/dev)]
+# The suite's own setting (tests/blackbox/support.py, base_env): quick SSE heartbeats.
+patches:
+  - patch: |-
+      {apiVersion: v1, kind: ConfigMap, metadata: {name: app-config, namespace: count-system}, data: {sse.heartbeat.seconds: "1"}}
+images:
+YAML
+  while IFS='=' read -r real local_name; do
+    names+=("${local_name}")
+    printf '  - {name: %s, newName: %s, newTag: "%s"}\n' "${real%:*}" "${local_name%:*}" \
+      "${local_name##*:}" >>"${overlay}/kustomization.yaml"
+  done < <(scripts/infra-images.sh)
+  podman --runtime runc save -m -q --format docker-archive "${names[@]}" -o "${work}/images.tar"
+  ctr --address /run/count-cluster/containerd.sock -n k8s.io images import "${work}/images.tar" >/dev/null
+  rm -f "${work}/images.tar"
+  echo "   ${#names[@]} images imported"
+
+  echo "== k8s/deploy.sh --overlay (dev + stand-ins) --with-ingress"
+  keys_json="$(/usr/bin/python3 -c 'import sys; sys.path.insert(0, "tests/blackbox"); import support, json
+k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.writer, "reader": k.reader, "admin": k.admin}))')"
+  COUNT_API_KEYS="$(printf '%s' "${keys_json}" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["json"])')"
+  export COUNT_API_KEYS
+  start=$SECONDS
+  if ! TIMEOUT=600s k8s/deploy.sh --overlay "${overlay}" --with-ingress >"${work}/deploy.log" 2>&1; then
+    failed "deploy.sh: $(tail -5 "${work}/deploy.log")"
+    kubectl -n "${NS}" get pods -o wide | sed 's/^/     /'
+    return
+  fi
+  echo "   every pod Ready, the init Jobs complete: $((SECONDS - start)) s"
+  kubectl -n "${NS}" get pods | sed 's/^/   /'
+
+  export COUNT_MODE=external COUNT_EXTERNAL_KEYS="${keys_json}"
+  local host=count-system.local
+  # The whole report of each run is kept in /tmp (printed); its summary is shown here.
+  suite() {  # suite NAME READ_HOST
+    local log="/tmp/e2e-kubernetes-$1.log"
+    if COUNT_EXTERNAL_PORTS="write=${host}@80,read=$2@80,management=${host}@80,analysis=${host}@80,provision=${host}@80,live=${host}@80" \
+        "${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3" -m pytest -q -p no:cacheprovider -rfE \
+        tests/blackbox >"${log}" 2>&1; then
+      echo "   $(tail -1 "${log}")"
+    else
+      grep -E '^(FAILED|ERROR)' "${log}" | sed 's/^/   /'
+      failed "the black-box suite through the $1: $(tail -1 "${log}") (report: ${log})"
+    fi
+  }
+  echo "== the black-box suite through the Ingress (Traefik, 127.0.0.1:80)"
+  suite ingress "read.${host}"
+
+  echo "== rollout restart of each service, then blue/green, under load through the Ingress"
+  if /usr/bin/python3 tests/faults/k8s_rollout.py "${host}" "read.${host}" "${version}" \
+      count-write-service count-read-service count-management-service count-analysis-service \
+      dashboard-provision-service dashboard-update-service >"${work}/rollout.json" 2>"${work}/rollout.err"; then
+    echo "   $(cat "${work}/rollout.json")"
+  else
+    failed "rollout under load: $(cat "${work}/rollout.json") $(tail -5 "${work}/rollout.err")"
+  fi
+
+  echo "== the black-box suite through the Gateway API route (the Ingress removed)"
+  kubectl -n "${NS}" delete ingress --all >/dev/null
+  kubectl kustomize "${overlay}" | kubectl apply -f - -l 'app.kubernetes.io/component in (gateway)' >/dev/null
+  suite gateway "${host}"
+
+  echo "== k8s/undeploy.sh --purge: nothing left"
+  k8s/undeploy.sh --overlay "${overlay}" --purge >"${work}/undeploy.log" 2>&1 || failed "undeploy.sh: $(tail -3 "${work}/undeploy.log")"
+  if kubectl get namespace "${NS}" >/dev/null 2>&1; then
+    failed "namespace ${NS} is left"
+  else
+    echo "   namespace ${NS} gone"
+  fi
+  cluster down
+  trap 'rm -rf "${work}"' EXIT
+}
+
 case "${1:-}" in
   --server-side) [ -d "${2:-}" ] || usage; server_side "$2" ;;
   --node) node ;;
+  --deploy) deploy_walk ;;
   *) usage ;;
 esac
 if [ "${failures}" -gt 0 ]; then

@@ -5,7 +5,8 @@ COUNT_MODE=services: PostgreSQL 15 + Redis primary/replica from Debian packages,
 write, read and management services, each on its own port; the client routes like the
 public ingress. COUNT_BIN_DIR picks the binaries (default build/release).
 COUNT_MODE=external: a services deployment started by somebody else, reached on 127.0.0.1
-at COUNT_EXTERNAL_PORTS ("write=3000,read=3001,...") with the keys of COUNT_EXTERNAL_KEYS
+at COUNT_EXTERNAL_PORTS ("write=3000,read=3001,..."; "read=read.example@80" sends that Host
+header, for an ingress) with the keys of COUNT_EXTERNAL_KEYS
 ({"writer": ..., "reader": ..., "admin": ...}); tests that need the suite's own processes
 (their logs, stopping them, extra instances) are skipped there, each saying so.
 COUNT_KEEP_TMP=1 keeps the temp dir (logs, data) after the run.
@@ -54,7 +55,7 @@ class Deployment:
         self.mode = mode
         self.keys = keys
         self.ports = ports                  # write/read/management -> port (ingress routing)
-        self.service_ports = service_ports  # process name -> port (per-process probes)
+        self._service_ports = service_ports  # process name -> port (per-process probes)
         self._procs = procs
         self.root = root
         self._infra = infra
@@ -73,6 +74,20 @@ class Deployment:
     def infra(self) -> Infra | None:
         self._needs_own_processes("infra")
         return self._infra
+
+    @property
+    def service_ports(self) -> dict[str, int]:
+        if not self._service_ports:
+            pytest.skip("needs each process's own port (the deployment is reached through an ingress)")
+        return self._service_ports
+
+    def direct_port(self, kind: str) -> int:
+        """The port of `kind` when it is the service itself, for tests that speak raw HTTP to
+        its server (through an ingress, the ingress would answer them)."""
+        port = self.ports[kind]
+        if getattr(port, "host", None):
+            pytest.skip("speaks raw HTTP to the service's own server, not through an ingress")
+        return port
 
     def _needs_own_processes(self, what: str) -> None:
         if self.external:
@@ -149,9 +164,10 @@ def _start_services(root: Path, keys: Keys) -> Deployment:
 
 
 def _external(root: Path, keys: Keys) -> Deployment:
-    ports = {name: int(port) for name, port in
-             (entry.split("=") for entry in os.environ["COUNT_EXTERNAL_PORTS"].split(","))}
-    service_ports = {s: ports[support.SHORT[s]] for s in support.SERVICES}
+    ports = support.parse_endpoints(os.environ["COUNT_EXTERNAL_PORTS"])
+    # Each process's own port, unless the deployment is reached through an ingress.
+    direct = not any(getattr(p, "host", None) for p in ports.values())
+    service_ports = {s: ports[support.SHORT[s]] for s in support.SERVICES} if direct else {}
     dep = Deployment("services", keys, ports, service_ports, {}, root)
     dep.external = True
     return dep

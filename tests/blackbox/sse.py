@@ -35,8 +35,9 @@ class SseStream:
         self.headers: dict[str, str] = {}
         self.body = b""  # a non-stream answer (a problem)
         self._cond = threading.Condition()
-        self._sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Accept: text/event-stream"]
+        self._sock = socket.create_connection(("127.0.0.1", int(port)), timeout=timeout)
+        lines = [f"GET {path} HTTP/1.1", f"Host: {getattr(port, 'host', '127.0.0.1')}",
+                 "Accept: text/event-stream"]
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self._buf = b""

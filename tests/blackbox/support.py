@@ -161,6 +161,50 @@ def _encode(json_body: Any, body: bytes | str | None) -> bytes | None:
     return body
 
 
+class Endpoint(int):
+    """A port on 127.0.0.1 that is an ingress: requests name `host` in their Host header (the
+    ingress routes by it). Everywhere else it is the port it is."""
+
+    host: str
+
+    def __new__(cls, port: int, host: str) -> "Endpoint":
+        e = super().__new__(cls, port)
+        e.host = host
+        return e
+
+
+class _IngressConnection(http.client.HTTPConnection):
+    """A connection to 127.0.0.1 whose requests name another host (an ingress routes by it)."""
+
+    def __init__(self, port: int, host: str, timeout: float):
+        super().__init__("127.0.0.1", port, timeout=timeout)
+        self.virtual_host = host
+
+    def putrequest(self, method: str, url: str, skip_host: bool = False,
+                   skip_accept_encoding: bool = False) -> None:
+        super().putrequest(method, url, skip_host=True, skip_accept_encoding=skip_accept_encoding)
+        if not skip_host:
+            self.putheader("Host", self.virtual_host)
+
+
+def connection(port: int, timeout: float = 30.0) -> http.client.HTTPConnection:
+    """A keep-alive connection to `port` on 127.0.0.1 (an Endpoint: with its Host header)."""
+    host = getattr(port, "host", None)
+    if host:
+        return _IngressConnection(int(port), host, timeout)
+    return http.client.HTTPConnection("127.0.0.1", int(port), timeout=timeout)
+
+
+def parse_endpoints(text: str) -> dict[str, int]:
+    """"write=3000,read=count-system.local@80,..." → kind → port or Endpoint."""
+    out: dict[str, int] = {}
+    for entry in text.split(","):
+        kind, _, where = entry.partition("=")
+        host, _, port = where.rpartition("@")
+        out[kind] = Endpoint(int(port), host) if host else int(port)
+    return out
+
+
 def http_request(port: int, method: str, path: str, *, body: bytes | None = None,
                  headers: dict[str, str] | None = None, timeout: float = 30.0,
                  conn: http.client.HTTPConnection | None = None) -> Response:
@@ -168,10 +212,11 @@ def http_request(port: int, method: str, path: str, *, body: bytes | None = None
     answered before the whole body is read), then reads the response."""
     own = conn is None
     if own:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = connection(port, timeout)
     try:
-        conn.putrequest(method, path, skip_accept_encoding=True)
         hdrs = dict(headers or {})
+        conn.putrequest(method, path, skip_accept_encoding=True,
+                        skip_host=any(k.lower() == "host" for k in hdrs))
         if body is not None and not any(k.lower() == "content-length" for k in hdrs):
             hdrs["Content-Length"] = str(len(body))
         for k, v in hdrs.items():

@@ -8,6 +8,8 @@ import threading
 
 import pytest
 
+import support
+
 THREADS = 64
 PER_THREAD = 500
 
@@ -23,7 +25,7 @@ def hammer(port: int, key: str, plan: list[list[tuple[str, int]]]) -> tuple[list
     def worker(ops: list[tuple[str, int]]) -> None:
         mine: list[int] = []
         errs: list[str] = []
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = support.connection(port, 60)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         try:
             barrier.wait()
@@ -37,7 +39,7 @@ def hammer(port: int, key: str, plan: list[list[tuple[str, int]]]) -> tuple[list
                     # cannot tell whether it applied; reported, never retried
                     errs.append(f"connection error: {e!r}")
                     conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    conn = support.connection(port, 60)
                     continue
                 if resp.status != 200:
                     errs.append(f"{resp.status} {data[:200]!r}")
@@ -107,7 +109,7 @@ def test_concurrent_writes_respect_bounds(deployment):
     lock = threading.Lock()
 
     def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = support.connection(port, 60)
         mine = []
         for _ in range(50):
             conn.request("POST", path, body='{"amount": 1}',
@@ -137,7 +139,7 @@ def test_concurrent_batches(deployment):
     failures: list[str] = []
 
     def worker():
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn = support.connection(port, 60)
         for _ in range(20):
             conn.request("POST", "/api/v1/counts:batch", body=body,
                          headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})

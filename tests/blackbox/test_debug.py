@@ -37,7 +37,7 @@ def test_toggle_ready_flips_readiness(deployment):
 
 
 def test_slow_waits(deployment):
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")  # no ingress routes the debug endpoints
     t0 = time.monotonic()
     r = http_request(port, "GET", "/slow?seconds=1", headers=admin_headers(deployment))
     elapsed = time.monotonic() - t0
@@ -55,7 +55,7 @@ def test_slow_zero_is_immediate(deployment):
 
 @pytest.mark.parametrize("query", ["?seconds=61", "?seconds=-1", "?seconds=abc", "?seconds=1e9"])
 def test_slow_out_of_range_is_422(deployment, query):
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")  # no ingress routes the debug endpoints
     t0 = time.monotonic()
     r = http_request(port, "GET", "/slow" + query, headers=admin_headers(deployment))
     assert_problem(r, 422, "validation-error")
@@ -65,7 +65,7 @@ def test_slow_out_of_range_is_422(deployment, query):
 def test_slow_does_not_block_other_requests(deployment):
     """A request parked in /slow must not stall the service."""
     import threading
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")  # no ingress routes the debug endpoints
     done = {}
     t = threading.Thread(target=lambda: done.setdefault(
         "r", http_request(port, "GET", "/slow?seconds=2", headers=admin_headers(deployment))))

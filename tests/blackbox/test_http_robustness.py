@@ -82,7 +82,7 @@ def test_lone_surrogate_is_refused(admin):
 
 def test_keep_alive_serves_many_requests(deployment, writer, counter):
     import http.client
-    conn = http.client.HTTPConnection("127.0.0.1", deployment.ports["write"], timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", deployment.direct_port("write"), timeout=10)
     try:
         for i in range(1, 201):
             r = http_request(deployment.ports["write"], "POST", f"/api/v1/counts/{counter}/increment",
@@ -93,7 +93,7 @@ def test_keep_alive_serves_many_requests(deployment, writer, counter):
 
 
 def test_pipelined_requests_answered_in_order(deployment, counter):
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")
     auth = f"Authorization: Bearer {deployment.keys.writer}\r\n".encode()
     one = (f"POST /api/v1/counts/{counter}/increment HTTP/1.1\r\nHost: t\r\n").encode() + auth + \
         b"Content-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"amount\": 2}"
@@ -105,7 +105,7 @@ def test_pipelined_requests_answered_in_order(deployment, counter):
 
 
 def test_chunked_request_body(deployment, counter):
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")
     head = (f"POST /api/v1/counts/{counter}/increment HTTP/1.1\r\nHost: t\r\n"
             f"Authorization: Bearer {deployment.keys.writer}\r\nContent-Type: application/json\r\n"
             "Transfer-Encoding: chunked\r\n\r\n").encode()
@@ -157,7 +157,7 @@ def test_huge_header_is_refused_not_fatal(deployment):
 
 
 def test_content_length_lie_does_not_hang_others(deployment, writer, counter):
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall((f"POST /api/v1/counts/{counter}/increment HTTP/1.1\r\nHost: t\r\n"
                    f"Authorization: Bearer {deployment.keys.writer}\r\nContent-Type: application/json\r\n"
@@ -178,7 +178,7 @@ def test_metrics_route_labels_are_templates(deployment, admin):
 
 
 def test_metrics_count_statuses(deployment, admin):
-    port = deployment.ports["write"]
+    port = deployment.direct_port("write")
     before = http_request(port, "GET", "/metrics").body.decode()
     admin.post(f"/api/v1/counts/{unique_id('m')}/increment")  # 404
     after = http_request(port, "GET", "/metrics").body.decode()

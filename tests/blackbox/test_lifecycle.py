@@ -110,7 +110,7 @@ def test_sigterm_with_open_keepalive_connections_exits(deployment, scratch, targ
     conns = []
     try:
         for _ in range(8):
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            c = support.connection(port, 20)
             c.request("GET", "/health")
             c.getresponse().read()
             conns.append(c)
