@@ -207,17 +207,20 @@ TEST(KafkaTest, GroupSubscriberResumesFromItsCommittedOffset) {
   broker.CreateTopic("resume", 3);
   KafkaPublisher publisher(Publisher(broker, "resume"));
 
-  // 2000 events, published in the background while the subscribers come and go.
+  // 2000 events, published in the background while the subscribers come and go: the first
+  // half while the first subscriber runs, the second half only once it stopped (however
+  // slow the machine, the restart happens mid-stream).
   std::vector<core::Event> events;
   for (int i = 0; i < 2000; ++i) events.push_back(MakeEvent("c-" + std::to_string(i % 37), i));
-  std::atomic<std::size_t> published{0};
-  std::thread producer([&] {
-    for (std::size_t i = 0; i < events.size(); i += 100) {
-      publisher.Publish(std::span(events).subspan(i, 100));
-      published = i + 100;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
+  const auto produce = [&](std::size_t from, std::size_t to) {
+    return std::thread([&publisher, &events, from, to] {
+      for (std::size_t i = from; i < to; i += 100) {
+        publisher.Publish(std::span(events).subspan(i, 100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  };
+  std::thread producer = produce(0, events.size() / 2);
 
   Collector seen;
   std::vector<std::string> failed_batch;  // handed to the handler, which threw
@@ -240,9 +243,11 @@ TEST(KafkaTest, GroupSubscriberResumesFromItsCommittedOffset) {
     first.Stop();  // graceful: the batch in hand is finished and committed
     EXPECT_EQ(first.stats().handler_failures, 1u);
   }
+  producer.join();
   const std::size_t before_restart = seen.Distinct();
   EXPECT_LT(before_restart, events.size());
 
+  producer = produce(events.size() / 2, events.size());
   KafkaSubscriber second(config, [&](auto batch) { seen.Add(batch); });
   second.Start();
   producer.join();
