@@ -201,6 +201,14 @@ describe('UC-003 management', () => {
     await page.context().close();
   });
 
+  // The table's rows come to `n` (within 5 s) and stay there for a moment: a count taken at
+  // once can see a render in between (it saw 6 rows on page 2 once).
+  async function rowsSettleAt(page, n) {
+    await page.waitForFunction((want) => document.querySelectorAll('tbody tr').length === want, n, { timeout: 5000 });
+    await page.waitForTimeout(200);
+    assert.equal(await page.locator('tbody tr').count(), n);
+  }
+
   test('search by prefix and cursor paging', async () => {
     for (let i = 0; i < 25; i++) await api('POST', '/management/api/v1/counts', { id: `page.p${String(i).padStart(2, '0')}` });
     await api('POST', '/management/api/v1/counts', { id: 'other.one' });
@@ -208,10 +216,10 @@ describe('UC-003 management', () => {
     await page.getByLabel('Search by id prefix').fill('page.');
     await page.locator('tr[data-id="other.one"]').waitFor({ state: 'detached' });
     await page.locator('tr[data-id="page.p00"]').waitFor();
-    assert.equal(await page.locator('tbody tr').count(), 20);
+    await rowsSettleAt(page, 20);
     await page.getByRole('button', { name: 'Next' }).click();
     await page.locator('tr[data-id="page.p24"]').waitFor();
-    assert.equal(await page.locator('tbody tr').count(), 5);
+    await rowsSettleAt(page, 5);
     assert.equal(await page.getByRole('button', { name: 'Next' }).isDisabled(), true);
     await shot(page, 'management-page-2');
     await page.getByRole('button', { name: 'Previous' }).click();
