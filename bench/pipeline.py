@@ -331,16 +331,16 @@ def footprint(system: System, counters: int, minutes: int) -> dict:
     mem0 = redis_used_memory(system)
     pg0 = table_sizes(system, ("count_info",))
     lock = threading.Lock()
-    todo = list(ids)
+    remaining = list(ids)
 
     def create() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", system.admin_port, timeout=30)
         try:
             while True:
                 with lock:
-                    if not todo:
+                    if not remaining:
                         return
-                    i = todo.pop()
+                    i = remaining.pop()
                 r = system.request(system.admin_port, "POST", "/management/api/v1/counts",
                                    {"id": i, "description": description}, conn=conn)
                 if r.status != 201:
@@ -353,7 +353,7 @@ def footprint(system: System, counters: int, minutes: int) -> dict:
         t.start()
     for t in threads:
         t.join()
-    if todo:
+    if remaining:
         raise RuntimeError("not every counter was created")
     wait_outbox_empty(system)  # the count_created events are relayed and trimmed
     mem1 = redis_used_memory(system)

@@ -504,14 +504,14 @@ def metric_names(text: str) -> set[str]:
 def promql_metrics(expr: str) -> set[str]:
     """Metric names in a PromQL expression; Grafana's variables are put in as values first."""
     expr = re.sub(r"\$__(rate_)?interval", "5m", expr)
-    names, todo = set(), [promql_parser.parse(expr)]
-    while todo:
-        node = todo.pop()
+    names, stack = set(), [promql_parser.parse(expr)]
+    while stack:
+        node = stack.pop()
         if type(node).__name__ == "VectorSelector":
             names.add(node.name)
         for attr in ("lhs", "rhs", "expr", "args", "param", "vector_selector"):
             child = getattr(node, attr, None)
-            todo += [c for c in (child if isinstance(child, list) else [child])
+            stack += [c for c in (child if isinstance(child, list) else [child])
                      if c is not None and not isinstance(c, (str, int, float))]
     return names
 

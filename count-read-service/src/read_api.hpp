@@ -1,5 +1,5 @@
 #pragma once
-// UC-002: single and batch reads (SPEC §4 Read), served from the Redis replica. With the
+// UC-002: single and batch reads (docs/API.md, "Read"), served from the Redis replica. With the
 // value store on the event loops the routes are async handlers (no blocked thread); without
 // it (SQLite, standalone) they run on the blocking pool.
 #include "core/ports.hpp"
