@@ -30,10 +30,13 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
     : client_(client),
       owner_(std::move(owner) + ":" + core::NewEventId()),
       lease_(lease),
-      lead_(LuaScript::Embedded("lead.lua")) {}
+      lead_(LuaScript::Embedded("lead.lua")),
+      published_(LuaScript::Embedded("published.lua")) {}
 
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
+  first_id_.clear();
   last_id_.clear();
+  read_ = 0;
   const std::string lease_key = std::string(kEventStream) + ":relay";
   Reply lead = lead_.Run(
       client_, {lease_key},
@@ -43,6 +46,9 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
       {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
   ThrowIfError(r);
   std::vector<core::Event> events;
+  read_ = r.elements.size();
+  if (!r.elements.empty() && !r.elements.front().elements.empty())
+    first_id_ = r.elements.front().elements[0].str;
   for (const auto& entry : r.elements) {
     if (entry.elements.size() != 2) continue;
     core::Event e;
@@ -79,13 +85,20 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
   if (last_id_.empty()) return;
   // Pending reads from the start of the stream and ids only grow, so everything up to the
   // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
-  // where XDEL of each id would only mark entries deleted.
+  // where XDEL of each id would only mark entries deleted. The script does it and records
+  // how far the bus has acknowledged the outbox, in one atomic step.
   const auto dash = last_id_.find('-');
   if (dash == std::string::npos)
     throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
   const std::string after = last_id_.substr(0, dash) + "-" +
                             std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
-  ThrowIfError(client_.Command({"XTRIM", std::string(kEventStream), "MINID", "=", after}));
+  published_.Run(client_, {std::string(kEventStream), std::string(kPublishedKey)},
+                 ScriptArgs()
+                     .Set("first", first_id_)
+                     .Set("last", last_id_)
+                     .Set("after", after)
+                     .Set("count", std::to_string(read_))
+                     .values());
   last_id_.clear();
 }
 

@@ -14,8 +14,12 @@
 
 namespace count::redis {
 
+// How far the bus has acknowledged the outbox (scripts/published.lua writes it).
+inline constexpr std::string_view kPublishedKey = "count-events:published";
+
 // Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
-// so events of one counter reach the bus in the order they were applied.
+// so events of one counter reach the bus in the order they were applied. Acknowledge trims
+// what was published and records how far that is (kPublishedKey, for WRITE_ACK=kafka).
 class RedisEventOutbox final : public core::EventOutbox {
  public:
   // `owner` identifies this process in the lease (e.g. the pod name).
@@ -31,7 +35,11 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::string owner_;
   std::chrono::milliseconds lease_;
   LuaScript lead_;
-  std::string last_id_;  // stream id of the last entry of the last Pending batch
+  LuaScript published_;
+  // The last Pending batch: stream ids of its first and last entries, and how many it read.
+  std::string first_id_;
+  std::string last_id_;
+  std::size_t read_ = 0;
 };
 
 }  // namespace count::redis

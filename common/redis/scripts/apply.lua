@@ -11,11 +11,13 @@
 -- (its number of operations), idempotent ('1' when its idem key follows its count keys),
 -- fingerprint; then per operation: kind ('add': a signed delta | 'set'), operand (decimal),
 -- event (id), trace (the request's traceparent, '' when none).
--- Returns one {status, {result per operation}} per request: status applied | replayed |
--- conflict | backlog; a result is {code, value, updatedAt, delta} with code ok | notfound |
--- overflow | min | max.
+-- Returns one {status, {result per operation}, position} per request: status applied |
+-- replayed | conflict | backlog; a result is {code, value, updatedAt, delta} with code ok |
+-- notfound | overflow | min | max; position is the stream id of the request's last event ('' when
+-- it made none; a replay returns the first call's), which WRITE_ACK=kafka waits for.
 local args, a = named_args()
 local stream = KEYS[#KEYS]
+local emitted = ''  -- the stream id of the current request's last event
 
 -- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
 local function diff(key, new, old)
@@ -56,22 +58,23 @@ local function apply(key, kind, operand, event_id, trace)
   end
   if kind == 'set' then delta = diff(key, value, old) end
   redis.call('HSET', key, 'v', value, 'u', now)
-  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, args.source, false,
-       trace)
+  emitted = emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, args.source,
+                 false, trace)
   return {'ok', value, now, delta}
 end
 
 -- One request: `first_key` is its first count key; `a` the index of its first operation.
 local function request(first_key, n, idem, fingerprint, a)
   if idem then
-    local seen = redis.call('HMGET', idem, 'f', 'r')
+    local seen = redis.call('HMGET', idem, 'f', 'r', 'p')
     if seen[1] then
       if seen[1] ~= fingerprint then return {'conflict', {}} end
-      return {'replayed', cjson.decode(seen[2])}
+      return {'replayed', cjson.decode(seen[2]), seen[3] or ''}
     end
   end
   if redis.call('XLEN', stream) >= tonumber(args.max_backlog) then return {'backlog', {}} end
   local results, any = {}, false
+  emitted = ''
   for i = 1, n do
     local o = a + 4 * (i - 1)
     local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3])
@@ -79,10 +82,10 @@ local function request(first_key, n, idem, fingerprint, a)
     results[i] = r
   end
   if idem and any then
-    redis.call('HSET', idem, 'f', fingerprint, 'r', cjson.encode(results))
+    redis.call('HSET', idem, 'f', fingerprint, 'r', cjson.encode(results), 'p', emitted)
     redis.call('EXPIRE', idem, args.ttl)
   end
-  return {'applied', results}
+  return {'applied', results, emitted}
 end
 
 local answers, k = {}, 1

@@ -31,7 +31,8 @@ end
 
 -- Appends an event to the outbox stream (fields: i event id, y type, c count id, d delta,
 -- v value, t time in ms, s source service, p = 1 when a deletion purges the history, and tp
--- the traceparent of the request that made the change, when it has one).
+-- the traceparent of the request that made the change, when it has one). Returns the entry's
+-- stream id (its outbox position).
 local function emit(stream, event_id, kind, count, delta, value, now, source, purge, trace)
   local f = {'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v', value, 't', now, 's', source}
   if purge then
@@ -42,7 +43,7 @@ local function emit(stream, event_id, kind, count, delta, value, now, source, pu
     f[#f + 1] = 'tp'
     f[#f + 1] = trace
   end
-  redis.call('XADD', stream, '*', unpack(f))
+  return redis.call('XADD', stream, '*', unpack(f))
 end
 
 -- The count id in a key 'count:{<id>}'.
