@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import os
+import subprocess
 import threading
 import time
 
@@ -132,6 +133,14 @@ def test_write_ack_kafka_answers_not_durable_while_kafka_is_away_and_the_retry_r
             return http_request(ports["m1"], "GET", f"/management/api/v1/counts/{cid}",
                                 headers={"Authorization": f"Bearer {keys.admin}"}).json()["value"]
 
+        def created_in_kafka() -> bool:
+            try:
+                return bool(kafka_events(stack.kafka_brokers, {cid}))
+            except subprocess.CalledProcessError:  # the topic is created by the first produce
+                return False
+
+        # The relay's first produce (topic, metadata, producer id) is not what this measures.
+        support.eventually(created_in_kafka, timeout=60, interval=0.5, message="the counter's creation in Kafka")
         first, _ = increment("ack-1")
         assert first.status == 200 and first.json()["value"] == 1, first.body
         in_kafka = [e for e in kafka_events(stack.kafka_brokers, {cid}) if e["type"] == "count_updated"]
