@@ -48,7 +48,8 @@ WriteOutcome CountWrites::Undurable() {
 void CountWrites::ApplyOnLoop(std::span<const core::Mutation> mutations,
                               const core::IdempotencyKey* key, WriteDone done) {
   loop_values_->Apply(
-      mutations, key, [this, done = std::move(done)](std::exception_ptr error, core::ApplyResult r) {
+      mutations, key,
+      [this, done = std::move(done)](std::exception_ptr error, core::ApplyResult r) {
         if (error) return done(error, {});
         if (!acks_ || r.position.empty()) return done(nullptr, Outcome(std::move(r)));
         // Answered from the acks' thread: `done` (http::Respond) posts to the loop.

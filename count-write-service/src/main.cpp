@@ -1,8 +1,8 @@
 // count-write-service: UC-001 writes on the Redis primary. Wiring only.
-#include "http/event_loop.hpp"
-#include "postgres/postgres_count_info_store.hpp"
 #include <optional>
 
+#include "http/event_loop.hpp"
+#include "postgres/postgres_count_info_store.hpp"
 #include "redis/redis_count_value_store.hpp"
 #include "redis/redis_event_acks.hpp"
 #include "redis/redis_loop_count_value_store.hpp"

@@ -8,8 +8,8 @@ WriteSettings WriteSettings::FromEnv(const runtime::Env& env) {
     throw runtime::ConfigError("WRITE_ACK must be redis or kafka, not '" + ack + "'");
   return {.auto_create = env.Bool("COUNT_AUTO_CREATE", false),
           .ack_kafka = ack == "kafka",
-          .ack_timeout = std::chrono::milliseconds(
-              env.Int("WRITE_ACK_TIMEOUT_MS", 5000, 100, 120'000))};
+          .ack_timeout =
+              std::chrono::milliseconds(env.Int("WRITE_ACK_TIMEOUT_MS", 5000, 100, 120'000))};
 }
 
 WriteModule::WriteModule(http::Router& router, WriteStores stores, WriteSettings settings,
