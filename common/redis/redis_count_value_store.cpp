@@ -143,6 +143,7 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
     if (request->key) keys.push_back("idem:" + request->key->key);
   }
   keys.emplace_back(kEventStream);
+  keys.emplace_back(kEventEpoch);
   return {std::move(keys), std::move(args)};
 }
 

@@ -21,6 +21,14 @@ std::optional<StreamId> ParseStreamId(std::string_view text) {
   return id;
 }
 
+std::optional<OutboxPosition> ParsePosition(std::string_view text) {
+  const auto slash = text.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  const auto id = ParseStreamId(text.substr(slash + 1));
+  if (!id) return std::nullopt;
+  return OutboxPosition{std::string(text.substr(0, slash)), *id};
+}
+
 RedisEventAcks::RedisEventAcks(RedisClient& client, EventAcksOptions options)
     : client_(client), options_(options), thread_([this] { Run(); }) {}
 
@@ -35,12 +43,13 @@ RedisEventAcks::~RedisEventAcks() {
 }
 
 void RedisEventAcks::Await(std::string position, std::function<void(bool)> done) {
-  const auto id = ParseStreamId(position);
+  auto id = ParsePosition(position);
   if (!id) return done(false);
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      waiting_.push_back({*id, std::chrono::steady_clock::now() + options_.wait, std::move(done)});
+      waiting_.push_back(
+          {std::move(*id), std::chrono::steady_clock::now() + options_.wait, std::move(done)});
       cv_.notify_one();
       return;
     }
@@ -53,13 +62,13 @@ std::size_t RedisEventAcks::Waiting() {
   return waiting_.size();
 }
 
-std::optional<std::pair<StreamId, StreamId>> RedisEventAcks::Read() {
+std::optional<RedisEventAcks::Record> RedisEventAcks::Read() {
   try {
-    Reply r = client_.Command({"HMGET", std::string(kPublishedKey), "base", "last"});
-    if (r.type != Reply::Type::kArray || r.elements.size() != 2) return std::nullopt;
-    auto base = ParseStreamId(r.elements[0].str), last = ParseStreamId(r.elements[1].str);
+    Reply r = client_.Command({"HMGET", std::string(kPublishedKey), "epoch", "base", "last"});
+    if (r.type != Reply::Type::kArray || r.elements.size() != 3) return std::nullopt;
+    auto base = ParseStreamId(r.elements[1].str), last = ParseStreamId(r.elements[2].str);
     if (!base || !last) return std::nullopt;
-    return std::pair{*base, *last};
+    return Record{r.elements[0].str, *base, *last};
   } catch (const std::exception&) {
     return std::nullopt;  // Redis away: the writes wait on, up to their deadline
   }
@@ -77,9 +86,13 @@ void RedisEventAcks::Run() {
     std::vector<std::pair<std::function<void(bool)>, bool>> answers;
     lock.lock();
     std::erase_if(waiting_, [&](Waiter& w) {
-      // Below base: the outbox it was in is gone (Redis wiped) and never reached the bus.
-      const bool durable = record && record->first <= w.position && w.position <= record->second;
-      const bool lost = record && w.position < record->first;
+      // Another epoch, or below base: the outbox it was in is gone (Redis wiped) and never
+      // reached the bus. (A record without an epoch was written before the stream's first
+      // write: it says nothing yet.)
+      const auto& p = w.position;
+      const bool same = record && record->epoch == p.epoch;
+      const bool durable = same && record->base <= p.id && p.id <= record->last;
+      const bool lost = record && !record->epoch.empty() && (!same || p.id < record->base);
       if (!durable && !lost && now < w.deadline) return false;
       answers.emplace_back(std::move(w.done), durable);
       return true;

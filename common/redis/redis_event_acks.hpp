@@ -28,6 +28,14 @@ namespace count::redis {
 using StreamId = std::pair<std::uint64_t, std::uint64_t>;
 std::optional<StreamId> ParseStreamId(std::string_view text);
 
+// An outbox position as the apply script returns it: "<epoch>/<stream id>". Stream ids of a
+// wiped and recreated stream can repeat the old ones; the epoch (kEventEpoch) tells them apart.
+struct OutboxPosition {
+  std::string epoch;
+  StreamId id;
+};
+std::optional<OutboxPosition> ParsePosition(std::string_view text);
+
 struct EventAcksOptions {
   std::chrono::milliseconds wait{5000};  // longest wait for the bus (WRITE_ACK_TIMEOUT_MS)
   std::chrono::milliseconds poll{1};     // how often the record is read while writes wait
@@ -45,13 +53,17 @@ class RedisEventAcks final : public core::EventAcks {
 
  private:
   struct Waiter {
-    StreamId position;
+    OutboxPosition position;
     std::chrono::steady_clock::time_point deadline;
     std::function<void(bool)> done;
   };
   void Run();
-  // The record now: {base, last}, nullopt when there is none (or Redis does not answer).
-  std::optional<std::pair<StreamId, StreamId>> Read();
+  // The record now, nullopt when there is none (or Redis does not answer).
+  struct Record {
+    std::string epoch;
+    StreamId base, last;
+  };
+  std::optional<Record> Read();
 
   RedisClient& client_;
   const EventAcksOptions options_;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 #include "redis/redis_count_value_store.hpp"
 #include "redis/redis_outbox.hpp"
@@ -54,13 +55,21 @@ TEST(StreamIdTest, ParsesAndOrdersAsTheStreamDoes) {
   EXPECT_LT(*ParseStreamId("5-10"), *ParseStreamId("6-0"));
   for (const char* bad : {"", "5", "-1", "5-", "a-1", "5-1x", "5--1"})
     EXPECT_FALSE(ParseStreamId(bad)) << bad;
+  const auto position = ParsePosition("e1/5-9");
+  ASSERT_TRUE(position);
+  EXPECT_EQ(position->epoch, "e1");
+  EXPECT_EQ(position->id, (StreamId{5, 9}));
+  for (const char* bad : {"", "5-9", "/5-9", "e1/", "e1/5"})
+    EXPECT_FALSE(ParsePosition(bad)) << bad;
 }
 
 TEST_F(RedisEventAcksTest, ApplyReturnsItsEventsPositionAndAReplayTheFirstOne) {
-  const auto first = ParseStreamId(Increment("acks.a"));
-  const auto second = ParseStreamId(Increment("acks.a"));
+  const auto first = ParsePosition(Increment("acks.a"));
+  const auto second = ParsePosition(Increment("acks.a"));
   ASSERT_TRUE(first && second);
-  EXPECT_LT(*first, *second);
+  EXPECT_LT(first->id, second->id);
+  EXPECT_EQ(first->epoch, second->epoch);
+  EXPECT_FALSE(first->epoch.empty());
 
   const core::IdempotencyKey key{"k:acks", "fingerprint"};
   const std::string keyed = Increment("acks.a", &key);
@@ -70,10 +79,11 @@ TEST_F(RedisEventAcksTest, ApplyReturnsItsEventsPositionAndAReplayTheFirstOne) {
   const std::vector<Mutation> batch = {{MutationKind::kIncrement, "acks.a", 1},
                                        {MutationKind::kIncrement, "acks.missing", 1},
                                        {MutationKind::kIncrement, "acks.a", 1}};
-  const auto last = ParseStreamId(store_.Apply(batch, nullptr).position);
+  const auto last = ParsePosition(store_.Apply(batch, nullptr).position);
   ASSERT_TRUE(last);
   Reply tail = client_.Command({"XREVRANGE", std::string(kEventStream), "+", "-", "COUNT", "1"});
-  EXPECT_EQ(ParseStreamId(tail.elements.at(0).elements.at(0).str), last);  // the batch's last
+  EXPECT_EQ(ParseStreamId(tail.elements.at(0).elements.at(0).str), last->id);  // the batch's last
+  EXPECT_EQ(last->epoch, first->epoch);
 }
 
 TEST_F(RedisEventAcksTest, AnswersOnceTheRelayRecordedTheEventAndNotBefore) {
@@ -85,13 +95,25 @@ TEST_F(RedisEventAcksTest, AnswersOnceTheRelayRecordedTheEventAndNotBefore) {
   Relay();
   ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(answer.get());
-  Reply record = client_.Command({"HMGET", std::string(kPublishedKey), "base", "last"});
-  EXPECT_EQ(record.elements.at(1).str, position);
+  Reply record = client_.Command({"HMGET", std::string(kPublishedKey), "epoch", "last"});
+  EXPECT_EQ(record.elements.at(0).str + "/" + record.elements.at(1).str, position);
 
   // Already acknowledged: answered at the next read of the record.
   auto again = Await(acks, position);
   ASSERT_EQ(again.wait_for(5s), std::future_status::ready);
   EXPECT_TRUE(again.get());
+}
+
+// A new store: the record of the creations' batch comes before any write gave the stream its
+// epoch; it must not turn the first write away.
+TEST_F(RedisEventAcksTest, ARecordWrittenBeforeTheFirstWriteSaysNothingYet) {
+  Relay();  // acks.a's creation: a record without an epoch
+  RedisEventAcks acks(client_, {.wait = 10s});
+  auto answer = Await(acks, Increment("acks.a"));
+  EXPECT_EQ(answer.wait_for(100ms), std::future_status::timeout);
+  Relay();
+  ASSERT_EQ(answer.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(answer.get());
 }
 
 TEST_F(RedisEventAcksTest, NotRelayedWithinTheWaitIsNotDurable) {
@@ -119,6 +141,8 @@ TEST_F(RedisEventAcksTest, AWipedOutboxIsNeverReportedAsAcknowledged) {
   const std::string after = Increment("acks.a");
   outbox_.Acknowledge(batch);  // trims nothing of the new stream: the record is not written
   EXPECT_TRUE(client_.Command({"EXISTS", std::string(kPublishedKey)}).integer == 0);
+  // The new stream's ids may repeat the old ones (same millisecond): the epochs differ.
+  EXPECT_NE(ParsePosition(lost)->epoch, ParsePosition(after)->epoch);
 
   auto lost_answer = Await(acks, lost);
   Relay();  // the new stream: a new base
@@ -127,6 +151,18 @@ TEST_F(RedisEventAcksTest, AWipedOutboxIsNeverReportedAsAcknowledged) {
   EXPECT_TRUE(after_answer.get());
   ASSERT_EQ(lost_answer.wait_for(5s), std::future_status::ready);  // below base: at once
   EXPECT_FALSE(lost_answer.get());
+}
+
+// A relay that stops gives its lease up: the next replica's relay leads at once, not after the
+// lease ran out (the writes waiting with WRITE_ACK=kafka would time out meanwhile).
+TEST_F(RedisEventAcksTest, AReleasedLeaseIsTakenAtOnce) {
+  RedisEventOutbox other(client_, "acks-test-other");
+  ASSERT_FALSE(outbox_.Pending(1000).empty());  // outbox_ leads (the counter's creation)
+  EXPECT_TRUE(other.Pending(1000).empty());     // the other waits for the lease
+  outbox_.Release();
+  std::this_thread::sleep_for(5ms);
+  EXPECT_FALSE(other.Pending(1000).empty());
+  other.Release();
 }
 
 TEST_F(RedisEventAcksTest, StoppingAnswersTheWaitingAsNotDurable) {

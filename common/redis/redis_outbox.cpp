@@ -33,13 +33,19 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
       lead_(LuaScript::Embedded("lead.lua")),
       published_(LuaScript::Embedded("published.lua")) {}
 
+std::string RedisEventOutbox::LeaseKey() { return std::string(kEventStream) + ":relay"; }
+
+void RedisEventOutbox::Release() {
+  // lead.lua renews a lease its owner holds: renewed for 1 ms, it is gone at once.
+  lead_.Run(client_, {LeaseKey()}, ScriptArgs().Set("owner", owner_).Set("lease", "1").values());
+}
+
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   first_id_.clear();
   last_id_.clear();
   read_ = 0;
-  const std::string lease_key = std::string(kEventStream) + ":relay";
   Reply lead = lead_.Run(
-      client_, {lease_key},
+      client_, {LeaseKey()},
       ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease_.count())).values());
   if (lead.integer != 1) return {};  // another process relays
   Reply r = client_.Command(
@@ -76,6 +82,7 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
         e.trace = core::ParseTraceparent(v).value_or(core::TraceContext{});
     }
     last_id_ = entry.elements[0].str;
+    last_event_ = e.event_id;
     events.push_back(std::move(e));
   }
   return events;
@@ -92,10 +99,12 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
     throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
   const std::string after = last_id_.substr(0, dash) + "-" +
                             std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
-  published_.Run(client_, {std::string(kEventStream), std::string(kPublishedKey)},
+  published_.Run(client_,
+                 {std::string(kEventStream), std::string(kPublishedKey), std::string(kEventEpoch)},
                  ScriptArgs()
                      .Set("first", first_id_)
                      .Set("last", last_id_)
+                     .Set("event", last_event_)
                      .Set("after", after)
                      .Set("count", std::to_string(read_))
                      .values());

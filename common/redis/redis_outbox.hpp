@@ -29,6 +29,10 @@ class RedisEventOutbox final : public core::EventOutbox {
   void Acknowledge(std::span<const core::Event> events) override;
   std::size_t Backlog() override;
   void Wait(std::chrono::milliseconds max) override;
+  // Gives the lease up when this process holds it (at shutdown, after the last batch), so
+  // another replica's relay leads within its next poll instead of after the lease: events,
+  // and the writes that wait for them with WRITE_ACK=kafka, do not stall for it.
+  void Release();
 
  private:
   RedisClient& client_;
@@ -39,7 +43,9 @@ class RedisEventOutbox final : public core::EventOutbox {
   // The last Pending batch: stream ids of its first and last entries, and how many it read.
   std::string first_id_;
   std::string last_id_;
+  std::string last_event_;  // the event id of the entry at last_id_
   std::size_t read_ = 0;
+  static std::string LeaseKey();
 };
 
 }  // namespace count::redis

@@ -6,17 +6,18 @@
 -- (common/testing/count_value_store_contract.hpp).
 --
 -- KEYS: for each request, count:{id} per operation in order, then idem:<key> when the
--- request has an Idempotency-Key; last, the event stream.
+-- request has an Idempotency-Key; last, the event stream and its epoch key (the lineage of the
+-- stream: the event id of the first request applied since it was created).
 -- ARGV (named): now (ms), ttl (s), source, max_backlog; then '--' and for each request: ops
 -- (its number of operations), idempotent ('1' when its idem key follows its count keys),
 -- fingerprint; then per operation: kind ('add': a signed delta | 'set'), operand (decimal),
 -- event (id), trace (the request's traceparent, '' when none).
 -- Returns one {status, {result per operation}, position} per request: status applied |
 -- replayed | conflict | backlog; a result is {code, value, updatedAt, delta} with code ok |
--- notfound | overflow | min | max; position is the stream id of the request's last event ('' when
--- it made none; a replay returns the first call's), which WRITE_ACK=kafka waits for.
+-- notfound | overflow | min | max; position is '<epoch>/<stream id of the request's last event>'
+-- ('' when it made none; a replay returns the first call's), which WRITE_ACK=kafka waits for.
 local args, a = named_args()
-local stream = KEYS[#KEYS]
+local stream, epoch = KEYS[#KEYS - 1], KEYS[#KEYS]
 local emitted = ''  -- the stream id of the current request's last event
 
 -- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
@@ -80,6 +81,10 @@ local function request(first_key, n, idem, fingerprint, a)
     local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3])
     any = any or r[1] == 'ok'
     results[i] = r
+  end
+  if emitted ~= '' then
+    redis.call('SET', epoch, ARGV[a + 2], 'NX')  -- an event id of this request: unique
+    emitted = redis.call('GET', epoch) .. '/' .. emitted
   end
   if idem and any then
     redis.call('HSET', idem, 'f', fingerprint, 'r', cjson.encode(results), 'p', emitted)
