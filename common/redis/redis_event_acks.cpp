@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "redis/redis_count_value_store.hpp"
 #include "redis/redis_outbox.hpp"
 
 namespace count::redis {
@@ -62,13 +63,17 @@ std::size_t RedisEventAcks::Waiting() {
   return waiting_.size();
 }
 
-std::optional<RedisEventAcks::Record> RedisEventAcks::Read() {
+std::optional<RedisEventAcks::State> RedisEventAcks::Read() {
   try {
-    Reply r = client_.Command({"HMGET", std::string(kPublishedKey), "epoch", "base", "last"});
-    if (r.type != Reply::Type::kArray || r.elements.size() != 3) return std::nullopt;
-    auto base = ParseStreamId(r.elements[1].str), last = ParseStreamId(r.elements[2].str);
-    if (!base || !last) return std::nullopt;
-    return Record{r.elements[0].str, *base, *last};
+    auto r = client_.Pipeline({{"HMGET", std::string(kPublishedKey), "epoch", "base", "last"},
+                               {"GET", std::string(kEventEpoch)}});
+    if (r.size() != 2 || r[0].type != Reply::Type::kArray || r[0].elements.size() != 3 ||
+        r[1].IsError())
+      return std::nullopt;
+    State state{std::nullopt, r[1].str};
+    auto base = ParseStreamId(r[0].elements[1].str), last = ParseStreamId(r[0].elements[2].str);
+    if (base && last) state.record = Record{r[0].elements[0].str, *base, *last};
+    return state;
   } catch (const std::exception&) {
     return std::nullopt;  // Redis away: the writes wait on, up to their deadline
   }
@@ -81,18 +86,18 @@ void RedisEventAcks::Run() {
     cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
     if (stopping_) return;
     lock.unlock();
-    const auto record = Read();
+    const auto state = Read();
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::pair<std::function<void(bool)>, bool>> answers;
     lock.lock();
     std::erase_if(waiting_, [&](Waiter& w) {
-      // Another epoch, or below base: the outbox it was in is gone (Redis wiped) and never
-      // reached the bus. (A record without an epoch was written before the stream's first
-      // write: it says nothing yet.)
+      // The stream has another epoch (or none), or the position is below base: the outbox it
+      // was in is gone (Redis wiped) and what was still in it never reached the bus.
       const auto& p = w.position;
+      const auto* record = state && state->record ? &*state->record : nullptr;
       const bool same = record && record->epoch == p.epoch;
       const bool durable = same && record->base <= p.id && p.id <= record->last;
-      const bool lost = record && !record->epoch.empty() && (!same || p.id < record->base);
+      const bool lost = state && (state->epoch != p.epoch || (same && p.id < record->base));
       if (!durable && !lost && now < w.deadline) return false;
       answers.emplace_back(std::move(w.done), durable);
       return true;

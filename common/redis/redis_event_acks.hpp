@@ -58,12 +58,16 @@ class RedisEventAcks final : public core::EventAcks {
     std::function<void(bool)> done;
   };
   void Run();
-  // The record now, nullopt when there is none (or Redis does not answer).
+  // The record and the stream's epoch now; nullopt when Redis does not answer.
   struct Record {
     std::string epoch;
     StreamId base, last;
   };
-  std::optional<Record> Read();
+  struct State {
+    std::optional<Record> record;  // none yet
+    std::string epoch;             // '' when the stream has none (wiped since)
+  };
+  std::optional<State> Read();
 
   RedisClient& client_;
   const EventAcksOptions options_;

@@ -153,6 +153,17 @@ TEST_F(RedisEventAcksTest, AWipedOutboxIsNeverReportedAsAcknowledged) {
   EXPECT_FALSE(lost_answer.get());
 }
 
+// Redis wiped while writes wait: their events are gone, never to reach the bus; they are
+// answered at once, not after the whole wait (the clients move on to the rebuilt store).
+TEST_F(RedisEventAcksTest, AWipeAnswersTheWaitingAtOnce) {
+  RedisEventAcks acks(client_, {.wait = 10s});
+  auto answer = Await(acks, Increment("acks.a"));
+  EXPECT_EQ(answer.wait_for(50ms), std::future_status::timeout);
+  client_.Command({"FLUSHALL"});
+  ASSERT_EQ(answer.wait_for(2s), std::future_status::ready);
+  EXPECT_FALSE(answer.get());
+}
+
 // A relay that stops gives its lease up: the next replica's relay leads at once, not after the
 // lease ran out (the writes waiting with WRITE_ACK=kafka would time out meanwhile).
 TEST_F(RedisEventAcksTest, AReleasedLeaseIsTakenAtOnce) {
