@@ -36,7 +36,10 @@ std::string NewEventId() {
   // Ids that grow with time land at the right edge of the history's event-id index
   // instead of on a random page of it, so remembering an event costs one hot page.
   unsigned char bytes[16];
-  FillRandom(bytes);
+  for (int half = 0; half < 2; ++half) {
+    const std::uint64_t bits = ThreadRandom()();
+    for (int i = 0; i < 8; ++i) bytes[8 * half + i] = static_cast<unsigned char>(bits >> (8 * i));
+  }
   const auto ms =
       static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::system_clock::now().time_since_epoch())
