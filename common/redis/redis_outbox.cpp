@@ -31,40 +31,46 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
       owner_(std::move(owner) + ":" + core::NewEventId()),
       lease_(lease),
       lead_(LuaScript::Embedded("lead.lua")),
-      published_(LuaScript::Embedded("published.lua")) {}
+      trim_(LuaScript::Embedded("trim.lua")) {}
 
 std::string RedisEventOutbox::LeaseKey() { return std::string(kEventStream) + ":relay"; }
 
 void RedisEventOutbox::Release() {
-  // lead.lua renews a lease its owner holds: renewed for 1 ms, it is gone at once.
-  lead_.Run(client_, {LeaseKey()}, ScriptArgs().Set("owner", owner_).Set("lease", "1").values());
+  // lead.lua renews a lease its owner holds: renewed for 0 ms (PEXPIRE 0), it is gone at once.
+  // Only when this process holds it: lead.lua would take a free lease, and 0 ms is no lease.
+  if (client_.Command({"GET", LeaseKey()}).str != owner_) return;
+  lead_.Run(client_, {LeaseKey()}, ScriptArgs().Set("owner", owner_).Set("lease", "0").values());
 }
 
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   first_id_.clear();
   last_id_.clear();
-  read_ = 0;
+  entries_ = 0;
   Reply lead = lead_.Run(
       client_, {LeaseKey()},
       ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease_.count())).values());
   if (lead.integer != 1) return {};  // another process relays
+  // An entry holds the events of one script call (scripts/prelude.lua): up to `max` entries
+  // are read and whole entries taken while the events stay within `max`.
   Reply r = client_.Command(
       {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
   ThrowIfError(r);
   std::vector<core::Event> events;
-  read_ = r.elements.size();
-  if (!r.elements.empty() && !r.elements.front().elements.empty())
-    first_id_ = r.elements.front().elements[0].str;
   for (const auto& entry : r.elements) {
     if (entry.elements.size() != 2) continue;
-    core::Event e;
+    const std::size_t before = events.size();
     const auto& fields = entry.elements[1].elements;
     for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
       const std::string& f = fields[i].str;
       const std::string& v = fields[i + 1].str;
-      if (f == "i")
-        e.event_id = v;
-      else if (f == "y")
+      if (f == "i") {
+        events.emplace_back().event_id = v;  // each event starts at its id
+        continue;
+      }
+      if (events.size() == before)
+        throw core::StoreUnavailable("redis: outbox entry does not start with an event id");
+      core::Event& e = events.back();
+      if (f == "y")
         e.type = core::ParseEventType(v).value_or(core::EventType::kUpdated);
       else if (f == "c")
         e.count_id = v;
@@ -81,14 +87,19 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
       else if (f == "tp")
         e.trace = core::ParseTraceparent(v).value_or(core::TraceContext{});
     }
+    if (events.size() > max && before > 0) {  // this entry waits for the next batch
+      events.resize(before);
+      break;
+    }
     last_id_ = entry.elements[0].str;
-    last_event_ = e.event_id;
-    events.push_back(std::move(e));
+    if (first_id_.empty()) first_id_ = last_id_;
+    last_event_ = events[before].event_id;
+    ++entries_;
   }
   return events;
 }
 
-void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
+void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
   if (last_id_.empty()) return;
   // Pending reads from the start of the stream and ids only grow, so everything up to the
   // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
@@ -99,22 +110,24 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
     throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
   const std::string after = last_id_.substr(0, dash) + "-" +
                             std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
-  published_.Run(client_,
-                 {std::string(kEventStream), std::string(kPublishedKey), std::string(kEventEpoch)},
-                 ScriptArgs()
-                     .Set("first", first_id_)
-                     .Set("last", last_id_)
-                     .Set("event", last_event_)
-                     .Set("after", after)
-                     .Set("count", std::to_string(read_))
-                     .values());
+  trim_.Run(client_,
+            {std::string(kEventStream), std::string(kEventStream) + ":size",
+             std::string(kPublishedKey), std::string(kEventEpoch)},
+            ScriptArgs()
+                .Set("min_id", after)
+                .Set("events", std::to_string(events.size()))
+                .Set("entries", std::to_string(entries_))
+                .Set("first", first_id_)
+                .Set("last", last_id_)
+                .Set("event", last_event_)
+                .values());
   last_id_.clear();
 }
 
 std::size_t RedisEventOutbox::Backlog() {
-  Reply r = client_.Command({"XLEN", std::string(kEventStream)});
+  Reply r = client_.Command({"GET", std::string(kEventStream) + ":size"});
   ThrowIfError(r);
-  return static_cast<std::size_t>(r.integer);
+  return r.IsNil() ? 0 : ParseInt<std::size_t>(r.str);
 }
 
 void RedisEventOutbox::Wait(std::chrono::milliseconds max) {

@@ -1,6 +1,7 @@
 #pragma once
 // Reads the event outbox: the Redis stream (`kEventStream`) that every RedisCountValueStore
-// script appends its event to, atomically with the change.
+// script appends its events to, atomically with the change (one entry per script call, its
+// events counted in `kEventStream:size`; scripts/prelude.lua).
 #include <chrono>
 #include <cstddef>
 #include <span>
@@ -14,7 +15,7 @@
 
 namespace count::redis {
 
-// How far the bus has acknowledged the outbox (scripts/published.lua writes it).
+// How far the bus has acknowledged the outbox (scripts/trim.lua writes it).
 inline constexpr std::string_view kPublishedKey = "count-events:published";
 
 // Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
@@ -25,6 +26,8 @@ class RedisEventOutbox final : public core::EventOutbox {
   // `owner` identifies this process in the lease (e.g. the pod name).
   RedisEventOutbox(RedisClient& client, std::string owner,
                    std::chrono::milliseconds lease = std::chrono::seconds(10));
+  // Whole entries while their events stay within `max` (an entry larger than `max` comes
+  // alone): a script call's events are published and forgotten together.
   std::vector<core::Event> Pending(std::size_t max) override;
   void Acknowledge(std::span<const core::Event> events) override;
   std::size_t Backlog() override;
@@ -39,12 +42,13 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::string owner_;
   std::chrono::milliseconds lease_;
   LuaScript lead_;
-  LuaScript published_;
-  // The last Pending batch: stream ids of its first and last entries, and how many it read.
+  LuaScript trim_;
+  // The last Pending batch: stream ids of its first and last entries, the event id that
+  // starts its last entry, and how many entries it took.
   std::string first_id_;
   std::string last_id_;
-  std::string last_event_;  // the event id of the entry at last_id_
-  std::size_t read_ = 0;
+  std::string last_event_;
+  std::size_t entries_ = 0;
   static std::string LeaseKey();
 };
 

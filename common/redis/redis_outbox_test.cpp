@@ -32,6 +32,7 @@ TEST(RedisOutboxTest, AcknowledgeForgetsOnlyWhatPendingReturned) {
       "outbox.");
   outbox.Acknowledge({});  // nothing read since: nothing to forget
   EXPECT_EQ(outbox.Backlog(), 0u);
+  outbox.Release();  // the next test's outbox leads at once
 }
 
 TEST(RedisOutboxTest, EventsKeepTheTraceOfTheirMutation) {
@@ -45,6 +46,48 @@ TEST(RedisOutboxTest, EventsKeepTheTraceOfTheirMutation) {
   for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000))
     outbox.Acknowledge(batch);
   count::testing::ExpectEventsCarryTheirTrace(store, outbox, "outbox.traced");
+  outbox.Release();  // the next test's outbox leads at once
+}
+
+// A script call's events share one stream entry, and a large batch is split over several
+// entries, each ending on an event: the relay reads every event back, in order, and the
+// backlog counts events, not entries.
+TEST(RedisOutboxTest, ALargeBatchComesBackWholeAndInOrder) {
+  RedisClient client(testing::SharedTopology().primary().endpoint());
+  RedisCountValueStore store(client);
+  RedisEventOutbox outbox(client, "outbox-test");
+  store.Delete("outbox.large", false);
+  core::CountInfo info;
+  info.id = "outbox.large";
+  ASSERT_TRUE(store.Create(info, 0));
+  for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000))
+    outbox.Acknowledge(batch);
+  ASSERT_EQ(outbox.Backlog(), 0u);
+
+  const auto traced =
+      core::ParseTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  std::vector<core::Mutation> mutations;
+  for (std::size_t i = 0; i < RedisCountValueStore::kMaxBatch; ++i)
+    mutations.push_back({core::MutationKind::kIncrement, "outbox.large", 1,
+                         i % 2 ? *traced : core::TraceContext{}});
+  ASSERT_EQ(store.Apply(mutations, nullptr).status, core::ApplyResult::Status::kApplied);
+  EXPECT_EQ(outbox.Backlog(), RedisCountValueStore::kMaxBatch);
+  EXPECT_GT(client.Command({"XLEN", std::string(kEventStream)}).integer, 1);
+
+  std::vector<core::Event> events;
+  for (auto batch = outbox.Pending(300); !batch.empty(); batch = outbox.Pending(300)) {
+    events.insert(events.end(), batch.begin(), batch.end());
+    outbox.Acknowledge(batch);
+  }
+  ASSERT_EQ(events.size(), RedisCountValueStore::kMaxBatch);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].value, static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(events[i].delta, 1);
+    EXPECT_EQ(events[i].trace.IsValid(), i % 2 == 1);
+  }
+  EXPECT_EQ(outbox.Backlog(), 0u);
+  EXPECT_EQ(client.Command({"XLEN", std::string(kEventStream)}).integer, 0);
+  outbox.Release();  // the next test's outbox leads at once
 }
 
 }  // namespace
