@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """What WRITE_ACK=kafka costs: increment latency and CPU with WRITE_ACK=redis and =kafka.
 
-  bench/write_ack.py [--rounds R] [--sequential N] [--clients C] [--rate R] [--seconds S] [--json FILE]
+  bench/write_ack.py [--rounds R] [--sequential N] [--clients C] [--rate R] [--seconds S]
+                     [--linger MS] [--json FILE]
 
 Services on PostgreSQL, Redis and Kafka (KRaft), started by the black-box suite's
 tests/blackbox/support.py on loopback ports: count-management-service (creates the counters;
@@ -16,6 +17,8 @@ warm-up increments:
   recovery drill's load): p50 / p99 of the answer time, and the CPU (utime + stime from
   /proc) of count-write-service, count-management-service and redis-server per increment,
   the processes whose work the mode changes (Kafka receives the same events in both).
+
+--linger sets KAFKA_LINGER_MS of both relaying services (default: theirs, 5 ms).
 
 Printed as a Markdown table (docs/BENCHMARKS.md, "WRITE_ACK=kafka").
 """
@@ -35,7 +38,7 @@ sys.path.insert(0, str(ROOT.parent / "tests" / "blackbox"))
 import support  # noqa: E402
 from benchlib import machine, ticks  # noqa: E402
 
-QUIET = {"LOG_LEVEL": "warn"}
+QUIET: dict[str, str] = {"LOG_LEVEL": "warn"}
 CLK_TCK = 100
 
 
@@ -104,8 +107,11 @@ def main() -> None:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--rate", type=float, default=100)
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--linger", type=int)
     p.add_argument("--json")
     a = p.parse_args()
+    if a.linger is not None:
+        QUIET["KAFKA_LINGER_MS"] = str(a.linger)
     root = support.make_tempdir("count-write-ack-bench-")
     logs = root / "logs"
     logs.mkdir()
