@@ -231,7 +231,7 @@ def kafka_increments(brokers: str, ids: set[str]) -> dict[str, dict[str, tuple[i
     return seen
 
 
-@pytest.mark.parametrize("write_ack", ["redis", "kafka"])
+@pytest.mark.parametrize("write_ack", ["redis", "kafka"], ids=["write_ack_redis", "write_ack_kafka"])
 def test_services_redis_wiped_under_load_values_rebuilt_from_history_and_kafka(root, keys, write_ack):
     stack = Stack(root)
     loads: list[Load] = []
