@@ -1,7 +1,9 @@
 #include "redis/redis_outbox.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -15,12 +17,41 @@ void ThrowIfError(const Reply& r) {
 }
 
 template <class Int>
-Int ParseInt(const std::string& text) {
+Int ParseInt(std::string_view text) {
   Int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
-    throw core::StoreUnavailable("redis: outbox field is not an integer: '" + text + "'");
+    throw core::StoreUnavailable("redis: outbox field is not an integer: '" + std::string(text) +
+                                 "'");
   return value;
+}
+
+// One event as scripts/prelude.lua's emit wrote it: its parts in a fixed order, separated by
+// the unit separator (0x1F).
+core::Event ParseEvent(std::string_view packed) {
+  std::array<std::string_view, 9> part;
+  std::size_t n = 0;
+  for (std::size_t start = 0;; ++n) {
+    const auto end = packed.find('\x1f', start);
+    if (n == part.size()) throw core::StoreUnavailable("redis: outbox event has more than 9 parts");
+    part[n] = packed.substr(start, end == std::string_view::npos ? end : end - start);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  if (n + 1 != part.size())
+    throw core::StoreUnavailable("redis: outbox event has " + std::to_string(n + 1) +
+                                 " parts, not 9");
+  core::Event e;
+  e.event_id = part[0];
+  e.type = core::ParseEventType(part[1]).value_or(core::EventType::kUpdated);
+  e.count_id = part[2];
+  if (!part[3].empty()) e.delta = ParseInt<std::int64_t>(part[3]);
+  e.value = ParseInt<std::int64_t>(part[4]);
+  e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(part[5])));
+  e.source = part[6];
+  e.purge_history = part[7] == "1";
+  if (!part[8].empty()) e.trace = core::ParseTraceparent(part[8]).value_or(core::TraceContext{});
+  return e;
 }
 
 }  // namespace
@@ -60,40 +91,14 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
     if (entry.elements.size() != 2) continue;
     const std::size_t before = events.size();
     const auto& fields = entry.elements[1].elements;
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-      const std::string& f = fields[i].str;
-      const std::string& v = fields[i + 1].str;
-      if (f == "i") {
-        events.emplace_back().event_id = v;  // each event starts at its id
-        continue;
-      }
-      if (events.size() == before)
-        throw core::StoreUnavailable("redis: outbox entry does not start with an event id");
-      core::Event& e = events.back();
-      if (f == "y")
-        e.type = core::ParseEventType(v).value_or(core::EventType::kUpdated);
-      else if (f == "c")
-        e.count_id = v;
-      else if (f == "d" && !v.empty())
-        e.delta = ParseInt<std::int64_t>(v);
-      else if (f == "v")
-        e.value = ParseInt<std::int64_t>(v);
-      else if (f == "t")
-        e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(v)));
-      else if (f == "s")
-        e.source = v;
-      else if (f == "p")
-        e.purge_history = v == "1";
-      else if (f == "tp")
-        e.trace = core::ParseTraceparent(v).value_or(core::TraceContext{});
-    }
+    for (std::size_t i = 1; i < fields.size(); i += 2) events.push_back(ParseEvent(fields[i].str));
     if (events.size() > max && before > 0) {  // this entry waits for the next batch
       events.resize(before);
       break;
     }
     last_id_ = entry.elements[0].str;
     if (first_id_.empty()) first_id_ = last_id_;
-    last_event_ = events[before].event_id;
+    last_event_ = events.size() > before ? events[before].event_id : "";
     ++entries_;
   }
   return events;

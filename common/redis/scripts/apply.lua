@@ -33,7 +33,7 @@ local function counter(key)
   local c = counters[key]
   if not c then
     local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u')
-    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], dirty = false}
+    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], id = count_id(key), dirty = false}
     counters[key] = c
   end
   return c
@@ -59,7 +59,7 @@ local function apply(key, kind, operand, event_id, trace)
   -- time this call was given, and its events must stay in time order (the history's last
   -- value is the latest event's).
   local now = args.now
-  if c.u and cmp(c.u, now) > 0 then now = c.u end
+  if c.u and c.u ~= now and cmp(c.u, now) > 0 then now = c.u end
   local value, delta = operand, operand
   if kind == 'add' then
     value = sum(key, c.v, operand)
@@ -71,7 +71,7 @@ local function apply(key, kind, operand, event_id, trace)
   if (c.mn and cmp(value, c.mn) < 0) then return {'min', '', '', ''} end
   if (c.mx and cmp(value, c.mx) > 0) then return {'max', '', '', ''} end
   c.v, c.u, c.dirty = value, now, true
-  emit(event_id, 'count_updated', count_id(key), delta, value, now, args.source, false, trace)
+  emit(event_id, 'count_updated', c.id, delta, value, now, args.source, false, trace)
   room = room - 1
   return {'ok', value, now, delta}
 end
@@ -118,7 +118,9 @@ for key, c in pairs(counters) do
 end
 local last = publish(stream)
 if last then
-  redis.call('SET', epoch, outbox[2], 'NX')  -- this call's first event id: unique
+  -- This call's first event id (the first part of its first event): unique.
+  redis.call('SET', epoch, string.sub(outbox[2], 1, string.find(outbox[2], '\31', 1, true) - 1),
+             'NX')
   local position = redis.call('GET', epoch) .. '/' .. last
   for _, p in ipairs(positioned) do
     p[1][3] = position

@@ -30,28 +30,21 @@ local function neg(a)
 end
 
 -- The outbox: the events of one script call go to the stream as one entry when the script
--- ends (publish), since Redis's cost (and the AOF's and the replica's) is per command, not per
--- field. Each event is a run of fields that starts with its own `i`: i event id, y type, c
--- count id, d delta, v value, t time in ms, s source service, p = 1 when a deletion purges the
--- history, and tp the traceparent of the request that made the change, when it has one. The
--- relay splits an entry back into its events (common/redis/redis_outbox.cpp). `<stream>:size`
+-- ends (publish), since Redis's cost (and the AOF's and the replica's) is per command and per
+-- argument. Each event is one field `e` whose value holds its parts in a fixed order,
+-- separated by the unit separator (byte 31, which no id, number or traceparent contains):
+-- event id, type, count id, delta, value, time in ms, source service, purge ('1' when a
+-- deletion purges the history, else ''), the traceparent of the request that made the change
+-- ('' when none). The relay splits them (common/redis/redis_outbox.cpp). `<stream>:size`
 -- counts the events the stream holds (its XLEN counts entries): the backlog limit and the
 -- outbox_backlog gauge are in events.
 local outbox, outbox_events = {}, 0
 local function emit(event_id, kind, count, delta, value, now, source, purge, trace)
   local n = #outbox
-  outbox[n + 1], outbox[n + 2], outbox[n + 3], outbox[n + 4] = 'i', event_id, 'y', kind
-  outbox[n + 5], outbox[n + 6], outbox[n + 7], outbox[n + 8] = 'c', count, 'd', delta
-  outbox[n + 9], outbox[n + 10], outbox[n + 11], outbox[n + 12] = 'v', value, 't', now
-  outbox[n + 13], outbox[n + 14] = 's', source
-  n = n + 14
-  if purge then
-    outbox[n + 1], outbox[n + 2] = 'p', '1'
-    n = n + 2
-  end
-  if trace and trace ~= '' then
-    outbox[n + 1], outbox[n + 2] = 'tp', trace
-  end
+  outbox[n + 1] = 'e'
+  outbox[n + 2] = event_id .. '\31' .. kind .. '\31' .. count .. '\31' .. delta .. '\31' .. value ..
+                  '\31' .. now .. '\31' .. source .. '\31' .. (purge and '1' or '') .. '\31' ..
+                  (trace or '')
   outbox_events = outbox_events + 1
 end
 
@@ -60,19 +53,14 @@ local function outbox_size(stream)
   return tonumber(redis.call('GET', stream .. ':size') or '0')
 end
 
--- Writes what emit collected. An entry holds at most 4,000 fields and values (Lua's unpack
--- is bounded by its C stack), so a large batch takes a few entries; each ends on an event.
--- Returns the stream id of the last entry written (its outbox position), nil when none.
+-- Writes what emit collected as one entry. A call carries at most 1,000 operations
+-- (RedisCountValueStore::kMaxBatch), so 2,000 arguments at most: within what Lua's unpack
+-- can pass (its C stack holds 8,000). Returns the entry's stream id (the outbox position of
+-- the call's events), nil when there were none.
 local function publish(stream)
-  local first, id = 1, nil
-  while first <= #outbox do
-    -- Names sit at odd places and `last` stays even, so outbox[last + 1] is a name.
-    local last = math.min(first + 3999, #outbox)
-    while last < #outbox and outbox[last + 1] ~= 'i' do last = last - 2 end
-    id = redis.call('XADD', stream, '*', unpack(outbox, first, last))
-    first = last + 1
-  end
-  if outbox_events > 0 then redis.call('INCRBY', stream .. ':size', outbox_events) end
+  if outbox_events == 0 then return nil end
+  local id = redis.call('XADD', stream, '*', unpack(outbox))
+  redis.call('INCRBY', stream .. ':size', outbox_events)
   return id
 end
 

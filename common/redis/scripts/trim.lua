@@ -5,7 +5,7 @@
 --
 -- KEYS: the event stream, its count, the record (a hash: epoch, base, last) and the stream's
 -- epoch key (apply.lua). ARGV (named): min_id, events, entries (the batch's entries), first and
--- last (their stream ids), event (the event id that starts the last entry).
+-- last (their stream ids), event (the id of the last entry's first event).
 -- The record says: every event of the stream of that epoch from base to last was acknowledged
 -- by the bus. When the stream is not the one the batch was read from (Redis was wiped in
 -- between: its entry at `last` is another one or none, even where new ids repeat old ones
@@ -14,7 +14,10 @@
 -- Returns 1 when the record advanced, 0 when it was dropped.
 local args = named_args()
 local at = redis.call('XRANGE', KEYS[1], args.last, args.last)
-local same = at[1] ~= nil and at[1][2][1] == 'i' and at[1][2][2] == args.event
+-- The entry's first event (prelude.lua's emit: field 'e', its parts after its id).
+local first = at[1] and at[1][2][2]
+local same = first ~= nil and
+               (args.event == '' or string.sub(first, 1, #args.event + 1) == args.event .. '\31')
 local trimmed = 0
 if same then trimmed = redis.call('XTRIM', KEYS[1], 'MINID', '=', args.min_id) end
 if not same or trimmed ~= tonumber(args.entries) then
