@@ -37,19 +37,18 @@ void ThrowIfError(const Reply& r) {
   if (r.IsError()) throw StoreUnavailable("redis: " + r.str);
 }
 
-core::MutationOutcome ToOutcome(const std::string& id, const Reply& op) {
-  if (op.type != Reply::Type::kArray || op.elements.size() != 4)
-    throw StoreUnavailable("redis: unexpected reply from the apply script");
-  const std::string& code = op.elements[0].str;
+// One result of the apply script: code, value, updatedAt, delta from `op`.
+core::MutationOutcome ToOutcome(const std::string& id, std::span<const Reply> op) {
+  const std::string& code = op[0].str;
   if (code == "notfound") return core::MutationError::kNotFound;
   if (code == "overflow") return core::MutationError::kOverflow;
   if (code == "min") return core::MutationError::kBelowMin;
   if (code == "max") return core::MutationError::kAboveMax;
   core::Applied applied;
   applied.id = id;
-  applied.value = ToInt64(op.elements[1].str);
-  applied.updated_at = ToTimestamp(op.elements[2].str);
-  if (!op.elements[3].str.empty()) applied.delta = ToInt64(op.elements[3].str);
+  applied.value = ToInt64(op[1].str);
+  applied.updated_at = ToTimestamp(op[2].str);
+  if (!op[3].str.empty()) applied.delta = ToInt64(op[3].str);
   return applied;
 }
 
@@ -157,27 +156,33 @@ void RedisCountValueStore::ReadApplyReply(std::span<ApplyRequest* const> batch,
                                           const Reply& r) const {
   try {
     ThrowIfError(r);
-    if (r.type != Reply::Type::kArray || r.elements.size() != batch.size())
+    if (r.type != Reply::Type::kArray)
       throw StoreUnavailable("redis: unexpected reply from the apply script");
-    for (std::size_t i = 0; i < batch.size(); ++i) {
+    // apply.lua's flat answer: per request status, position, n, then n results of 4.
+    std::span<const Reply> rest(r.elements);
+    for (auto* request : batch) {
+      if (rest.size() < 3 || rest[2].type != Reply::Type::kInteger || rest[2].integer < 0 ||
+          rest.size() - 3 < 4 * static_cast<std::size_t>(rest[2].integer))
+        throw StoreUnavailable("redis: unexpected reply from the apply script");
+      const std::size_t n = 3 + 4 * static_cast<std::size_t>(rest[2].integer);
       try {
-        batch[i]->result = ToResult(*batch[i], r.elements[i]);
+        request->result = ToResult(*request, rest.first(n));
       } catch (...) {
-        batch[i]->error = std::current_exception();
+        request->error = std::current_exception();
       }
+      rest = rest.subspan(n);
     }
+    if (!rest.empty()) throw StoreUnavailable("redis: unexpected reply from the apply script");
   } catch (...) {
     for (auto* request : batch) request->error = std::current_exception();
   }
 }
 
 core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
-                                                 const Reply& r) const {
-  if (r.type != Reply::Type::kArray || r.elements.size() < 2)
-    throw StoreUnavailable("redis: unexpected reply from the apply script");
+                                                 std::span<const Reply> r) const {
   core::ApplyResult result;
-  if (r.elements.size() > 2) result.position = r.elements[2].str;
-  const std::string& status = r.elements[0].str;
+  result.position = r[1].str;
+  const std::string& status = r[0].str;
   if (status == "backlog")
     throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +
                            " unpublished events; writes resume once the bus takes them");
@@ -187,11 +192,11 @@ core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
   }
   result.status = status == "replayed" ? core::ApplyResult::Status::kReplayed
                                        : core::ApplyResult::Status::kApplied;
-  const auto& ops = r.elements[1].elements;
-  if (ops.size() != request.mutations.size())
+  const auto ops = r.subspan(3);
+  if (ops.size() != 4 * request.mutations.size())
     throw StoreUnavailable("redis: idempotency record does not match the request");
-  for (std::size_t i = 0; i < ops.size(); ++i)
-    result.outcomes.push_back(ToOutcome(request.mutations[i].id, ops[i]));
+  for (std::size_t i = 0; i < request.mutations.size(); ++i)
+    result.outcomes.push_back(ToOutcome(request.mutations[i].id, ops.subspan(4 * i, 4)));
   return result;
 }
 

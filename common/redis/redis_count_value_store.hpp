@@ -83,7 +83,8 @@ class RedisCountValueStore : public core::CountValueStore {
   ScriptArgs CounterArgs(const core::CountInfo& info, std::int64_t value) const;
   std::pair<std::vector<std::string>, ScriptArgs> ApplyKeysAndArgs(
       std::span<ApplyRequest* const> batch) const;
-  core::ApplyResult ToResult(const ApplyRequest& request, const Reply& reply) const;
+  // One request's part of the apply script's flat answer.
+  core::ApplyResult ToResult(const ApplyRequest& request, std::span<const Reply> reply) const;
 
   RedisClient& client_;
   std::function<core::Timestamp()> clock_;

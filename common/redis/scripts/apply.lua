@@ -12,15 +12,22 @@
 -- (its number of operations), idempotent ('1' when its idem key follows its count keys),
 -- fingerprint; then per operation: kind ('add': a signed delta | 'set'), operand (decimal),
 -- event (id), trace (the request's traceparent, '' when none).
--- Returns one {status, {result per operation}, position} per request: status applied |
--- replayed | conflict | backlog; a result is {code, value, updatedAt, delta} with code ok |
--- notfound | overflow | min | max; position is '<epoch>/<stream id of the entry holding the
--- request's events>' ('' when it made none; a replay gives the first call's, kept in the
--- idempotency record), which WRITE_ACK=kafka waits for.
+-- Returns one flat array (Redis converts every Lua table of a reply, probing it for fields, so
+-- nested answers cost more than the arithmetic): per request its status (applied | replayed |
+-- conflict | backlog), position and number of results, then per result code (ok | notfound |
+-- overflow | min | max), value, updatedAt, delta. The position is
+-- '<epoch>/<stream id of the entry holding the request's events>' ('' when it made none; a
+-- replay gives the first call's, kept in the idempotency record), which WRITE_ACK=kafka waits
+-- for.
 local args, a = named_args()
 local stream, epoch = KEYS[#KEYS - 1], KEYS[#KEYS]
--- The answers (and idempotency keys) that get this call's outbox position once publish wrote it.
-local positioned = {}
+-- The answer, and where in it (with which idempotency key) this call's outbox position goes
+-- once publish wrote it.
+local out, positioned = {}, {}
+local function put(code, value, now, delta)
+  local n = #out
+  out[n + 1], out[n + 2], out[n + 3], out[n + 4] = code, value, now, delta
+end
 -- The events this call may still add before the outbox holds max_backlog.
 local room = tonumber(args.max_backlog) - outbox_size(stream)
 
@@ -54,7 +61,7 @@ end
 
 local function apply(key, kind, operand, event_id, trace)
   local c = counter(key)
-  if not c.v then return {'notfound', '', '', ''} end
+  if not c.v then return 'notfound', '', '', '' end
   -- A counter's time never goes back: another process may have stamped it later than the
   -- time this call was given, and its events must stay in time order (the history's last
   -- value is the latest event's).
@@ -63,53 +70,69 @@ local function apply(key, kind, operand, event_id, trace)
   local value, delta = operand, operand
   if kind == 'add' then
     value = sum(key, c.v, operand)
-    if value == '' then return {'overflow', '', '', ''} end
+    if value == '' then return 'overflow', '', '', '' end
   else
     local minus = neg(c.v)
     delta = minus ~= '' and sum(key, value, minus) or ''
   end
-  if (c.mn and cmp(value, c.mn) < 0) then return {'min', '', '', ''} end
-  if (c.mx and cmp(value, c.mx) > 0) then return {'max', '', '', ''} end
+  if c.mn and cmp(value, c.mn) < 0 then return 'min', '', '', '' end
+  if c.mx and cmp(value, c.mx) > 0 then return 'max', '', '', '' end
   c.v, c.u, c.dirty = value, now, true
   emit(event_id, 'count_updated', c.id, delta, value, now, args.source, false, trace)
   room = room - 1
-  return {'ok', value, now, delta}
+  return 'ok', value, now, delta
 end
 
 -- One request: `first_key` is its first count key; `a` the index of its first operation.
 local function request(first_key, n, idem, fingerprint, a)
+  local at = #out + 2  -- status, position (here) and number of results
+  out[at - 1], out[at], out[at + 1] = 'applied', '', 0
   if idem then
     local seen = redis.call('HMGET', idem, 'f', 'r', 'p')
     if seen[1] then
-      if seen[1] ~= fingerprint then return {'conflict', {}} end
-      local r = {'replayed', cjson.decode(seen[2]), seen[3] or ''}
+      if seen[1] ~= fingerprint then
+        out[at - 1], out[at] = 'conflict', ''
+        return
+      end
+      out[at - 1], out[at] = 'replayed', seen[3] or ''
       -- Recorded earlier in this call: its position is this call's.
-      if not seen[3] then positioned[#positioned + 1] = {r} end
-      return r
+      if not seen[3] then positioned[#positioned + 1] = {at} end
+      local results = cjson.decode(seen[2])
+      out[at + 1] = #results
+      for _, r in ipairs(results) do put(r[1], r[2], r[3], r[4]) end
+      return
     end
   end
-  if room <= 0 then return {'backlog', {}} end
-  local results, any, events = {}, false, outbox_events
+  if room <= 0 then
+    out[at - 1], out[at] = 'backlog', ''
+    return
+  end
+  out[at + 1] = n
+  local any, events = false, outbox_events
   for i = 1, n do
     local o = a + 4 * (i - 1)
-    local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3])
-    any = any or r[1] == 'ok'
-    results[i] = r
+    local code, value, now, delta =
+      apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3])
+    any = any or code == 'ok'
+    put(code, value, now, delta)
   end
   if idem and any then
+    local results = {}
+    for i = 1, n do
+      local j = at + 1 + 4 * (i - 1)
+      results[i] = {out[j + 1], out[j + 2], out[j + 3], out[j + 4]}
+    end
     redis.call('HSET', idem, 'f', fingerprint, 'r', cjson.encode(results))
     redis.call('EXPIRE', idem, args.ttl)
   end
-  local r = {'applied', results, ''}
-  if outbox_events > events then positioned[#positioned + 1] = {r, any and idem} end
-  return r
+  if outbox_events > events then positioned[#positioned + 1] = {at, any and idem} end
 end
 
-local answers, k = {}, 1
+local k = 1
 while a <= #ARGV do
   local n, idempotent, fingerprint = tonumber(ARGV[a]), ARGV[a + 1] == '1', ARGV[a + 2]
   local idem = idempotent and KEYS[k + n] or nil
-  answers[#answers + 1] = request(k, n, idem, fingerprint, a + 3)
+  request(k, n, idem, fingerprint, a + 3)
   k = k + n + (idempotent and 1 or 0)
   a = a + 3 + 4 * n
 end
@@ -123,8 +146,8 @@ if last then
              'NX')
   local position = redis.call('GET', epoch) .. '/' .. last
   for _, p in ipairs(positioned) do
-    p[1][3] = position
+    out[p[1]] = position
     if p[2] then redis.call('HSET', p[2], 'p', position) end
   end
 end
-return answers
+return out
