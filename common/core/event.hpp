@@ -4,6 +4,7 @@
 // `count-updates`, or the in-process bus standalone.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -69,6 +70,19 @@ class EventOutbox {
   virtual std::size_t Backlog() = 0;
   // Returns when new events may be pending, or after `max`.
   virtual void Wait(std::chrono::milliseconds max) = 0;
+};
+
+// When the bus has acknowledged the outbox up to a position (core::ApplyResult::position):
+// with WRITE_ACK=kafka a write is answered only then, so an acknowledged change survives the
+// loss of the value store (docs/OPERATIONS.md, "Rebuilding the values").
+class EventAcks {
+ public:
+  virtual ~EventAcks() = default;
+  // Calls `done(true)` once the bus has acknowledged every event up to `position`, or
+  // `done(false)` when that is not known within the configured wait (the bus is away, or the
+  // outbox was lost before its events were published). `done` may run on another thread and
+  // must not block.
+  virtual void Await(std::string position, std::function<void(bool durable)> done) = 0;
 };
 
 }  // namespace count::core
