@@ -16,7 +16,7 @@
 namespace count::fuzz {
 namespace {
 
-// SPEC §3 as written: 1-128 characters, [A-Za-z0-9][A-Za-z0-9._:-]*.
+// The count id rule as docs/API.md writes it: 1-128 characters, [A-Za-z0-9][A-Za-z0-9._:-]*.
 bool ReferenceValidId(std::string_view id) {
   static const std::string kFirst =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -28,7 +28,7 @@ bool ReferenceValidId(std::string_view id) {
 
 void CheckId(std::string_view text) {
   if (core::IsValidCountId(text) != ReferenceValidId(text))
-    Fail("IsValidCountId disagrees with SPEC §3", text);
+    Fail("IsValidCountId disagrees with the id rule of docs/API.md", text);
 }
 
 void CheckIdList(std::string_view text, std::size_t max) {

@@ -77,7 +77,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
 LIBPQ_ENV = {"PGUSER", "PGPASSWORD", "PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE"}
 PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev")]
-# The two databases of SPEC §2 and who keeps what in which.
+# The two databases (docs/ARCHITECTURE.md, "Stores and their roles") and who keeps what in which.
 DATABASES = {"DATABASE_URL": {"count-write-service": "countinfo", "count-management-service": "countinfo",
                               "count-analysis-service": "countinfo",
                               "dashboard-provision-service": "dashboardconfig",

@@ -1,6 +1,7 @@
 #pragma once
 // The API's JSON representation of counters and the request-body rules every endpoint
-// shares (SPEC §4): strict integers, problems for malformed or invalid bodies.
+// shares (docs/API.md, opening and "Errors"): strict integers, problems for malformed or
+// invalid bodies.
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>

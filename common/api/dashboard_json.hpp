@@ -1,5 +1,5 @@
 #pragma once
-// The API's JSON representation of dashboards (SPEC §4 Dashboards):
+// The API's JSON representation of dashboards (docs/API.md, "Dashboards"):
 // {"id","name","widgets":[{"id","type","title","countIds","chartType","period","unit",
 //  "layout":{"x","y","w","h"}}],"createdAt","updatedAt","version"}
 #include <boost/json/object.hpp>

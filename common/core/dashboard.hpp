@@ -1,6 +1,7 @@
 #pragma once
-// Dashboards (UC-005, SPEC §4): configurations kept by dashboard-provision-service in
-// DashboardConfigDB; dashboard-update-service reads them to resolve `?dashboardId=`.
+// Dashboards (UC-005, docs/API.md, "Dashboards"): configurations kept by
+// dashboard-provision-service in PostgreSQL `dashboardconfig` (docs/ARCHITECTURE.md, "Stores and
+// their roles"); dashboard-update-service reads them to resolve `?dashboardId=`.
 #include <algorithm>
 #include <cstdint>
 #include <functional>

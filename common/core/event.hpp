@@ -1,6 +1,7 @@
 #pragma once
-// Events (SPEC §3): one per applied change, keyed by count id so one counter's events
-// stay ordered. Carried on Kafka topic `count-updates`, or the in-process bus standalone.
+// Events (docs/ARCHITECTURE.md, "Events and what happens while Kafka is down"): one per applied
+// change, keyed by count id so one counter's events stay ordered. Carried on Kafka topic
+// `count-updates`, or the in-process bus standalone.
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -1,9 +1,9 @@
 #pragma once
-// KafkaPublisher: core::EventPublisher on a Kafka topic (SPEC §3). Idempotent producer,
-// acks=all, key = count id (one counter's events stay in one partition, in order),
-// value = core::ToJson(event). Publish returns only when every event is acknowledged;
-// otherwise it throws core::StoreUnavailable and the caller keeps the events for a retry
-// (at-least-once; consumers drop duplicates by eventId).
+// KafkaPublisher: core::EventPublisher on a Kafka topic (docs/ARCHITECTURE.md, "Events and
+// what happens while Kafka is down"). Idempotent producer, acks=all, key = count id (one
+// counter's events stay in one partition, in order), value = core::ToJson(event). Publish
+// returns only when every event is acknowledged; otherwise it throws core::StoreUnavailable and
+// the caller keeps the events for a retry (at-least-once; consumers drop duplicates by eventId).
 #include <atomic>
 #include <chrono>
 #include <cstdint>

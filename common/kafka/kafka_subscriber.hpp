@@ -8,8 +8,8 @@
 //    revoked, is finished and committed first; a member that dies leaves what it handled
 //    since its last commit uncommitted, and the next owner of the partition handles it
 //    again. Handlers drop duplicates by eventId.
-//  * kBroadcast: every subscriber sees every event (live dashboards, SPEC §4): all
-//    partitions are assigned to this instance; nothing is committed.
+//  * kBroadcast: every subscriber sees every event (live dashboards; docs/ARCHITECTURE.md,
+//    "Live updates"): all partitions are assigned to this instance; nothing is committed.
 //
 // A handler that throws gets the same batch again after a back-off (at-least-once);
 // librdkafka reconnects by itself when the broker goes away and comes back.

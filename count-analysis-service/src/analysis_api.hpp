@@ -1,5 +1,5 @@
 #pragma once
-// UC-004 over HTTP (SPEC §4 Analysis), scope admin, under /analysis/api/v1:
+// UC-004 over HTTP (docs/API.md, "Analysis"), scope admin, under /analysis/api/v1:
 //   GET  series?ids=a,b&from=&to=&unit=   per counter and bucket: t, last, sum, min, max;
 //                                         Accept: text/csv → countId,t,last,sum,min,max
 //   POST trend | comparison | prediction  {"countIds":[...],"from","to","unit","horizon"?}

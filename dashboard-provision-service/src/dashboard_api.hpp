@@ -1,6 +1,6 @@
 #pragma once
 // UC-005: dashboard configurations for administrators and the summary figures of the
-// dashboard page (SPEC §4 Dashboards).
+// dashboard page (docs/API.md, "Dashboards").
 #include <chrono>
 #include <cstdint>
 #include <optional>

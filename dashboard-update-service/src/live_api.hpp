@@ -1,6 +1,6 @@
 #pragma once
-// The live-updates API (SPEC §4, port 3005): the Server-Sent Events stream and the
-// short-lived tokens a page uses to open it without putting an API key in a URL.
+// The live-updates API (docs/API.md, "Live updates"; port 3005): the Server-Sent Events
+// stream and the short-lived tokens a page uses to open it without putting an API key in a URL.
 #include <chrono>
 #include <optional>
 

@@ -1,4 +1,5 @@
--- Creates the databases of SPEC §2 where missing; running it again changes nothing.
+-- Creates the databases countinfo and dashboardconfig (docs/ARCHITECTURE.md, "Stores and their
+-- roles") where missing; running it again changes nothing.
 -- PostgreSQL has no CREATE DATABASE IF NOT EXISTS (the seed's script fails) and CREATE
 -- DATABASE cannot run in a DO block or function, so each statement is generated only for a
 -- missing database and run by psql's \gexec. Used by jobs/postgresql-init.yaml (through the

@@ -1,4 +1,5 @@
-"""SPEC §4 Auth: 401 without a valid key, 403 without the scope; the matrix by endpoint."""
+"""docs/API.md (opening, "Errors"): 401 without a valid key, 403 without the scope; the matrix
+by endpoint."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""SPEC §4 Write: POST /api/v1/counts:batch."""
+"""docs/API.md, "Write": POST /api/v1/counts:batch."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""SPEC §4 Dashboards: configuration CRUD and the summary (scope admin), both modes."""
+"""docs/API.md, "Dashboards": configuration CRUD and the summary (scope admin), both modes."""
 from __future__ import annotations
 
 import copy

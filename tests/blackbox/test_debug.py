@@ -1,4 +1,5 @@
-"""SPEC §5 debug endpoints (seed 001): /admin/toggle-ready and /slow, admin only."""
+"""docs/API.md, "Every service": the debug endpoints (seed 001), /admin/toggle-ready and /slow,
+admin only."""
 from __future__ import annotations
 
 import time

@@ -1,6 +1,6 @@
-"""SPEC §5 readiness follows dependencies (services mode): with its Redis gone a service
-reports 503 not ready, answers API calls with 503 service-unavailable (not 500, not a hang),
-and recovers by itself when Redis comes back."""
+"""docs/API.md, "Every service": readiness follows dependencies (services mode): with its Redis
+gone a service reports 503 not ready, answers API calls with 503 service-unavailable (not 500,
+not a hang), and recovers by itself when Redis comes back."""
 from __future__ import annotations
 
 import time

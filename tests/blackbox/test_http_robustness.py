@@ -1,5 +1,6 @@
-"""SPEC §5 "bad input never crashes a service or changes data", plus plain HTTP/1.1 manners
-(keep-alive, pipelining, chunked bodies) and slow/idle clients not starving others."""
+"""docs/API.md, "Errors": bad input never crashes a service or changes data; plus plain
+HTTP/1.1 manners (keep-alive, pipelining, chunked bodies) and slow/idle clients not starving
+others."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""SPEC §4 Write: Idempotency-Key on mutations."""
+"""docs/API.md, "Write": Idempotency-Key on mutations."""
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,4 @@
-"""SPEC §5 process behaviour: start-up failures, graceful shutdown, debug switch, LOG_LEVEL,
+"""docs/OPERATIONS.md, "Processes": start-up failures, graceful shutdown, debug switch, LOG_LEVEL,
 and (standalone) the generated admin key and persistence across restarts.
 Each test starts its own instance; the shared deployment is not touched."""
 from __future__ import annotations
@@ -225,7 +225,8 @@ def test_debug_endpoints_absent_without_flag(deployment, scratch, target):
 @pytest.mark.parametrize("target", [pytest.param("count-system", marks=standalone_only),
                                     pytest.param("count-write-service", marks=services_only)])
 def test_auto_create(deployment, scratch, target):
-    """SPEC §3: with COUNT_AUTO_CREATE=true a write to a never-created id creates it."""
+    """docs/API.md, "Write": with COUNT_AUTO_CREATE=true a write to a never-created id creates
+    it."""
     proc, port = start_instance(deployment, target, scratch, env_overrides={"COUNT_AUTO_CREATE": "true"})
     try:
         h = {"Authorization": f"Bearer {deployment.keys.writer}", "Content-Type": "application/json"}

@@ -1,4 +1,4 @@
-"""SPEC §4 live updates (UC-005): the Server-Sent Events stream of dashboard-update-service
+"""docs/API.md, "Live updates" (UC-005): the Server-Sent Events stream of dashboard-update-service
 (standalone: the same routes on the one port). Filtering, order per counter, resume with
 Last-Event-ID, heartbeat, stream tokens, the subscriber limit, and shutdown."""
 from __future__ import annotations

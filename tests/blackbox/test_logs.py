@@ -1,4 +1,5 @@
-"""SPEC §5 logs: one JSON object per stdout line; request lines; keys never logged."""
+"""docs/OPERATIONS.md, "Processes", logs: one JSON object per stdout line; request lines; keys
+never logged."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,4 @@
-"""SPEC §4 Management: counter CRUD and listing (scope admin)."""
+"""docs/API.md, "Management": counter CRUD and listing (scope admin)."""
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
-"""SPEC §5: probes, /info, /metrics on every process, plus the router's 404/405."""
+"""docs/API.md, "Every service": probes, /info, /metrics on every process, plus the router's
+404/405 ("Errors")."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""SPEC §4 Read: single and batch reads (eventually consistent in services mode)."""
+"""docs/API.md, "Read": single and batch reads (eventually consistent in services mode)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
-"""SPEC §3/§4 Write: increment, decrement, set; validation; int64 and bounds."""
+"""docs/API.md, "Write" (and the opening's id and integer rules): increment, decrement, set;
+validation; int64 and bounds."""
 from __future__ import annotations
 
 import pytest

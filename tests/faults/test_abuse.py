@@ -8,7 +8,8 @@ and HTTP_READ_TIMEOUT_SECONDS=2. The ordinary client sends increments and strong
 consistent reads, one at a time on a keep-alive connection; its p99 is measured first
 (baseline) and then under each abuse, and must stay within FACTOR × baseline (at least
 FLOOR_MS: two shared cores are noisy), with no failed request. Every abuse must also leave
-data unchanged and be answered as SPEC §5 says (413, 431, 400, closed after a timeout).
+data unchanged and be answered as docs/API.md, "Errors" says (413, 431, 400), or be closed
+after a timeout (HTTP_READ_TIMEOUT_SECONDS, HTTP_IDLE_TIMEOUT_SECONDS: README, "Configuration").
 
     python3 -m pytest tests/faults/test_abuse.py      (or scripts/fault.sh abuse)
 """

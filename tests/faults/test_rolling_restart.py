@@ -1,4 +1,5 @@
-"""Scenario a — rolling restart (SPEC §5: zero failed requests during a rolling restart).
+"""Scenario a — rolling restart (docs/OPERATIONS.md, "Processes": zero failed requests during a
+rolling restart).
 
 Two replicas each of count-write-service and count-read-service behind HAProxy, which
 health-checks /ready every 100 ms and routes like the public ingress. Paced clients on

@@ -9,7 +9,7 @@ namespace count::web {
 // Every file of the console: index.html and the hashed files under assets/.
 std::span<const http::EmbeddedFile> ConsoleFiles();
 
-// The page prefixes (SPEC §4): each service serves the console under its own.
+// The page prefixes (docs/API.md, "Console pages"): each service serves the console under its own.
 inline constexpr const char* kManagementPage = "/management";
 inline constexpr const char* kAnalysisPage = "/analysis";
 inline constexpr const char* kDashboardPage = "/dashboard";

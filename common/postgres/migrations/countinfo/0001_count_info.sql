@@ -1,4 +1,5 @@
--- CountInfoDB: the system of record for counter information (SPEC §3).
+-- CountInfoDB: the system of record for counter information (docs/ARCHITECTURE.md, "Stores and
+-- their roles").
 -- id is compared byte-wise (COLLATE "C"), so ORDER BY id and the prefix search
 -- `id LIKE 'p%'` are both served by the primary key index.
 CREATE TABLE count_info (
