@@ -193,7 +193,12 @@ class System:
             # the relay's lease (both run one; one leads). Part of that process's figure too.
             relays = [p.pid for p in self.procs if p.name in ("count-write-service", "count-management-service")]
             threads["relay (leader, in count-write-service or count-management-service)"] = (
-                relays, ("outbox-relay", "rdk:"))
+                relays, ("outbox-", "rdk:"))
+        else:
+            # The relay's two threads: reading the outbox, and publishing to the in-process
+            # bus, whose subscribers (the rollups, live updates) run on the publishing thread.
+            threads["pipeline (relay + rollups, in count-system)"] = (
+                [p.pid for p in self.procs], ("outbox-",))
         return CpuMeter(roots, threads)
 
     def stop(self) -> None:

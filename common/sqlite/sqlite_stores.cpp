@@ -314,7 +314,7 @@ bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
 
 std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   seen_signals_ = db_.OutboxSignals();
-  std::lock_guard lock(db_.mutex());
+  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
   Statement s(db_.handle(),
               "SELECT seq, event_id, type, count_id, delta, value, timestamp, source, "
               "purge_history, traceparent FROM outbox WHERE seq > ?2 ORDER BY seq LIMIT ?1");
@@ -335,7 +335,7 @@ void SqliteEventOutbox::Acknowledge(std::span<const core::Event>) {
   // Batches are read in seq order and acknowledged oldest first, and seq only grows: the
   // oldest batch is everything up to its last seq. One range delete instead of one per event.
   if (batches_.empty()) return;
-  std::lock_guard lock(db_.mutex());
+  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
   Statement s(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1");
   s.Bind(1, batches_.front()).Run();
   batches_.pop_front();
