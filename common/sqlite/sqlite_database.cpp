@@ -184,6 +184,11 @@ void ConnectionLock::lock_urgent() {
   held_ = held_urgently_ = true;
 }
 
+int ConnectionLock::waiting() {
+  std::lock_guard lock(mu_);
+  return urgent_waiting_ + ordinary_waiting_;
+}
+
 void ConnectionLock::unlock() {
   {
     std::lock_guard lock(mu_);

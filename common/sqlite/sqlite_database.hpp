@@ -60,6 +60,7 @@ class ConnectionLock {
   void lock();  // ordinary: waits while an urgent holder waits
   void unlock();
   void lock_urgent();
+  int waiting();  // holders waiting now, urgent or not (for tests)
 
   // A scope holding the lock urgently.
   class Urgent {
