@@ -4,6 +4,7 @@
   bench/pipeline.py [--mode services|standalone|both] [--events N] [--counters K]
                     [--batch B] [--clients C] [--samples S] [--sustain SECONDS]
                     [--rate R] [--replicas N] [--no-kill] [--json FILE] [--costs FILE]
+                    [--standalone-env NAME=VALUE]
 
 services:   count-write-service -> outbox in Redis -> relay -> Kafka (KRaft, 3 partitions)
             -> count-analysis-service (consumer group) -> rollups in PostgreSQL
@@ -71,6 +72,7 @@ import support  # noqa: E402  (the black-box suite's process control)
 import benchlib  # noqa: E402  (bench/: process trees and their CPU ticks)
 
 QUIET = {"LOG_LEVEL": "warn", "ENABLE_DEBUG_ENDPOINTS": None}
+STANDALONE_ENV: dict[str, str] = {}  # --standalone-env
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -154,7 +156,8 @@ class System:
         try:
             if mode == "standalone":
                 proc, port = support.start_standalone(self.logs, root / "data", self.keys,
-                                                      debug=False, env_overrides=QUIET)
+                                                      debug=False,
+                                                      env_overrides={**QUIET, **STANDALONE_ENV})
                 self.procs.append(proc)
                 self.write_port = self.admin_port = self.analysis_port = port
             else:
@@ -759,11 +762,18 @@ def main() -> int:
                    help="services: counters created to measure Redis and PostgreSQL bytes per counter; 0: none")
     p.add_argument("--footprint-minutes", type=int, default=2000,
                    help="minutes of imported history per counter (50 counters) to measure bytes per rollup row")
+    p.add_argument("--standalone-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting for count-system (e.g. SQLITE_CACHE_MB=2); repeatable")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--costs", default=str(ROOT / "bench" / "results" / "pipeline.json"),
                    help="where the services run's costs per event go, for bench/capacity.py "
                         "(default bench/results/pipeline.json; '' for nowhere)")
     args = p.parse_args()
+    for setting in args.standalone_env:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            p.error(f"--standalone-env wants NAME=VALUE, not {setting!r}")
+        STANDALONE_ENV[name] = value
     if not 1 <= args.counters <= 50 or not 1 <= args.batch <= 1000:
         p.error("--counters must be 1..50 and --batch 1..1000")
 
