@@ -456,9 +456,34 @@ if [ -n "$PROFILE" ]; then
   perf report -i "$T/perf.data" --stdio --no-children --sort sym -g none --percent-limit 0 \
     >"$R/perf-write_increment.txt" 2>"$LOGS/perf-report.log" || die "perf report failed"
   rm -f "$T/perf.data"
+  # Who allocates: the release build has no frame pointers (nor has glibc), so the callers of
+  # malloc and free come from DWARF unwinding, sampled more sparsely during one more peak.
+  step "profile: perf record --call-graph dwarf count-write-service during one more ${PEAK_SECONDS}s increment peak"
+  perf record --call-graph dwarf,16384 -F 199 -p "${PID_OF[count-write-service]}" -o "$T/perf.data" \
+    -- sleep "$PEAK_SECONDS" >"$LOGS/perf-dwarf.log" 2>&1 &
+  perf_pid=$!
+  BENCH_METHOD=POST BENCH_BODY=$INC_BODY BENCH_KEY=$KEY \
+    wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" \
+    "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" >"$R/wrk-profile-dwarf.txt" 2>&1 ||
+    die "wrk failed during the profile"
+  wait "$perf_pid" || { cat "$LOGS/perf-dwarf.log" >&2; die "perf record failed"; }
+  perf report -i "$T/perf.data" --stdio --children --sort sym -g none --percent-limit 1 \
+    >"$R/perf-write_increment-inclusive.txt" 2>>"$LOGS/perf-report.log" || die "perf report failed"
+  perf report -i "$T/perf.data" --stdio --no-children --sort sym -g caller,0.5,callee,function,percent \
+    --symbols=malloc,_int_malloc,_int_free,cfree,free,malloc_consolidate,__libc_calloc,operator\ new \
+    --percent-limit 0.5 >"$R/perf-write_increment-malloc.txt" 2>>"$LOGS/perf-report.log" ||
+    die "perf report failed"
+  rm -f "$T/perf.data"
+  { echo "== inclusive CPU by symbol (top 40 lines of perf-write_increment-inclusive.txt)"
+    grep -v '^#' "$R/perf-write_increment-inclusive.txt" | grep -v '^$' | head -40
+    echo "== callers of the malloc family (top 80 lines of perf-write_increment-malloc.txt)"
+    grep -v '^#' "$R/perf-write_increment-malloc.txt" | grep -v '^$' | head -80; } >&2
   note ""
   note "perf record -g -F 999 -p <count-write-service> -- sleep $PEAK_SECONDS   # during one more increment peak (wrk as above)"
   note "perf report --stdio --no-children --sort sym -g none"
+  note "perf record --call-graph dwarf,16384 -F 199 -p <count-write-service> -- sleep $PEAK_SECONDS   # one more peak"
+  note "perf report --stdio --children --sort sym -g none   # inclusive: $R/perf-write_increment-inclusive.txt"
+  note "perf report --stdio --no-children -g caller --symbols=<malloc family>   # $R/perf-write_increment-malloc.txt"
 fi
 
 # ---------------------------------------------------------------------------- start-up time

@@ -56,6 +56,7 @@ missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 $python -c 'import yaml' 2>/dev/null || missing+=(python3-yaml)
 command -v unshare >/dev/null || missing+=(util-linux)
+command -v redis-server >/dev/null || missing+=(redis-server)  # the replica probe check
 $python -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 { command -v node && command -v npm; } >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then

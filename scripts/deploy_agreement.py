@@ -26,6 +26,10 @@ It checks that
      to the update service unbuffered and without a short timeout and the rest of
      /dashboard to the provision service, each service on its database, the termination
      budget, the cache's maxmemory below its limit, the SSE queues below the pod's limit;
+     the Redis replica's readiness probe (and compose.yaml's health check of it), run
+     against a real redis-server pair, says unready before the replica's first sync (it
+     would answer reads from an empty data set), ready once synced, and still ready when
+     its primary stops after that (eventually consistent reads go on);
      every namespaced object in the namespace count-system; every pod under a
      ServiceAccount of its own that the same rendering creates (a Helm hook's before its
      Job); and the chart creates nothing that `k8s/deploy.sh --infrastructure` applied
@@ -275,6 +279,80 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
             limit = sts["redis-cache"]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
             if not int(maxmem) < int(limit.rstrip("Mi")):
                 fail(f"{name}: redis-cache maxmemory {maxmem}mb is not below its limit {limit}")
+
+
+def replica_verdicts(argv: list[str], tmp: Path) -> list[str]:
+    """Runs a Redis replica's health check (argv, as the pod or the container runs it, with
+    redis-cli's default address) in an empty network namespace against Debian's
+    redis-server: a replica on 6379 of a primary on 6380 that is not there yet, then
+    started, then stopped. Returns the three verdicts ("ready"/"unready")."""
+    holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep 300"],
+                              start_new_session=True)
+    ns = ["nsenter", "-t", str(holder.pid), "-n"]
+    servers: dict[str, subprocess.Popen] = {}
+
+    def redis(port: int, *args: str) -> subprocess.Popen:
+        d = tmp / f"redis-{port}"
+        d.mkdir(parents=True, exist_ok=True)
+        return subprocess.Popen(ns + ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
+                                      "--dir", str(d), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def info(port: int) -> str:
+        r = subprocess.run(ns + ["redis-cli", "-p", str(port), "info", "replication"],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout if r.returncode == 0 else ""
+
+    def until(what, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not what() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def verdict() -> str:
+        r = subprocess.run(ns + argv, capture_output=True, timeout=10)
+        return "ready" if r.returncode == 0 else "unready"
+
+    try:
+        # In the namespace of its own (not ours, as before unshare ran), with loopback up.
+        own = os.readlink("/proc/self/ns/net")
+        until(lambda: os.readlink(f"/proc/{holder.pid}/ns/net") != own and ",UP" in subprocess.run(
+            ns + ["ip", "-o", "link", "show", "lo"], capture_output=True, text=True).stdout, 5)
+        if os.readlink(f"/proc/{holder.pid}/ns/net") == own:
+            raise RuntimeError("unshare --net did not start")
+        servers["replica"] = redis(6379, "--replicaof", "127.0.0.1", "6380")
+        until(lambda: "role:slave" in info(6379))
+        verdicts = [verdict()]
+        servers["primary"] = redis(6380, "--repl-diskless-sync-delay", "0")
+        until(lambda: "master_link_status:up" in info(6379))
+        verdicts.append(verdict())
+        servers.pop("primary").terminate()
+        until(lambda: "master_link_status:down" in info(6379))
+        verdicts.append(verdict())
+        return verdicts
+    finally:
+        for p in [*servers.values(), holder]:
+            p.kill()
+            p.wait()
+
+
+def check_replica_readiness(docs: list[dict], tmp: Path, compose: dict | None = None) -> None:
+    """The health checks of the Redis replica the read path uses, by behaviour (see
+    replica_verdicts): ready only with the primary's data."""
+    print("== the Redis replica's readiness, against redis-server")
+    want = ["unready", "ready", "ready"]
+    sts = {d["metadata"]["name"]: d for d in docs if d["kind"] == "StatefulSet"}
+    checks = {"k8s/statefulsets/redis-replica.yaml readinessProbe":
+              sts["redis-replica"]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["exec"]["command"]}
+    compose = compose if compose is not None else yaml.safe_load((ROOT / "compose.yaml").read_text())
+    test = compose["services"]["redis-replica"]["healthcheck"]["test"]
+    checks["compose.yaml redis-replica healthcheck"] = (["sh", "-c", test[1]] if test[0] == "CMD-SHELL"
+                                                        else test[1:])
+    for what, argv in checks.items():
+        got = replica_verdicts(argv, tmp / "replica-probe")
+        if got != want:
+            fail(f"{what}: {dict(zip(('before the first sync', 'synced', 'primary stopped'), got))}, "
+                 f"want unready, ready, ready (a replica before its first sync serves an empty data set)")
+        else:
+            print(f"  {what}: unready before the first sync, ready once synced and after the primary stops")
 
 
 def app_config(docs: list[dict]) -> dict:
@@ -709,7 +787,7 @@ def check_compose(docs: list[dict], compose: dict | None = None) -> None:
 
 
 def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: set[str] | None = None,
-               files: dict | None = None, binary_renders=("base", "prod")) -> None:
+               files: dict | None = None, binary_renders=("base", "prod"), replica: bool = True) -> None:
     """files: replacements for what is read from the tree ({"dockerfiles": {service: text},
     "compose": parsed compose.yaml}), for the self-test."""
     files = files or {}
@@ -721,6 +799,8 @@ def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: s
         check_invariants(name, docs, name.startswith("kustomize-"))
     check_dockerfiles(renders["kustomize-base"], files.get("dockerfiles"))
     check_compose(renders["kustomize-base"], files.get("compose"))
+    if replica:
+        check_replica_readiness(renders["kustomize-base"], tmp, files.get("compose"))
     for name in binary_renders:  # prod: the Sentinel settings
         check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, tmp, only)
     check_monitoring(renders)
@@ -761,7 +841,15 @@ def rename_config(docs: list[dict], old: str, new: str) -> None:
 # Each: (what changes, renders it changes, the change, Dockerfile texts, the disagreement
 # that must be reported). Kustomize base is paired with Helm's default values.
 BOTH = ["kustomize-base", "helm-default", "kustomize-prod", "helm-prod"]
+def ping_probe(docs: list[dict]) -> None:
+    """The Redis replica's readiness probe as it was before issue 15: PING."""
+    sts = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "redis-replica")
+    sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {"exec": {"command": ["redis-cli", "ping"]}}
+
+
 MUTATIONS = [
+    ("readiness probe of redis-replica is PING", ["kustomize-base"], ping_probe, None,
+     "readinessProbe: {'before the first sync': 'ready'"),
     ("containerPort of dashboard-update-service, Kustomize only", ["kustomize-base"],
      lambda d: set_port(d, LIVE_SERVICE, 3015), None, "ports differs"),
     ("readiness probe path of dashboard-update-service, Helm only", ["helm-default"],
@@ -849,7 +937,8 @@ def self_test(render_dir: Path, bin_dir: Path) -> int:
         errors.clear()
         only = {s for s in (LIVE_SERVICE, PAGE_SERVICE) if s in what} or {LIVE_SERVICE, PAGE_SERVICE}
         with contextlib.redirect_stdout(io.StringIO()):
-            run_checks(mutated, bin_dir, render_dir, only, files, binary_renders=("base",))
+            run_checks(mutated, bin_dir, render_dir, only, files, binary_renders=("base",),
+                       replica="redis-replica" in what)
         found = list(errors)
         hit = next((e for e in found if expect in e), None) if expect else None
         ok = not found if expect is None else hit is not None

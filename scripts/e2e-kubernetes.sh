@@ -29,8 +29,12 @@
 #       and the init Jobs complete, the black-box suite through the Ingress, a rollout
 #       restart of every service and a blue/green switch and back under load with zero
 #       failed requests (tests/faults/k8s_rollout.py), the black-box suite through the
-#       Gateway API route instead, k8s/undeploy.sh --purge leaving no namespace, and
-#       `cluster.sh down`.
+#       Gateway API route instead, Pod Security "restricted" enforced with no pod refused,
+#       k8s/undeploy.sh --purge leaving no namespace; then the Helm chart the documented way
+#       (`deploy.sh --infrastructure`, `helm install --wait` with its hooks), every pod
+#       Ready, a smoke subset of the suite through the chart's Ingress, `helm uninstall`
+#       leaving none of the chart's objects, undeploy.sh --purge; and `cluster.sh down`.
+#       HELM: the helm binary (default: check-deploy.sh's version, installed once).
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "$0")/.." && pwd)"
 cd "${ROOT_DIR}"
@@ -284,6 +288,34 @@ YAML
   [ "${failures}" -gt 0 ] || echo "   no process, no bridge, no kube-proxy rule left"
 }
 
+# Pod Security "restricted" on the namespace: enforced (the API server refuses a privileged
+# pod, asked with --dry-run=server) and no pod of what ran there refused (no FailedCreate).
+pod_security() {  # WHAT
+  local got refused
+  if got="$(kubectl -n "${NS}" run privileged-check --image=busybox --dry-run=server \
+              --overrides='{"spec":{"containers":[{"name":"c","image":"busybox","securityContext":{"privileged":true}}]}}' 2>&1)"; then
+    failed "a privileged pod is admitted to ${NS}: Pod Security restricted is not enforced"
+  elif ! printf '%s' "${got}" | grep -q 'violates PodSecurity "restricted'; then
+    failed "a privileged pod was refused, but not by Pod Security: ${got}"
+  fi
+  refused="$(kubectl -n "${NS}" get events --field-selector reason=FailedCreate \
+    -o jsonpath='{range .items[*]}{.involvedObject.kind}/{.involvedObject.name}: {.message}{"\n"}{end}')"
+  if [ -n "${refused}" ]; then
+    failed "pods refused during $1:"; printf '%s\n' "${refused}" | sed 's/^/     /'
+  else
+    echo "   Pod Security restricted enforced (a privileged pod refused); no pod refused during $1"
+  fi
+}
+
+# The helm of scripts/check-deploy.sh (same version and cache), installed once.
+helm_binary() {
+  local version dir
+  version="$(sed -n 's/^HELM=.*@//p' scripts/check-deploy.sh)"
+  dir="${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}/helm-${version}"
+  [ -x "${dir}/helm" ] || GOBIN="${dir}" GOFLAGS=-mod=mod nice -n 15 go install "helm.sh/helm/v3/cmd/helm@${version}" >&2
+  echo "${dir}/helm"
+}
+
 # The system itself on the node: k8s/deploy.sh with the dev overlay and the images loaded
 # without a registry, every pod Ready, the black-box suite through the Ingress and again
 # through the Gateway API route, then k8s/undeploy.sh --purge leaving nothing.
@@ -346,11 +378,12 @@ k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.wri
   export COUNT_MODE=external COUNT_EXTERNAL_KEYS="${keys_json}"
   local host=count-system.local
   # The whole report of each run is kept in /tmp (printed); its summary is shown here.
-  suite() {  # suite NAME READ_HOST
-    local log="/tmp/e2e-kubernetes-$1.log"
-    if COUNT_EXTERNAL_PORTS="write=${host}@80,read=$2@80,management=${host}@80,analysis=${host}@80,provision=${host}@80,live=${host}@80" \
+  suite() {  # suite NAME READ_HOST [TEST...] (default: all of tests/blackbox)
+    local log="/tmp/e2e-kubernetes-$1.log" read_host="$2"
+    shift 2
+    if COUNT_EXTERNAL_PORTS="write=${host}@80,read=${read_host}@80,management=${host}@80,analysis=${host}@80,provision=${host}@80,live=${host}@80" \
         "${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3" -m pytest -q -p no:cacheprovider -rfE \
-        tests/blackbox >"${log}" 2>&1; then
+        "${@:-tests/blackbox}" >"${log}" 2>&1; then
       echo "   $(tail -1 "${log}")"
     else
       grep -E '^(FAILED|ERROR)' "${log}" | sed 's/^/   /'
@@ -373,14 +406,67 @@ k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.wri
   kubectl -n "${NS}" delete ingress --all >/dev/null
   kubectl kustomize "${overlay}" | kubectl apply -f - -l 'app.kubernetes.io/component in (gateway)' >/dev/null
   suite gateway "${host}"
+  pod_security "deploy.sh, the rollouts and blue/green"
 
-  echo "== k8s/undeploy.sh --purge: nothing left"
-  k8s/undeploy.sh --overlay "${overlay}" --purge >"${work}/undeploy.log" 2>&1 || failed "undeploy.sh: $(tail -3 "${work}/undeploy.log")"
-  if kubectl get namespace "${NS}" >/dev/null 2>&1; then
-    failed "namespace ${NS} is left"
-  else
-    echo "   namespace ${NS} gone"
+  undeploy() {
+    echo "== k8s/undeploy.sh --purge: nothing left"
+    k8s/undeploy.sh --overlay "${overlay}" --purge >"${work}/undeploy.log" 2>&1 || failed "undeploy.sh: $(tail -3 "${work}/undeploy.log")"
+    if kubectl get namespace "${NS}" >/dev/null 2>&1; then
+      failed "namespace ${NS} is left"
+    else
+      echo "   namespace ${NS} gone"
+    fi
+  }
+  undeploy
+
+  # The Helm flow of docs/DEPLOY.md ("Helm"), hooks on: the infrastructure, the Secrets and
+  # the init Jobs from deploy.sh, then the chart (its pre-install hook: the migrate Job
+  # under its own ServiceAccount), the suite's one-second SSE heartbeats as above.
+  echo "== Helm: k8s/deploy.sh --infrastructure, then helm install --wait (hooks on)"
+  local helm
+  helm="${HELM:-$(helm_binary)}"
+  start=$SECONDS
+  if ! TIMEOUT=600s k8s/deploy.sh --overlay "${overlay}" --infrastructure >"${work}/infra.log" 2>&1; then
+    failed "deploy.sh --infrastructure: $(tail -5 "${work}/infra.log")"
+    return
   fi
+  echo "   infrastructure Ready, the init Jobs complete: $((SECONDS - start)) s"
+  start=$SECONDS
+  if ! "${helm}" install count-system helm/count-system -n "${NS}" -f helm/count-system/ci/values-dev.yaml \
+       --set config.live.heartbeatSeconds=1 --wait --timeout 10m >"${work}/helm.log" 2>&1; then
+    failed "helm install: $(tail -5 "${work}/helm.log")"
+    kubectl -n "${NS}" get pods,jobs | sed 's/^/     /'
+    return
+  fi
+  echo "   helm install --wait: every pod Ready $((SECONDS - start)) s after the command"
+  echo "   $("${helm}" -n "${NS}" status count-system | grep -E '^(STATUS|REVISION)' | tr '\n' ' ')"
+  echo "   hooks: $(kubectl -n "${NS}" get events --field-selector involvedObject.kind=Job,involvedObject.name=count-migrate \
+    -o jsonpath='{range .items[*]}{.reason} {end}')(the migrate Job; it and its ServiceAccount deleted once it succeeded: $(
+    kubectl -n "${NS}" get job/count-migrate serviceaccount/count-migrate --ignore-not-found -o name | wc -l) left)"
+  kubectl -n "${NS}" get pods | sed 's/^/   /'
+  echo "== a smoke subset of the suite through the chart's Ingress"
+  suite helm "read.${host}" tests/blackbox/test_auth.py tests/blackbox/test_write.py tests/blackbox/test_read.py \
+    tests/blackbox/test_management.py tests/blackbox/test_live.py tests/blackbox/test_pipeline.py \
+    tests/blackbox/test_dashboards.py
+  pod_security "helm install"
+  echo "== helm uninstall: none of the chart's objects left"
+  if "${helm}" uninstall count-system -n "${NS}" --wait --timeout 5m >"${work}/uninstall.log" 2>&1; then
+    local left
+    for _ in $(seq 1 90); do  # pods go after their grace period
+      left="$(kubectl -n "${NS}" get all,configmaps,secrets,serviceaccounts,ingresses,networkpolicies,poddisruptionbudgets,jobs \
+        -l app.kubernetes.io/managed-by=Helm -o name)"
+      [ -z "${left}" ] && break
+      sleep 1
+    done
+    if [ -n "${left}" ]; then
+      failed "the chart left: $(printf '%s' "${left}" | tr '\n' ' ')"
+    else
+      echo "   nothing labelled managed-by=Helm left; $(kubectl -n "${NS}" get pods -o name | wc -l) pods left (the infrastructure's)"
+    fi
+  else
+    failed "helm uninstall: $(tail -3 "${work}/uninstall.log")"
+  fi
+  undeploy
   cluster down
   trap 'rm -rf "${work}"' EXIT
 }

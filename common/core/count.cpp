@@ -1,6 +1,9 @@
 #include "core/count.hpp"
 
+#include <fmt/compile.h>
+
 #include <charconv>
+#include <iterator>
 
 namespace count::core {
 
@@ -13,12 +16,14 @@ std::string FormatTimestamp(Timestamp t) {
   const auto day = floor<days>(t);
   const year_month_day ymd{day};
   const hh_mm_ss hms{t - day};
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", int(ymd.year()),
-                unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
-                int(hms.minutes().count()), int(hms.seconds().count()),
-                int(hms.subseconds().count()));
-  return buf;
+  // Every answer and event carries one: fmt's compiled format, not printf's parser.
+  std::string out;
+  out.reserve(24);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z"),
+                 int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()),
+                 int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()),
+                 int(hms.subseconds().count()));
+  return out;
 }
 
 namespace {

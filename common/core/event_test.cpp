@@ -34,6 +34,34 @@ TEST(Event, JsonRoundTrip) {
   EXPECT_TRUE(EventFromJson(ToJson(e))->purge_history);
 }
 
+// Strings that need escaping take Boost.JSON's path and come back intact; both paths give the
+// same members.
+TEST(Event, JsonEscapesWhatNeedsIt) {
+  Event plain{"e1",
+              EventType::kUpdated,
+              "page.views",
+              2,
+              5,
+              *ParseTimestamp("2026-11-22T08:15:30.123Z"),
+              "count-write-service"};
+  Event odd = plain;
+  odd.event_id = "e\"1\\";
+  odd.source = "caf\u00e9\n";
+  for (const Event* e : {&plain, &odd}) {
+    const std::string json = ToJson(*e);
+    const auto back = EventFromJson(json);
+    ASSERT_TRUE(back) << json;
+    EXPECT_EQ(back->event_id, e->event_id);
+    EXPECT_EQ(back->source, e->source);
+    EXPECT_EQ(back->count_id, e->count_id);
+    EXPECT_EQ(back->delta, 2);
+    EXPECT_EQ(back->value, 5);
+  }
+  EXPECT_EQ(ToJson(plain),
+            R"({"eventId":"e1","type":"count_updated","countId":"page.views","value":5,)"
+            R"("timestamp":"2026-11-22T08:15:30.123Z","source":"count-write-service","delta":2})");
+}
+
 TEST(Event, RejectsMalformed) {
   for (
       const char* bad :

@@ -1,7 +1,6 @@
 #include "core/trace.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include "core/random.hpp"
 
@@ -22,23 +21,10 @@ bool AllZeros(std::string_view s) {
 
 int HexDigit(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
-// Ids need to be unique, not secret: a generator per thread, seeded from the kernel's
-// CSPRNG, costs a few ns an id where a getrandom(2) per request cost 1-4 µs (bench/trace).
-// Only the generator is per thread; the trace itself always travels as a field.
-std::mt19937_64& Generator() {
-  thread_local std::mt19937_64 generator = [] {
-    std::array<unsigned char, 32> seed_bytes;
-    FillRandom(seed_bytes);
-    std::seed_seq seed(seed_bytes.begin(), seed_bytes.end());
-    return std::mt19937_64(seed);
-  }();
-  return generator;
-}
-
 template <std::size_t N>
 void RandomHex(std::array<char, N>& out) {
   static_assert(N % 16 == 0);
-  auto& generator = Generator();
+  auto& generator = ThreadRandom();
   do {
     for (std::size_t i = 0; i < N; i += 16) {
       std::uint64_t bits = generator();

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <fmt/compile.h>
+
 #include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
@@ -18,6 +20,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <iterator>
 #include <mutex>
 #include <random>
 #include <set>
@@ -63,10 +66,11 @@ struct Server::State {
   std::optional<asio::thread_pool> blocking;
 
   std::string NextRequestId() {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%08x%012llx", static_cast<unsigned>(id_prefix),
-                  static_cast<unsigned long long>(next_request.fetch_add(1)));
-    return buf;
+    std::string id;
+    id.reserve(20);
+    fmt::format_to(std::back_inserter(id), FMT_COMPILE("{:08x}{:012x}"),
+                   static_cast<std::uint32_t>(id_prefix), next_request.fetch_add(1));
+    return id;
   }
   void RequestDone() {
     if (in_flight.fetch_sub(1) == 1) {

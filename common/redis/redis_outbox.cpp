@@ -1,7 +1,9 @@
 #include "redis/redis_outbox.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -15,12 +17,41 @@ void ThrowIfError(const Reply& r) {
 }
 
 template <class Int>
-Int ParseInt(const std::string& text) {
+Int ParseInt(std::string_view text) {
   Int value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
-    throw core::StoreUnavailable("redis: outbox field is not an integer: '" + text + "'");
+    throw core::StoreUnavailable("redis: outbox field is not an integer: '" + std::string(text) +
+                                 "'");
   return value;
+}
+
+// One event as scripts/prelude.lua's emit wrote it: its parts in a fixed order, separated by
+// the unit separator (0x1F).
+core::Event ParseEvent(std::string_view packed) {
+  std::array<std::string_view, 9> part;
+  std::size_t n = 0;
+  for (std::size_t start = 0;; ++n) {
+    const auto end = packed.find('\x1f', start);
+    if (n == part.size()) throw core::StoreUnavailable("redis: outbox event has more than 9 parts");
+    part[n] = packed.substr(start, end == std::string_view::npos ? end : end - start);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  if (n + 1 != part.size())
+    throw core::StoreUnavailable("redis: outbox event has " + std::to_string(n + 1) +
+                                 " parts, not 9");
+  core::Event e;
+  e.event_id = part[0];
+  e.type = core::ParseEventType(part[1]).value_or(core::EventType::kUpdated);
+  e.count_id = part[2];
+  if (!part[3].empty()) e.delta = ParseInt<std::int64_t>(part[3]);
+  e.value = ParseInt<std::int64_t>(part[4]);
+  e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(part[5])));
+  e.source = part[6];
+  e.purge_history = part[7] == "1";
+  if (!part[8].empty()) e.trace = core::ParseTraceparent(part[8]).value_or(core::TraceContext{});
+  return e;
 }
 
 }  // namespace
@@ -30,7 +61,8 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
     : client_(client),
       owner_(std::move(owner) + ":" + core::NewEventId()),
       lease_(lease),
-      lead_(LuaScript::Embedded("lead.lua")) {}
+      lead_(LuaScript::Embedded("lead.lua")),
+      trim_(LuaScript::Embedded("trim.lua")) {}
 
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   last_id_.clear();
@@ -39,43 +71,27 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
       client_, {lease_key},
       ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease_.count())).values());
   if (lead.integer != 1) return {};  // another process relays
+  // An entry holds the events of one script call (scripts/prelude.lua): up to `max` entries
+  // are read and whole entries taken while the events stay within `max`.
   Reply r = client_.Command(
       {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
   ThrowIfError(r);
   std::vector<core::Event> events;
   for (const auto& entry : r.elements) {
     if (entry.elements.size() != 2) continue;
-    core::Event e;
+    const std::size_t before = events.size();
     const auto& fields = entry.elements[1].elements;
-    for (std::size_t i = 0; i + 1 < fields.size(); i += 2) {
-      const std::string& f = fields[i].str;
-      const std::string& v = fields[i + 1].str;
-      if (f == "i")
-        e.event_id = v;
-      else if (f == "y")
-        e.type = core::ParseEventType(v).value_or(core::EventType::kUpdated);
-      else if (f == "c")
-        e.count_id = v;
-      else if (f == "d" && !v.empty())
-        e.delta = ParseInt<std::int64_t>(v);
-      else if (f == "v")
-        e.value = ParseInt<std::int64_t>(v);
-      else if (f == "t")
-        e.timestamp = core::Timestamp(std::chrono::milliseconds(ParseInt<std::int64_t>(v)));
-      else if (f == "s")
-        e.source = v;
-      else if (f == "p")
-        e.purge_history = v == "1";
-      else if (f == "tp")
-        e.trace = core::ParseTraceparent(v).value_or(core::TraceContext{});
+    for (std::size_t i = 1; i < fields.size(); i += 2) events.push_back(ParseEvent(fields[i].str));
+    if (events.size() > max && before > 0) {  // this entry waits for the next batch
+      events.resize(before);
+      break;
     }
     last_id_ = entry.elements[0].str;
-    events.push_back(std::move(e));
   }
   return events;
 }
 
-void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
+void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
   if (last_id_.empty()) return;
   // Pending reads from the start of the stream and ids only grow, so everything up to the
   // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
@@ -85,14 +101,16 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
     throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
   const std::string after = last_id_.substr(0, dash) + "-" +
                             std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
-  ThrowIfError(client_.Command({"XTRIM", std::string(kEventStream), "MINID", "=", after}));
+  ThrowIfError(trim_.Run(
+      client_, {std::string(kEventStream), std::string(kEventStream) + ":size"},
+      ScriptArgs().Set("min_id", after).Set("events", std::to_string(events.size())).values()));
   last_id_.clear();
 }
 
 std::size_t RedisEventOutbox::Backlog() {
-  Reply r = client_.Command({"XLEN", std::string(kEventStream)});
+  Reply r = client_.Command({"GET", std::string(kEventStream) + ":size"});
   ThrowIfError(r);
-  return static_cast<std::size_t>(r.integer);
+  return r.IsNil() ? 0 : ParseInt<std::size_t>(r.str);
 }
 
 void RedisEventOutbox::Wait(std::chrono::milliseconds max) {

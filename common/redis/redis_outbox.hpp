@@ -1,6 +1,7 @@
 #pragma once
 // Reads the event outbox: the Redis stream (`kEventStream`) that every RedisCountValueStore
-// script appends its event to, atomically with the change.
+// script appends its events to, atomically with the change (one entry per script call, its
+// events counted in `kEventStream:size`; scripts/prelude.lua).
 #include <chrono>
 #include <cstddef>
 #include <span>
@@ -21,6 +22,8 @@ class RedisEventOutbox final : public core::EventOutbox {
   // `owner` identifies this process in the lease (e.g. the pod name).
   RedisEventOutbox(RedisClient& client, std::string owner,
                    std::chrono::milliseconds lease = std::chrono::seconds(10));
+  // Whole entries while their events stay within `max` (an entry larger than `max` comes
+  // alone): a script call's events are published and forgotten together.
   std::vector<core::Event> Pending(std::size_t max) override;
   void Acknowledge(std::span<const core::Event> events) override;
   std::size_t Backlog() override;
@@ -31,6 +34,7 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::string owner_;
   std::chrono::milliseconds lease_;
   LuaScript lead_;
+  LuaScript trim_;
   std::string last_id_;  // stream id of the last entry of the last Pending batch
 };
 

@@ -21,7 +21,7 @@ restored into a fresh directory and a second system is started on it. Afterwards
 
 Services: write, management and analysis services on PostgreSQL, Redis primary + replica and
 Kafka; WRITERS clients each increment their own counter by 1 at RATE a second. Redis is wiped
-(`MULTI; XLEN count-events; FLUSHALL; EXEC`, so the number of events still in the outbox at
+(`MULTI; INCRBY count-events:size 0; FLUSHALL; EXEC`, so the number of events still in the outbox at
 that moment is known exactly), stopped, its files deleted, started again empty, and
 `count-analysis-service rebuild-values` run while the clients go on (their writes fail with
 404 until their counter is back). Afterwards:
@@ -253,11 +253,11 @@ def test_services_redis_wiped_under_load_values_rebuilt_from_history_and_kafka(r
         redis_bytes = int(subprocess.run(["redis-cli", "-p", str(stack.redis_port), "INFO", "memory"],
                                          capture_output=True, text=True).stdout.split("used_memory:")[1].split()[0])
         t_wipe = time.monotonic()
-        reply = subprocess.run(["redis-cli", "-p", str(stack.redis_port)], input="MULTI\nXLEN count-events\n"
+        reply = subprocess.run(["redis-cli", "-p", str(stack.redis_port)], input="MULTI\nINCRBY count-events:size 0\n"
                                "FLUSHALL\nEXEC\n", capture_output=True, text=True, timeout=10).stdout.split()
         t_wiped = time.monotonic()
         assert reply[:3] == ["OK", "QUEUED", "QUEUED"] and reply[4] == "OK", reply
-        in_outbox = int(reply[3])  # the XLEN inside the transaction
+        in_outbox = int(reply[3])  # the outbox's event count inside the transaction (0 when unset)
         primary.stop()
         for f in (root / "redis-primary").iterdir():  # restarted without its files
             subprocess.run(["rm", "-rf", str(f)], check=True)

@@ -16,48 +16,58 @@
 -- overflow | min | max.
 local args, a = named_args()
 local stream = KEYS[#KEYS]
+-- The events this call may still add before the outbox holds max_backlog.
+local room = tonumber(args.max_backlog) - outbox_size(stream)
 
--- new - old exactly, through HINCRBY on a scratch field; '' when it leaves int64.
-local function diff(key, new, old)
-  local d = ''
-  local minus = neg(old)
-  if minus ~= '' then
-    redis.call('HSET', key, 'x', new)
-    local r = redis.pcall('HINCRBY', key, 'x', minus)
-    if not (type(r) == 'table' and r.err) then d = redis.call('HGET', key, 'x') end
-    redis.call('HDEL', key, 'x')
+-- Each counter's fields are read once and written once per call, whatever number of its
+-- mutations the call carries: Redis's cost is per command (and every write is copied to the
+-- AOF and the replica), so a batch of increments to one counter costs one HMGET, one HSET and
+-- its events.
+local counters = {}
+local function counter(key)
+  local c = counters[key]
+  if not c then
+    local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u')
+    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], id = count_id(key), dirty = false}
+    counters[key] = c
   end
-  return d
+  return c
+end
+
+-- a + b exactly, '' when it leaves int64. Operands of at most 15 characters (|x| < 10^15) add
+-- as Lua numbers, which are doubles and exact below 2^53; longer ones go through HINCRBY on a
+-- scratch field, which does int64 arithmetic and refuses to overflow.
+local function sum(key, a, b)
+  if #a <= 15 and #b <= 15 then return string.format('%d', tonumber(a) + tonumber(b)) end
+  local s = ''
+  redis.call('HSET', key, 'x', a)
+  local r = redis.pcall('HINCRBY', key, 'x', b)
+  if not (type(r) == 'table' and r.err) then s = redis.call('HGET', key, 'x') end
+  redis.call('HDEL', key, 'x')
+  return s
 end
 
 local function apply(key, kind, operand, event_id, trace)
-  local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u')
-  local old, mn, mx = h[1], h[2], h[3]
-  if not old then return {'notfound', '', '', ''} end
+  local c = counter(key)
+  if not c.v then return {'notfound', '', '', ''} end
   -- A counter's time never goes back: another process may have stamped it later than the
   -- time this call was given, and its events must stay in time order (the history's last
   -- value is the latest event's).
   local now = args.now
-  if h[4] and cmp(h[4], now) > 0 then now = h[4] end
-  local value, delta = operand, ''
+  if c.u and c.u ~= now and cmp(c.u, now) > 0 then now = c.u end
+  local value, delta = operand, operand
   if kind == 'add' then
-    -- HINCRBY does exact int64 arithmetic and refuses to overflow.
-    local r = redis.pcall('HINCRBY', key, 'v', operand)
-    if type(r) == 'table' and r.err then
-      if string.find(r.err, 'overflow', 1, true) then return {'overflow', '', '', ''} end
-      error(r.err)
-    end
-    value, delta = redis.call('HGET', key, 'v'), operand
+    value = sum(key, c.v, operand)
+    if value == '' then return {'overflow', '', '', ''} end
+  else
+    local minus = neg(c.v)
+    delta = minus ~= '' and sum(key, value, minus) or ''
   end
-  local refused = (mn and cmp(value, mn) < 0 and 'min') or (mx and cmp(value, mx) > 0 and 'max')
-  if refused then
-    if kind == 'add' then redis.call('HSET', key, 'v', old) end
-    return {refused, '', '', ''}
-  end
-  if kind == 'set' then delta = diff(key, value, old) end
-  redis.call('HSET', key, 'v', value, 'u', now)
-  emit(stream, event_id, 'count_updated', count_id(key), delta, value, now, args.source, false,
-       trace)
+  if (c.mn and cmp(value, c.mn) < 0) then return {'min', '', '', ''} end
+  if (c.mx and cmp(value, c.mx) > 0) then return {'max', '', '', ''} end
+  c.v, c.u, c.dirty = value, now, true
+  emit(event_id, 'count_updated', c.id, delta, value, now, args.source, false, trace)
+  room = room - 1
   return {'ok', value, now, delta}
 end
 
@@ -70,7 +80,7 @@ local function request(first_key, n, idem, fingerprint, a)
       return {'replayed', cjson.decode(seen[2])}
     end
   end
-  if redis.call('XLEN', stream) >= tonumber(args.max_backlog) then return {'backlog', {}} end
+  if room <= 0 then return {'backlog', {}} end
   local results, any = {}, false
   for i = 1, n do
     local o = a + 4 * (i - 1)
@@ -93,4 +103,8 @@ while a <= #ARGV do
   k = k + n + (idempotent and 1 or 0)
   a = a + 3 + 4 * n
 end
+for key, c in pairs(counters) do
+  if c.dirty then redis.call('HSET', key, 'v', c.v, 'u', c.u) end
+end
+publish(stream)
 return answers

@@ -8,6 +8,7 @@ redis.call('HSET', key, 'v', args.value, 'c', args.created, 'u', args.updated,
            'd', args.description)
 if args.min ~= '' then redis.call('HSET', key, 'mn', args.min) end
 if args.max ~= '' then redis.call('HSET', key, 'mx', args.max) end
-emit(stream, args.event, 'count_created', count_id(key), args.value, args.value, args.created,
+emit(args.event, 'count_created', count_id(key), args.value, args.value, args.created,
      args.source)
+publish(stream)
 return 1

@@ -6,6 +6,7 @@ local key, stream = KEYS[1], KEYS[2]
 local v = redis.call('HGET', key, 'v')
 if not v then return 0 end
 redis.call('DEL', key)
-emit(stream, args.event, 'count_deleted', count_id(key), neg(v), v, args.now, args.source,
+emit(args.event, 'count_deleted', count_id(key), neg(v), v, args.now, args.source,
      args.purge == '1')
+publish(stream)
 return 1

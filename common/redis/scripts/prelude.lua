@@ -29,20 +29,37 @@ local function neg(a)
   return '-' .. a
 end
 
--- Appends an event to the outbox stream (fields: i event id, y type, c count id, d delta,
--- v value, t time in ms, s source service, p = 1 when a deletion purges the history, and tp
--- the traceparent of the request that made the change, when it has one).
-local function emit(stream, event_id, kind, count, delta, value, now, source, purge, trace)
-  local f = {'i', event_id, 'y', kind, 'c', count, 'd', delta, 'v', value, 't', now, 's', source}
-  if purge then
-    f[#f + 1] = 'p'
-    f[#f + 1] = '1'
-  end
-  if trace and trace ~= '' then
-    f[#f + 1] = 'tp'
-    f[#f + 1] = trace
-  end
-  redis.call('XADD', stream, '*', unpack(f))
+-- The outbox: the events of one script call go to the stream as one entry when the script
+-- ends (publish), since Redis's cost (and the AOF's and the replica's) is per command and per
+-- argument. Each event is one field `e` whose value holds its parts in a fixed order,
+-- separated by the unit separator (byte 31, which no id, number or traceparent contains):
+-- event id, type, count id, delta, value, time in ms, source service, purge ('1' when a
+-- deletion purges the history, else ''), the traceparent of the request that made the change
+-- ('' when none). The relay splits them (common/redis/redis_outbox.cpp). `<stream>:size`
+-- counts the events the stream holds (its XLEN counts entries): the backlog limit and the
+-- outbox_backlog gauge are in events.
+local outbox, outbox_events = {}, 0
+local function emit(event_id, kind, count, delta, value, now, source, purge, trace)
+  local n = #outbox
+  outbox[n + 1] = 'e'
+  outbox[n + 2] = event_id .. '\31' .. kind .. '\31' .. count .. '\31' .. delta .. '\31' .. value ..
+                  '\31' .. now .. '\31' .. source .. '\31' .. (purge and '1' or '') .. '\31' ..
+                  (trace or '')
+  outbox_events = outbox_events + 1
+end
+
+-- The events in the stream now, for the backlog limit.
+local function outbox_size(stream)
+  return tonumber(redis.call('GET', stream .. ':size') or '0')
+end
+
+-- Writes what emit collected as one entry. A call carries at most 1,000 operations
+-- (RedisCountValueStore::kMaxBatch), so 2,000 arguments at most: within what Lua's unpack
+-- can pass (its C stack holds 8,000).
+local function publish(stream)
+  if outbox_events == 0 then return end
+  redis.call('XADD', stream, '*', unpack(outbox))
+  redis.call('INCRBY', stream .. ':size', outbox_events)
 end
 
 -- The count id in a key 'count:{<id>}'.

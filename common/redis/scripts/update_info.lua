@@ -17,5 +17,6 @@ for field, bound in pairs({mn = args.min, mx = args.max}) do
     redis.call('HDEL', key, field)
   end
 end
-emit(stream, args.event, 'count_updated', count_id(key), '0', v, args.updated, args.source)
+emit(args.event, 'count_updated', count_id(key), '0', v, args.updated, args.source)
+publish(stream)
 return 'updated'
