@@ -3,6 +3,7 @@
 // stay ordered. Carried on Kafka topic `count-updates`, or the in-process bus standalone.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -77,6 +78,19 @@ class EventOutbox {
   // failed publish). One that does not always returns from the oldest unacknowledged event.
   virtual bool ReadsAhead() const { return false; }
   virtual void Rewind() {}
+};
+
+// When the bus has acknowledged the outbox up to a position (core::ApplyResult::position):
+// with WRITE_ACK=kafka a write is answered only then, so an acknowledged change survives the
+// loss of the value store (docs/OPERATIONS.md, "Rebuilding the values").
+class EventAcks {
+ public:
+  virtual ~EventAcks() = default;
+  // Calls `done(true)` once the bus has acknowledged every event up to `position`, or
+  // `done(false)` when that is not known within the configured wait (the bus is away, or the
+  // outbox was lost before its events were published). `done` may run on another thread and
+  // must not block.
+  virtual void Await(std::string position, std::function<void(bool durable)> done) = 0;
 };
 
 }  // namespace count::core

@@ -41,6 +41,10 @@ struct ApplyResult {
   };
   Status status = Status::kApplied;
   std::vector<MutationOutcome> outcomes;  // one per mutation, in order
+  // Where the request's last event stands in the store's outbox ('' when it made none or the
+  // store has no outbox); a replay gives the first call's. WRITE_ACK=kafka waits until the
+  // bus has acknowledged the outbox up to here (core::EventAcks).
+  std::string position;
 };
 
 // Values and the information served with them. Authoritative for values; a copy of

@@ -27,6 +27,7 @@ Problem IdempotencyKeyReused(std::string d) {
   return {Outcome::kIdempotencyKeyReused, std::move(d)};
 }
 Problem Unavailable(std::string d) { return {Outcome::kUnavailable, std::move(d)}; }
+Problem NotDurable(std::string d) { return {Outcome::kNotDurable, std::move(d)}; }
 Problem Internal(std::string d) { return {Outcome::kInternal, std::move(d)}; }
 
 }  // namespace count::core

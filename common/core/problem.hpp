@@ -31,6 +31,7 @@ enum class Outcome : std::uint8_t {
   kOutOfBounds,           // the result leaves the counter's bounds
   kIdempotencyKeyReused,  // an Idempotency-Key reused for another request
   kUnavailable,           // a store or the bus cannot be reached; nothing was changed
+  kNotDurable,            // applied, but the bus has not acknowledged its event (WRITE_ACK=kafka)
   kInternal,              // a bug; see the log
 };
 
@@ -57,6 +58,7 @@ Problem Overflow(std::string detail);
 Problem OutOfBounds(std::string detail);
 Problem IdempotencyKeyReused(std::string detail);
 Problem Unavailable(std::string detail);
+Problem NotDurable(std::string detail);
 Problem Internal(std::string detail);
 
 }  // namespace count::core

@@ -38,6 +38,7 @@ constexpr std::array kTable{
     Row{Outcome::kOutOfBounds, {422, "out-of-bounds", "Value out of bounds"}},
     Row{Outcome::kIdempotencyKeyReused, {422, "idempotency-key-reused", "Idempotency key reused"}},
     Row{Outcome::kUnavailable, {503, "service-unavailable", "Service unavailable"}},
+    Row{Outcome::kNotDurable, {503, "not-durable", "Applied, not yet durable"}},
     Row{Outcome::kInternal, {500, "internal-error", "Internal error"}},
 };
 

@@ -143,6 +143,7 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
     if (request->key) keys.push_back("idem:" + request->key->key);
   }
   keys.emplace_back(kEventStream);
+  keys.emplace_back(kEventEpoch);
   return {std::move(keys), std::move(args)};
 }
 
@@ -172,9 +173,10 @@ void RedisCountValueStore::ReadApplyReply(std::span<ApplyRequest* const> batch,
 
 core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
                                                  const Reply& r) const {
-  if (r.type != Reply::Type::kArray || r.elements.size() != 2)
+  if (r.type != Reply::Type::kArray || r.elements.size() < 2)
     throw StoreUnavailable("redis: unexpected reply from the apply script");
   core::ApplyResult result;
+  if (r.elements.size() > 2) result.position = r.elements[2].str;
   const std::string& status = r.elements[0].str;
   if (status == "backlog")
     throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +

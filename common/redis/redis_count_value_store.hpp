@@ -24,6 +24,9 @@ namespace count::redis {
 // The transactional outbox: every script that changes a counter also appends its event
 // to this stream, atomically; RedisEventOutbox hands them to the bus.
 inline constexpr std::string_view kEventStream = "count-events";
+// The stream's lineage (scripts/apply.lua): gone with the stream when Redis is wiped, and
+// different afterwards, so an outbox position of the old stream never matches the new one.
+inline constexpr std::string_view kEventEpoch = "count-events:epoch";
 
 struct OutboxOptions {
   std::string source = "count-system";  // the service named in the events

@@ -64,11 +64,21 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
       lead_(LuaScript::Embedded("lead.lua")),
       trim_(LuaScript::Embedded("trim.lua")) {}
 
+std::string RedisEventOutbox::LeaseKey() { return std::string(kEventStream) + ":relay"; }
+
+void RedisEventOutbox::Release() {
+  // lead.lua renews a lease its owner holds: renewed for 0 ms (PEXPIRE 0), it is gone at once.
+  // Only when this process holds it: lead.lua would take a free lease, and 0 ms is no lease.
+  if (client_.Command({"GET", LeaseKey()}).str != owner_) return;
+  lead_.Run(client_, {LeaseKey()}, ScriptArgs().Set("owner", owner_).Set("lease", "0").values());
+}
+
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
+  first_id_.clear();
   last_id_.clear();
-  const std::string lease_key = std::string(kEventStream) + ":relay";
+  entries_ = 0;
   Reply lead = lead_.Run(
-      client_, {lease_key},
+      client_, {LeaseKey()},
       ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease_.count())).values());
   if (lead.integer != 1) return {};  // another process relays
   // An entry holds the events of one script call (scripts/prelude.lua): up to `max` entries
@@ -87,6 +97,9 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
       break;
     }
     last_id_ = entry.elements[0].str;
+    if (first_id_.empty()) first_id_ = last_id_;
+    last_event_ = events.size() > before ? events[before].event_id : "";
+    ++entries_;
   }
   return events;
 }
@@ -95,15 +108,24 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
   if (last_id_.empty()) return;
   // Pending reads from the start of the stream and ids only grow, so everything up to the
   // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
-  // where XDEL of each id would only mark entries deleted.
+  // where XDEL of each id would only mark entries deleted. The script does it and records
+  // how far the bus has acknowledged the outbox, in one atomic step.
   const auto dash = last_id_.find('-');
   if (dash == std::string::npos)
     throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
   const std::string after = last_id_.substr(0, dash) + "-" +
                             std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
-  ThrowIfError(trim_.Run(
-      client_, {std::string(kEventStream), std::string(kEventStream) + ":size"},
-      ScriptArgs().Set("min_id", after).Set("events", std::to_string(events.size())).values()));
+  trim_.Run(client_,
+            {std::string(kEventStream), std::string(kEventStream) + ":size",
+             std::string(kPublishedKey), std::string(kEventEpoch)},
+            ScriptArgs()
+                .Set("min_id", after)
+                .Set("events", std::to_string(events.size()))
+                .Set("entries", std::to_string(entries_))
+                .Set("first", first_id_)
+                .Set("last", last_id_)
+                .Set("event", last_event_)
+                .values());
   last_id_.clear();
 }
 

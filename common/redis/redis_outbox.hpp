@@ -15,8 +15,12 @@
 
 namespace count::redis {
 
+// How far the bus has acknowledged the outbox (scripts/trim.lua writes it).
+inline constexpr std::string_view kPublishedKey = "count-events:published";
+
 // Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
-// so events of one counter reach the bus in the order they were applied.
+// so events of one counter reach the bus in the order they were applied. Acknowledge trims
+// what was published and records how far that is (kPublishedKey, for WRITE_ACK=kafka).
 class RedisEventOutbox final : public core::EventOutbox {
  public:
   // `owner` identifies this process in the lease (e.g. the pod name).
@@ -28,6 +32,10 @@ class RedisEventOutbox final : public core::EventOutbox {
   void Acknowledge(std::span<const core::Event> events) override;
   std::size_t Backlog() override;
   void Wait(std::chrono::milliseconds max) override;
+  // Gives the lease up when this process holds it (at shutdown, after the last batch), so
+  // another replica's relay leads within its next poll instead of after the lease: events,
+  // and the writes that wait for them with WRITE_ACK=kafka, do not stall for it.
+  void Release();
 
  private:
   RedisClient& client_;
@@ -35,7 +43,13 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::chrono::milliseconds lease_;
   LuaScript lead_;
   LuaScript trim_;
-  std::string last_id_;  // stream id of the last entry of the last Pending batch
+  // The last Pending batch: stream ids of its first and last entries, the event id that
+  // starts its last entry, and how many entries it took.
+  std::string first_id_;
+  std::string last_id_;
+  std::string last_event_;
+  std::size_t entries_ = 0;
+  static std::string LeaseKey();
 };
 
 }  // namespace count::redis

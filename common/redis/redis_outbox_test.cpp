@@ -32,6 +32,7 @@ TEST(RedisOutboxTest, AcknowledgeForgetsOnlyWhatPendingReturned) {
       "outbox.");
   outbox.Acknowledge({});  // nothing read since: nothing to forget
   EXPECT_EQ(outbox.Backlog(), 0u);
+  outbox.Release();  // the next test's outbox leads at once
 }
 
 TEST(RedisOutboxTest, EventsKeepTheTraceOfTheirMutation) {
@@ -45,6 +46,7 @@ TEST(RedisOutboxTest, EventsKeepTheTraceOfTheirMutation) {
   for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000))
     outbox.Acknowledge(batch);
   count::testing::ExpectEventsCarryTheirTrace(store, outbox, "outbox.traced");
+  outbox.Release();  // the next test's outbox leads at once
 }
 
 // A script call's events share one stream entry, however many: the relay reads every event
@@ -85,6 +87,7 @@ TEST(RedisOutboxTest, ALargeBatchComesBackWholeAndInOrder) {
   }
   EXPECT_EQ(outbox.Backlog(), 0u);
   EXPECT_EQ(client.Command({"XLEN", std::string(kEventStream)}).integer, 0);
+  outbox.Release();  // the next test's outbox leads at once
 }
 
 }  // namespace

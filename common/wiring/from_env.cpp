@@ -93,6 +93,11 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
 void KafkaRelay::Stop() {
   relay_.Stop();
   publisher_.Flush(std::chrono::seconds(5));
+  try {
+    outbox_.Release();
+  } catch (const std::exception& e) {
+    LogRelayError(e);  // the lease then runs out by itself
+  }
 }
 
 }  // namespace count::wiring

@@ -163,7 +163,10 @@ int Up(const Options& options) {
   sqlite::SqliteCountValueStore values(db, "count-system");
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
   // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
-  write::WriteModule write(service.router(), {values, info}, write::WriteSettings::FromEnv(env),
+  const auto write_settings = write::WriteSettings::FromEnv(env);
+  if (write_settings.ack_kafka)  // one process, one file: an answered write is on disk already
+    throw runtime::ConfigError("WRITE_ACK=kafka needs the services (standalone has no Kafka)");
+  write::WriteModule write(service.router(), {values, info}, write_settings,
                            /*strong_read=*/false);
   read::ReadModule read(service.router(), values);
   management::ManagementModule management(service.router(), info, values);

@@ -1,6 +1,8 @@
 #include "count_writes.hpp"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 
 namespace count::write {
 
@@ -25,16 +27,37 @@ WriteOutcome CountWrites::Apply(std::span<const core::Mutation> mutations,
                                 const core::IdempotencyKey* key) {
   if (auto_create_)
     if (auto p = CreateMissing(mutations)) return {std::move(p), {}};
-  return Outcome(values_.Apply(mutations, key));
+  return Durable(values_.Apply(mutations, key));
+}
+
+WriteOutcome CountWrites::Durable(core::ApplyResult result) {
+  if (!acks_ || result.position.empty()) return Outcome(std::move(result));
+  auto durable = std::make_shared<std::promise<bool>>();
+  acks_->Await(result.position, [durable](bool d) { durable->set_value(d); });
+  return durable->get_future().get() ? Outcome(std::move(result)) : Undurable();
+}
+
+WriteOutcome CountWrites::Undurable() {
+  return {core::NotDurable("the change was applied, but Kafka has not acknowledged its event in "
+                           "time (WRITE_ACK=kafka); repeat the request with the same "
+                           "Idempotency-Key to get its answer once it is durable (without one, a "
+                           "repeat applies it again)"),
+          {}};
 }
 
 void CountWrites::ApplyOnLoop(std::span<const core::Mutation> mutations,
                               const core::IdempotencyKey* key, WriteDone done) {
-  loop_values_->Apply(mutations, key,
-                      [done = std::move(done)](std::exception_ptr error, core::ApplyResult r) {
-                        if (error) return done(error, {});
-                        done(nullptr, Outcome(std::move(r)));
-                      });
+  loop_values_->Apply(
+      mutations, key,
+      [this, done = std::move(done)](std::exception_ptr error, core::ApplyResult r) {
+        if (error) return done(error, {});
+        if (!acks_ || r.position.empty()) return done(nullptr, Outcome(std::move(r)));
+        // Answered from the acks' thread: `done` (http::Respond) posts to the loop.
+        const std::string position = r.position;
+        acks_->Await(position, [done, r = std::move(r)](bool durable) mutable {
+          done(nullptr, durable ? Outcome(std::move(r)) : Undurable());
+        });
+      });
 }
 
 WriteOutcome CountWrites::Outcome(core::ApplyResult result) {
@@ -64,8 +87,10 @@ WriteOutcome CountWrites::SetDescribed(const core::Mutation& set, std::string de
     lifecycle_.Update(described, *before);  // when this fails too, its 503 says so instead
     throw;
   }
+  // Not durable is applied all the same: the description stays.
   const bool refused =
-      out.problem || std::holds_alternative<core::MutationError>(out.result.outcomes.front());
+      (out.problem && out.problem->outcome != core::Outcome::kNotDurable) ||
+      (!out.problem && std::holds_alternative<core::MutationError>(out.result.outcomes.front()));
   if (refused) lifecycle_.Update(described, *before);
   return out;
 }

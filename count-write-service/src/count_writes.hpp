@@ -7,6 +7,7 @@
 #include <string>
 
 #include "app/counter_lifecycle.hpp"
+#include "core/event.hpp"
 #include "core/ports.hpp"
 #include "core/problem.hpp"
 
@@ -21,13 +22,18 @@ class CountWrites {
  public:
   // `auto_create` (COUNT_AUTO_CREATE): a write may create the counters it names.
   // `loop_values`, when given, is the value store on the event loops (ApplyOnLoop).
+  // `acks`, when given (WRITE_ACK=kafka), holds each applied change's answer until the bus
+  // has acknowledged its event; when it has not within its wait, the answer is the
+  // not-durable problem (the change stays applied, and a repeat with the same
+  // Idempotency-Key gets the first answer once the event is durable).
   CountWrites(core::CountValueStore& values, core::CountInfoStore& info, bool auto_create,
-              core::AsyncCountValueStore* loop_values = nullptr)
+              core::AsyncCountValueStore* loop_values = nullptr, core::EventAcks* acks = nullptr)
       : values_(values),
         info_(info),
         lifecycle_(info, values),
         auto_create_(auto_create),
-        loop_values_(loop_values) {}
+        loop_values_(loop_values),
+        acks_(acks) {}
 
   // Applies each mutation on its own, with the request's idempotency record, in one atomic
   // step of the value store. With auto-create, unknown counters are first created through
@@ -56,6 +62,9 @@ class CountWrites {
 
  private:
   static WriteOutcome Outcome(core::ApplyResult result);
+  static WriteOutcome Undurable();
+  // Outcome(result), once the bus has acknowledged its event (blocks: the blocking pool only).
+  WriteOutcome Durable(core::ApplyResult result);
   std::optional<core::Problem> CreateMissing(std::span<const core::Mutation> mutations);
 
   core::CountValueStore& values_;
@@ -63,6 +72,7 @@ class CountWrites {
   app::CounterLifecycle lifecycle_;
   bool auto_create_;
   core::AsyncCountValueStore* loop_values_;
+  core::EventAcks* acks_;
 };
 
 }  // namespace count::write

@@ -1,7 +1,10 @@
 // count-write-service: UC-001 writes on the Redis primary. Wiring only.
+#include <optional>
+
 #include "http/event_loop.hpp"
 #include "postgres/postgres_count_info_store.hpp"
 #include "redis/redis_count_value_store.hpp"
+#include "redis/redis_event_acks.hpp"
 #include "redis/redis_loop_count_value_store.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
@@ -25,8 +28,16 @@ int main() {
     // per loop (no thread handoff per request).
     redis::RedisLoopClient loop_redis(*redis, http::ThisLoop);
     redis::RedisLoopCountValueStore loop_values(values, loop_redis);
-    write::WriteModule module(service.router(), {values, info, &loop_values},
-                              write::WriteSettings::FromEnv(env));
+    const auto settings = write::WriteSettings::FromEnv(env);
+    std::optional<redis::RedisEventAcks> acks;  // WRITE_ACK=kafka
+    if (settings.ack_kafka) {
+      acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout});
+      service.metrics().AddGauge("writes_awaiting_kafka",
+                                 "Applied writes whose answer waits for Kafka (WRITE_ACK=kafka).",
+                                 [&] { return double(acks->Waiting()); });
+    }
+    write::WriteModule module(service.router(),
+                              {values, info, &loop_values, acks ? &*acks : nullptr}, settings);
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a
     // description): its outage shows in readiness but must not take writes out of service.

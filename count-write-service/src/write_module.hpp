@@ -1,6 +1,9 @@
 #pragma once
 // The write service as a module: what it installs into a host (its use cases and routes),
 // written once and installed by both count-write-service and count-system.
+#include <chrono>
+
+#include "core/event.hpp"
 #include "core/ports.hpp"
 #include "count_writes.hpp"
 #include "runtime/config.hpp"
@@ -11,6 +14,12 @@ namespace count::write {
 // Settings, read once from the environment.
 struct WriteSettings {
   bool auto_create = false;  // COUNT_AUTO_CREATE: a write may create an unknown counter
+  // WRITE_ACK: when a change is answered. redis (default): once it and its event are in
+  // Redis. kafka: once Kafka has also acknowledged its event (acks=all), so losing Redis
+  // loses no answered change; WRITE_ACK_TIMEOUT_MS bounds that wait (docs/API.md).
+  bool ack_kafka = false;
+  std::chrono::milliseconds ack_timeout{5000};
+  // Throws runtime::ConfigError for a WRITE_ACK other than redis or kafka.
   static WriteSettings FromEnv(const runtime::Env& env);
 };
 
@@ -20,6 +29,8 @@ struct WriteStores {
   // The value store on the event loops (Redis): writes and reads then run as async handlers
   // on their loop; without it (SQLite) every route runs on the blocking pool.
   core::AsyncCountValueStore* loop_values = nullptr;
+  // With WRITE_ACK=kafka: when the bus has acknowledged an event (none: answer at once).
+  core::EventAcks* acks = nullptr;
 };
 
 class WriteModule {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+import support
 from support import (INT64_MAX, INT64_MIN, assert_json, assert_problem, assert_timestamp,
                      assert_value_response, unique_id)
 
@@ -291,3 +292,29 @@ def test_refused_write_leaves_updated_at(deployment, admin, writer):
     assert after["value"] == 1
     assert after["updatedAt"] == before["updatedAt"]
     assert_timestamp(after["updatedAt"])
+
+
+# --------------------------------------------------------------------------- WRITE_ACK (docs/API.md, "Durability")
+
+
+@pytest.mark.services_only
+def test_write_ack_other_than_redis_or_kafka_stops_the_write_service(deployment, scratch):
+    proc, _ = support.start_service("count-write-service", deployment.infra, deployment.keys, scratch,
+                                    wait=False, env_overrides={"WRITE_ACK": "disk"})
+    try:
+        assert proc.wait(15) == 2, proc.output_tail()
+        assert "WRITE_ACK" in proc.stderr() + proc.stdout(), proc.output_tail()
+    finally:
+        proc.stop()
+
+
+@pytest.mark.standalone_only
+def test_write_ack_kafka_stops_standalone(deployment, scratch):
+    """Standalone has no Kafka: an answered write is in its one SQLite file already."""
+    proc, _ = support.start_standalone(scratch, scratch / "data", deployment.keys, wait=False,
+                                       env_overrides={"WRITE_ACK": "kafka"})
+    try:
+        assert proc.wait(15) == 2, proc.output_tail()
+        assert "WRITE_ACK" in proc.stderr() + proc.stdout(), proc.output_tail()
+    finally:
+        proc.stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import os
+import subprocess
 import threading
 import time
 
@@ -108,3 +109,64 @@ def test_kafka_stopped_under_write_load(root, keys):
         for p in procs.values():
             p.stop()
         stack.stop()
+
+
+def test_write_ack_kafka_answers_not_durable_while_kafka_is_away_and_the_retry_replays(root, keys):
+    """WRITE_ACK=kafka (docs/API.md): a write is answered once Kafka holds its event. With the
+    broker stopped, an increment is applied but answered 503 `not-durable` after
+    WRITE_ACK_TIMEOUT_MS; repeating it with the same Idempotency-Key changes nothing (503 again
+    while Kafka is away, then its first answer, replayed, once Kafka is back)."""
+    stack = Stack(root)
+    wait_ms = 1500
+    services = {"m1": ("count-management-service", None),
+                "w1": ("count-write-service", {"WRITE_ACK": "kafka", "WRITE_ACK_TIMEOUT_MS": str(wait_ms)})}
+    with faultkit.services_running(stack, keys, services, []) as (ports, _):
+        [cid] = faultkit.create_counters(ports["m1"], keys.admin, 1, "ack")
+
+        def increment(idem: str) -> tuple[support.Response, float]:
+            t = time.monotonic()
+            r = http_request(ports["w1"], "POST", f"/api/v1/counts/{cid}/increment", body=b"",
+                             headers={"Authorization": f"Bearer {keys.writer}", "Idempotency-Key": idem})
+            return r, time.monotonic() - t
+
+        def value() -> int:
+            return http_request(ports["m1"], "GET", f"/management/api/v1/counts/{cid}",
+                                headers={"Authorization": f"Bearer {keys.admin}"}).json()["value"]
+
+        def created_in_kafka() -> bool:
+            try:
+                return bool(kafka_events(stack.kafka_brokers, {cid}))
+            except subprocess.CalledProcessError:  # the topic is created by the first produce
+                return False
+
+        # The relay's first produce (topic, metadata, producer id) is not what this measures.
+        support.eventually(created_in_kafka, timeout=60, interval=0.5, message="the counter's creation in Kafka")
+        first, _ = increment("ack-1")
+        assert first.status == 200 and first.json()["value"] == 1, first.body
+        in_kafka = [e for e in kafka_events(stack.kafka_brokers, {cid}) if e["type"] == "count_updated"]
+        assert [e["value"] for e in in_kafka] == [1]  # answered after Kafka had it
+
+        stack.stop_kafka()
+        away, waited = increment("ack-2")
+        assert away.status == 503 and away.json()["type"] == "/problems/not-durable", away.body
+        assert waited >= wait_ms / 1000 * 0.9, waited
+        assert value() == 2  # applied all the same
+        again, _ = increment("ack-2")
+        assert again.status == 503 and again.json()["type"] == "/problems/not-durable", again.body
+        assert value() == 2  # the repeat replayed: nothing applied twice
+
+        stack.start_kafka_again()
+        later = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            later, _ = increment("ack-2")
+            if later.status == 200:
+                break
+            assert later.status == 503 and later.json()["type"] == "/problems/not-durable", later.body
+        assert later is not None and later.status == 200, later.body if later else None
+        assert later.header("Idempotent-Replayed") == "true" and later.json()["value"] == 2, later.body
+        assert value() == 2
+        in_kafka = {e["eventId"]: e for e in kafka_events(stack.kafka_brokers, {cid}) if e["type"] == "count_updated"}
+        assert sorted(e["value"] for e in in_kafka.values()) == [1, 2]
+        faultkit.record("write-ack-kafka-outage", write_ack_timeout_ms=wait_ms, not_durable_after_s=round(waited, 2),
+                        machine=faultkit.machine())

@@ -6,16 +6,21 @@
 -- (common/testing/count_value_store_contract.hpp).
 --
 -- KEYS: for each request, count:{id} per operation in order, then idem:<key> when the
--- request has an Idempotency-Key; last, the event stream.
+-- request has an Idempotency-Key; last, the event stream and its epoch key (the lineage of the
+-- stream: an event id of the first call that wrote to it since it was created).
 -- ARGV (named): now (ms), ttl (s), source, max_backlog; then '--' and for each request: ops
 -- (its number of operations), idempotent ('1' when its idem key follows its count keys),
 -- fingerprint; then per operation: kind ('add': a signed delta | 'set'), operand (decimal),
 -- event (id), trace (the request's traceparent, '' when none).
--- Returns one {status, {result per operation}} per request: status applied | replayed |
--- conflict | backlog; a result is {code, value, updatedAt, delta} with code ok | notfound |
--- overflow | min | max.
+-- Returns one {status, {result per operation}, position} per request: status applied |
+-- replayed | conflict | backlog; a result is {code, value, updatedAt, delta} with code ok |
+-- notfound | overflow | min | max; position is '<epoch>/<stream id of the entry holding the
+-- request's events>' ('' when it made none; a replay gives the first call's, kept in the
+-- idempotency record), which WRITE_ACK=kafka waits for.
 local args, a = named_args()
-local stream = KEYS[#KEYS]
+local stream, epoch = KEYS[#KEYS - 1], KEYS[#KEYS]
+-- The answers (and idempotency keys) that get this call's outbox position once publish wrote it.
+local positioned = {}
 -- The events this call may still add before the outbox holds max_backlog.
 local room = tonumber(args.max_backlog) - outbox_size(stream)
 
@@ -74,14 +79,17 @@ end
 -- One request: `first_key` is its first count key; `a` the index of its first operation.
 local function request(first_key, n, idem, fingerprint, a)
   if idem then
-    local seen = redis.call('HMGET', idem, 'f', 'r')
+    local seen = redis.call('HMGET', idem, 'f', 'r', 'p')
     if seen[1] then
       if seen[1] ~= fingerprint then return {'conflict', {}} end
-      return {'replayed', cjson.decode(seen[2])}
+      local r = {'replayed', cjson.decode(seen[2]), seen[3] or ''}
+      -- Recorded earlier in this call: its position is this call's.
+      if not seen[3] then positioned[#positioned + 1] = {r} end
+      return r
     end
   end
   if room <= 0 then return {'backlog', {}} end
-  local results, any = {}, false
+  local results, any, events = {}, false, outbox_events
   for i = 1, n do
     local o = a + 4 * (i - 1)
     local r = apply(KEYS[first_key + i - 1], ARGV[o], ARGV[o + 1], ARGV[o + 2], ARGV[o + 3])
@@ -92,7 +100,9 @@ local function request(first_key, n, idem, fingerprint, a)
     redis.call('HSET', idem, 'f', fingerprint, 'r', cjson.encode(results))
     redis.call('EXPIRE', idem, args.ttl)
   end
-  return {'applied', results}
+  local r = {'applied', results, ''}
+  if outbox_events > events then positioned[#positioned + 1] = {r, any and idem} end
+  return r
 end
 
 local answers, k = {}, 1
@@ -106,5 +116,15 @@ end
 for key, c in pairs(counters) do
   if c.dirty then redis.call('HSET', key, 'v', c.v, 'u', c.u) end
 end
-publish(stream)
+local last = publish(stream)
+if last then
+  -- This call's first event id (the first part of its first event): unique.
+  redis.call('SET', epoch, string.sub(outbox[2], 1, string.find(outbox[2], '\31', 1, true) - 1),
+             'NX')
+  local position = redis.call('GET', epoch) .. '/' .. last
+  for _, p in ipairs(positioned) do
+    p[1][3] = position
+    if p[2] then redis.call('HSET', p[2], 'p', position) end
+  end
+end
 return answers

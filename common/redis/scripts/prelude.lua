@@ -55,11 +55,13 @@ end
 
 -- Writes what emit collected as one entry. A call carries at most 1,000 operations
 -- (RedisCountValueStore::kMaxBatch), so 2,000 arguments at most: within what Lua's unpack
--- can pass (its C stack holds 8,000).
+-- can pass (its C stack holds 8,000). Returns the entry's stream id (the outbox position of
+-- the call's events), nil when there were none.
 local function publish(stream)
-  if outbox_events == 0 then return end
-  redis.call('XADD', stream, '*', unpack(outbox))
+  if outbox_events == 0 then return nil end
+  local id = redis.call('XADD', stream, '*', unpack(outbox))
   redis.call('INCRBY', stream .. ':size', outbox_events)
+  return id
 end
 
 -- The count id in a key 'count:{<id>}'.

@@ -1,0 +1,81 @@
+#pragma once
+// core::EventAcks on Redis: follows the record the relay leader writes after each batch the
+// bus acknowledged (kPublishedKey: every event from base to last is in Kafka) and answers the
+// writes that wait for it (WRITE_ACK=kafka).
+//
+// One thread per process reads the record while writes wait (every `poll`) and sleeps
+// otherwise; answers are handed to their callbacks, which post them to their event loop, so
+// no loop thread ever blocks. Polling keeps it on the ordinary client (pool, Sentinel,
+// reconnects) where a subscription would need a connection of its own to keep alive.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/event.hpp"
+#include "redis/redis_client.hpp"
+
+namespace count::redis {
+
+// A stream id "<ms>-<seq>" as two numbers (they order as the stream does); nullopt when the
+// text is not one.
+using StreamId = std::pair<std::uint64_t, std::uint64_t>;
+std::optional<StreamId> ParseStreamId(std::string_view text);
+
+// An outbox position as the apply script returns it: "<epoch>/<stream id>". Stream ids of a
+// wiped and recreated stream can repeat the old ones; the epoch (kEventEpoch) tells them apart.
+struct OutboxPosition {
+  std::string epoch;
+  StreamId id;
+};
+std::optional<OutboxPosition> ParsePosition(std::string_view text);
+
+struct EventAcksOptions {
+  std::chrono::milliseconds wait{5000};  // longest wait for the bus (WRITE_ACK_TIMEOUT_MS)
+  std::chrono::milliseconds poll{1};     // how often the record is read while writes wait
+};
+
+class RedisEventAcks final : public core::EventAcks {
+ public:
+  RedisEventAcks(RedisClient& client, EventAcksOptions options);
+  ~RedisEventAcks() override;  // answers every waiting write with false
+  RedisEventAcks(const RedisEventAcks&) = delete;
+  RedisEventAcks& operator=(const RedisEventAcks&) = delete;
+
+  void Await(std::string position, std::function<void(bool durable)> done) override;
+  std::size_t Waiting();  // for metrics
+
+ private:
+  struct Waiter {
+    OutboxPosition position;
+    std::chrono::steady_clock::time_point deadline;
+    std::function<void(bool)> done;
+  };
+  void Run();
+  // The record and the stream's epoch now; nullopt when Redis does not answer.
+  struct Record {
+    std::string epoch;
+    StreamId base, last;
+  };
+  struct State {
+    std::optional<Record> record;  // none yet
+    std::string epoch;             // '' when the stream has none (wiped since)
+  };
+  std::optional<State> Read();
+
+  RedisClient& client_;
+  const EventAcksOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::vector<Waiter> waiting_;
+  std::thread thread_;
+};
+
+}  // namespace count::redis
