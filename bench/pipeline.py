@@ -4,6 +4,7 @@
   bench/pipeline.py [--mode services|standalone|both] [--events N] [--counters K]
                     [--batch B] [--clients C] [--samples S] [--sustain SECONDS]
                     [--rate R] [--replicas N] [--no-kill] [--json FILE] [--costs FILE]
+                    [--standalone-env NAME=VALUE]
 
 services:   count-write-service -> outbox in Redis -> relay -> Kafka (KRaft, 3 partitions)
             -> count-analysis-service (consumer group) -> rollups in PostgreSQL
@@ -71,6 +72,7 @@ import support  # noqa: E402  (the black-box suite's process control)
 import benchlib  # noqa: E402  (bench/: process trees and their CPU ticks)
 
 QUIET = {"LOG_LEVEL": "warn", "ENABLE_DEBUG_ENDPOINTS": None}
+STANDALONE_ENV: dict[str, str] = {}  # --standalone-env
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -154,7 +156,8 @@ class System:
         try:
             if mode == "standalone":
                 proc, port = support.start_standalone(self.logs, root / "data", self.keys,
-                                                      debug=False, env_overrides=QUIET)
+                                                      debug=False,
+                                                      env_overrides={**QUIET, **STANDALONE_ENV})
                 self.procs.append(proc)
                 self.write_port = self.admin_port = self.analysis_port = port
             else:
@@ -193,7 +196,12 @@ class System:
             # the relay's lease (both run one; one leads). Part of that process's figure too.
             relays = [p.pid for p in self.procs if p.name in ("count-write-service", "count-management-service")]
             threads["relay (leader, in count-write-service or count-management-service)"] = (
-                relays, ("outbox-relay", "rdk:"))
+                relays, ("outbox-", "rdk:"))
+        else:
+            # The relay's two threads: reading the outbox, and publishing to the in-process
+            # bus, whose subscribers (the rollups, live updates) run on the publishing thread.
+            threads["pipeline (relay + rollups, in count-system)"] = (
+                [p.pid for p in self.procs], ("outbox-",))
         return CpuMeter(roots, threads)
 
     def stop(self) -> None:
@@ -397,9 +405,12 @@ def make_batches(ids: list[str], events: int, batch: int, expected: dict[str, in
 
 def send_batches(system: System, bodies: list[bytes], clients: int,
                  due: list[float] | None = None,
-                 refused: list[int] | None = None) -> tuple[float, float]:
+                 refused: list[int] | None = None,
+                 unknown: list[int] | None = None) -> tuple[float, float]:
     """Sends the bodies from `clients` threads, each batch not before its `due` offset (s after
-    the start) when given, else as fast as they are taken; returns (start, end)."""
+    the start) when given, else as fast as they are taken; returns (start, end). With
+    `unknown`, a 503 "no reply within" (Redis did not answer in time on a starved machine: the
+    batch, one script, was applied whole or not at all) is noted there instead of failing."""
     lock = threading.Lock()
     errors: list[str] = []
     next_index = [0]
@@ -430,6 +441,10 @@ def send_batches(system: System, bodies: list[bytes], clients: int,
                 if refused is not None and r.status == 503 and b"event outbox holds" in r.body:
                     with lock:
                         refused.append(k)  # refused whole, nothing applied: the pipeline lags
+                    continue
+                if unknown is not None and r.status == 503 and b"no reply within" in r.body:
+                    with lock:
+                        unknown.append(k)
                     continue
                 bad = r.status != 200 or any(x.get("status") != 200 for x in r.json()["results"])
                 if bad:
@@ -490,10 +505,16 @@ def paced(system: System, ids: list[str], rate: float, seconds: float, args: arg
         side = threading.Thread(target=during, args=(time.monotonic(),), daemon=True)
         side.start()
     refused: list[int] = []
-    start, written = send_batches(system, bodies, args.clients, due, refused)
+    unknown: list[int] = []
+    start, written = send_batches(system, bodies, args.clients, due, refused, unknown)
     for k in refused:  # a full outbox refused these: they are not in the values either
         for op in json.loads(bodies[k])["operations"]:
             expected[op["id"]] -= 1
+    not_applied = 0
+    if unknown:  # whether they were applied shows in the values, which the history must match
+        actual = system.values(ids)
+        not_applied = sum(expected[i] - actual[i] for i in ids)
+        expected.update(actual)
     visible = wait_visible(system, expected)
     cpu1 = meter.sample()
     machine = busy.stop()
@@ -504,7 +525,7 @@ def paced(system: System, ids: list[str], rate: float, seconds: float, args: arg
     load = [(t, o + c) for t, o, c in stages]
     first = [b for t, b in load if t < 60] or [0]
     last = [b for t, b in load if t >= (written - start) - 60] or [0]
-    events -= len(refused) * args.batch  # events is a multiple of the batch: all are full
+    events -= len(refused) * args.batch + not_applied  # all batches are full
     accepted = events / (written - start)
     return {
         "rate_asked": rate, "events": events, "seconds": written - start,
@@ -522,6 +543,8 @@ def paced(system: System, ids: list[str], rate: float, seconds: float, args: arg
         "cpu_us_per_event_net": cpu_per_event(cpu0, cpu1, events, system.idle, visible - start),
         "write_batches_resent_after_503_not_sent": system.retried,
         "write_batches_refused_outbox_full": len(refused),
+        "write_batches_unanswered_in_time": len(unknown),
+        "events_of_unanswered_batches_not_applied": not_applied,
         "machine": machine,
         "pass": (not refused and visible - written <= 5.0 and statistics.fmean(last) <= 5 * accepted
                  and statistics.fmean(last) <= statistics.fmean(first) + accepted),
@@ -754,11 +777,18 @@ def main() -> int:
                    help="services: counters created to measure Redis and PostgreSQL bytes per counter; 0: none")
     p.add_argument("--footprint-minutes", type=int, default=2000,
                    help="minutes of imported history per counter (50 counters) to measure bytes per rollup row")
+    p.add_argument("--standalone-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting for count-system (e.g. SQLITE_CACHE_MB=2); repeatable")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--costs", default=str(ROOT / "bench" / "results" / "pipeline.json"),
                    help="where the services run's costs per event go, for bench/capacity.py "
                         "(default bench/results/pipeline.json; '' for nowhere)")
     args = p.parse_args()
+    for setting in args.standalone_env:
+        name, sep, value = setting.partition("=")
+        if not sep:
+            p.error(f"--standalone-env wants NAME=VALUE, not {setting!r}")
+        STANDALONE_ENV[name] = value
     if not 1 <= args.counters <= 50 or not 1 <= args.batch <= 1000:
         p.error("--counters must be 1..50 and --batch 1..1000")
 

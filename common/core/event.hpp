@@ -70,6 +70,15 @@ class EventOutbox {
   virtual std::size_t Backlog() = 0;
   // Returns when new events may be pending, or after `max`.
   virtual void Wait(std::chrono::milliseconds max) = 0;
+
+  // Reading ahead (events::OutboxRelay keeps the next batch read while the bus takes the
+  // previous one). An outbox that reads ahead returns from Pending the oldest events not yet
+  // handed out, so a second call before Acknowledge returns the batch after the first;
+  // Acknowledge then forgets the oldest batch handed out (batches are acknowledged in the
+  // order they were read), and Rewind hands every unacknowledged event out again (after a
+  // failed publish). One that does not always returns from the oldest unacknowledged event.
+  virtual bool ReadsAhead() const { return false; }
+  virtual void Rewind() {}
 };
 
 // When the bus has acknowledged the outbox up to a position (core::ApplyResult::position):

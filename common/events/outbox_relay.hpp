@@ -5,9 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "core/event.hpp"
 
@@ -31,15 +34,41 @@ class OutboxRelay {
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
   void Start();
-  // Publishes what is pending (bounded by `drain`), then stops the thread.
+  // Publishes what is pending (bounded by `drain`), then stops the threads.
   void Stop(std::chrono::milliseconds drain = std::chrono::seconds(5));
   std::uint64_t Published() const { return published_.load(); }
   bool Healthy() const { return healthy_.load(); }  // the last publish succeeded
 
  private:
+  // Publishes one batch at a time on its own thread, so the relay reads the next batch
+  // while the bus takes this one.
+  class Publishing {
+   public:
+    explicit Publishing(core::EventPublisher& publisher);
+    ~Publishing();
+    void Begin(std::vector<core::Event> batch);
+    // Waits for the batch begun last; rethrows its failure. Returns the batch.
+    std::vector<core::Event> Finish();
+    bool Busy() const { return busy_; }  // begun and not finished (relay thread only)
+
+   private:
+    core::EventPublisher& publisher_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::optional<std::vector<core::Event>> todo_;  // handed to the thread
+    std::optional<std::vector<core::Event>> done_;  // published (or failed: error_)
+    std::exception_ptr error_;
+    bool stopping_ = false;
+    bool busy_ = false;
+    std::thread thread_;
+  };
+
   void Run();
-  // One batch: true when events moved.
+  void RunPipelined();
+  // One batch, read, published and acknowledged in turn: true when events moved.
   bool Step();
+  void Acknowledged(std::span<const core::Event> batch);
+  void Failed(const std::exception& e, std::chrono::milliseconds& backoff);
 
   core::EventOutbox& outbox_;
   core::EventPublisher& publisher_;

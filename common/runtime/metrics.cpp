@@ -7,6 +7,23 @@
 #include <stdexcept>
 
 namespace count::runtime {
+namespace {
+
+// A label value as the text format wants it: backslash, double quote and newline escaped.
+std::string EscapeLabel(std::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
 
 template <class T>
 T& Metrics::Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map,
@@ -62,6 +79,13 @@ void Metrics::AddCounter(std::string name, std::string help, std::function<doubl
   gauges_.push_back({std::move(name), std::move(help), "counter", std::move(read)});
 }
 
+void Metrics::AddLabelledGauge(std::string name, std::string help, std::string label,
+                               std::function<LabelledValues()> read) {
+  std::unique_lock lock(mu_);
+  gauges_.push_back(
+      {std::move(name), std::move(help), "gauge", nullptr, std::move(label), std::move(read)});
+}
+
 std::string Metrics::Render() const {
   std::string out;
   std::vector<Gauge> gauges;
@@ -70,6 +94,15 @@ std::string Metrics::Render() const {
     gauges = gauges_;
   }
   for (const auto& g : gauges) {
+    if (!g.label.empty()) {
+      out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n", g.name, g.help, g.name);
+      try {
+        for (const auto& [label, value] : g.read_labelled())
+          out += fmt::format("{}{{{}=\"{}\"}} {}\n", g.name, g.label, EscapeLabel(label), value);
+      } catch (const std::exception&) {  // no samples: the family is unknown at this moment
+      }
+      continue;
+    }
     // A read that fails (its store is down: the outbox backlog in Redis) shows as NaN, so
     // the page, and every other metric on it, still answers when it matters most.
     double value = std::numeric_limits<double>::quiet_NaN();

@@ -27,6 +27,11 @@ class Metrics {
   // The same for a total that only grows while the process lives (typed counter, so
   // rate() and increase() apply); name it `…_total`.
   void AddCounter(std::string name, std::string help, std::function<double()> read);
+  // Gauges of one name told apart by one label, read together at scrape time: `read` returns
+  // (label value, value) pairs, e.g. consumer_lag{partition="0"} per assigned partition.
+  using LabelledValues = std::vector<std::pair<std::string, double>>;
+  void AddLabelledGauge(std::string name, std::string help, std::string label,
+                        std::function<LabelledValues()> read);
 
   std::string Render() const;
 
@@ -39,6 +44,8 @@ class Metrics {
   struct Gauge {
     std::string name, help, type;
     std::function<double()> read;
+    std::string label;  // set: a labelled gauge, read by read_labelled
+    std::function<LabelledValues()> read_labelled;
   };
   struct Key {
     std::string_view route, method;

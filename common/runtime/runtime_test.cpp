@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "runtime/auth.hpp"
@@ -110,6 +111,24 @@ TEST(Metrics, RendersReadValuesWithTheirTypeNaNForAFailedReadAndLetsAReadRecord)
       << text;
 }
 
+TEST(Metrics, RendersALabelledGaugeOneSamplePerLabelValueEscaped) {
+  Metrics m;
+  Metrics::LabelledValues lags = {{"0", 12}, {"2", 0}};
+  m.AddLabelledGauge("consumer_lag", "Lag.", "partition", [&] { return lags; });
+  auto text = m.Render();
+  EXPECT_NE(text.find("# TYPE consumer_lag gauge\nconsumer_lag{partition=\"0\"} 12\n"
+                      "consumer_lag{partition=\"2\"} 0\n"),
+            std::string::npos)
+      << text;
+  lags = {{"a\"b\\c\nd", 1}};
+  text = m.Render();
+  EXPECT_NE(text.find(R"(consumer_lag{partition="a\"b\\c\nd"} 1)"), std::string::npos) << text;
+  lags.clear();  // no partitions assigned: the family without samples
+  text = m.Render();
+  EXPECT_NE(text.find("# TYPE consumer_lag gauge\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("consumer_lag{"), std::string::npos) << text;
+}
+
 TEST(Service, ReadinessFollowsRequiredChecksAndShowsOptionalOnes) {
   Env env;
   Service service("readiness-test", 0, env);
@@ -132,6 +151,25 @@ TEST(Service, ReadinessFollowsRequiredChecksAndShowsOptionalOnes) {
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_NE(down.body.find(R"("store":"failing")"), std::string::npos) << down.body;
   EXPECT_NE(service.metrics().Render().find("\nservice_ready 0\n"), std::string::npos);
+}
+
+TEST(Service, ReadinessShowsDetailsWithoutTheirChangingIt) {
+  Env env;
+  Service service("readiness-detail-test", 0, env);
+  std::int64_t lag = 42;
+  service.AddReadinessDetail("consumer_lag", [&] {
+    return boost::json::value{{"total", lag}, {"partitions", {{"0", lag}}}};
+  });
+  service.AddReadinessDetail(
+      "broken", []() -> boost::json::value { throw std::runtime_error("cannot read"); });
+  http::Request r;
+  r.target = r.path = "/ready";
+  const auto response = service.router().Dispatch(r);
+  EXPECT_EQ(response.status, 200) << response.body;
+  const auto body = boost::json::parse(response.body).as_object();
+  EXPECT_EQ(body.at("details").at("consumer_lag").at("total").as_int64(), 42) << response.body;
+  EXPECT_EQ(body.at("details").at("consumer_lag").at("partitions").at("0").as_int64(), 42);
+  EXPECT_TRUE(body.at("details").at("broken").is_null()) << response.body;
 }
 
 }  // namespace

@@ -107,6 +107,10 @@ void Service::AddReadinessCheck(std::string name, std::function<bool()> check, b
   checks_.push_back({std::move(name), std::move(check), required});
 }
 
+void Service::AddReadinessDetail(std::string name, std::function<boost::json::value()> read) {
+  details_.emplace_back(std::move(name), std::move(read));
+}
+
 void Service::AddShutdownHook(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
 
 void Service::RegisterBuiltins() {
@@ -190,6 +194,17 @@ http::Response Service::Ready() {
     body["shutting_down"] = shutting_down_.load();
   }
   body["checks"] = std::move(checks);
+  if (!details_.empty()) {
+    boost::json::object details;
+    for (const auto& [name, read] : details_) {
+      try {
+        details[name] = read();
+      } catch (const std::exception&) {
+        details[name] = nullptr;
+      }
+    }
+    body["details"] = std::move(details);
+  }
   return http::Response::Json(ok ? 200 : 503, boost::json::serialize(body));
 }
 

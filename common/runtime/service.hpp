@@ -41,6 +41,9 @@ class Service {
   // (the write service's PostgreSQL) then shows as "failing" while readiness stays 200, so a
   // load balancer does not take away what still works.
   void AddReadinessCheck(std::string name, std::function<bool()> check, bool required = true);
+  // A fact shown under "details" in /ready's body (the consumer's lag per partition), read at
+  // each request; it never changes readiness. A read that throws shows as null.
+  void AddReadinessDetail(std::string name, std::function<boost::json::value()> read);
   // Runs after in-flight requests finished, before the process exits (flush, commit).
   void AddShutdownHook(std::function<void()> hook);
 
@@ -79,6 +82,7 @@ class Service {
     bool required;
   };
   std::vector<Check> checks_;
+  std::vector<std::pair<std::string, std::function<boost::json::value()>>> details_;
   std::vector<std::function<void()>> hooks_;
   std::unique_ptr<http::Server> server_;
 };

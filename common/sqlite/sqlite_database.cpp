@@ -167,7 +167,38 @@ void Statement::Reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-SqliteDatabase::SqliteDatabase(const std::filesystem::path& file) {
+void ConnectionLock::lock() {
+  std::unique_lock lock(mu_);
+  ++ordinary_waiting_;
+  free_.wait(lock, [&] { return !held_ && (urgent_waiting_ == 0 || ordinary_turn_); });
+  --ordinary_waiting_;
+  held_ = true;
+  ordinary_turn_ = false;
+}
+
+void ConnectionLock::lock_urgent() {
+  std::unique_lock lock(mu_);
+  ++urgent_waiting_;
+  free_.wait(lock, [&] { return !held_ && !ordinary_turn_; });
+  --urgent_waiting_;
+  held_ = held_urgently_ = true;
+}
+
+int ConnectionLock::waiting() {
+  std::lock_guard lock(mu_);
+  return urgent_waiting_ + ordinary_waiting_;
+}
+
+void ConnectionLock::unlock() {
+  {
+    std::lock_guard lock(mu_);
+    ordinary_turn_ = held_urgently_ && ordinary_waiting_ > 0;
+    held_ = held_urgently_ = false;
+  }
+  free_.notify_all();
+}
+
+SqliteDatabase::SqliteDatabase(const std::filesystem::path& file, SqliteSettings settings) {
   if (sqlite3_open_v2(file.c_str(), &db_,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       nullptr) != SQLITE_OK) {
@@ -177,6 +208,9 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& file) {
   }
   sqlite3_busy_timeout(db_, 5000);
   Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  // Negative cache_size is in KiB.
+  Exec("PRAGMA cache_size=-" + std::to_string(settings.cache_mb * 1024) +
+       "; PRAGMA mmap_size=" + std::to_string(settings.mmap_mb * 1024 * 1024) + ";");
   Migrate();
 }
 

@@ -40,11 +40,55 @@ class Statement {
 // The schema version this build writes: the number of migrations it knows.
 int SchemaVersion();
 
+// The connection's memory (count-system: SQLITE_CACHE_MB, SQLITE_MMAP_MB; docs/OPERATIONS.md).
+struct SqliteSettings {
+  // SQLite's page cache. Its default, 2 MB, is soon outgrown by the indexes every event
+  // touches (the history's event ids), and each touch of an evicted page reads it again.
+  std::int64_t cache_mb = 64;
+  // How much of the file is read through a memory map instead of read() into the cache;
+  // 0 turns it off.
+  std::int64_t mmap_mb = 256;
+};
+
+// The connection's lock. Urgent holders (the event pipeline: the relay and the rollups) go
+// ahead of waiting ordinary ones (requests), so under a steady stream of write batches the
+// pipeline still gets its turn instead of whatever the scheduler wakes first; but not twice in
+// a row while an ordinary one waits, so a pipeline with a backlog does not shut writes out.
+// Hand-written: the standard library has no mutex with priorities.
+class ConnectionLock {
+ public:
+  void lock();  // ordinary: waits while an urgent holder waits
+  void unlock();
+  void lock_urgent();
+  int waiting();  // holders waiting now, urgent or not (for tests)
+
+  // A scope holding the lock urgently.
+  class Urgent {
+   public:
+    explicit Urgent(ConnectionLock& lock) : lock_(lock) { lock_.lock_urgent(); }
+    ~Urgent() { lock_.unlock(); }
+    Urgent(const Urgent&) = delete;
+    Urgent& operator=(const Urgent&) = delete;
+
+   private:
+    ConnectionLock& lock_;
+  };
+
+ private:
+  std::mutex mu_;
+  std::condition_variable free_;
+  bool held_ = false;
+  bool held_urgently_ = false;
+  bool ordinary_turn_ = false;  // an urgent holder left while ordinary ones waited
+  int urgent_waiting_ = 0;
+  int ordinary_waiting_ = 0;
+};
+
 class SqliteDatabase {
  public:
   // Opens (creating) the file and applies the schema migrations (PRAGMA user_version);
   // refuses (StoreUnavailable) a file of a newer schema version than SchemaVersion().
-  explicit SqliteDatabase(const std::filesystem::path& file);
+  explicit SqliteDatabase(const std::filesystem::path& file, SqliteSettings settings = {});
   ~SqliteDatabase();
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
@@ -56,7 +100,7 @@ class SqliteDatabase {
   void SignalOutbox();
   std::uint64_t OutboxSignals();
   void WaitForOutbox(std::uint64_t seen, std::chrono::milliseconds max);
-  std::mutex& mutex() { return mu_; }
+  ConnectionLock& mutex() { return mu_; }
   void Exec(std::string_view sql);
   int Changes() const { return sqlite3_changes(db_); }
 
@@ -75,7 +119,7 @@ class SqliteDatabase {
  private:
   void Migrate();
   sqlite3* db_ = nullptr;
-  std::mutex mu_;
+  ConnectionLock mu_;
   std::mutex outbox_mu_;
   std::condition_variable outbox_cv_;
   std::uint64_t outbox_signals_ = 0;

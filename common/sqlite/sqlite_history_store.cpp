@@ -136,7 +136,7 @@ SqliteHistoryStore::SqliteHistoryStore(SqliteDatabase& db) : db_(db) {
 }
 
 std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
-  std::lock_guard lock(db_.mutex());
+  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first (sqlite_database.hpp)
   SqliteDatabase::Transaction tx(db_);
   Statement remember(db_.handle(),
                      "INSERT OR IGNORE INTO history_event (event_id, at_ms) VALUES (?1, ?2)");

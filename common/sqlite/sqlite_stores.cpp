@@ -314,28 +314,36 @@ bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
 
 std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   seen_signals_ = db_.OutboxSignals();
-  std::lock_guard lock(db_.mutex());
+  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
   Statement s(db_.handle(),
               "SELECT seq, event_id, type, count_id, delta, value, timestamp, source, "
-              "purge_history, traceparent FROM outbox ORDER BY seq LIMIT ?1");
-  s.Bind(1, static_cast<std::int64_t>(max));
+              "purge_history, traceparent FROM outbox WHERE seq > ?2 ORDER BY seq LIMIT ?1");
+  s.Bind(1, static_cast<std::int64_t>(max)).Bind(2, handed_out_);
   std::vector<core::Event> events;
   while (s.Step()) {
-    last_seq_ = s.Int(0);
+    handed_out_ = s.Int(0);
     events.push_back({s.Text(1),
                       core::ParseEventType(s.Text(2)).value_or(core::EventType::kUpdated),
                       s.Text(3), s.OptInt(4), s.Int(5), FromMs(s.Int(6)), s.Text(7), s.Int(8) != 0,
                       core::ParseTraceparent(s.Text(9)).value_or(core::TraceContext{})});
   }
+  if (!events.empty()) batches_.push_back(handed_out_);
   return events;
 }
 
 void SqliteEventOutbox::Acknowledge(std::span<const core::Event>) {
-  // Pending reads in seq order from the start, and seq only grows: what it read is
-  // everything up to the last seq it saw. One range delete instead of one per event.
-  std::lock_guard lock(db_.mutex());
+  // Batches are read in seq order and acknowledged oldest first, and seq only grows: the
+  // oldest batch is everything up to its last seq. One range delete instead of one per event.
+  if (batches_.empty()) return;
+  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
   Statement s(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1");
-  s.Bind(1, last_seq_).Run();
+  s.Bind(1, batches_.front()).Run();
+  batches_.pop_front();
+}
+
+void SqliteEventOutbox::Rewind() {
+  batches_.clear();
+  handed_out_ = 0;
 }
 
 std::size_t SqliteEventOutbox::Backlog() {

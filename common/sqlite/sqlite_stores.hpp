@@ -1,5 +1,6 @@
 #pragma once
 // The standalone stores: CountInfo and CountValue in one SQLite database.
+#include <deque>
 #include <memory>
 
 #include "core/event.hpp"
@@ -62,11 +63,14 @@ class SqliteEventOutbox final : public core::EventOutbox {
   void Acknowledge(std::span<const core::Event> events) override;
   std::size_t Backlog() override;
   void Wait(std::chrono::milliseconds max) override;
+  bool ReadsAhead() const override { return true; }
+  void Rewind() override;
 
  private:
   SqliteDatabase& db_;
   std::uint64_t seen_signals_ = 0;
-  std::int64_t last_seq_ = 0;  // seq of the last event Pending returned
+  std::int64_t handed_out_ = 0;       // seq of the last event Pending returned
+  std::deque<std::int64_t> batches_;  // the last seq of each batch handed out, oldest first
 };
 
 }  // namespace count::sqlite

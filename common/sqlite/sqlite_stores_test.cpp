@@ -3,13 +3,40 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "testing/count_value_store_contract.hpp"
 #include "testing/process.hpp"
 
 namespace count::sqlite {
 namespace {
+
+TEST(ConnectionLock, UrgentHoldersGoFirstButNotTwiceWhileAnOrdinaryOneWaits) {
+  ConnectionLock connection;
+  std::vector<std::string> order;  // appended while holding `connection`
+  auto until_waiting = [&](int n) {
+    while (connection.waiting() < n) std::this_thread::yield();
+  };
+  connection.lock();
+  std::thread request([&] {
+    std::lock_guard lock(connection);
+    order.push_back("request");
+  });
+  until_waiting(1);
+  auto pipeline = [&](std::string name) {
+    return std::thread([&, name] {
+      ConnectionLock::Urgent lock(connection);
+      order.push_back(name);
+    });
+  };
+  std::thread relay = pipeline("urgent"), rollup = pipeline("urgent");
+  until_waiting(3);
+  connection.unlock();
+  for (auto* t : {&request, &relay, &rollup}) t->join();
+  EXPECT_EQ(order, (std::vector<std::string>{"urgent", "request", "urgent"}));
+}
 
 using core::Mutation;
 using core::MutationKind;

@@ -1,6 +1,7 @@
 #include "event_consumer.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace count::analysis {
 
@@ -8,9 +9,14 @@ void ObserveConsumer(runtime::Service& service, const kafka::KafkaSubscriber& ev
                      const std::atomic<std::uint64_t>& recorded) {
   const std::int64_t alert = service.env().Int("PIPELINE_LAG_ALERT", 100'000, 1, 1'000'000'000'000);
   auto& metrics = service.metrics();
-  metrics.AddGauge("consumer_lag",
-                   "Events of count-updates not yet processed, over this replica's partitions.",
-                   [&] { return double(events.Lag()); });
+  metrics.AddLabelledGauge(
+      "consumer_lag", "Events of count-updates not yet processed, per partition of this replica.",
+      "partition", [&] {
+        runtime::Metrics::LabelledValues lags;
+        for (const auto& [partition, lag] : events.PartitionLags())
+          lags.emplace_back(std::to_string(partition), double(lag));
+        return lags;
+      });
   metrics.AddGauge("consumer_lag_max_partition",
                    "Events not yet processed in this replica's most-behind partition.", [&] {
                      std::int64_t most = 0;
@@ -29,6 +35,13 @@ void ObserveConsumer(runtime::Service& service, const kafka::KafkaSubscriber& ev
                    [&] { return double(recorded.load()); });
   service.AddReadinessCheck(
       "consumer_lag", [&events, alert] { return events.Lag() <= alert; }, /*required=*/false);
+  service.AddReadinessDetail("consumer_lag", [&events, alert] {
+    boost::json::object partitions;
+    for (const auto& [partition, lag] : events.PartitionLags())
+      partitions[std::to_string(partition)] = lag;
+    return boost::json::value{
+        {"total", events.Lag()}, {"alert_above", alert}, {"partitions", std::move(partitions)}};
+  });
 }
 
 }  // namespace count::analysis

@@ -156,7 +156,9 @@ int Up(const Options& options) {
   service.api_keys().Add("admin", {std::string(runtime::kScopeAdmin)},
                          runtime::Sha256Hex(admin_key));
 
-  sqlite::SqliteDatabase db(fs::path(data) / "count.db");
+  sqlite::SqliteDatabase db(fs::path(data) / "count.db",
+                            {.cache_mb = env.Int("SQLITE_CACHE_MB", 64, 1, 65'536),
+                             .mmap_mb = env.Int("SQLITE_MMAP_MB", 256, 0, 1'048'576)});
   sqlite::SqliteCountInfoStore info(db);
   sqlite::SqliteCountValueStore values(db, "count-system");
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,

@@ -17,6 +17,7 @@ by the Kafka integration tests (common/kafka/kafka_test.cpp).
 from __future__ import annotations
 
 import http.client
+import json
 import random
 import re
 import signal
@@ -205,6 +206,22 @@ def test_two_analysis_replicas_share_the_partitions(deployment):
         eventually(lambda: all(_gauge(p, "consumer_partitions") >= 1 for p in ports)
                    and sum(_gauge(p, "consumer_partitions") for p in ports) == 3,
                    timeout=60, interval=0.25, message="both replicas hold partitions")
+
+        def lag_partitions(port: int) -> tuple[set[str], set[str]]:
+            # consumer_lag{partition="N"} on /metrics, and /ready's details.consumer_lag.
+            text = http_request(port, "GET", "/metrics").body.decode()
+            shown = set(re.findall(r'^consumer_lag\{partition="(\d+)"\} \S+$', text, re.M))
+            ready = json.loads(http_request(port, "GET", "/ready").body)["details"]["consumer_lag"]
+            return shown, set(ready["partitions"])
+
+        def each_shows_its_own() -> bool:
+            seen = [lag_partitions(p) for p in ports]
+            metric = [m for m, _ in seen]
+            return (all(m and m == r for m, r in seen) and sum(map(len, metric)) == 3
+                    and set().union(*metric) == {"0", "1", "2"})
+        # Each replica shows the lag of the partitions it holds, and only those.
+        eventually(each_shows_its_own, timeout=30, interval=0.25,
+                   message="each replica's consumer_lag samples are its own partitions")
         recorded_before = [_gauge(p, "history_events_recorded") for p in ports]
         # Enough counters that every partition gets some (key = count id).
         ids = [deployment.create_counter(initialValue=5)["id"] for _ in range(24)]
@@ -217,6 +234,12 @@ def test_two_analysis_replicas_share_the_partitions(deployment):
         # Split, not copied: together they recorded each event once (the counters' creations
         # and the writes; nothing else was written meanwhile).
         assert sum(recorded) == len(ids) + load.ok, (recorded, len(ids), load.ok)
+        # Caught up: /ready shows no lag, under the threshold it names.
+        def caught_up(port: int) -> bool:
+            lag = json.loads(http_request(port, "GET", "/ready").body)["details"]["consumer_lag"]
+            return lag["total"] == 0 and lag["alert_above"] > 0
+        eventually(lambda: all(caught_up(p) for p in ports), timeout=30, interval=0.25,
+                   message="/ready shows the lag back at 0")
     finally:
         assert second.stop() == 0, second.output_tail()
     # The remaining replica takes every partition back.
