@@ -443,30 +443,27 @@ done
 # ---------------------------------------------------------------------------- profile
 # What limits the write service: its CPU by symbol, sampled during one more increment peak so
 # the measured peaks above are not disturbed by the profiler.
-if [ -n "$PROFILE" ]; then
-  step "profile: perf record -g count-write-service during one more ${PEAK_SECONDS}s increment peak"
-  perf record -g -F 999 -p "${PID_OF[count-write-service]}" -o "$T/perf.data" -- sleep "$PEAK_SECONDS" \
-    >"$LOGS/perf.log" 2>&1 &
-  perf_pid=$!
+# One more increment peak under `perf record <args>`; `name` names its wrk output and log.
+profile_peak() {
+  local name=$1; shift
+  step "profile: perf record $* count-write-service during one more ${PEAK_SECONDS}s increment peak"
+  perf record "$@" -p "${PID_OF[count-write-service]}" -o "$T/perf.data" -- sleep "$PEAK_SECONDS" \
+    >"$LOGS/$name.log" 2>&1 &
+  local perf_pid=$!
   BENCH_METHOD=POST BENCH_BODY=$INC_BODY BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" \
-    "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" >"$R/wrk-profile.txt" 2>&1 ||
+    "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" >"$R/wrk-$name.txt" 2>&1 ||
     die "wrk failed during the profile"
-  wait "$perf_pid" || { cat "$LOGS/perf.log" >&2; die "perf record failed"; }
+  wait "$perf_pid" || { cat "$LOGS/$name.log" >&2; die "perf record failed"; }
+}
+if [ -n "$PROFILE" ]; then
+  profile_peak profile -g -F 999
   perf report -i "$T/perf.data" --stdio --no-children --sort sym -g none --percent-limit 0 \
     >"$R/perf-write_increment.txt" 2>"$LOGS/perf-report.log" || die "perf report failed"
   rm -f "$T/perf.data"
   # Who allocates: the release build has no frame pointers (nor has glibc), so the callers of
   # malloc and free come from DWARF unwinding, sampled more sparsely during one more peak.
-  step "profile: perf record --call-graph dwarf count-write-service during one more ${PEAK_SECONDS}s increment peak"
-  perf record --call-graph dwarf,16384 -F 199 -p "${PID_OF[count-write-service]}" -o "$T/perf.data" \
-    -- sleep "$PEAK_SECONDS" >"$LOGS/perf-dwarf.log" 2>&1 &
-  perf_pid=$!
-  BENCH_METHOD=POST BENCH_BODY=$INC_BODY BENCH_KEY=$KEY \
-    wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" \
-    "http://127.0.0.1:$P_WRITE/api/v1/counts/bench/increment" >"$R/wrk-profile-dwarf.txt" 2>&1 ||
-    die "wrk failed during the profile"
-  wait "$perf_pid" || { cat "$LOGS/perf-dwarf.log" >&2; die "perf record failed"; }
+  profile_peak profile-dwarf --call-graph dwarf,16384 -F 199
   perf report -i "$T/perf.data" --stdio --children --sort sym -g none --percent-limit 1 \
     >"$R/perf-write_increment-inclusive.txt" 2>>"$LOGS/perf-report.log" || die "perf report failed"
   perf report -i "$T/perf.data" --stdio --no-children --sort sym -g caller,0.5,callee,function,percent \

@@ -13,10 +13,10 @@ OutboxRelay::Publishing::Publishing(core::EventPublisher& publisher) : publisher
     pthread_setname_np(pthread_self(), "outbox-publish");
     std::unique_lock lock(mu_);
     while (true) {
-      cv_.wait(lock, [&] { return stopping_ || todo_; });
-      if (!todo_) return;  // stopping with nothing begun
-      auto batch = std::move(*todo_);
-      todo_.reset();
+      cv_.wait(lock, [&] { return stopping_ || queued_; });
+      if (!queued_) return;  // stopping with nothing begun
+      auto batch = std::move(*queued_);
+      queued_.reset();
       lock.unlock();
       std::exception_ptr error;
       try {
@@ -44,7 +44,7 @@ OutboxRelay::Publishing::~Publishing() {
 void OutboxRelay::Publishing::Begin(std::vector<core::Event> batch) {
   {
     std::lock_guard lock(mu_);
-    todo_ = std::move(batch);
+    queued_ = std::move(batch);
   }
   busy_ = true;
   cv_.notify_all();
