@@ -56,7 +56,7 @@ class OutboxRelay {
     std::mutex mu_;
     std::condition_variable cv_;
     std::optional<std::vector<core::Event>> queued_;  // handed to the thread
-    std::optional<std::vector<core::Event>> done_;  // published (or failed: error_)
+    std::optional<std::vector<core::Event>> done_;    // published (or failed: error_)
     std::exception_ptr error_;
     bool stopping_ = false;
     bool busy_ = false;
