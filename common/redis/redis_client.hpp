@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,20 @@ struct SentinelConfig {
 // "host:port,host:port" (port defaults to 26379); throws std::invalid_argument.
 SentinelConfig ParseSentinelConfig(std::string_view host_ports, std::string master_name);
 
+// Redis Cluster: nodes to ask for the slot table first (any of them will do), and the
+// credentials every node takes. `replica_reads`: commands that only read go to a replica of
+// their slot's shard (after READONLY), as REDIS_REPLICA_URL does without a cluster.
+struct ClusterConfig {
+  std::vector<std::pair<std::string, int>> seeds;
+  std::string user;
+  std::string password;
+  bool replica_reads = false;
+};
+
+// "host:port,host:port" (REDIS_CLUSTER_NODES; port defaults to 6379); throws
+// std::invalid_argument.
+ClusterConfig ParseClusterNodes(std::string_view host_ports);
+
 // An owned reply. `str` holds the bytes of a string, the text of a status or an error.
 struct Reply {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
@@ -69,6 +84,9 @@ class RedisClient {
   // Asks the sentinels for the master and follows it: re-resolves after a failed
   // connection, and retries a command once after a READONLY or LOADING error.
   explicit RedisClient(SentinelConfig sentinel, RedisClientOptions options = {});
+  // Redis Cluster, routed by key slot. Only RedisLoopClient (redis_connection.hpp) routes
+  // so far: this client's own calls fail with core::StoreUnavailable.
+  explicit RedisClient(ClusterConfig cluster, RedisClientOptions options = {});
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -88,6 +106,8 @@ class RedisClient {
   // (which blocks up to the timeout per sentinel). Throws core::StoreUnavailable.
   RedisEndpoint Resolve();
   bool FollowsSentinel() const { return use_sentinel_; }
+  // The cluster this client routes to; nullptr when it talks to one server.
+  const ClusterConfig* cluster() const { return cluster_ ? &*cluster_ : nullptr; }
   const RedisClientOptions& options() const { return options_; }
 
  private:
@@ -95,10 +115,11 @@ class RedisClient {
   friend class Connection;
 
   RedisClient(RedisEndpoint endpoint, SentinelConfig sentinel, bool use_sentinel,
-              RedisClientOptions options);
+              RedisClientOptions options, std::optional<ClusterConfig> cluster = std::nullopt);
   const RedisEndpoint endpoint_;
   const SentinelConfig sentinel_;
   const bool use_sentinel_;
+  const std::optional<ClusterConfig> cluster_;
   const RedisClientOptions options_;
   mutable std::mutex current_mu_;
   RedisEndpoint current_;

@@ -1,0 +1,254 @@
+// Redis Cluster routing: the slot rule (cluster_slots.hpp) against Redis's own answers, and the
+// loop client (redis_connection.hpp) against a real 3-primary/3-replica cluster the fixtures
+// start: routing, MOVED after a slot moved, ASK while it moves, replica reads, and a primary
+// killed with SIGKILL.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <memory>
+#include <random>
+#include <set>
+
+#include "core/ports.hpp"
+#include "redis/cluster_slots.hpp"
+#include "redis/redis_connection.hpp"
+#include "redis/redis_loop_testing.hpp"
+#include "redis/redis_test_servers.hpp"
+
+namespace count::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Answer;
+using testing::Connected;
+using testing::RedisCluster;
+using testing::RedisServer;
+using testing::WaitUntil;
+
+TEST(KeySlot, FollowsTheClusterSpec) {
+  EXPECT_EQ(KeySlot("123456789"), 0x31C3);  // the CRC16-XMODEM check value
+  EXPECT_EQ(KeySlot("foo"), 12182);
+  EXPECT_EQ(KeySlot("{user1000}.following"), KeySlot("{user1000}.followers"));
+  EXPECT_EQ(KeySlot("{user1000}.following"), KeySlot("user1000"));
+  EXPECT_EQ(KeySlot("foo{}{bar}"), KeySlot("foo{}{bar}"));  // empty tag: the whole key
+  EXPECT_NE(KeySlot("foo{}{bar}"), KeySlot("bar"));
+  EXPECT_EQ(KeySlot("foo{{bar}}zap"), KeySlot("{bar"));
+  EXPECT_EQ(KeySlot("foo{bar}{zap}"), KeySlot("bar"));
+  EXPECT_EQ(KeySlot(""), 0);
+}
+
+TEST(CommandKey, NamesTheKeyThatRoutes) {
+  using Args = std::vector<std::string>;
+  EXPECT_EQ(CommandKey(Args{"HGETALL", "count:{a}"}), "count:{a}");
+  EXPECT_EQ(CommandKey(Args{"evalsha", "abc", "2", "k1", "k2", "arg"}), "k1");
+  EXPECT_EQ(CommandKey(Args{"EVAL", "return 1", "0", "arg"}), std::nullopt);
+  EXPECT_EQ(CommandKey(Args{"EVAL", "return 1", "x"}), std::nullopt);
+  EXPECT_EQ(CommandKey(Args{"XREAD", "COUNT", "5", "STREAMS", "s1", "0"}), "s1");
+  EXPECT_EQ(CommandKey(Args{"PING"}), std::nullopt);
+  EXPECT_EQ(CommandKey(Args{"cluster", "slots"}), std::nullopt);
+  EXPECT_EQ(CommandKey(Args{"SCAN", "0"}), std::nullopt);
+}
+
+TEST(ParseRedirect, ReadsMovedAndAsk) {
+  Reply moved{Reply::Type::kError, 0, "MOVED 3999 127.0.0.1:6381", {}};
+  auto m = ParseRedirect(moved);
+  ASSERT_TRUE(m);
+  EXPECT_FALSE(m->ask);
+  EXPECT_EQ(m->slot, 3999);
+  EXPECT_EQ(m->host, "127.0.0.1");
+  EXPECT_EQ(m->port, 6381);
+  auto a = ParseRedirect(Reply{Reply::Type::kError, 0, "ASK 1 redis-2.redis:6379", {}});
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->ask);
+  EXPECT_EQ(a->host, "redis-2.redis");
+  EXPECT_FALSE(ParseRedirect(Reply{Reply::Type::kError, 0, "ERR no", {}}));
+  EXPECT_FALSE(ParseRedirect(Reply{Reply::Type::kError, 0, "MOVED 16384 h:1", {}}));
+  EXPECT_FALSE(ParseRedirect(Reply{Reply::Type::kError, 0, "MOVED 1 :1", {}}));
+  EXPECT_FALSE(ParseRedirect(Reply{Reply::Type::kString, 0, "MOVED 1 h:1", {}}));
+}
+
+TEST(ParseClusterNodes, ReadsTheSeedList) {
+  ClusterConfig config = ParseClusterNodes("r0:7000, r1 ,10.0.0.3:7002");
+  ASSERT_EQ(config.seeds.size(), 3u);
+  EXPECT_EQ(config.seeds[0], (std::pair<std::string, int>{"r0", 7000}));
+  EXPECT_EQ(config.seeds[1], (std::pair<std::string, int>{"r1", 6379}));
+  EXPECT_THROW(ParseClusterNodes(""), std::invalid_argument);
+  EXPECT_THROW(ParseClusterNodes("r0:x"), std::invalid_argument);
+  EXPECT_THROW(ParseClusterNodes(":1"), std::invalid_argument);
+}
+
+// Started once for the tests that only read and move slots (the SIGKILL test has its own),
+// stopped when the tests end.
+std::unique_ptr<RedisCluster> shared_cluster;
+
+class SharedClusterEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override { shared_cluster.reset(); }
+};
+
+[[maybe_unused]] ::testing::Environment* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new SharedClusterEnvironment);
+
+RedisCluster& SharedCluster() {
+  if (!shared_cluster) shared_cluster = std::make_unique<RedisCluster>();
+  return *shared_cluster;
+}
+
+// How many times `node` answered with the error `code` (MOVED, ASK): Redis 7's errorstats.
+int Errors(RedisServer& node, const std::string& code) {
+  const std::string stats = testing::Run(node.endpoint(), {"INFO", "errorstats"}).str;
+  const auto at = stats.find("errorstat_" + code + ":count=");
+  return at == std::string::npos ? 0 : std::stoi(stats.substr(at + code.size() + 17));
+}
+
+RedisClient ClientOf(RedisCluster& cluster, bool replica_reads = false) {
+  ClusterConfig config = ParseClusterNodes(cluster.seeds());
+  config.replica_reads = replica_reads;
+  return RedisClient(config, {.pool_size = 1, .timeout = 2s});
+}
+
+TEST(KeySlot, AgreesWithTheServer) {
+  RedisServer& node = *SharedCluster().nodes().front();
+  std::mt19937 random(7);
+  for (int i = 0; i < 200; ++i) {
+    std::string key =
+        "k" + std::to_string(random()) + (i % 3 == 0 ? "{t" + std::to_string(i) + "}" : "");
+    ASSERT_EQ(KeySlot(key), testing::Run(node.endpoint(), {"CLUSTER", "KEYSLOT", key}).integer)
+        << key;
+  }
+}
+
+TEST(RedisLoopCluster, SendsEachCommandToTheNodeServingItsSlot) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  Connected c(client);
+  std::vector<std::vector<std::string>> sets, gets;
+  for (int i = 0; i < 300; ++i) {
+    sets.push_back({"SET", "route:" + std::to_string(i), std::to_string(i)});
+    gets.push_back({"GET", "route:" + std::to_string(i)});
+  }
+  Answer set = c.Send(sets);
+  ASSERT_FALSE(set.error);
+  for (const auto& r : set.replies) ASSERT_EQ(r.str, "OK");
+  Answer got = c.Send(gets);
+  ASSERT_FALSE(got.error);
+  std::set<int> ports;
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(got.replies[i].str, std::to_string(i));
+    // Stored where the cluster says the key lives, and asked there directly: no redirection.
+    RedisServer* owner = cluster.PrimaryOf(KeySlot(gets[i][1]));
+    ASSERT_NE(owner, nullptr);
+    EXPECT_EQ(testing::Run(owner->endpoint(), {"GET", gets[i][1]}).str, std::to_string(i));
+    ports.insert(owner->port());
+  }
+  EXPECT_EQ(ports.size(), 3u);  // the keys spread over the three primaries
+  // Keys of one hash tag run in one script; keys of two slots are refused, as Redis does.
+  EXPECT_EQ(c.Command({"EVAL", "redis.call('SET', KEYS[1], 1) return redis.call('INCR', KEYS[2])",
+                       "2", "{g1}a", "{g1}b"})
+                .integer,
+            1);
+  EXPECT_TRUE(c.Command({"EVAL", "return redis.call('GET', KEYS[2])", "2", "{g1}a", "{g2}a"})
+                  .str.starts_with("CROSSSLOT"));
+}
+
+TEST(RedisLoopCluster, FollowsASlotThatMovedAndOneThatIsMoving) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  Connected c(client);
+  const std::string moved = "{moved}k", asked = "{asked}k", stays = "{asked}stays";
+  ASSERT_EQ(c.Command({"SET", moved, "1"}).str, "OK");
+  ASSERT_EQ(c.Command({"SET", asked, "2"}).str, "OK");
+  ASSERT_EQ(c.Command({"SET", stays, "3"}).str, "OK");  // the client now knows both slots
+
+  // MOVED: the slot is another primary's now; the client's table says otherwise.
+  const int slot = KeySlot(moved);
+  RedisServer* from = cluster.PrimaryOf(slot);
+  RedisServer* to = nullptr;
+  for (auto* n : cluster.nodes())
+    if (n != from && testing::Run(n->endpoint(), {"ROLE"}).elements.at(0).str == "master") to = n;
+  ASSERT_NE(to, nullptr);
+  cluster.MoveSlot(slot, *to);
+  ASSERT_EQ(cluster.PrimaryOf(slot), to);
+  const int moved_before = Errors(*from, "MOVED");
+  EXPECT_EQ(c.Command({"INCR", moved}).integer, 2);
+  EXPECT_EQ(Errors(*from, "MOVED"), moved_before + 1);  // sent by the old table, redirected
+  EXPECT_EQ(c.Command({"INCR", moved}).integer, 3);
+  EXPECT_EQ(Errors(*from, "MOVED"), moved_before + 1);  // then sent where the slot is
+  EXPECT_EQ(testing::Run(to->endpoint(), {"GET", moved}).str, "3");
+
+  // ASK: the slot is migrating, one of its keys already moved, the other not yet.
+  const int moving = KeySlot(asked);
+  RedisServer* source = cluster.PrimaryOf(moving);
+  RedisServer* target = source == to ? from : to;
+  cluster.BeginMove(moving, *source, *target);
+  cluster.MoveKeys(moving, *source, *target, {asked});
+  const int ask_before = Errors(*source, "ASK");
+  EXPECT_EQ(c.Command({"INCR", asked}).integer, 3);  // ASK: served by the target
+  EXPECT_EQ(Errors(*source, "ASK"), ask_before + 1);
+  EXPECT_EQ(c.Command({"INCR", stays}).integer, 4);  // still the source's
+  EXPECT_EQ(testing::Run(source->endpoint(), {"GET", stays}).str, "4");
+  cluster.MoveKeys(moving, *source, *target);
+  cluster.FinishMove(moving, *target);
+  EXPECT_EQ(c.Command({"GET", asked}).str, "3");  // MOVED now
+  EXPECT_EQ(c.Command({"GET", stays}).str, "4");
+  EXPECT_EQ(testing::Run(target->endpoint(), {"GET", stays}).str, "4");
+}
+
+TEST(RedisLoopCluster, ReadsFromReplicasWhenAskedTo) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster, true);
+  Connected c(client);
+  const std::string key = "{replica}k";
+  ASSERT_EQ(c.Command({"SET", key, "7"}).str, "OK");
+  RedisServer* primary = cluster.PrimaryOf(KeySlot(key));
+  RedisServer* replica = cluster.ReplicaOf(*primary);
+  ASSERT_NE(replica, nullptr);
+  ASSERT_EQ(testing::Run(primary->endpoint(), {"WAIT", "1", "2000"}).integer, 1);
+  auto gets = [&](RedisServer& n) {
+    const std::string stats = testing::Run(n.endpoint(), {"INFO", "commandstats"}).str;
+    const auto at = stats.find("cmdstat_get:calls=");
+    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + 18));
+  };
+  const int before = gets(*replica);
+  EXPECT_EQ(c.Command({"GET", key}).str, "7");
+  EXPECT_EQ(gets(*replica), before + 1);
+  // A write still goes to the primary.
+  EXPECT_EQ(c.Command({"INCR", key}).integer, 8);
+}
+
+TEST(RedisLoopCluster, ResumesAfterAPrimaryIsKilled) {
+  RedisCluster cluster;
+  ClusterConfig config = ParseClusterNodes(cluster.seeds());
+  RedisClient client(config, {.pool_size = 1, .timeout = 500ms});
+  Connected c(client);
+  const std::string key = "{failover}n";
+  ASSERT_EQ(c.Command({"SET", key, "0"}).str, "OK");
+  RedisServer* primary = cluster.PrimaryOf(KeySlot(key));
+  RedisServer* replica = cluster.ReplicaOf(*primary);
+  ASSERT_NE(replica, nullptr);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.Command({"INCR", key}).integer, i + 1);
+  ASSERT_EQ(testing::Run(primary->endpoint(), {"WAIT", "1", "2000"}).integer, 1);
+
+  primary->process().Kill();  // SIGKILL
+  // Writes fail until the replica is promoted, then succeed by themselves (no new client).
+  int failed = 0;
+  std::int64_t value = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Answer a = c.Send({{"INCR", key}});
+        if (a.error || a.replies.front().IsError()) {
+          ++failed;
+          return false;
+        }
+        value = a.replies.front().integer;
+        return true;
+      },
+      30s));
+  EXPECT_GT(failed, 0);
+  EXPECT_EQ(value, 21);  // every acknowledged increment kept (WAIT replicated them)
+  EXPECT_EQ(cluster.PrimaryOf(KeySlot(key)), replica);
+  EXPECT_EQ(c.Command({"GET", key}).str, "21");
+}
+
+}  // namespace
+}  // namespace count::redis
