@@ -17,6 +17,7 @@
 
 #include "core/ports.hpp"
 #include "redis/hiredis_reply.hpp"
+#include "redis/redis_connection.hpp"
 
 namespace count::redis {
 namespace {
@@ -395,12 +396,18 @@ RedisClient::RedisClient(RedisEndpoint endpoint, SentinelConfig sentinel, bool u
     throw std::invalid_argument("redis sentinel list is empty");
   if (cluster_ && cluster_->seeds.empty())
     throw std::invalid_argument("redis cluster node list is empty");
-  if (cluster_) return;  // no connection routes by slot yet (Pipeline refuses)
+  if (cluster_) {
+    cluster_pipe_ = std::make_unique<BlockingClusterPipe>(*this);
+    return;
+  }
   for (std::size_t i = 0; i < options_.pool_size; ++i)
     connections_.push_back(std::make_unique<Connection>(*this));
 }
 
-RedisClient::~RedisClient() { connections_.clear(); }
+RedisClient::~RedisClient() {
+  connections_.clear();
+  cluster_pipe_.reset();
+}
 
 Reply RedisClient::Command(std::vector<std::string> args) {
   std::vector<std::vector<std::string>> commands;
@@ -410,7 +417,7 @@ Reply RedisClient::Command(std::vector<std::string> args) {
 
 std::vector<Reply> RedisClient::Pipeline(std::vector<std::vector<std::string>> commands) {
   if (commands.empty()) return {};
-  if (cluster_) Resolve();  // throws: this client does not route by slot yet
+  if (cluster_pipe_) return cluster_pipe_->Pipeline(std::move(commands));
   auto& connection = *connections_[next_.fetch_add(1) % connections_.size()];
   return connection.Execute(std::move(commands));
 }
@@ -430,10 +437,7 @@ RedisEndpoint RedisClient::CurrentEndpoint() const {
 }
 
 RedisEndpoint RedisClient::Resolve() {
-  if (cluster_)
-    throw StoreUnavailable(
-        "redis: this client does not route Redis Cluster commands yet (only the event loops' "
-        "RedisLoopClient does)");
+  if (cluster_) throw StoreUnavailable("redis: a cluster has no one endpoint to connect to");
   if (!use_sentinel_) return endpoint_;
   const auto timeout = std::min(options_.timeout, kSentinelTimeout);
   std::string errors;

@@ -78,14 +78,17 @@ struct RedisClientOptions {
   std::chrono::milliseconds timeout{2000};
 };
 
+class BlockingClusterPipe;
+
 class RedisClient {
  public:
   explicit RedisClient(RedisEndpoint endpoint, RedisClientOptions options = {});
   // Asks the sentinels for the master and follows it: re-resolves after a failed
   // connection, and retries a command once after a READONLY or LOADING error.
   explicit RedisClient(SentinelConfig sentinel, RedisClientOptions options = {});
-  // Redis Cluster, routed by key slot. Only RedisLoopClient (redis_connection.hpp) routes
-  // so far: this client's own calls fail with core::StoreUnavailable.
+  // Redis Cluster, routed by key slot (redis_connection.hpp: a loop thread of its own runs
+  // the same routing as RedisLoopClient, and the calls wait for it). A command without a key
+  // (PING, SCAN) goes to one primary.
   explicit RedisClient(ClusterConfig cluster, RedisClientOptions options = {});
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
@@ -125,6 +128,7 @@ class RedisClient {
   RedisEndpoint current_;
   std::atomic<std::size_t> next_{0};
   std::vector<std::unique_ptr<Connection>> connections_;
+  std::unique_ptr<BlockingClusterPipe> cluster_pipe_;  // when cluster_
 };
 
 }  // namespace count::redis

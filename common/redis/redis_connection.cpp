@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -16,8 +17,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "core/ports.hpp"
@@ -430,12 +433,16 @@ class ClusterConnection final : public RedisConnection,
     call->deadline = Clock::now() + timeout_;
     std::vector<std::size_t> all(call->commands.size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    // Changes that cause no redirection (a replica added) are seen within kMaxTableAge.
+    if (map_ && call->deadline - timeout_ - read_at_ > kMaxTableAge)
+      ScheduleRefresh(std::chrono::milliseconds(0));
     Route(call, std::move(all));
   }
 
  private:
   static constexpr int kMaxRedirects = 5;
   static constexpr std::chrono::milliseconds kRetryDelay{50};
+  static constexpr std::chrono::seconds kMaxTableAge{10};
 
   struct ClusterCall {
     std::vector<std::vector<std::string>> commands;
@@ -603,6 +610,7 @@ class ClusterConnection final : public RedisConnection,
           if (!error) map = SlotMap::FromClusterSlots(replies.front(), self->Endpoint("", 0));
           if (map) {
             self->map_ = std::move(map);
+            self->read_at_ = Clock::now();
             return self->Refreshed("");
           }
           errors += ep.host + ":" + std::to_string(ep.port) + ": ";
@@ -646,6 +654,7 @@ class ClusterConnection final : public RedisConnection,
   const std::chrono::milliseconds timeout_;
   asio::steady_timer refresh_timer_;
   std::optional<SlotMap> map_;
+  Clock::time_point read_at_;  // of map_
   std::unordered_map<std::string, std::shared_ptr<LoopConnection>> nodes_;
   std::vector<Waiting> waiting_;
   bool refreshing_ = false, stale_ = false;
@@ -685,6 +694,40 @@ RedisConnection& RedisLoopClient::Here() {
     connection = std::make_shared<LoopConnection>(*loop, state_->client, state_->resolver);
   cache.emplace_back(state_->id, connection.get());
   return *connection;
+}
+
+struct BlockingClusterPipe::State {
+  asio::io_context loop;
+  asio::executor_work_guard<asio::io_context::executor_type> work{loop.get_executor()};
+  asio::thread_pool resolver{1};  // LoopConnection's; cluster nodes never use it
+  std::shared_ptr<ClusterConnection> connection;
+  std::thread thread;
+};
+
+BlockingClusterPipe::BlockingClusterPipe(RedisClient& client) : state_(new State) {
+  state_->connection = std::make_shared<ClusterConnection>(state_->loop, client, state_->resolver);
+  state_->thread = std::thread([s = state_.get()] { s->loop.run(); });
+}
+
+BlockingClusterPipe::~BlockingClusterPipe() {
+  state_->work.reset();
+  state_->loop.stop();
+  state_->thread.join();
+  state_->resolver.join();
+}
+
+std::vector<Reply> BlockingClusterPipe::Pipeline(std::vector<std::vector<std::string>> commands) {
+  std::promise<Replies> answer;
+  auto replies = answer.get_future();
+  asio::post(state_->loop, [this, &answer, &commands] {
+    state_->connection->Send(std::move(commands), [&answer](std::exception_ptr e, Replies r) {
+      if (e)
+        answer.set_exception(e);
+      else
+        answer.set_value(std::move(r));
+    });
+  });
+  return replies.get();
 }
 
 }  // namespace count::redis

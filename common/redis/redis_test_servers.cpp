@@ -201,9 +201,11 @@ std::string SlotsView(const RedisEndpoint& endpoint) {
   std::vector<std::string> ranges;
   for (const auto& range : r.elements) {
     if (range.elements.size() < 3) return "";
+    // Its first slot, last slot, primary's port and number of replicas.
     ranges.push_back(std::to_string(range.elements[0].integer) + "-" +
                      std::to_string(range.elements[1].integer) + "@" +
-                     std::to_string(range.elements[2].elements.at(1).integer));
+                     std::to_string(range.elements[2].elements.at(1).integer) + "+" +
+                     std::to_string(range.elements.size() - 3));
   }
   std::sort(ranges.begin(), ranges.end());
   for (const auto& s : ranges) out += s + " ";
@@ -227,8 +229,10 @@ bool RedisCluster::Healthy() {
       nodes_.front()->process().Running() ? nodes_.front()->endpoint() : nodes_.back()->endpoint(),
       {"CLUSTER", "SLOTS"});
   long long covered = 0;
-  for (const auto& range : r.elements)
+  for (const auto& range : r.elements) {
     covered += range.elements[1].integer - range.elements[0].integer + 1;
+    if (range.elements.size() < 4) return false;  // a shard without its replica yet
+  }
   return covered == 16384;
 }
 

@@ -81,7 +81,8 @@ class RedisCluster {
   RedisServer* ReplicaOf(RedisServer& primary);
   // The node's id in the cluster (CLUSTER MYID).
   static std::string IdOf(RedisServer& node);
-  // Every live node reports cluster_state:ok and agrees on who serves every slot.
+  // Every live node reports cluster_state:ok and agrees on who serves every slot, and every
+  // shard lists a replica.
   bool Healthy();
   // Moves `slot` (and its keys) from its primary to `to`, as redis-cli --cluster reshard does:
   // BeginMove (the slot is migrating: a key already moved is answered with ASK), MoveKeys,
