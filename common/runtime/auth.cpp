@@ -20,8 +20,8 @@ namespace {
 // which cost more than the hashing itself on every authenticated request.
 std::array<unsigned char, 32> Digest(std::string_view data) {
   static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(
-      EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                                 &EVP_MD_CTX_free);
   std::array<unsigned char, 32> d{};
   if (!kSha256 || !ctx || !EVP_DigestInit_ex2(ctx.get(), kSha256, nullptr) ||
       !EVP_DigestUpdate(ctx.get(), data.data(), data.size()) ||
