@@ -5,15 +5,18 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <array>
 #include <memory>
 #include <random>
 #include <set>
 
 #include "core/ports.hpp"
 #include "redis/cluster_slots.hpp"
+#include "redis/key_layout.hpp"
 #include "redis/redis_connection.hpp"
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
+#include "testing/count_value_store_contract.hpp"
 
 namespace count::redis {
 namespace {
@@ -75,6 +78,49 @@ TEST(ParseClusterNodes, ReadsTheSeedList) {
   EXPECT_THROW(ParseClusterNodes(""), std::invalid_argument);
   EXPECT_THROW(ParseClusterNodes("r0:x"), std::invalid_argument);
   EXPECT_THROW(ParseClusterNodes(":1"), std::invalid_argument);
+}
+
+TEST(KeyLayout, OneServerKeepsTodaysNames) {
+  const KeyLayout layout = KeyLayout::Single();
+  EXPECT_FALSE(layout.clustered());
+  EXPECT_EQ(layout.groups(), 1u);
+  EXPECT_EQ(layout.GroupOf("anything"), 0u);
+  EXPECT_EQ(layout.Counter("page.views"), "count:{page.views}");
+  EXPECT_EQ(layout.Idempotency(0, "k"), "idem:k");
+  EXPECT_EQ(layout.Stream(0), kEventStream);
+  EXPECT_EQ(layout.Stream(0) + ":epoch", kEventEpoch);
+  EXPECT_EQ(layout.CounterPattern(), "count:{*");
+}
+
+TEST(KeyLayout, GroupsAreOneSlotEachAndSpreadEvenlyOverShards) {
+  const KeyLayout layout = KeyLayout::Cluster();
+  ASSERT_EQ(layout.groups(), 60u);
+  // The slot ranges redis-cli --cluster create gives three primaries.
+  std::array<int, 3> per_shard{};
+  for (std::size_t g = 0; g < layout.groups(); ++g) {
+    const int slot = KeySlot(layout.Stream(g));
+    EXPECT_GE(slot, static_cast<int>(g * kClusterSlots / 60));
+    EXPECT_LT(slot, static_cast<int>((g + 1) * kClusterSlots / 60));
+    for (const char* suffix : {":size", ":epoch", ":published", ":relay"})
+      EXPECT_EQ(KeySlot(layout.Stream(g) + suffix), slot);
+    EXPECT_EQ(KeySlot(layout.Idempotency(g, "api:k")), slot);
+    ++per_shard[slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2];
+  }
+  EXPECT_EQ(per_shard, (std::array<int, 3>{20, 20, 20}));
+  std::vector<int> per_group(layout.groups());
+  for (int i = 0; i < 6000; ++i) {
+    const std::string id = "counter-" + std::to_string(i);
+    const auto g = layout.GroupOf(id);
+    ASSERT_LT(g, layout.groups());
+    EXPECT_EQ(KeySlot(layout.Counter(id)), KeySlot(layout.Stream(g)));
+    ++per_group[g];
+  }
+  for (int n : per_group) {  // 100 expected each
+    EXPECT_GT(n, 50);
+    EXPECT_LT(n, 150);
+  }
+  EXPECT_THROW(KeyLayout::Cluster(0), std::invalid_argument);
+  EXPECT_THROW(KeyLayout::Cluster(KeyLayout::kMaxGroups + 1), std::invalid_argument);
 }
 
 // Started once for the tests that only read and move slots (the SIGKILL test has its own),
@@ -274,5 +320,81 @@ TEST(RedisLoopCluster, ResumesAfterAPrimaryIsKilled) {
   EXPECT_EQ(c.Command({"GET", key}).str, "21");
 }
 
+// Counters of many groups: each written by one script on its group's shard, with its events in
+// its group's outbox; a request spanning groups is refused and changes nothing.
+TEST(RedisClusterStore, WritesEachGroupOnItsShardAndRefusesRequestsSpanningGroups) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  testing::LoopStore s(client, KeyLayout::Cluster());
+  const KeyLayout& layout = s.values().layout();
+  auto outbox_events = [&] {
+    std::vector<std::vector<std::string>> sizes;
+    for (std::size_t g = 0; g < layout.groups(); ++g)
+      sizes.push_back({"GET", layout.Stream(g) + ":size"});
+    long long n = 0;
+    for (const auto& r : client.Pipeline(sizes))
+      if (!r.IsNil()) n += std::stoll(r.str);
+    return n;
+  };
+  const long long events_before = outbox_events();
+  const std::string run = std::to_string(std::random_device{}());
+  std::vector<std::string> ids;
+  std::set<std::size_t> groups;
+  for (int i = 0; i < 30; ++i) {
+    ids.push_back("spread" + std::to_string(i) + "." + run);
+    groups.insert(layout.GroupOf(ids.back()));
+    ASSERT_TRUE(s.values().Create({ids.back(), "", std::nullopt, std::nullopt, {}, {}}, 0));
+  }
+  ASSERT_GT(groups.size(), 10u);
+  for (int i = 0; i < 30; ++i) {
+    const core::Mutation add{core::MutationKind::kIncrement, ids[i], i + 1};
+    const core::IdempotencyKey key{"k" + ids[i], "fp"};
+    auto r = s.Apply({&add, 1}, &key);
+    ASSERT_EQ(std::get<core::Applied>(r.outcomes.at(0)).value, i + 1);
+    EXPECT_EQ(s.Apply({&add, 1}, &key).status, core::ApplyResult::Status::kReplayed);
+  }
+  auto many = s.Read<std::vector<std::optional<core::CountRecord>>>(
+      [&](auto& store, auto done) { store.GetMany(ids, done); });
+  ASSERT_EQ(many.size(), ids.size());
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(many[i]);
+    EXPECT_EQ(many[i]->value, i + 1);
+    const std::string key = layout.Counter(ids[i]);
+    EXPECT_EQ(testing::Run(cluster.PrimaryOf(KeySlot(key))->endpoint(), {"HGET", key, "v"}).str,
+              std::to_string(i + 1));
+  }
+  EXPECT_EQ(outbox_events() - events_before, 60);  // created and incremented, each counter
+
+  std::size_t other = 1;
+  while (layout.GroupOf(ids[other]) == layout.GroupOf(ids[0])) ++other;
+  const std::vector<core::Mutation> spanning{{core::MutationKind::kIncrement, ids[0], 5},
+                                             {core::MutationKind::kIncrement, ids[other], 5}};
+  EXPECT_THROW(s.Apply(spanning, nullptr), SpansGroups);
+  EXPECT_THROW(s.values().Apply(spanning, nullptr), SpansGroups);
+  EXPECT_EQ(s.values().Get(ids[0])->value, 1);
+  EXPECT_EQ(s.values().Get(ids[other])->value, static_cast<std::int64_t>(other) + 1);
+  EXPECT_EQ(outbox_events() - events_before, 60);
+  // Within one group, the blocking store's batch is one script as before.
+  const std::vector<core::Mutation> together{{core::MutationKind::kIncrement, ids[0], 1},
+                                             {core::MutationKind::kDecrement, ids[0], 3}};
+  auto r = s.values().Apply(together, nullptr);
+  EXPECT_EQ(std::get<core::Applied>(r.outcomes.at(1)).value, -1);
+}
+
 }  // namespace
+
+// The counting rule on a Redis Cluster: the contract suite on the loop store with one tag
+// group (every counter of the suite's batches in one slot, so every batch is one script).
+struct RedisClusterValueBackend {
+  RedisClient client = ClientOf(SharedCluster());
+  testing::LoopBackedValues values{client, KeyLayout::Cluster(1)};
+  core::CountValueStore& store() { return values; }
+  std::size_t max_batch() const { return RedisCountValueStore::kMaxBatch; }
+};
+
 }  // namespace count::redis
+
+namespace count::testing {
+INSTANTIATE_TYPED_TEST_SUITE_P(RedisCluster, CountValueStoreContract,
+                               count::redis::RedisClusterValueBackend);
+}  // namespace count::testing

@@ -30,6 +30,7 @@ using testing::WaitUntil;
 using testing::Answer;
 using testing::Connected;
 using testing::Loop;
+using testing::LoopStore;
 
 TEST(RedisConnection, PipelinesSendsFromOneLoopAndKeepsTheirOrder) {
   RedisClient client(SharedTopology().primary().endpoint());
@@ -102,42 +103,6 @@ TEST(RedisConnection, AuthenticatesAndSelectsTheDatabase) {
 }
 
 // The async value store: the blocking store's rule on the loop's connection.
-class LoopStore {
- public:
-  explicit LoopStore(RedisClient& client)
-      : values_(client), connected_(client), loop_values_(values_, connected_.redis()) {}
-
-  core::ApplyResult Apply(std::span<const core::Mutation> mutations,
-                          const core::IdempotencyKey* key) {
-    auto [error, result] =
-        connected_.loop().Wait<std::pair<std::exception_ptr, core::ApplyResult>>([&](auto answer) {
-          loop_values_.Apply(mutations, key, [answer](std::exception_ptr e, core::ApplyResult r) {
-            answer({e, std::move(r)});
-          });
-        });
-    if (error) std::rethrow_exception(error);
-    return result;
-  }
-  template <class T, class Call>
-  T Read(Call call) {
-    auto [error, result] =
-        connected_.loop().Wait<std::pair<std::exception_ptr, T>>([&](auto answer) {
-          call(loop_values_, [answer](std::exception_ptr e, T r) { answer({e, std::move(r)}); });
-        });
-    if (error) std::rethrow_exception(error);
-    return result;
-  }
-
-  RedisCountValueStore& values() { return values_; }
-  Connected& connected() { return connected_; }
-  RedisLoopCountValueStore& loop_values() { return loop_values_; }
-
- private:
-  RedisCountValueStore values_;
-  Connected connected_;
-  RedisLoopCountValueStore loop_values_;
-};
-
 // Group commit on the loop: requests submitted while a script call is in flight go out
 // together, yet each keeps its own answer and idempotency record.
 TEST(RedisLoopStore, GroupCommitOnTheLoopKeepsEachRequestsAnswerAndRecord) {
@@ -268,40 +233,10 @@ TEST(RedisLoopSentinel, FollowsAFailover) {
 
 }  // namespace
 
-// The counting rule, as the loop store obeys it: the contract suite through a CountValueStore
-// whose request-path calls go through RedisLoopCountValueStore on a loop (creation and the
-// rest through the blocking store, as in the services).
-class LoopBackedValues : public core::CountValueStore {
- public:
-  LoopBackedValues() : s_(client_) {}
-  core::ApplyResult Apply(std::span<const core::Mutation> m,
-                          const core::IdempotencyKey* key) override {
-    return s_.Apply(m, key);
-  }
-  std::optional<core::CountRecord> Get(std::string_view id) override {
-    return s_.Read<std::optional<core::CountRecord>>(
-        [&](auto& store, auto done) { store.Get(id, done); });
-  }
-  std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override {
-    return s_.Read<std::vector<std::optional<core::CountRecord>>>(
-        [&](auto& store, auto done) { store.GetMany(ids, done); });
-  }
-  bool Create(const core::CountInfo& info, std::int64_t v) override {
-    return s_.values().Create(info, v);
-  }
-  UpdateResult UpdateInfo(const core::CountInfo& info) override {
-    return s_.values().UpdateInfo(info);
-  }
-  bool Delete(std::string_view id, bool purge) override { return s_.values().Delete(id, purge); }
-  bool Ping() override { return s_.values().Ping(); }
-
- private:
-  RedisClient client_{testing::SharedTopology().primary().endpoint()};
-  LoopStore s_;
-};
-
+// The counting rule, as the loop store obeys it (testing::LoopBackedValues).
 struct RedisLoopValueBackend {
-  LoopBackedValues values;
+  RedisClient client{testing::SharedTopology().primary().endpoint()};
+  testing::LoopBackedValues values{client};
   core::CountValueStore& store() { return values; }
   std::size_t max_batch() const { return RedisCountValueStore::kMaxBatch; }
 };
