@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <array>
+#include <map>
 #include <memory>
 #include <random>
 #include <set>
@@ -14,6 +15,7 @@
 #include "redis/cluster_slots.hpp"
 #include "redis/key_layout.hpp"
 #include "redis/redis_connection.hpp"
+#include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
 #include "testing/count_value_store_contract.hpp"
@@ -379,6 +381,54 @@ TEST(RedisClusterStore, WritesEachGroupOnItsShardAndRefusesRequestsSpanningGroup
                                              {core::MutationKind::kDecrement, ids[0], 3}};
   auto r = s.values().Apply(together, nullptr);
   EXPECT_EQ(std::get<core::Applied>(r.outcomes.at(1)).value, -1);
+}
+
+// One outbox stream per group, one leader per stream: every event relayed once, each counter's
+// in the order it was applied.
+TEST(RedisClusterOutbox, RelaysEveryGroupInOrderWithOneLeaderPerStream) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  testing::LoopStore s(client, KeyLayout::Cluster());
+  const KeyLayout& layout = s.values().layout();
+  const std::string run = std::to_string(std::random_device{}());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    ids.push_back("relayed" + std::to_string(i) + "." + run);
+    ASSERT_TRUE(s.values().Create({ids.back(), "", std::nullopt, std::nullopt, {}, {}}, 0));
+  }
+  const auto increment = [&](const std::string& id) {
+    const core::Mutation add{core::MutationKind::kIncrement, id, 1};
+    return std::get<core::Applied>(s.Apply({&add, 1}, nullptr).outcomes.at(0)).value;
+  };
+  for (int round = 0; round < 3; ++round)
+    for (const auto& id : ids) increment(id);
+
+  RedisGroupedOutbox a(client, "a", layout, 30s), b(client, "b", layout, 30s);
+  std::map<std::string, std::vector<std::int64_t>> seen;  // values per counter, in order
+  const auto drain = [&](RedisGroupedOutbox& outbox) {
+    std::size_t n = 0;
+    for (auto events = outbox.Pending(1000); !events.empty(); events = outbox.Pending(1000)) {
+      for (const auto& e : events) seen[e.count_id].push_back(e.value);
+      outbox.Acknowledge(events);
+      n += events.size();
+    }
+    return n;
+  };
+  drain(a);
+  for (const auto& id : ids) EXPECT_EQ(seen[id], (std::vector<std::int64_t>{0, 1, 2, 3})) << id;
+  EXPECT_EQ(a.Backlog(), 0u);
+  const std::size_t group = layout.GroupOf(ids[0]);
+  EXPECT_FALSE(client.Command({"HGET", layout.Stream(group) + ":published", "last"}).IsNil());
+
+  // `a` leads every stream: `b` relays nothing until `a` gives its leases up.
+  increment(ids[0]);
+  EXPECT_EQ(drain(b), 0u);
+  EXPECT_EQ(drain(a), 1u);
+  increment(ids[0]);
+  a.Release();
+  EXPECT_EQ(drain(b), 1u);
+  EXPECT_EQ(seen[ids[0]], (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5}));
+  b.Release();
 }
 
 }  // namespace

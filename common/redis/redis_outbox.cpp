@@ -57,14 +57,13 @@ core::Event ParseEvent(std::string_view packed) {
 }  // namespace
 
 RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
-                                   std::chrono::milliseconds lease)
+                                   std::chrono::milliseconds lease, std::string stream)
     : client_(client),
       owner_(std::move(owner) + ":" + core::NewEventId()),
       lease_(lease),
       lead_(LuaScript::Embedded("lead.lua")),
-      trim_(LuaScript::Embedded("trim.lua")) {}
-
-std::string RedisEventOutbox::LeaseKey() { return std::string(kEventStream) + ":relay"; }
+      trim_(LuaScript::Embedded("trim.lua")),
+      stream_(std::move(stream)) {}
 
 void RedisEventOutbox::Release() {
   // lead.lua renews a lease its owner holds: renewed for 0 ms (PEXPIRE 0), it is gone at once.
@@ -83,8 +82,7 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   if (lead.integer != 1) return {};  // another process relays
   // An entry holds the events of one script call (scripts/prelude.lua): up to `max` entries
   // are read and whole entries taken while the events stay within `max`.
-  Reply r = client_.Command(
-      {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
+  Reply r = client_.Command({"XRANGE", stream_, "-", "+", "COUNT", std::to_string(max)});
   ThrowIfError(r);
   std::vector<core::Event> events;
   for (const auto& entry : r.elements) {
@@ -115,9 +113,7 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
     throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
   const std::string after = last_id_.substr(0, dash) + "-" +
                             std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
-  trim_.Run(client_,
-            {std::string(kEventStream), std::string(kEventStream) + ":size",
-             std::string(kPublishedKey), std::string(kEventEpoch)},
+  trim_.Run(client_, {stream_, stream_ + ":size", stream_ + ":published", stream_ + ":epoch"},
             ScriptArgs()
                 .Set("min_id", after)
                 .Set("events", std::to_string(events.size()))
@@ -130,7 +126,7 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
 }
 
 std::size_t RedisEventOutbox::Backlog() {
-  Reply r = client_.Command({"GET", std::string(kEventStream) + ":size"});
+  Reply r = client_.Command({"GET", stream_ + ":size"});
   ThrowIfError(r);
   return r.IsNil() ? 0 : ParseInt<std::size_t>(r.str);
 }

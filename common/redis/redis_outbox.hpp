@@ -12,6 +12,7 @@
 #include "core/ports.hpp"
 #include "redis/lua_script.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/redis_count_value_store.hpp"
 
 namespace count::redis {
 
@@ -23,9 +24,12 @@ inline constexpr std::string_view kPublishedKey = "count-events:published";
 // what was published and records how far that is (kPublishedKey, for WRITE_ACK=kafka).
 class RedisEventOutbox final : public core::EventOutbox {
  public:
-  // `owner` identifies this process in the lease (e.g. the pod name).
+  // `owner` identifies this process in the lease (e.g. the pod name). `stream`: the outbox
+  // stream (its count, epoch, record and lease are its name with ":size", ":epoch",
+  // ":published" and ":relay"; on a Redis Cluster one per tag group, key_layout.hpp).
   RedisEventOutbox(RedisClient& client, std::string owner,
-                   std::chrono::milliseconds lease = std::chrono::seconds(10));
+                   std::chrono::milliseconds lease = std::chrono::seconds(10),
+                   std::string stream = std::string(kEventStream));
   // Whole entries while their events stay within `max` (an entry larger than `max` comes
   // alone): a script call's events are published and forgotten together.
   std::vector<core::Event> Pending(std::size_t max) override;
@@ -49,7 +53,8 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::string last_id_;
   std::string last_event_;
   std::size_t entries_ = 0;
-  static std::string LeaseKey();
+  const std::string stream_;
+  std::string LeaseKey() const { return stream_ + ":relay"; }
 };
 
 }  // namespace count::redis

@@ -1,0 +1,38 @@
+#pragma once
+// The outbox on a Redis Cluster: one stream per tag group (key_layout.hpp), each with its own
+// relay lease, so each stream has one leader and a counter's events (all in its group's
+// stream) reach the bus in the order they were applied. This process relays every group whose
+// lease it holds or can take, one group's batch at a time, taking the groups in turn.
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/event.hpp"
+#include "redis/key_layout.hpp"
+#include "redis/redis_client.hpp"
+#include "redis/redis_outbox.hpp"
+
+namespace count::redis {
+
+class RedisGroupedOutbox final : public core::EventOutbox {
+ public:
+  RedisGroupedOutbox(RedisClient& client, const std::string& owner, const KeyLayout& layout,
+                     std::chrono::milliseconds lease = std::chrono::seconds(10));
+  // The next group (after the last one read) that this process leads and that holds events.
+  std::vector<core::Event> Pending(std::size_t max) override;
+  // Forgets the batch Pending returned last, in its group.
+  void Acknowledge(std::span<const core::Event> events) override;
+  std::size_t Backlog() override;  // every group's
+  void Wait(std::chrono::milliseconds max) override;
+  void Release();  // every lease this process holds
+
+ private:
+  std::vector<std::unique_ptr<RedisEventOutbox>> groups_;
+  std::size_t next_ = 0;     // the group Pending asks first
+  std::size_t current_ = 0;  // the group of the last batch
+};
+
+}  // namespace count::redis
