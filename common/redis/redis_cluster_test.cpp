@@ -149,11 +149,16 @@ bool ReplicaHas(RedisServer& replica, const std::string& key, const std::string&
   return direct.Pipeline({{"READONLY"}, {"GET", key}})[1].str == value;
 }
 
-// How many times `node` answered with the error `code` (MOVED, ASK): Redis 7's errorstats.
+// A count of `node`'s INFO `section`: the number after `field`, 0 when absent.
+int InfoCount(RedisServer& node, const std::string& section, const std::string& field) {
+  const std::string info = testing::Run(node.endpoint(), {"INFO", section}).str;
+  const auto at = info.find(field);
+  return at == std::string::npos ? 0 : std::stoi(info.substr(at + field.size()));
+}
+
+// How many times `node` answered with the error `code` (MOVED, ASK).
 int Errors(RedisServer& node, const std::string& code) {
-  const std::string stats = testing::Run(node.endpoint(), {"INFO", "errorstats"}).str;
-  const auto at = stats.find("errorstat_" + code + ":count=");
-  return at == std::string::npos ? 0 : std::stoi(stats.substr(at + code.size() + 17));
+  return InfoCount(node, "errorstats", "errorstat_" + code + ":count=");
 }
 
 RedisClient ClientOf(RedisCluster& cluster, bool replica_reads = false) {
@@ -276,11 +281,7 @@ TEST(RedisLoopCluster, ReadsFromReplicasWhenAskedTo) {
   RedisServer* replica = cluster.ReplicaOf(*primary);
   ASSERT_NE(replica, nullptr);
   ASSERT_TRUE(WaitUntil([&] { return ReplicaHas(*replica, key, "7"); }));
-  auto gets = [&](RedisServer& n) {
-    const std::string stats = testing::Run(n.endpoint(), {"INFO", "commandstats"}).str;
-    const auto at = stats.find("cmdstat_get:calls=");
-    return at == std::string::npos ? 0 : std::stoi(stats.substr(at + 18));
-  };
+  auto gets = [&](RedisServer& n) { return InfoCount(n, "commandstats", "cmdstat_get:calls="); };
   const int before = gets(*replica);
   EXPECT_EQ(c.Command({"GET", key}).str, "7");
   EXPECT_EQ(gets(*replica), before + 1);

@@ -246,10 +246,13 @@ class LoopConnection final : public RedisConnection,
       self->reader_ = NewReader();
       self->last_error_ = std::move(error);
       if (self->node_) {
-        for (auto& e : self->unsent_)
+        // Taken out first: a callback may send again on this connection.
+        auto failed = std::move(self->unsent_);
+        self->unsent_.clear();
+        for (auto& e : failed)
           if (!e.call->finished)
             e.call->Finish(std::make_exception_ptr(NotSent(self->last_error_)));
-        self->unsent_.clear();
+        if (gen != self->generation_) co_return;
       }
       self->FailExpired(Clock::now());
       if (self->unsent_.empty()) {
