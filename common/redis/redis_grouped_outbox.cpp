@@ -3,9 +3,12 @@
 namespace count::redis {
 
 RedisGroupedOutbox::RedisGroupedOutbox(RedisClient& client, const std::string& owner,
-                                       const KeyLayout& layout, std::chrono::milliseconds lease) {
-  for (std::size_t g = 0; g < layout.groups(); ++g)
+                                       const KeyLayout& layout, std::chrono::milliseconds lease)
+    : client_(client) {
+  for (std::size_t g = 0; g < layout.groups(); ++g) {
     groups_.push_back(std::make_unique<RedisEventOutbox>(client, owner, lease, layout.Stream(g)));
+    sizes_.push_back(layout.Stream(g) + ":size");
+  }
 }
 
 std::vector<core::Event> RedisGroupedOutbox::Pending(std::size_t max) {
@@ -27,8 +30,13 @@ void RedisGroupedOutbox::Acknowledge(std::span<const core::Event> events) {
 }
 
 std::size_t RedisGroupedOutbox::Backlog() {
+  std::vector<std::vector<std::string>> gets;
+  for (const auto& key : sizes_) gets.push_back({"GET", key});
   std::size_t n = 0;
-  for (auto& g : groups_) n += g->Backlog();
+  for (const auto& r : client_.Pipeline(std::move(gets))) {
+    if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
+    if (!r.IsNil()) n += std::stoull(r.str);
+  }
   return n;
 }
 

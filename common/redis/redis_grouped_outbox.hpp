@@ -25,11 +25,13 @@ class RedisGroupedOutbox final : public core::EventOutbox {
   std::vector<core::Event> Pending(std::size_t max) override;
   // Forgets the batch Pending returned last, in its group.
   void Acknowledge(std::span<const core::Event> events) override;
-  std::size_t Backlog() override;  // every group's
+  std::size_t Backlog() override;  // every group's, read in one pipeline
   void Wait(std::chrono::milliseconds max) override;
   void Release();  // every lease this process holds
 
  private:
+  RedisClient& client_;
+  std::vector<std::string> sizes_;  // each group's event count key
   std::vector<std::unique_ptr<RedisEventOutbox>> groups_;
   std::size_t next_ = 0;     // the group Pending asks first
   std::size_t current_ = 0;  // the group of the last batch
