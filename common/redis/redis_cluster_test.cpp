@@ -417,6 +417,17 @@ TEST(RedisClusterOutbox, RelaysEveryGroupInOrderWithOneLeaderPerStream) {
   };
   EXPECT_GE(a.Backlog(), 80u);  // created and incremented three times, each counter
   drain(a);
+  // Idle: the lengths only, no lease taken or renewed, nothing read.
+  const auto scripts = [&] {
+    int n = 0;
+    for (auto* node : cluster.nodes())
+      n += InfoCount(*node, "commandstats", "cmdstat_evalsha:calls=") +
+           InfoCount(*node, "commandstats", "cmdstat_xrange:calls=");
+    return n;
+  };
+  const int before = scripts();
+  EXPECT_TRUE(a.Pending(1000).empty());
+  EXPECT_EQ(scripts(), before);
   for (const auto& id : ids) EXPECT_EQ(seen[id], (std::vector<std::int64_t>{0, 1, 2, 3})) << id;
   EXPECT_EQ(a.Backlog(), 0u);
   const std::size_t group = layout.GroupOf(ids[0]);

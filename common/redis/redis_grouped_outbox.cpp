@@ -7,17 +7,38 @@ RedisGroupedOutbox::RedisGroupedOutbox(RedisClient& client, const std::string& o
     : client_(client) {
   for (std::size_t g = 0; g < layout.groups(); ++g) {
     groups_.push_back(std::make_unique<RedisEventOutbox>(client, owner, lease, layout.Stream(g)));
-    sizes_.push_back(layout.Stream(g) + ":size");
+    streams_.push_back(layout.Stream(g));
   }
 }
 
+namespace {
+
+// One command per group, pipelined; the integer each answers (0 for nil). Throws
+// core::StoreUnavailable.
+std::vector<std::size_t> PerGroup(RedisClient& client, const std::vector<std::string>& streams,
+                                  const std::string& command, const std::string& suffix) {
+  std::vector<std::vector<std::string>> commands;
+  for (const auto& stream : streams) commands.push_back({command, stream + suffix});
+  std::vector<std::size_t> out;
+  for (const auto& r : client.Pipeline(std::move(commands))) {
+    if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
+    out.push_back(r.type == Reply::Type::kInteger ? static_cast<std::size_t>(r.integer)
+                  : r.IsNil()                     ? 0
+                                                  : std::stoull(r.str));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<core::Event> RedisGroupedOutbox::Pending(std::size_t max) {
-  // One lease and one read per group until one has events: polled in turn, since streams of
-  // different slots cannot share one XREAD.
+  // Streams of different slots cannot share one XREAD: their lengths come in one pipeline.
+  const auto entries = PerGroup(client_, streams_, "XLEN", "");
   for (std::size_t i = 0; i < groups_.size(); ++i) {
     const std::size_t g = (next_ + i) % groups_.size();
+    if (entries[g] == 0) continue;
     auto events = groups_[g]->Pending(max);
-    if (events.empty()) continue;
+    if (events.empty()) continue;  // another process leads it
     current_ = g;
     next_ = (g + 1) % groups_.size();
     return events;
@@ -30,13 +51,8 @@ void RedisGroupedOutbox::Acknowledge(std::span<const core::Event> events) {
 }
 
 std::size_t RedisGroupedOutbox::Backlog() {
-  std::vector<std::vector<std::string>> gets;
-  for (const auto& key : sizes_) gets.push_back({"GET", key});
   std::size_t n = 0;
-  for (const auto& r : client_.Pipeline(std::move(gets))) {
-    if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
-    if (!r.IsNil()) n += std::stoull(r.str);
-  }
+  for (auto events : PerGroup(client_, streams_, "GET", ":size")) n += events;
   return n;
 }
 

@@ -21,7 +21,9 @@ class RedisGroupedOutbox final : public core::EventOutbox {
  public:
   RedisGroupedOutbox(RedisClient& client, const std::string& owner, const KeyLayout& layout,
                      std::chrono::milliseconds lease = std::chrono::seconds(10));
-  // The next group (after the last one read) that this process leads and that holds events.
+  // The next group (after the last one read) that holds events and that this process leads:
+  // every stream's length in one pipeline (one round trip per shard), then the lease and the
+  // read of the groups that hold events only, so an idle relay costs G XLENs a poll.
   std::vector<core::Event> Pending(std::size_t max) override;
   // Forgets the batch Pending returned last, in its group.
   void Acknowledge(std::span<const core::Event> events) override;
@@ -31,7 +33,7 @@ class RedisGroupedOutbox final : public core::EventOutbox {
 
  private:
   RedisClient& client_;
-  std::vector<std::string> sizes_;  // each group's event count key
+  std::vector<std::string> streams_;
   std::vector<std::unique_ptr<RedisEventOutbox>> groups_;
   std::size_t next_ = 0;     // the group Pending asks first
   std::size_t current_ = 0;  // the group of the last batch
