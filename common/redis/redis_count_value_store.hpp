@@ -33,12 +33,7 @@ inline constexpr std::string_view kEventStream = "count-events";
 inline constexpr std::string_view kEventEpoch = "count-events:epoch";
 
 // A request whose counters are in different groups of a Redis Cluster (key_layout.hpp).
-struct SpansGroups : std::invalid_argument {
-  SpansGroups()
-      : std::invalid_argument(
-            "the counters of this request are on different shards of the Redis Cluster; send "
-            "them in separate requests") {}
-};
+using SpansGroups = core::SpansShards;
 
 struct OutboxOptions {
   std::string source = "count-system";  // the service named in the events
