@@ -205,7 +205,8 @@ TEST(RedisOutboxTest, RewindHandsOutEveryUnacknowledgedBatchAgain) {
 TEST(RedisOutboxTest, ANewLeaderStartsFromTheStreamsStart) {
   RedisClient client(testing::SharedTopology().primary().endpoint());
   RedisCountValueStore store(client);
-  RedisEventOutbox first(client, "outbox-first", std::chrono::milliseconds(300)), second(client, "outbox-second");
+  RedisEventOutbox first(client, "outbox-first", std::chrono::milliseconds(300)),
+      second(client, "outbox-second");
   auto ids = CreateCounters(store, first, "leader.", 6);
   const auto a = first.Pending(2);
   const auto b = first.Pending(2);
@@ -216,7 +217,7 @@ TEST(RedisOutboxTest, ANewLeaderStartsFromTheStreamsStart) {
     return client.Command({"EXISTS", std::string(kEventStream) + ":relay"}).integer == 0;
   }));
   const auto taken = second.Pending(10);
-  EXPECT_EQ(CountIds(taken), ids);  // from the start, a and b included
+  EXPECT_EQ(CountIds(taken), ids);        // from the start, a and b included
   EXPECT_TRUE(first.Pending(2).empty());  // first finds it lost the lease
   first.Acknowledge(a);                   // its batches are given up: nothing is trimmed
   EXPECT_EQ(first.Backlog(), 6u);
@@ -251,7 +252,7 @@ TEST(RedisOutboxTest, AStreamReplacedUnderTheBatchesInFlightIsReadFromItsStart) 
   client.Command({"FLUSHALL"});
   // The rebuilt store's first event, at a stream id below every id read before.
   const std::string event = core::NewEventId();
-std::string packed = event;  // prelude.lua's emit: the parts, separated by byte 31
+  std::string packed = event;  // prelude.lua's emit: the parts, separated by byte 31
   for (const char* part : {"count_created", "wiped.new", "0", "0", "1", "x", "", ""})
     packed += std::string("\x1f") + part;
   ASSERT_EQ(client.Command({"XADD", std::string(kEventStream), "1-1", "e", packed}).str, "1-1");

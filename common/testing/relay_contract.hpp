@@ -65,8 +65,8 @@ class WatchedOutbox final : public core::EventOutbox {
 // r) are created and incremented 60 times before the relay starts, so its batches of 7 are
 // full; the bus fails its fourth batch, after the next one was read.
 inline void ExpectRelayReadsAheadInOrderAcrossAFailedPublish(core::EventOutbox& outbox,
-                                                              core::CountValueStore& values,
-                                                              const std::string& prefix) {
+                                                             core::CountValueStore& values,
+                                                             const std::string& prefix) {
   ASSERT_TRUE(outbox.ReadsAhead());
   ASSERT_EQ(outbox.Backlog(), 0u);
   events::InProcessBus bus;
