@@ -42,7 +42,12 @@ It checks that
      on /metrics (read in step 2); the dashboard is well formed (schemaVersion, unique
      panel ids, every panel and target on the ${datasource} variable, every target a
      refId and an expression); and every alert's runbook_url names a section of
-     docs/OPERATIONS.md.
+     docs/OPERATIONS.md;
+  6. Redis Cluster (kustomize-cluster: k8s/ with components/redis-cluster, helm-cluster,
+     helm-cluster-create): every service that used REDIS_URL or REDIS_REPLICA_URL has
+     REDIS_CLUSTER_NODES and REDIS_CLUSTER_GROUPS instead, reaches the nodes and is let in
+     by them; no single Redis left; the seed list names the six pods; the chart's own nodes
+     are the component's objects.
 Exits 1 naming every disagreement. The metric names the binaries exported are written to
 RENDER_DIR/metrics-exported.json, where --self-test reads them.
 
@@ -76,7 +81,12 @@ except ImportError:
 ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
 LIBPQ_ENV = {"PGUSER", "PGPASSWORD", "PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE"}
-PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev")]
+PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev"), ("cluster", "cluster")]
+# Redis Cluster as the value store: k8s/ with components/redis-cluster, and the chart making
+# the same nodes itself (redis.cluster.create).
+CLUSTER_RENDERS = ("kustomize-cluster", "helm-cluster", "helm-cluster-create")
+CLUSTER_APPS = {"redis-cluster", "redis-cluster-init"}
+SINGLE_REDIS_ENV = {"REDIS_URL", "REDIS_REPLICA_URL"}
 # The two databases (docs/ARCHITECTURE.md, "Stores and their roles") and who keeps what in which.
 DATABASES = {"DATABASE_URL": {"count-write-service": "countinfo", "count-management-service": "countinfo",
                               "count-analysis-service": "countinfo",
@@ -567,6 +577,79 @@ def check_binaries(render: str, docs: list[dict], bin_dir: Path, tmp: Path,
         fail(f"init Job migrates {migrated}, want {MIGRATIONS}")
 
 
+# ---- Redis Cluster
+
+def cluster_objects(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs
+            if d["metadata"].get("labels", {}).get("app") in CLUSTER_APPS}
+
+
+def egress_apps(policy: dict, port: int) -> set[str]:
+    return {peer.get("podSelector", {}).get("matchLabels", {}).get("app")
+            for rule in policy["spec"].get("egress", []) if port in [p.get("port") for p in rule.get("ports", [])]
+            for peer in rule["to"]}
+
+
+def check_redis_cluster(renders: dict[str, list[dict]]) -> None:
+    """The cluster renderings: every service that kept or read values (REDIS_URL,
+    REDIS_REPLICA_URL in the base) now has the seed list and the groups instead, may reach
+    the nodes and is let in by them; the single Redis is gone; the seed list names the
+    StatefulSet's pods; the chart's own nodes are the component's objects."""
+    base = api_deployments(renders["kustomize-base"])
+    users = {n for n, d in base.items() if SINGLE_REDIS_ENV & set(env_sources(container(d)))}
+    for name in CLUSTER_RENDERS:
+        if name not in renders:
+            continue
+        print(f"== Redis Cluster in {name}")
+        docs = renders[name]
+        objs = index(docs)
+        conf = app_config(docs)["data"]
+        for n, d in api_deployments(docs).items():
+            env = env_sources(container(d))
+            if SINGLE_REDIS_ENV & set(env):
+                fail(f"{name} {n}: still sets {sorted(SINGLE_REDIS_ENV & set(env))}")
+            want = n in users
+            if want != ("REDIS_CLUSTER_NODES" in env and "REDIS_CLUSTER_GROUPS" in env):
+                fail(f"{name} {n}: REDIS_CLUSTER_NODES/GROUPS {'missing' if want else 'set, but it never used Redis values'}")
+            policy = objs.get(("NetworkPolicy", n))
+            if want and policy and "redis-cluster" not in egress_apps(policy, 6379):
+                fail(f"{name} {n}: its NetworkPolicy does not let it reach redis-cluster:6379")
+            if policy and egress_apps(policy, 6379) & {"redis-value", "redis-replica"}:
+                fail(f"{name} {n}: its NetworkPolicy still leads to the single Redis")
+        for kind in ("StatefulSet", "Service"):
+            for gone in ("redis-value", "redis-replica"):
+                if (kind, gone) in objs:
+                    fail(f"{name}: {kind}/{gone} is still rendered beside the cluster")
+        if not {"redis.cluster.nodes", "redis.cluster.groups"} <= set(conf):
+            fail(f"{name}: the services' ConfigMap lacks redis.cluster.nodes / redis.cluster.groups")
+            continue
+        if name == "helm-cluster":
+            continue  # the nodes come from the component (deploy.sh --infrastructure)
+        sts = objs.get(("StatefulSet", "redis-cluster"))
+        if sts is None:
+            fail(f"{name}: no StatefulSet redis-cluster")
+            continue
+        pods = {f"redis-cluster-{i}.{sts['spec']['serviceName']}:6379" for i in range(sts["spec"]["replicas"])}
+        if set(conf["redis.cluster.nodes"].split(",")) != pods or len(pods) != 6:
+            fail(f"{name}: seed list {conf['redis.cluster.nodes']} is not the six pods {sorted(pods)}")
+        policy = objs[("NetworkPolicy", "redis-cluster")]
+        allowed = {p["podSelector"]["matchLabels"]["app"] for rule in policy["spec"]["ingress"]
+                   for p in rule["from"] if 6379 in [q["port"] for q in rule["ports"]]}
+        if allowed != users | CLUSTER_APPS:
+            fail(f"{name}: redis-cluster lets in {sorted(allowed)}, want {sorted(users | CLUSTER_APPS)}")
+        script = objs[("ConfigMap", "redis-cluster-init")]["data"]["create-cluster.sh"]
+        if "--cluster-replicas 1" not in script:
+            fail(f"{name}: the init Job does not create one replica per primary")
+    if {"kustomize-cluster", "helm-cluster-create"} <= set(renders):
+        k, h = cluster_objects(renders["kustomize-cluster"]), cluster_objects(renders["helm-cluster-create"])
+        if set(k) != set(h):
+            fail(f"Redis Cluster: kustomize-cluster and helm-cluster-create differ in objects: {sorted(set(k) ^ set(h))}")
+        for key in sorted(set(k) & set(h)):
+            a, b = ({f: v for f, v in o.items() if f != "metadata"} for o in (k[key], h[key]))
+            if a != b:
+                fail(f"Redis Cluster: {key[0]}/{key[1]} differs between kustomize-cluster and helm-cluster-create")
+
+
 # ---- 5. monitoring
 
 def metric_names(text: str) -> set[str]:
@@ -801,8 +884,11 @@ def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: s
     check_compose(renders["kustomize-base"], files.get("compose"))
     if replica:
         check_replica_readiness(renders["kustomize-base"], tmp, files.get("compose"))
-    for name in binary_renders:  # prod: the Sentinel settings
+    # prod: the Sentinel settings. Not yet the cluster rendering: the binaries read
+    # REDIS_CLUSTER_NODES once the client of issue 17 (branch issue17-cluster) is merged.
+    for name in binary_renders:
         check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, tmp, only)
+    check_redis_cluster(renders)
     check_monitoring(renders)
 
 
@@ -889,6 +975,11 @@ MUTATIONS = [
 ]
 
 
+def cluster_read_left_on_replica(docs: list[dict]) -> None:
+    policy = index(docs)[("NetworkPolicy", "count-read-service")]
+    policy["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app"] = "redis-replica"
+
+
 def edit_monitoring(docs: list[dict], kind: str, change) -> None:
     """Applies change to the spec (or, for the dashboard ConfigMap, the data) of one object."""
     d = next(d for d in docs if d["kind"] == kind
@@ -919,6 +1010,12 @@ MUTATIONS += [
     ("Prometheus shut out of dashboard-update-service, Helm only", ["helm-full"],
      lambda d: shut_out_prometheus(d, LIVE_SERVICE), None,
      f"the NetworkPolicy of {LIVE_SERVICE} does not let Prometheus"),
+    ("cluster: the read service's way out left at redis-replica", ["kustomize-cluster"],
+     cluster_read_left_on_replica, None,
+     "count-read-service: its NetworkPolicy does not let it reach redis-cluster:6379"),
+    ("cluster: the chart's nodes with 5 replicas, Helm only", ["helm-cluster-create"],
+     lambda d: index(d)[("StatefulSet", "redis-cluster")]["spec"].update(replicas=5), None,
+     "StatefulSet/redis-cluster differs between kustomize-cluster and helm-cluster-create"),
 ]
 
 
