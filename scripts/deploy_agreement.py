@@ -641,7 +641,7 @@ def check_cluster_init(docs: list[dict], tmp: Path) -> None:
             d = tmp / "redis-cluster" / str(i)
             d.mkdir(parents=True, exist_ok=True)
             (d / "cluster.conf").write_text(conf.replace("/data", str(d)) + f"bind {host}\n")
-            args = [a.replace("$(POD_IP)", host).replace("$(POD_NAME)", f"redis-cluster-{i}") for a in node["command"][2:]]
+            args = [a.replace("$(POD_IP)", host).replace("$(POD_NAME)", f"redis-cluster-{i}").replace("$(POD_NAMESPACE)", NAMESPACE) for a in node["command"][2:]]
             servers.append(subprocess.Popen(ns + ["redis-server", str(d / "cluster.conf"), *args],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         if not all(until(lambda h=h: cli(h, "ping").strip() == "PONG", 20) for h in hosts):
