@@ -190,6 +190,7 @@ class RequestReader final : public bhttp::basic_parser<true> {
   RequestReader(Request& req, const ServerOptions& options) : req_(req) {
     header_limit(static_cast<std::uint32_t>(options.header_limit));
     body_limit(boost::none);
+    req_.headers.reserve(8);  // one allocation for a usual request's fields, not one per doubling
   }
   unsigned version() const { return version_; }
 
