@@ -19,6 +19,7 @@
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
 #include "testing/count_value_store_contract.hpp"
+#include "testing/relay_contract.hpp"
 
 namespace count::redis {
 namespace {
@@ -442,6 +443,25 @@ TEST(RedisClusterOutbox, RelaysEveryGroupInOrderWithOneLeaderPerStream) {
   EXPECT_EQ(drain(b), 1u);
   EXPECT_EQ(seen[ids[0]], (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5}));
   b.Release();
+}
+
+// What the relay must do on an outbox that reads ahead (testing/relay_contract.hpp), on every
+// group's stream at once.
+TEST(RedisClusterOutbox, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  const KeyLayout layout = KeyLayout::Cluster();
+  RedisCountValueStore values(client, core::Now, {}, layout);
+  {  // what other tests of this binary left in the streams
+    RedisGroupedOutbox drain(client, "drain", layout);
+    for (auto events = drain.Pending(1000); !events.empty(); events = drain.Pending(1000))
+      drain.Acknowledge(events);
+    drain.Release();
+  }
+  RedisGroupedOutbox outbox(client, "relay", layout);
+  count::testing::ExpectRelayReadsAheadInOrderAcrossAFailedPublish(
+      outbox, values, "contract" + std::to_string(std::random_device{}()) + ".");
+  outbox.Release();
 }
 
 }  // namespace

@@ -38,8 +38,8 @@ std::vector<core::Event> RedisGroupedOutbox::Pending(std::size_t max) {
     const std::size_t g = (next_ + i) % groups_.size();
     if (entries[g] == 0) continue;
     auto events = groups_[g]->Pending(max);
-    if (events.empty()) continue;  // another process leads it
-    current_ = g;
+    if (events.empty()) continue;  // another process leads it, or all of it is in flight
+    handed_.push_back(g);
     next_ = (g + 1) % groups_.size();
     return events;
   }
@@ -47,7 +47,15 @@ std::vector<core::Event> RedisGroupedOutbox::Pending(std::size_t max) {
 }
 
 void RedisGroupedOutbox::Acknowledge(std::span<const core::Event> events) {
-  groups_[current_]->Acknowledge(events);
+  if (handed_.empty()) return;
+  const std::size_t g = handed_.front();
+  handed_.pop_front();
+  groups_[g]->Acknowledge(events);
+}
+
+void RedisGroupedOutbox::Rewind() {
+  handed_.clear();
+  for (auto& g : groups_) g->Rewind();
 }
 
 std::size_t RedisGroupedOutbox::Backlog() {
@@ -59,6 +67,7 @@ std::size_t RedisGroupedOutbox::Backlog() {
 void RedisGroupedOutbox::Wait(std::chrono::milliseconds max) { groups_.front()->Wait(max); }
 
 void RedisGroupedOutbox::Release() {
+  handed_.clear();
   for (auto& g : groups_) g->Release();
 }
 
