@@ -319,9 +319,11 @@ helm_binary() {
 # The system itself on the node: k8s/deploy.sh with the dev overlay and the images loaded
 # without a registry, every pod Ready, the black-box suite through the Ingress and again
 # through the Gateway API route, then k8s/undeploy.sh --purge leaving nothing.
-deploy_walk() {
+# The node up, the images imported, k8s/deploy.sh --with-ingress of the dev overlay with the
+# stand-ins (OVERLAY), every pod Ready. Sets overlay, version, keys_json.
+deploy_system() {
   eval "$(cluster env)"
-  local start=$SECONDS version keys_json overlay s real local_name
+  local start=$SECONDS s real local_name
   trap 'cluster down; rm -rf "${work}"' EXIT
   cluster down >/dev/null 2>&1 || true
   cluster up
@@ -353,6 +355,13 @@ images:
 YAML
   while IFS='=' read -r real local_name; do
     names+=("${local_name}")
+    # Also under its real name, so that the Jobs an operator creates from k8s/jobs/ by hand
+    # (no overlay renders them: postgresql-restore.yaml, rebuild-values.yaml) run as written.
+    case "${real}" in
+      */*) ;;
+      *) podman --runtime runc tag "${local_name}" "docker.io/library/${real}"
+         names+=("docker.io/library/${real}") ;;
+    esac
     printf '  - {name: %s, newName: %s, newTag: "%s"}\n' "${real%:*}" "${local_name%:*}" \
       "${local_name##*:}" >>"${overlay}/kustomization.yaml"
   done < <(scripts/infra-images.sh)
@@ -370,11 +379,15 @@ k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.wri
   if ! TIMEOUT=600s k8s/deploy.sh --overlay "${overlay}" --with-ingress >"${work}/deploy.log" 2>&1; then
     failed "deploy.sh: $(tail -5 "${work}/deploy.log")"
     kubectl -n "${NS}" get pods -o wide | sed 's/^/     /'
-    return
+    return 1
   fi
   echo "   every pod Ready, the init Jobs complete: $((SECONDS - start)) s"
   kubectl -n "${NS}" get pods | sed 's/^/   /'
+}
 
+deploy_walk() {
+  local overlay version keys_json start
+  deploy_system || return
   export COUNT_MODE=external COUNT_EXTERNAL_KEYS="${keys_json}"
   local host=count-system.local
   # The whole report of each run is kept in /tmp (printed); its summary is shown here.
@@ -475,6 +488,7 @@ case "${1:-}" in
   --server-side) [ -d "${2:-}" ] || usage; server_side "$2" ;;
   --node) node ;;
   --deploy) deploy_walk ;;
+  --up) deploy_system && trap 'rm -rf "${work}"' EXIT ;;
   *) usage ;;
 esac
 if [ "${failures}" -gt 0 ]; then
