@@ -22,6 +22,17 @@
 #       and exec through the kubelet, a privileged pod refused, the namespace
 #       deleted to nothing, and `cluster.sh down` leaving no process, bridge or rule.
 #
+#   scripts/e2e-kubernetes.sh --up
+#       the system on the whole node as --deploy brings it up (k8s/deploy.sh --with-ingress),
+#       left running: its overlay and API keys in /tmp/e2e-kubernetes-up.
+#
+#   scripts/e2e-kubernetes.sh --backup-drill
+#       the system on the whole node as for --up, then backup and recovery as
+#       docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py): Redis' volume lost and the
+#       values rebuilt (jobs/rebuild-values.yaml), a run of the backup CronJob, PostgreSQL's
+#       volume lost and restored (jobs/postgresql-restore.yaml, deploy.sh again); fails when
+#       a value, record or dashboard does not come back; then `cluster.sh down`.
+#
 #   scripts/e2e-kubernetes.sh --deploy
 #       the system itself on the whole node: the service images and the infrastructure
 #       stand-ins (scripts/infra-images.sh) imported into containerd, an overlay of the dev
@@ -340,7 +351,7 @@ deploy_system() {
     podman --runtime runc tag "${s}:${version}" "docker.io/library/${s}:${version}"
     names+=("docker.io/library/${s}:${version}")
   done
-  overlay="${work}/overlay"
+  overlay="${OVERLAY_DIR:-${work}/overlay}"
   mkdir -p "${overlay}"
   cat >"${overlay}/kustomization.yaml" <<YAML
 # The dev overlay with the infrastructure stand-ins of scripts/infra-images.sh.
@@ -383,6 +394,38 @@ k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.wri
   fi
   echo "   every pod Ready, the init Jobs complete: $((SECONDS - start)) s"
   kubectl -n "${NS}" get pods | sed 's/^/   /'
+}
+
+# Backup and recovery on the node, as docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py):
+# the values rebuilt after Redis lost its volume, a backup run of the CronJob, PostgreSQL's
+# volume lost and restored by the restore Job; fails when a value, record or dashboard does
+# not come back.
+backup_drill() {
+  local overlay version keys_json
+  deploy_system || return
+  echo "== backup and recovery as docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py)"
+  if COUNT_EXTERNAL_KEYS="${keys_json}" /usr/bin/python3 tests/faults/k8s_backup.py count-system.local \
+      read.count-system.local "${overlay}" >"${work}/backup.json" 2>"${work}/backup.err"; then
+    echo "   $(cat "${work}/backup.json")"
+  else
+    failed "backup drill: $(cat "${work}/backup.json") $(tail -5 "${work}/backup.err")"
+  fi
+  kubectl -n "${NS}" get jobs | sed 's/^/   /'
+  pod_security "the backup drill"
+  cluster down
+  trap 'rm -rf "${work}"' EXIT
+}
+
+# --up: the system left running, its overlay and API keys kept for the operator.
+up() {
+  local overlay version keys_json
+  OVERLAY_DIR=/tmp/e2e-kubernetes-up/overlay
+  rm -rf /tmp/e2e-kubernetes-up
+  deploy_system || return
+  trap 'rm -rf "${work}"' EXIT
+  (umask 077 && printf '%s\n' "${keys_json}" >/tmp/e2e-kubernetes-up/keys.json)
+  echo "   running: overlay ${overlay}, API keys /tmp/e2e-kubernetes-up/keys.json;" \
+    "$(cluster env); scripts/cluster.sh down stops it"
 }
 
 deploy_walk() {
@@ -488,7 +531,8 @@ case "${1:-}" in
   --server-side) [ -d "${2:-}" ] || usage; server_side "$2" ;;
   --node) node ;;
   --deploy) deploy_walk ;;
-  --up) deploy_system && trap 'rm -rf "${work}"' EXIT ;;
+  --up) up ;;
+  --backup-drill) backup_drill ;;
   *) usage ;;
 esac
 if [ "${failures}" -gt 0 ]; then
