@@ -140,6 +140,12 @@ printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization
   'resources:' "  - ${rel}/overlays/prod" 'components:' "  - ${rel}/components/monitoring" \
   >"${out}/monitoring/kustomization.yaml"
 "${kustomize}" build "${out}/monitoring" >"${out}/kustomize-monitoring.yaml"
+# The base with the recovery Jobs an operator creates by hand from k8s/jobs/ (not in the
+# base), and the chart with the same Jobs (recovery.*): validated, scored and compared too.
+recovery_run="$(sed -n 's/^ *value: "\([0-9]\{8\}T[0-9]\{6\}Z\)".*/\1/p' k8s/jobs/postgresql-restore.yaml)"
+for f in "${out}/kustomize-base.yaml" k8s/jobs/postgresql-restore.yaml k8s/jobs/rebuild-values.yaml; do
+  cat "$f"; echo "---"
+done >"${out}/kustomize-recovery.yaml"
 echo "== render: Helm (lint --strict and template, every values file)"
 chart=helm/count-system
 for values in default "${chart}"/ci/values-*.yaml; do
@@ -153,6 +159,8 @@ for values in default "${chart}"/ci/values-*.yaml; do
   "${helm}" lint --strict "${chart}" "${args[@]}" >/dev/null
   "${helm}" template count-system "${chart}" "${args[@]}" >"${out}/helm-${name}.yaml"
 done
+"${helm}" template count-system "${chart}" --set recovery.restoreRun="${recovery_run}" \
+  --set recovery.rebuildValues=true >"${out}/helm-recovery.yaml"
 # The Secret templates, filled as deploy.sh fills them.
 key_hash="$(printf '%s' check | sha256sum | cut -d' ' -f1)"
 for f in k8s/secret/*.yaml; do
