@@ -30,8 +30,9 @@
 #       the system on the whole node as for --up, then backup and recovery as
 #       docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py): Redis' volume lost and the
 #       values rebuilt (jobs/rebuild-values.yaml), a run of the backup CronJob, PostgreSQL's
-#       volume lost and restored (jobs/postgresql-restore.yaml, deploy.sh again); fails when
-#       a value, record or dashboard does not come back; then `cluster.sh down`.
+#       volume lost and restored (jobs/postgresql-restore.yaml, deploy.sh again), Redis put
+#       back at the run's RDB copy (jobs/redis-restore.yaml); fails when a value, record or
+#       dashboard does not come back; then `cluster.sh down`.
 #
 #   scripts/e2e-kubernetes.sh --deploy
 #       the system itself on the whole node: the service images and the infrastructure
@@ -398,8 +399,8 @@ k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.wri
 
 # Backup and recovery on the node, as docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py):
 # the values rebuilt after Redis lost its volume, a backup run of the CronJob, PostgreSQL's
-# volume lost and restored by the restore Job; fails when a value, record or dashboard does
-# not come back.
+# volume lost and restored by the restore Job, Redis put back at the run's RDB copy; fails
+# when a value, record or dashboard does not come back.
 backup_drill() {
   local overlay version keys_json
   deploy_system || return

@@ -16,6 +16,10 @@ increments them in batches and creates dashboards, then:
      k8s/deploy.sh again (the init Job runs again, the services scale back). Every counter's
      record (description, bounds) must be back, its value the current one (Redis was not
      lost), the dashboards those of the backup, and writes must go on.
+  6. Redis put back at the run's RDB copy: redis-value scaled to 0, k8s/jobs/redis-restore.yaml
+     (RUN set the same way), scaled back. Every value must be the one at the backup (the
+     increments after it are lost, as documented), on the primary and the replica, and
+     writes must go on.
 
 Exits 1 naming every value that did not come back. Prints one JSON line of figures.
 
@@ -201,6 +205,7 @@ def main() -> int:
         wrong.setdefault("backup", []).append(f"{run} not marked COMPLETE")
     figures["backup_bytes"] = sizes
     at_backup = api.dashboards()
+    values_at_backup = dict(expected)  # nothing was written during the run
 
     # 3. After the backup: kept in Redis, not in the dump.
     increments(2)
@@ -235,6 +240,27 @@ def main() -> int:
                                                  f"want those of the backup {[d['id'] for d in at_backup]}"]
     increments(1)
     check_values("writes after the restore", host)
+
+    # 6. Redis put back at the run's RDB copy (OPERATIONS.md, "Redis lost: restore the RDB
+    # copy"): every value that of the backup, the increments after it lost, as documented.
+    t0 = time.monotonic()
+    kubectl("scale", "statefulset/redis-value", "--replicas=0")
+    kubectl("wait", "--for=delete", "pod/redis-value-0", "--timeout=180s")
+    job = subprocess.run(["kubectl", "set", "env", "--local", "-f", "k8s/jobs/redis-restore.yaml",
+                          f"RUN={run}", "-o", "yaml"], check=True, capture_output=True, text=True).stdout
+    log = run_job(job, "redis-restore")
+    kubectl("scale", "statefulset/redis-value", "--replicas=1")
+    kubectl("rollout", "status", "statefulset/redis-value", "--timeout=300s")
+    figures["redis_rdb_restored_s"] = round(time.monotonic() - t0, 1)
+    loaded = re.search(r"loaded (\d+) keys", log)
+    figures["redis_rdb_keys"] = int(loaded.group(1)) if loaded else log.strip()[-200:]
+    figures["lost_by_rdb_restore"] = sum(expected[c] - values_at_backup[c] for c in ids)
+    expected.update(values_at_backup)
+    check_values("after the RDB restore (primary)", host)
+    api.until("replica after the RDB restore", replica_caught_up)
+    check_values("after the RDB restore (replica)")
+    increments(1)
+    check_values("writes after the RDB restore", host)
 
     figures["wrong"] = {what: items[:5] + ([f"… {len(items)} in all"] if len(items) > 5 else [])
                         for what, items in wrong.items()}
