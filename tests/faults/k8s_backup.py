@@ -61,11 +61,19 @@ def volume_lost(statefulset: str, claim: str) -> None:
     kubectl("rollout", "status", f"statefulset/{statefulset}", "--timeout=300s")
 
 
-def run_job(manifest: str, name: str) -> str:
+def run_job(manifest: str, name: str, timeout: float = 900) -> str:
+    """Creates the Job and waits until it completed (its log) or failed (an error with its log)."""
     kubectl("delete", "job", name, "--ignore-not-found", "--wait=true")  # the last one's
     kubectl("create", "-f", "-", stdin=manifest)
-    kubectl("wait", "--for=condition=complete", f"job/{name}", "--timeout=900s")
-    return kubectl("logs", f"job/{name}", "--all-containers")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        state = kubectl("get", f"job/{name}", "-o", "jsonpath={.status.conditions[?(@.status=='True')].type}")
+        if "Complete" in state.split():
+            return kubectl("logs", f"job/{name}", "--all-containers")
+        if "Failed" in state.split():
+            raise RuntimeError(f"job/{name} failed: {kubectl('logs', f'job/{name}', '--all-containers')[-600:]}")
+        time.sleep(2)
+    raise RuntimeError(f"job/{name}: not complete within {timeout} s")
 
 
 class Api:
@@ -192,7 +200,11 @@ def main() -> int:
     # 2. Backup (OPERATIONS.md, "On Kubernetes").
     t0 = time.monotonic()
     kubectl("create", "job", "--from=cronjob/count-backup", "backup-drill")
-    kubectl("wait", "--for=condition=complete", "job/backup-drill", "--timeout=600s")
+    while (state := kubectl("get", "job/backup-drill", "-o",
+                            "jsonpath={.status.conditions[?(@.status=='True')].type}").split()) != ["Complete"]:
+        if "Failed" in state or time.monotonic() - t0 > 900:
+            raise RuntimeError(f"job/backup-drill: {state or 'not complete within 900 s'}")
+        time.sleep(2)
     figures["backup_s"] = round(time.monotonic() - t0, 1)
     log = kubectl("logs", "job/backup-drill", "--all-containers")
     run = re.search(r"backup run /backups/(\S+)", log).group(1)
