@@ -200,8 +200,8 @@ def main() -> int:
     # 2. Backup (OPERATIONS.md, "On Kubernetes").
     t0 = time.monotonic()
     kubectl("create", "job", "--from=cronjob/count-backup", "backup-drill")
-    while (state := kubectl("get", "job/backup-drill", "-o",
-                            "jsonpath={.status.conditions[?(@.status=='True')].type}").split()) != ["Complete"]:
+    while "Complete" not in (state := kubectl("get", "job/backup-drill", "-o",
+                                              "jsonpath={.status.conditions[?(@.status=='True')].type}").split()):
         if "Failed" in state or time.monotonic() - t0 > 900:
             raise RuntimeError(f"job/backup-drill: {state or 'not complete within 900 s'}")
         time.sleep(2)
