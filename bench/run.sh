@@ -472,9 +472,9 @@ if [ -n "$PROFILE" ]; then
     die "perf report failed"
   rm -f "$T/perf.data"
   { echo "== inclusive CPU by symbol (top 40 lines of perf-write_increment-inclusive.txt)"
-    grep -v '^#' "$R/perf-write_increment-inclusive.txt" | grep -v '^$' | head -40
+    grep -v '^#' "$R/perf-write_increment-inclusive.txt" | grep -v '^$' | sed -n '1,40p'  # sed reads to the end: no SIGPIPE under pipefail
     echo "== callers of the malloc family (top 80 lines of perf-write_increment-malloc.txt)"
-    grep -v '^#' "$R/perf-write_increment-malloc.txt" | grep -v '^$' | head -80; } >&2
+    grep -v '^#' "$R/perf-write_increment-malloc.txt" | grep -v '^$' | sed -n '1,80p'; } >&2
   note ""
   note "perf record -g -F 999 -p <count-write-service> -- sleep $PEAK_SECONDS   # during one more increment peak (wrk as above)"
   note "perf report --stdio --no-children --sort sym -g none"

@@ -1,7 +1,9 @@
 #include "api/count_json.hpp"
 
 #include <algorithm>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <cmath>
 
 namespace count::api {
@@ -32,7 +34,7 @@ std::optional<core::Problem> ParseObject(std::string_view body, bool empty_ok,
     return core::Validation("a JSON object body is required");
   }
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
+  boost::json::value v = boost::json::parse(body, ec, out.storage());
   if (ec) return core::MalformedJson("the body is not valid JSON: " + ec.message());
   if (!AllFinite(v)) return core::MalformedJson("the body holds a number beyond a double's range");
   if (!v.is_object()) return core::Validation("the body must be a JSON object");
@@ -78,18 +80,39 @@ std::optional<core::Problem> ParseIdList(std::string_view list, std::string_view
   }
 }
 
-boost::json::object RecordJson(const core::CountRecord& r) {
-  return {{"id", r.id},
-          {"value", r.value},
-          {"description", r.description},
-          {"minValue", OptionalNumber(r.min_value)},
-          {"maxValue", OptionalNumber(r.max_value)},
-          {"createdAt", core::FormatTimestamp(r.created_at)},
-          {"updatedAt", core::FormatTimestamp(r.updated_at)}};
+boost::json::object RecordJson(const core::CountRecord& r, boost::json::storage_ptr sp) {
+  return {{{"id", r.id},
+           {"value", r.value},
+           {"description", r.description},
+           {"minValue", OptionalNumber(r.min_value)},
+           {"maxValue", OptionalNumber(r.max_value)},
+           {"createdAt", core::FormatTimestamp(r.created_at)},
+           {"updatedAt", core::FormatTimestamp(r.updated_at)}},
+          std::move(sp)};
 }
 
-boost::json::object AppliedJson(const core::Applied& a) {
-  return {{"id", a.id}, {"value", a.value}, {"updatedAt", core::FormatTimestamp(a.updated_at)}};
+boost::json::object AppliedJson(const core::Applied& a, boost::json::storage_ptr sp) {
+  return {{{"id", a.id}, {"value", a.value}, {"updatedAt", core::FormatTimestamp(a.updated_at)}},
+          std::move(sp)};
+}
+
+namespace {
+// `build`'s tree serialised, its nodes on the stack: one allocation (the text) instead of
+// one per node and string.
+template <class Build>
+std::string StackText(Build build) {
+  unsigned char buffer[1024];
+  boost::json::monotonic_resource stack(buffer, sizeof buffer);
+  return boost::json::serialize(build(&stack));
+}
+}  // namespace
+
+std::string RecordText(const core::CountRecord& r) {
+  return StackText([&r](boost::json::storage_ptr sp) { return RecordJson(r, std::move(sp)); });
+}
+
+std::string AppliedText(const core::Applied& a) {
+  return StackText([&a](boost::json::storage_ptr sp) { return AppliedJson(a, std::move(sp)); });
 }
 
 core::Problem MutationProblem(core::MutationError error, std::string_view id) {

@@ -6,6 +6,7 @@
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/count.hpp"
@@ -31,9 +32,12 @@ std::optional<core::Problem> OptionalInt64(const boost::json::object& o, std::st
 std::optional<core::Problem> ParseIdList(std::string_view list, std::string_view what,
                                          std::size_t max, std::vector<std::string>& ids);
 
-boost::json::object RecordJson(const core::CountRecord& r);
+boost::json::object RecordJson(const core::CountRecord& r, boost::json::storage_ptr sp = {});
 // {"id","value","updatedAt"}
-boost::json::object AppliedJson(const core::Applied& a);
+boost::json::object AppliedJson(const core::Applied& a, boost::json::storage_ptr sp = {});
+// Their JSON text, the tree built on the stack (a GET's or an increment's answer).
+std::string RecordText(const core::CountRecord& r);
+std::string AppliedText(const core::Applied& a);
 
 core::Problem MutationProblem(core::MutationError error, std::string_view id);
 

@@ -105,7 +105,9 @@ using RunBlocking = std::function<void(std::function<void()>)>;
 
 struct Response {
   int status = 200;
-  std::string content_type = "application/json";
+  // Text that outlives the answer: a literal, or a static site's entry (it lives as long
+  // as the server). A view, so no answer allocates its media type.
+  std::string_view content_type = "application/json";
   std::string body;
   Fields headers;
   std::shared_ptr<Stream> stream;  // set: `body` is ignored and the stream is the body

@@ -1,5 +1,6 @@
 #include "http/router.hpp"
 
+#include <boost/container/small_vector.hpp>
 #include <exception>
 #include <stdexcept>
 
@@ -8,8 +9,11 @@
 namespace count::http {
 namespace {
 
-std::vector<std::string_view> Split(std::string_view path) {
-  std::vector<std::string_view> out;
+// A path's segments; most paths have few, kept without allocating.
+using Segments = boost::container::small_vector<std::string_view, 8>;
+
+Segments Split(std::string_view path) {
+  Segments out;
   std::size_t start = 1;
   while (start <= path.size()) {
     auto end = path.find('/', start);
@@ -58,6 +62,33 @@ void Router::AddAsync(Method method, std::string pattern, AsyncHandler handler,
 const Router::Route* Router::Match(Method method, std::string_view path, Fields* params,
                                    std::vector<Method>* allowed) const {
   const auto parts = Split(path);
+  // Whether `route` (a rest route or not) matches the path's segments.
+  const auto matches = [&parts](const Route& route, bool rest) {
+    if (rest ? parts.size() < route.segments.size() : route.segments.size() != parts.size())
+      return false;
+    const std::size_t fixed = route.segments.size() - (rest ? 1 : 0);
+    for (std::size_t i = 0; i < fixed; ++i) {
+      const auto& seg = route.segments[i];
+      if (IsParam(seg) ? parts[i].empty() : seg != parts[i]) return false;
+    }
+    return true;
+  };
+  // The parameters of a route that matches.
+  const auto capture = [&parts](const Route& route, bool rest) {
+    Fields found;
+    for (std::size_t i = 0; i < route.segments.size(); ++i) {
+      const auto& seg = route.segments[i];
+      if (rest && i + 1 == route.segments.size()) {
+        std::string tail;
+        for (std::size_t j = i; j < parts.size(); ++j)
+          tail += (j == i ? "" : "/") + std::string(parts[j]);
+        found.emplace_back(seg.substr(1, seg.size() - 5), std::move(tail));
+      } else if (IsParam(seg)) {
+        found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
+      }
+    }
+    return found;
+  };
   // Exact routes first; rest routes ("/page/{path...}") only when no exact route knows the
   // path, so they never turn an API's 404 or 405 into something else.
   std::vector<Method> exact_allowed;
@@ -65,30 +96,9 @@ const Router::Route* Router::Match(Method method, std::string_view path, Fields*
     if (rest_pass && !exact_allowed.empty()) break;
     for (const auto& route : routes_) {
       const bool rest = !route.segments.empty() && IsRest(route.segments.back());
-      if (rest != rest_pass) continue;
-      if (rest ? parts.size() < route.segments.size() : route.segments.size() != parts.size())
-        continue;
-      Fields found;
-      bool ok = true;
-      for (std::size_t i = 0; i < route.segments.size() && ok; ++i) {
-        const auto& seg = route.segments[i];
-        if (rest && i + 1 == route.segments.size()) {
-          std::string tail;
-          for (std::size_t j = i; j < parts.size(); ++j)
-            tail += (j == i ? "" : "/") + std::string(parts[j]);
-          found.emplace_back(seg.substr(1, seg.size() - 5), std::move(tail));
-        } else if (IsParam(seg)) {
-          if (parts[i].empty())
-            ok = false;
-          else
-            found.emplace_back(seg.substr(1, seg.size() - 2), std::string(parts[i]));
-        } else {
-          ok = seg == parts[i];
-        }
-      }
-      if (!ok) continue;
+      if (rest != rest_pass || !matches(route, rest)) continue;
       if (route.method == method || (method == Method::kHead && route.method == Method::kGet)) {
-        if (params) *params = std::move(found);
+        if (params) *params = capture(route, rest);
         return &route;
       }
       exact_allowed.push_back(route.method);

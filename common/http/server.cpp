@@ -21,6 +21,7 @@
 #include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <iterator>
+#include <list>
 #include <mutex>
 #include <random>
 #include <set>
@@ -36,15 +37,41 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kFirstRead = 4096;  // bytes read while waiting for a request
 
 thread_local asio::io_context* t_loop = nullptr;
 
-// One event loop: its context, run by one thread, and its own listening socket.
+struct Connection;
+
+// One event loop: its context, run by one thread, its own listening socket, and its open
+// connections, whose deadlines one timer sweeps (declared first: connections still open
+// when the context is destroyed leave the list then).
 struct Loop {
+  std::list<Connection*> connections;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   std::thread thread;
+};
+
+// A client connection and the deadline of what it waits for. Setting a deadline is one
+// store: the loop's sweep (Sweep below) closes connections past theirs, a few times per
+// timeout. beast::tcp_stream instead arms and cancels a timer around every read and
+// write, which cost a tenth of a GET's CPU (docs/BENCHMARKS.md).
+struct Connection {
+  using Clock = std::chrono::steady_clock;
+  Connection(Loop& loop, tcp::socket s) : loop(loop), socket(std::move(s)) {
+    at = loop.connections.insert(loop.connections.end(), this);
+  }
+  ~Connection() { loop.connections.erase(at); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void ExpiresAfter(std::chrono::milliseconds d) { deadline = Clock::now() + d; }
+  void NeverExpires() { deadline = Clock::time_point::max(); }
+
+  Loop& loop;
+  tcp::socket socket;
+  Clock::time_point deadline = Clock::time_point::max();
+  std::list<Connection*>::iterator at;
 };
 
 struct Server::State {
@@ -105,15 +132,41 @@ Method ToMethod(bhttp::verb v) {
   }
 }
 
-bhttp::response<bhttp::string_body> ToBeast(Response&& r, unsigned version, bool head_only) {
-  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), version};
-  if (!r.content_type.empty()) res.set(bhttp::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.insert(k, v);
-  const auto size = r.body.size();
-  if (!head_only) res.body() = std::move(r.body);
-  res.prepare_payload();
-  if (head_only) res.content_length(size);
-  return res;
+// The status line and header of an answer, appended to `out`; `content_length` unset for a
+// streamed body (which ends with the connection). Beast's serializer sends a chain of
+// buffer sequences that it walks through a variant per buffer, which cost more CPU than the
+// send itself (docs/BENCHMARKS.md); written into one buffer, an answer goes out in one
+// send of one buffer. Fields carrying CR or LF are dropped: they would split the header.
+void AppendHead(std::string& out, const Response& r, unsigned version,
+                std::optional<std::size_t> content_length, bool keep_alive) {
+  const auto status = static_cast<bhttp::status>(r.status);
+  const auto reason = bhttp::obsolete_reason(status);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("HTTP/{}.{} {} {}\r\n"), version / 10,
+                 version % 10, r.status, std::string_view(reason.data(), reason.size()));
+  const auto splits = [](std::string_view text) {  // two scans, not one per character
+    return text.find('\r') != std::string_view::npos || text.find('\n') != std::string_view::npos;
+  };
+  const auto field = [&out, &splits](std::string_view name, std::string_view value) {
+    if (splits(name) || splits(value)) return;
+    out.append(name).append(": ").append(value).append("\r\n");
+  };
+  if (!r.content_type.empty()) field("Content-Type", r.content_type);
+  for (const auto& [name, value] : r.headers) field(name, value);
+  // No length for answers that never have a body (RFC 9110 §8.6).
+  const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
+  if (content_length && !bodiless)
+    fmt::format_to(std::back_inserter(out), FMT_COMPILE("Content-Length: {}\r\n"), *content_length);
+  if (version >= 11 && !keep_alive) out.append("Connection: close\r\n");
+  if (version < 11 && keep_alive) out.append("Connection: keep-alive\r\n");
+  out.append("\r\n");
+}
+
+// A whole answer to `method`, appended to `out`.
+void AppendResponse(std::string& out, const Response& r, unsigned version, bool keep_alive,
+                    Method method) {
+  AppendHead(out, r, version, r.body.size(), keep_alive);
+  const bool bodiless = r.status < 200 || r.status == 204 || r.status == 304;
+  if (method != Method::kHead && !bodiless) out.append(r.body);
 }
 
 // Whether the server itself must answer before the request reaches a handler.
@@ -128,22 +181,101 @@ std::optional<core::Problem> ReadFailure(const beast::error_code& ec) {
   return std::nullopt;
 }
 
-using RequestParser = bhttp::request_parser<bhttp::string_body>;
+// Beast's HTTP/1.1 parser, reading a request straight into a Request: the request line,
+// each field and the body, with no container of Beast's own in between.
+class RequestReader final : public bhttp::basic_parser<true> {
+ public:
+  // No body limit while the header is read: Beast's default (1 MiB) would refuse a larger
+  // Content-Length before the route's own limit is known (AcceptHeader).
+  RequestReader(Request& req, const ServerOptions& options) : req_(req) {
+    header_limit(static_cast<std::uint32_t>(options.header_limit));
+    body_limit(boost::none);
+    req_.headers.reserve(8);  // one allocation for a usual request's fields, not one per doubling
+  }
+  unsigned version() const { return version_; }
 
-// A parser for one request. No body limit while the header is read: Beast's default
-// (1 MiB) would refuse a larger Content-Length before the route's own limit is known.
-void PrepareParser(RequestParser& parser, const ServerOptions& options) {
-  parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-  parser.body_limit(boost::none);
+ private:
+  void on_request_impl(bhttp::verb method, beast::string_view, beast::string_view target,
+                       int version, beast::error_code&) override {
+    req_.method = ToMethod(method);
+    req_.target.assign(target.data(), target.size());
+    version_ = static_cast<unsigned>(version);
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = bhttp::error::bad_method;  // never called: this parser reads requests
+  }
+  void on_field_impl(bhttp::field, beast::string_view name, beast::string_view value,
+                     beast::error_code&) override {
+    req_.headers.emplace_back(std::string(name.data(), name.size()),
+                              std::string(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                         beast::error_code&) override {
+    if (length) req_.body.reserve(static_cast<std::size_t>(*length));  // within the limit
+  }
+  std::size_t on_body_impl(beast::string_view piece, beast::error_code&) override {
+    req_.body.append(piece.data(), piece.size());
+    return piece.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view piece,
+                                 beast::error_code&) override {
+    req_.body.append(piece.data(), piece.size());
+    return piece.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request& req_;
+  unsigned version_ = 11;
+};
+
+constexpr std::size_t kHeaderRead = 4096;  // bytes read at a time for a header
+constexpr std::size_t kBodyRead = 16384;   // and for a body
+
+// Parses what `buffer` holds, up to the end of the header (`whole` false) or of the
+// request: no error once there, need_more when more must be read first. Most requests
+// arrive whole in one read and are parsed with no further read.
+beast::error_code Parse(RequestReader& parser, beast::flat_buffer& buffer, bool whole) {
+  parser.eager(whole);
+  for (;;) {
+    if (whole ? parser.is_done() : parser.is_header_done()) return {};
+    if (buffer.size() == 0) return bhttp::error::need_more;
+    beast::error_code ec;
+    const std::size_t n = parser.put(buffer.data(), ec);
+    buffer.consume(n);
+    if (ec) return ec;
+    if (n == 0) return bhttp::error::need_more;
+  }
 }
 
-// Once the header is read: the request line into `req`, the target checked and the route's
-// body limit applied. A problem is the server's answer, after which it closes.
-std::optional<core::Problem> AcceptHeader(RequestParser& parser,
+// The error a request ends with when the client closes before it is complete.
+beast::error_code AtEnd(RequestReader& parser) {
+  if (!parser.got_some()) return bhttp::error::end_of_stream;
+  beast::error_code ec;
+  parser.put_eof(ec);
+  return ec ? ec : beast::error_code(bhttp::error::partial_message);
+}
+
+// Reads until Parse is satisfied, all of it within the read timeout.
+asio::awaitable<beast::error_code> Read(Server::State* s, Connection& c, beast::flat_buffer& buffer,
+                                        RequestReader& parser, bool whole) {
+  c.ExpiresAfter(s->options.read_timeout);
+  for (;;) {
+    auto ec = Parse(parser, buffer, whole);
+    if (ec != bhttp::error::need_more) co_return ec;
+    auto [rec, n] = co_await c.socket.async_read_some(
+        buffer.prepare(parser.is_header_done() ? kBodyRead : kHeaderRead), kTuple);
+    if (rec == asio::error::eof) co_return AtEnd(parser);
+    if (rec) co_return rec;
+    buffer.commit(n);
+  }
+}
+
+// Once the header is read: the target checked and the route's body limit applied. A
+// problem is the server's answer, after which it closes.
+std::optional<core::Problem> AcceptHeader(RequestReader& parser,
                                           const Server::BodyLimitFn& body_limit, Request& req) {
-  const auto& head = parser.get();
-  req.method = ToMethod(head.method());
-  req.target = std::string(head.target());
   if (!ParseTarget(req.target, req.path, req.query))
     return core::BadRequest("the request target is not a valid path");
   const std::size_t limit = body_limit(req.method, req.path);
@@ -153,11 +285,11 @@ std::optional<core::Problem> AcceptHeader(RequestParser& parser,
   return std::nullopt;
 }
 
-// Once the body is read: header fields and body into `req`.
-void AcceptBody(bhttp::request<bhttp::string_body>& message, Request& req) {
-  req.headers.reserve(16);
-  for (const auto& field : message) req.headers.emplace_back(field.name_string(), field.value());
-  req.body = std::move(message.body());
+// Writes `data`, within the read timeout.
+asio::awaitable<bool> Write(Server::State* s, Connection& c, std::string_view data) {
+  c.ExpiresAfter(s->options.read_timeout);
+  auto [ec, n] = co_await asio::async_write(c.socket, asio::buffer(data), kTuple);
+  co_return !ec;
 }
 
 // Answers `p` and closes. The client may still be sending the request (a body over the
@@ -165,18 +297,18 @@ void AcceptBody(bhttp::request<bhttp::string_body>& message, Request& req) {
 // reset can destroy the answer before the client reads it — a proxy that streams the body
 // (Traefik) then answers 502 instead of 413. So what still arrives is read and dropped
 // first, for a bounded time and amount (nginx's "lingering close").
-asio::awaitable<void> Reject(beast::tcp_stream& stream, const core::Problem& p) {
+asio::awaitable<void> Reject(Server::State* s, Connection& c, const core::Problem& p) {
   constexpr std::size_t kLingerBytes = 8 << 20;
   constexpr auto kLingerTime = std::chrono::seconds(2);
-  auto res = ToBeast(Response::Problem(p), 11, false);
-  res.keep_alive(false);
-  stream.expires_after(kLingerTime);
-  if (auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple); ec) co_return;
+  std::string out;
+  AppendResponse(out, Response::Problem(p), 11, false, Method::kGet);
+  if (!co_await Write(s, c, out)) co_return;
+  c.ExpiresAfter(kLingerTime);
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  c.socket.shutdown(tcp::socket::shutdown_send, ignored);
   std::array<char, 16 * 1024> sink;
   for (std::size_t dropped = 0; dropped < kLingerBytes;) {
-    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    auto [ec, n] = co_await c.socket.async_read_some(asio::buffer(sink), kTuple);
     if (ec) break;
     dropped += n;
   }
@@ -185,8 +317,7 @@ asio::awaitable<void> Reject(beast::tcp_stream& stream, const core::Problem& p) 
 // Writes a streamed response: the header, then chunks as the producer queues them, a
 // keep-alive chunk when it is quiet, until the stream closes or the client goes away. The
 // end of the body is the end of the connection (no length is known in advance).
-asio::awaitable<void> WriteStream(Server::State* s, beast::tcp_stream& stream, Response& r,
-                                  unsigned version) {
+asio::awaitable<void> WriteStream(Server::State* s, Connection& c, Response& r, unsigned version) {
   auto body = r.stream;
   {
     std::lock_guard lock(s->mu);
@@ -204,13 +335,9 @@ asio::awaitable<void> WriteStream(Server::State* s, beast::tcp_stream& stream, R
     }
   } ended{s, body};
 
-  bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(r.status), version};
-  res.set(bhttp::field::content_type, r.content_type);
-  for (auto& [k, v] : r.headers) res.insert(k, v);
-  res.keep_alive(false);
-  bhttp::response_serializer<bhttp::empty_body> header{res};
-  stream.expires_after(s->options.read_timeout);
-  if (auto [ec, n] = co_await bhttp::async_write_header(stream, header, kTuple); ec) co_return;
+  std::string head;
+  AppendHead(head, r, version, std::nullopt, false);
+  if (!co_await Write(s, c, head)) co_return;
 
   // A wake-up is posted to this session's loop (one thread), so it cannot slip in between the Take
   // below and the start of the wait: it cancels the wait (or finds none and the loop
@@ -222,20 +349,17 @@ asio::awaitable<void> WriteStream(Server::State* s, beast::tcp_stream& stream, R
     bool closed = false;
     std::string chunk = body->Take(closed);
     if (chunk.empty() && !closed) {
+      c.NeverExpires();  // a quiet stream is not a stuck one
       timer->expires_after(body->options().keepalive);
       auto [tec] = co_await timer->async_wait(kTuple);
       if (tec) continue;  // woken: something was queued
       chunk = body->options().keepalive_chunk;
     }
-    if (!chunk.empty()) {
-      stream.expires_after(s->options.read_timeout);
-      if (auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(chunk), kTuple); wec)
-        co_return;
-    }
+    if (!chunk.empty() && !co_await Write(s, c, chunk)) co_return;
     if (closed) break;
   }
   beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  c.socket.shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 // Hands the request to the handler and waits, without blocking the loop, for its answer
@@ -253,76 +377,85 @@ asio::awaitable<Response> Handle(Server::State* s, Request& req) {
       asio::use_awaitable);
 }
 
-asio::awaitable<void> Session(Server::State* s, tcp::socket socket) {
+asio::awaitable<void> Session(Server::State* s, Loop& loop, tcp::socket socket) {
   s->connections.fetch_add(1);
   struct Closed {
     Server::State* s;
     ~Closed() { s->connections.fetch_sub(1); }
   } closed{s};
 
-  beast::tcp_stream stream(std::move(socket));
+  Connection c(loop, std::move(socket));
   beast::flat_buffer buffer;
+  std::string out;  // each answer, written in one send
   beast::error_code ec;
-  const auto endpoint = stream.socket().remote_endpoint(ec);
+  const auto endpoint = c.socket.remote_endpoint(ec);
   const std::string remote = ec ? "" : endpoint.address().to_string();
 
   for (;;) {
-    RequestParser parser;
-    PrepareParser(parser, s->options);
+    Request req;
+    req.remote = remote;
+    RequestReader parser(req, s->options);
     if (buffer.size() == 0) {
       // Waiting for a request may take the idle timeout; once its first bytes are here, the
       // whole header must follow within the read timeout, so a client trickling a header
       // byte by byte (slowloris) is closed after that, not after the idle timeout.
-      stream.expires_after(s->options.idle_timeout);
-      auto [iec, in] = co_await stream.async_read_some(buffer.prepare(kFirstRead), kTuple);
+      c.ExpiresAfter(s->options.idle_timeout);
+      auto [iec, in] = co_await c.socket.async_read_some(buffer.prepare(kHeaderRead), kTuple);
       if (iec) co_return;
       buffer.commit(in);
     }
-    stream.expires_after(s->options.read_timeout);
-    auto [rec, rn] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
-    if (rec) {
-      if (auto p = ReadFailure(rec)) co_await Reject(stream, *p);
+    if (auto rec = co_await Read(s, c, buffer, parser, false)) {
+      if (auto p = ReadFailure(rec)) co_await Reject(s, c, *p);
       co_return;
     }
-
-    Request req;
-    req.remote = remote;
     if (auto p = AcceptHeader(parser, s->body_limit, req)) {
-      co_await Reject(stream, *p);
+      co_await Reject(s, c, *p);
       co_return;
     }
-    stream.expires_after(s->options.read_timeout);
-    auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-    if (bec) {
-      if (auto p = ReadFailure(bec)) co_await Reject(stream, *p);
+    if (auto bec = co_await Read(s, c, buffer, parser, true)) {
+      if (auto p = ReadFailure(bec)) co_await Reject(s, c, *p);
       co_return;
     }
-
-    auto message = parser.release();
-    AcceptBody(message, req);
     if (auto rid = req.Header("X-Request-Id"); rid && !rid->empty() && rid->size() <= 64)
       req.request_id = std::string(*rid);
     else
       req.request_id = s->NextRequestId();
 
     s->in_flight.fetch_add(1);
+    c.NeverExpires();  // the handler takes the time it takes
     Response response = co_await Handle(s, req);
     response.headers.emplace_back("X-Request-Id", req.request_id);
     if (response.stream) {
-      co_await WriteStream(s, stream, response, message.version());
+      co_await WriteStream(s, c, response, parser.version());
       s->RequestDone();
       co_return;
     }
-    const bool keep_alive = message.keep_alive() && !s->draining.load();
-    auto res = ToBeast(std::move(response), message.version(), req.method == Method::kHead);
-    res.keep_alive(keep_alive);
-    stream.expires_after(s->options.read_timeout);
-    auto [wec, wn] = co_await bhttp::async_write(stream, res, kTuple);
+    const bool keep_alive = parser.keep_alive() && !s->draining.load();
+    out.clear();
+    AppendResponse(out, response, parser.version(), keep_alive, req.method);
+    const bool written = co_await Write(s, c, out);
     s->RequestDone();
-    if (wec) co_return;
+    if (!written) co_return;
     if (!keep_alive) {
-      stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+      c.socket.shutdown(tcp::socket::shutdown_send, ec);
       co_return;
+    }
+  }
+}
+
+// Closes the loop's connections that are past their deadline, a few times per timeout.
+asio::awaitable<void> Sweep(Server::State* s, Loop& loop) {
+  const auto shortest = std::min(s->options.idle_timeout, s->options.read_timeout);
+  const auto every =
+      std::clamp(shortest / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  asio::steady_timer timer(loop.ioc);
+  for (;;) {
+    timer.expires_after(every);
+    co_await timer.async_wait(kTuple);
+    const auto now = Connection::Clock::now();
+    for (Connection* c : loop.connections) {
+      beast::error_code ignored;
+      if (c->deadline <= now) c->socket.close(ignored);
     }
   }
 }
@@ -339,7 +472,7 @@ asio::awaitable<void> Accept(Server::State* s, Loop& loop) {
     }
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    asio::co_spawn(executor, Session(s, std::move(socket)), asio::detached);
+    asio::co_spawn(executor, Session(s, loop, std::move(socket)), asio::detached);
   }
 }
 
@@ -380,6 +513,7 @@ int Server::Start() {
   s.blocking.emplace(static_cast<std::size_t>(std::max(1, s.options.blocking_threads)));
   for (auto& loop : s.loops) {
     asio::co_spawn(loop->ioc, Accept(&s, *loop), asio::detached);
+    asio::co_spawn(loop->ioc, Sweep(&s, *loop), asio::detached);
     loop->thread = std::thread([l = loop.get()] {
       t_loop = &l->ioc;
       l->ioc.run();
@@ -464,26 +598,32 @@ ReadOutcome ReadRequests(std::span<const std::string_view> pieces, const ServerO
   ReadOutcome out;
   PiecesStream stream(pieces);
   beast::flat_buffer buffer;
+  // As Session and Read above, with reads from memory.
+  const auto read = [&](RequestReader& parser, bool whole) {
+    for (;;) {
+      auto ec = Parse(parser, buffer, whole);
+      if (ec != bhttp::error::need_more) return ec;
+      const std::size_t n =
+          stream.read_some(buffer.prepare(parser.is_header_done() ? kBodyRead : kHeaderRead), ec);
+      if (ec) return AtEnd(parser);
+      buffer.commit(n);
+    }
+  };
   for (;;) {
-    RequestParser parser;
-    PrepareParser(parser, options);
-    beast::error_code ec;
-    bhttp::read_header(stream, buffer, parser, ec);
-    if (ec) {
-      out.rejected = ReadFailure(ec);
-      return out;
-    }
     Request req;
-    if ((out.rejected = AcceptHeader(parser, body_limit, req))) return out;
-    bhttp::read(stream, buffer, parser, ec);
-    if (ec) {
+    RequestReader parser(req, options);
+    if (auto ec = read(parser, false)) {
       out.rejected = ReadFailure(ec);
       return out;
     }
-    auto message = parser.release();
-    AcceptBody(message, req);
+    if ((out.rejected = AcceptHeader(parser, body_limit, req))) return out;
+    if (auto ec = read(parser, true)) {
+      out.rejected = ReadFailure(ec);
+      return out;
+    }
+    const bool keep_alive = parser.keep_alive();
     out.requests.push_back(std::move(req));
-    if (!message.keep_alive()) return out;
+    if (!keep_alive) return out;
   }
 }
 

@@ -247,6 +247,42 @@ TEST(ServerLoops, EveryLoopServesConnections) {
   EXPECT_GT(loops.size(), 1u);  // the kernel spread 64 connections over 4 loops
 }
 
+// The answer as the server writes it: status line, the handler's fields, the length, the
+// body; a field whose value would split the header (CR or LF) is dropped; HEAD gets the
+// length but no body; 204 gets neither.
+TEST(ServerWrite, AnswersCarryTheirFieldsAndLengthAndNoInjectedLines) {
+  Server server(
+      {.host = "127.0.0.1", .threads = 1}, [](Method, std::string_view) { return 0u; },
+      [](Request& r) {
+        if (r.path == "/empty") return Response::NoContent();
+        Response res = Response::Json(200, R"({"ok":true})");
+        res.headers.emplace_back("X-Kept", "yes");
+        res.headers.emplace_back("X-Split", "a\r\nX-Injected: 1");
+        return res;
+      });
+  const int port = server.Start();
+  const std::string got = Get(port, "/x");
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Content-Type: application/json\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("X-Kept: yes\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Content-Length: 11\r\n"), std::string::npos) << got;
+  EXPECT_NE(got.find("Connection: close\r\n"), std::string::npos) << got;
+  EXPECT_EQ(got.find("X-Injected"), std::string::npos) << got;
+  EXPECT_EQ(got.substr(got.size() - 11), R"({"ok":true})");
+
+  const int fd = Open(port);
+  const std::string head = "HEAD /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), ssize_t(head.size()));
+  const std::string headers = ReadUntil(fd, "\x01", 10s);
+  ::close(fd);
+  EXPECT_NE(headers.find("Content-Length: 11\r\n"), std::string::npos) << headers;
+  EXPECT_EQ(headers.substr(headers.size() - 4), "\r\n\r\n") << "HEAD: no body";
+
+  const std::string empty = Get(port, "/empty");
+  EXPECT_EQ(empty.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << empty;
+  EXPECT_EQ(empty.find("Content-Length"), std::string::npos) << empty;
+}
+
 // Reading requests from bytes, as a connection does (ReadRequests shares the server's code).
 std::size_t ImportLimit(Method, std::string_view path) {
   return path == "/import" ? std::size_t{8} << 20 : std::size_t{64} << 10;

@@ -127,7 +127,7 @@ void ServeStaticSite(Router& router, std::string prefix, std::span<const Embedde
     }
     if (const auto inm = r.Header("If-None-Match"); inm && EtagMatches(*inm, e.etag)) {
       res.status = 304;
-      res.content_type.clear();
+      res.content_type = {};
       return res;
     }
     res.body.assign(e.data);

@@ -169,31 +169,27 @@ std::optional<CountRecord> SqliteCountValueStore::GetLocked(std::string_view id)
 }
 
 // One Apply call waiting for its turn in a group commit.
-struct SqliteCountValueStore::Request {
-  std::span<const core::Mutation> mutations;
-  const core::IdempotencyKey* key;
-  core::ApplyResult result;
-  std::exception_ptr error;
-};
-
 core::ApplyResult SqliteCountValueStore::Apply(std::span<const core::Mutation> mutations,
                                                const core::IdempotencyKey* key) {
   // Concurrent calls share one transaction (core/group_commit.hpp).
   Request me{mutations, key, {}, nullptr};
-  group_.Submit(me, mutations.size(), [this](std::span<Request* const> batch) {
-    std::lock_guard lock(db_.mutex());
-    try {
-      SqliteDatabase::Transaction tx(db_);
-      bool any_applied = false;
-      for (auto* request : batch) any_applied |= ApplyLocked(*request);
-      tx.Commit();
-      if (any_applied) db_.SignalOutbox();
-    } catch (...) {
-      for (auto* request : batch) request->error = std::current_exception();
-    }
-  });
+  group_.Submit(me, mutations.size(),
+                [this](std::span<Request* const> batch) { ApplyBatch(batch); });
   if (me.error) std::rethrow_exception(me.error);
   return std::move(me.result);
+}
+
+void SqliteCountValueStore::ApplyBatch(std::span<Request* const> batch) {
+  std::lock_guard lock(db_.mutex());
+  try {
+    SqliteDatabase::Transaction tx(db_);
+    bool any_applied = false;
+    for (auto* request : batch) any_applied |= ApplyLocked(*request);
+    tx.Commit();
+    if (any_applied) db_.SignalOutbox();
+  } catch (...) {
+    for (auto* request : batch) request->error = std::current_exception();
+  }
 }
 
 bool SqliteCountValueStore::ApplyLocked(Request& request) {

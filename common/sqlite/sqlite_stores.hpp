@@ -41,9 +41,20 @@ class SqliteCountValueStore final : public core::CountValueStore {
   bool Delete(std::string_view id, bool purge_history) override;
   bool Ping() override { return true; }
 
+  static constexpr std::size_t kMaxBatch = 1000;  // mutations in one transaction, at most
+
+  // One write of a group commit: what Apply takes, and its outcome.
+  struct Request {
+    std::span<const core::Mutation> mutations;
+    const core::IdempotencyKey* key;
+    core::ApplyResult result;
+    std::exception_ptr error;
+  };
+  // Applies `batch` in one transaction, recording each request's outcome (never throws).
+  void ApplyBatch(std::span<Request* const> batch);
+
  private:
   struct Statements;
-  struct Request;
   // Applies one request inside the batch's transaction; true when something changed.
   bool ApplyLocked(Request& request);
   std::optional<core::CountRecord> GetLocked(std::string_view id);
@@ -53,7 +64,7 @@ class SqliteCountValueStore final : public core::CountValueStore {
   SqliteDatabase& db_;
   std::string source_;
   std::unique_ptr<Statements> st_;
-  core::GroupCommit<Request> group_{1000};
+  core::GroupCommit<Request> group_{kMaxBatch};
 };
 
 class SqliteEventOutbox final : public core::EventOutbox {

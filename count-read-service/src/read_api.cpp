@@ -23,7 +23,7 @@ std::optional<Response> ParseId(Request& request, std::string& id) {
 
 Response OneAnswer(const std::string& id, const std::optional<core::CountRecord>& record) {
   if (!record) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
-  return Response::Json(200, boost::json::serialize(api::RecordJson(*record)));
+  return Response::Json(200, api::RecordText(*record));
 }
 
 std::optional<Response> ParseIds(Request& request, std::vector<std::string>& ids) {

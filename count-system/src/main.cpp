@@ -25,6 +25,7 @@
 #include "sqlite/sqlite_backup.hpp"
 #include "sqlite/sqlite_dashboard_store.hpp"
 #include "sqlite/sqlite_history_store.hpp"
+#include "sqlite/sqlite_loop_store.hpp"
 #include "sqlite/sqlite_stores.hpp"
 #include "write_module.hpp"
 
@@ -166,9 +167,10 @@ int Up(const Options& options) {
   const auto write_settings = write::WriteSettings::FromEnv(env);
   if (write_settings.ack_kafka)  // one process, one file: an answered write is on disk already
     throw runtime::ConfigError("WRITE_ACK=kafka needs the services (standalone has no Kafka)");
-  write::WriteModule write(service.router(), {values, info}, write_settings,
+  sqlite::SqliteLoopCountValueStore loop_values(values);  // writes and reads off the loops
+  write::WriteModule write(service.router(), {values, info, &loop_values}, write_settings,
                            /*strong_read=*/false);
-  read::ReadModule read(service.router(), values);
+  read::ReadModule read(service.router(), values, &loop_values);
   management::ManagementModule management(service.router(), info, values);
   sqlite::SqliteHistoryStore history(db);
   analysis::AnalysisModule analysis(service, history);

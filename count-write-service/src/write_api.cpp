@@ -1,5 +1,6 @@
 #include "write_api.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "api/count_json.hpp"
@@ -84,7 +85,9 @@ std::optional<Response> ParseMutate(Request& request, MutationKind kind,
                                     WriteApi::MutateCall& call) {
   const std::string id(request.Param("id"));
   if (!core::IsValidCountId(id)) return Response::Problem(core::InvalidCountId(id));
-  boost::json::object body;
+  unsigned char buffer[512];  // the body's tree, on the stack
+  boost::json::monotonic_resource stack(buffer, sizeof buffer);
+  boost::json::object body(&stack);
   if (auto p = api::ParseObject(request.body, kind != MutationKind::kSet, body))
     return Response::Problem(*p);
   call.mutation = core::Mutation{kind, id, 1, request.trace};
@@ -104,7 +107,8 @@ Response MutateAnswer(const WriteApi::MutateCall& call, const WriteOutcome& out)
   const auto& outcome = out.result.outcomes.front();
   if (const auto* e = std::get_if<core::MutationError>(&outcome))
     return Response::Problem(api::MutationProblem(*e, call.mutation.id));
-  return WithReplayHeader(Json(api::AppliedJson(std::get<core::Applied>(outcome))), out.result);
+  return WithReplayHeader(Response::Json(200, api::AppliedText(std::get<core::Applied>(outcome))),
+                          out.result);
 }
 
 std::optional<Response> ParseBatch(Request& request, WriteApi::BatchCall& call) {
@@ -179,7 +183,7 @@ std::optional<Response> ParseId(Request& request, std::string& id) {
 
 Response RecordAnswer(const std::string& id, const std::optional<core::CountRecord>& record) {
   if (!record) return Response::Problem(core::NotFound("count '" + id + "' does not exist"));
-  return Json(api::RecordJson(*record));
+  return Response::Json(200, api::RecordText(*record));
 }
 
 }  // namespace

@@ -31,6 +31,11 @@ std::string Goodbye(std::chrono::milliseconds retry, std::string_view reason) {
 
 }  // namespace
 
+const std::string& LiveHub::Recent::Frame() {
+  if (frame.empty()) frame = EventFrame(event);
+  return frame;
+}
+
 LiveHub::LiveHub(core::CountValueStore& values, HubOptions options)
     : values_(values), options_(options) {}
 
@@ -71,17 +76,17 @@ void LiveHub::PublishLocked(std::span<const core::Event> events,
       latest_[e.count_id] = {e.value, e.timestamp};
 
     const std::uint64_t seq = next_seq_++;
-    auto& recent = recent_.emplace_back(Recent{seq, e.event_id, e.count_id, EventFrame(e)});
+    auto& recent = recent_.emplace_back(Recent{seq, e, {}});
     recent_seq_[e.event_id] = seq;
     if (auto it = by_count_.find(e.count_id); it != by_count_.end()) {
-      for (auto id : it->second) Send(subscribers_.at(id), recent.frame);
+      for (auto id : it->second) Send(subscribers_.at(id), recent.Frame());
       if (!it->second.empty() && runtime::Log::Enabled(runtime::EventLevel(e)))
         delivered.emplace_back(&e, it->second.size());
     }
     if (!summary_subscribers_.empty() && summary_changes_++ == 0) summary_changed_.notify_one();
     // Only now: with a window of 0 (SSE_REPLAY_EVENTS=0) this drops `recent` itself.
     if (recent_.size() > options_.replay_events) {
-      recent_seq_.erase(recent_.front().event_id);
+      recent_seq_.erase(recent_.front().event.event_id);
       recent_.pop_front();
     }
   }
@@ -113,8 +118,8 @@ std::shared_ptr<http::Stream> LiveHub::Subscribe(std::vector<std::string> count_
   const std::unordered_set<std::string> wanted(count_ids.begin(), count_ids.end());
   const auto after = resume ? recent_seq_.find(std::string(*last_event_id)) : recent_seq_.end();
   if (after != recent_seq_.end()) {
-    for (const auto& r : recent_)
-      if (r.seq > after->second && wanted.contains(r.count_id)) stream->Push(r.frame);
+    for (auto& r : recent_)
+      if (r.seq > after->second && wanted.contains(r.event.count_id)) stream->Push(r.Frame());
   } else {
     boost::json::array counts, missing;
     for (std::size_t i = 0; i < count_ids.size(); ++i) {
@@ -133,7 +138,7 @@ std::shared_ptr<http::Stream> LiveHub::Subscribe(std::vector<std::string> count_
     }
     // Its id is the last event's, so a resume from here replays what came after; before any
     // event, an id no window holds, so a resume gets a fresh snapshot.
-    stream->Push(Frame(recent_.empty() ? "start" : recent_.back().event_id, "initial",
+    stream->Push(Frame(recent_.empty() ? "start" : recent_.back().event.event_id, "initial",
                        {{"counts", std::move(counts)}, {"missing", std::move(missing)}}));
   }
 

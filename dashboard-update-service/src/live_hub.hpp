@@ -62,9 +62,13 @@ class LiveHub {
     std::shared_ptr<http::Stream> stream;
     std::vector<std::string> count_ids;
   };
+  // An event kept for replay; its SSE frame is formatted when first sent (most events are
+  // never sent to anyone: no client watches their counter).
   struct Recent {
     std::uint64_t seq;
-    std::string event_id, count_id, frame;
+    core::Event event;
+    std::string frame;  // empty until Frame()
+    const std::string& Frame();
   };
   struct Latest {
     std::int64_t value;
