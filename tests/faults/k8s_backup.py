@@ -206,6 +206,8 @@ def main() -> int:
             raise RuntimeError(f"job/backup-drill: {state or 'not complete within 900 s'}")
         time.sleep(2)
     figures["backup_s"] = round(time.monotonic() - t0, 1)
+    if "job.batch/backup-drill" not in kubectl("get", "jobs", "-l", "app=count-backup", "-o", "name").split():
+        wrong.setdefault("backup", []).append("its Job is not found by -l app=count-backup (OPERATIONS.md)")
     log = kubectl("logs", "job/backup-drill", "--all-containers")
     run = re.search(r"backup run /backups/(\S+)", log).group(1)
     sizes = dict((name, int(size)) for size, name in
