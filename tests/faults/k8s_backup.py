@@ -28,6 +28,7 @@ Exits 1 naming every value that did not come back. Prints one JSON line of figur
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -87,7 +88,10 @@ class Api:
             try:
                 status, raw = send(self.conn, method, path, self.keys[key], data,
                                    headers={"Host": host or self.host})
-                return status, json.loads(raw) if raw else None
+                try:
+                    return status, json.loads(raw) if raw else None
+                except ValueError:  # the ingress's own answer, e.g. 404 while no pod is Ready
+                    return status, raw.decode(errors="replace")
             except (http.client.HTTPException, OSError):
                 self.conn.close()
                 if attempt == 2:
@@ -145,17 +149,22 @@ def main() -> int:
 
     wrong: dict[str, list] = {}
 
+    def read(cid: str, host_name: str | None = None):
+        """A counter's value (on the primary, or through READ_HOST on the replica), else the status."""
+        status, body = api.call("GET", f"/api/v1/counts/{cid}", "reader", host=host_name or read_host)
+        return body.get("value") if status == 200 else status
+
     def check_values(what: str, host_name: str | None = None) -> None:
-        """Every counter's value (on the primary, or through READ_HOST on the replica)."""
+        """Waits up to 2 minutes for every value to read as expected (the services turn Ready
+        again a few seconds after their store is back), then records every one that does not."""
+        with contextlib.suppress(RuntimeError):
+            api.until(what, lambda: all(read(c, host_name) == expected[c] for c in ids), timeout=120)
         for cid in ids:
-            status, body = api.call("GET", f"/api/v1/counts/{cid}", "reader", host=host_name or read_host)
-            got = body.get("value") if status == 200 else status
-            if got != expected[cid]:
+            if (got := read(cid, host_name)) != expected[cid]:
                 wrong.setdefault(what, []).append(f"{cid}: {got}, want {expected[cid]}")
 
     def replica_caught_up() -> bool:
-        return all(api.call("GET", f"/api/v1/counts/{cid}", "reader", host=read_host)[1].get("value")
-                   == expected[cid] for cid in ids[-5:])
+        return all(read(cid) == expected[cid] for cid in ids[-5:])
 
     def history_caught_up() -> bool:
         """The history's latest value of every counter is its value (analysis has folded all)."""
