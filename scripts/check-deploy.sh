@@ -140,6 +140,13 @@ printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization
   'resources:' "  - ${rel}/overlays/prod" 'components:' "  - ${rel}/components/monitoring" \
   >"${out}/monitoring/kustomization.yaml"
 "${kustomize}" build "${out}/monitoring" >"${out}/kustomize-monitoring.yaml"
+# components/redis-cluster on top of k8s/ (Redis Cluster as the value store; not with prod's
+# Sentinel, which watches the single primary the component removes).
+mkdir "${out}/cluster"
+printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' \
+  'resources:' "  - ${rel}/k8s" 'components:' "  - ${rel}/components/redis-cluster" \
+  >"${out}/cluster/kustomization.yaml"
+"${kustomize}" build "${out}/cluster" >"${out}/kustomize-cluster.yaml"
 # The base with the recovery Jobs an operator creates by hand from k8s/jobs/ (not in the
 # base), and the chart with the same Jobs (recovery.*): validated, scored and compared too.
 recovery_run="$(sed -n 's/^ *value: "\([0-9]\{8\}T[0-9]\{6\}Z\)".*/\1/p' k8s/jobs/postgresql-restore.yaml)"
@@ -213,7 +220,7 @@ done
 
 # ---- 4. shell scripts
 echo "== shellcheck"
-shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh infra/*/*.sh infra/kafka/bin/*
+shellcheck -x k8s/*.sh scripts/*.sh scripts/lib/*.sh infra/*/*.sh helm/count-system/redis-cluster/*.sh infra/kafka/bin/*
 
 # ---- 5. the database init script, twice, on a real PostgreSQL
 pg_bin=""

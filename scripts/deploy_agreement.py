@@ -42,7 +42,15 @@ It checks that
      on /metrics (read in step 2); the dashboard is well formed (schemaVersion, unique
      panel ids, every panel and target on the ${datasource} variable, every target a
      refId and an expression); and every alert's runbook_url names a section of
-     docs/OPERATIONS.md.
+     docs/OPERATIONS.md;
+  6. Redis Cluster (kustomize-cluster: k8s/ with components/redis-cluster, helm-cluster,
+     helm-cluster-create): every service that used REDIS_URL or REDIS_REPLICA_URL has
+     REDIS_CLUSTER_NODES and REDIS_CLUSTER_GROUPS instead, reaches the nodes and is let in
+     by them; no single Redis left; the seed list names the six pods; the chart's own nodes
+     are the component's objects; and, run on six real redis-servers (Debian's) in an empty
+     network namespace with the rendered configuration: the init Job's script makes three
+     primaries with a replica each, a second run creates nothing, and the readiness probe
+     is ready before and after and unready once the cluster has lost its majority.
 Exits 1 naming every disagreement. The metric names the binaries exported are written to
 RENDER_DIR/metrics-exported.json, where --self-test reads them.
 
@@ -76,9 +84,14 @@ except ImportError:
 ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
 LIBPQ_ENV = {"PGUSER", "PGPASSWORD", "PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE"}
-PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev"),
+PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev"), ("cluster", "cluster"),
          # base + k8s/jobs' by-hand recovery Jobs, the chart with recovery.* set
          ("recovery", "recovery")]
+# Redis Cluster as the value store: k8s/ with components/redis-cluster, and the chart making
+# the same nodes itself (redis.cluster.create).
+CLUSTER_RENDERS = ("kustomize-cluster", "helm-cluster", "helm-cluster-create")
+CLUSTER_APPS = {"redis-cluster", "redis-cluster-init"}
+SINGLE_REDIS_ENV = {"REDIS_URL", "REDIS_REPLICA_URL"}
 # The two databases (docs/ARCHITECTURE.md, "Stores and their roles") and who keeps what in which.
 DATABASES = {"DATABASE_URL": {"count-write-service": "countinfo", "count-management-service": "countinfo",
                               "count-analysis-service": "countinfo",
@@ -332,14 +345,34 @@ def check_invariants(name: str, docs: list[dict], kustomize: bool) -> None:
                 fail(f"{name}: redis-cache maxmemory {maxmem}mb is not below its limit {limit}")
 
 
+def until(what, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while not what() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return bool(what())
+
+
+def empty_netns() -> tuple[subprocess.Popen, list[str]]:
+    """A network namespace of its own with loopback up, held by a sleeping process (kill it
+    to end it), and the nsenter prefix that runs a command in it."""
+    holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep 300"],
+                              start_new_session=True)
+    ns = ["nsenter", "-t", str(holder.pid), "-n"]
+    own = os.readlink("/proc/self/ns/net")
+    until(lambda: os.readlink(f"/proc/{holder.pid}/ns/net") != own and ",UP" in subprocess.run(
+        ns + ["ip", "-o", "link", "show", "lo"], capture_output=True, text=True).stdout, 5)
+    if os.readlink(f"/proc/{holder.pid}/ns/net") == own:
+        holder.kill()
+        raise RuntimeError("unshare --net did not start")
+    return holder, ns
+
+
 def replica_verdicts(argv: list[str], tmp: Path) -> list[str]:
     """Runs a Redis replica's health check (argv, as the pod or the container runs it, with
     redis-cli's default address) in an empty network namespace against Debian's
     redis-server: a replica on 6379 of a primary on 6380 that is not there yet, then
     started, then stopped. Returns the three verdicts ("ready"/"unready")."""
-    holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep 300"],
-                              start_new_session=True)
-    ns = ["nsenter", "-t", str(holder.pid), "-n"]
+    holder, ns = empty_netns()
     servers: dict[str, subprocess.Popen] = {}
 
     def redis(port: int, *args: str) -> subprocess.Popen:
@@ -353,22 +386,11 @@ def replica_verdicts(argv: list[str], tmp: Path) -> list[str]:
                            capture_output=True, text=True, timeout=10)
         return r.stdout if r.returncode == 0 else ""
 
-    def until(what, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not what() and time.monotonic() < deadline:
-            time.sleep(0.1)
-
     def verdict() -> str:
         r = subprocess.run(ns + argv, capture_output=True, timeout=10)
         return "ready" if r.returncode == 0 else "unready"
 
     try:
-        # In the namespace of its own (not ours, as before unshare ran), with loopback up.
-        own = os.readlink("/proc/self/ns/net")
-        until(lambda: os.readlink(f"/proc/{holder.pid}/ns/net") != own and ",UP" in subprocess.run(
-            ns + ["ip", "-o", "link", "show", "lo"], capture_output=True, text=True).stdout, 5)
-        if os.readlink(f"/proc/{holder.pid}/ns/net") == own:
-            raise RuntimeError("unshare --net did not start")
         servers["replica"] = redis(6379, "--replicaof", "127.0.0.1", "6380")
         until(lambda: "role:slave" in info(6379))
         verdicts = [verdict()]
@@ -619,6 +641,159 @@ def check_binaries(render: str, docs: list[dict], bin_dir: Path, tmp: Path,
         fail(f"init Job migrates {migrated}, want {MIGRATIONS}")
 
 
+# ---- Redis Cluster
+
+def cluster_objects(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs
+            if d["metadata"].get("labels", {}).get("app") in CLUSTER_APPS}
+
+
+def egress_apps(policy: dict, port: int) -> set[str]:
+    return {peer.get("podSelector", {}).get("matchLabels", {}).get("app")
+            for rule in policy["spec"].get("egress", []) if port in [p.get("port") for p in rule.get("ports", [])]
+            for peer in rule["to"]}
+
+
+def check_cluster_init(docs: list[dict], tmp: Path) -> None:
+    """The rendered nodes and init Job, run: six Debian redis-servers in an empty network
+    namespace (127.0.0.1-6, port 6379), each with the ConfigMap's cluster.conf and the
+    StatefulSet's arguments; the readiness probe (on 127.0.0.1) ready before the cluster
+    exists; the init Job's script makes three primaries with a replica each and
+    cluster_state:ok, a second run creates nothing; the probe ready, then unready once two
+    of the three primaries are gone (no majority: slots unserved)."""
+    print("== Redis Cluster: the init Job's script and the readiness probe, against six redis-servers")
+    objs = index(docs)
+    conf = objs[("ConfigMap", "redis-cluster-config")]["data"]["cluster.conf"]
+    script = objs[("ConfigMap", "redis-cluster-init")]["data"]["create-cluster.sh"]
+    node = objs[("StatefulSet", "redis-cluster")]["spec"]["template"]["spec"]["containers"][0]
+    probe_argv = node["readinessProbe"]["exec"]["command"]
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    if compose["redis-cluster-0"]["healthcheck"]["test"][1:] != probe_argv[2:]:
+        fail("compose.yaml redis-cluster-0: its health check is not the StatefulSet's readiness probe")
+    if not any(v.startswith("./helm/count-system/redis-cluster/create-cluster.sh:")
+               for v in compose["redis-cluster-init"]["volumes"]):
+        fail("compose.yaml redis-cluster-init: does not run the init Job's create-cluster.sh")
+    holder, ns = empty_netns()
+    servers = []
+    hosts = [f"127.0.0.{i}" for i in range(1, 7)]
+
+    def cli(host: str, *args: str) -> str:
+        r = subprocess.run(ns + ["redis-cli", "-h", host, *args], capture_output=True, text=True, timeout=10)
+        return r.stdout.replace("\r", "") if r.returncode == 0 else ""
+
+    def ready() -> bool:
+        return subprocess.run(ns + probe_argv, capture_output=True, timeout=10).returncode == 0
+
+    def create() -> subprocess.CompletedProcess:
+        return subprocess.run(ns + ["sh", "-c", script], env={"PATH": os.environ["PATH"], "NODES": " ".join(hosts)},
+                              capture_output=True, text=True, timeout=120)
+
+    try:
+        for i, host in enumerate(hosts):
+            d = tmp / "redis-cluster" / str(i)
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "cluster.conf").write_text(conf.replace("/data", str(d)) + f"bind {host}\n")
+            args = [a.replace("$(POD_IP)", host).replace("$(POD_NAME)", f"redis-cluster-{i}").replace("$(POD_NAMESPACE)", NAMESPACE) for a in node["command"][2:]]
+            servers.append(subprocess.Popen(ns + ["redis-server", str(d / "cluster.conf"), *args],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        if not all(until(lambda h=h: cli(h, "ping").strip() == "PONG", 20) for h in hosts):
+            fail("Redis Cluster: the nodes did not start with the rendered cluster.conf and arguments")
+            return
+        if not ready():
+            fail("Redis Cluster: the readiness probe says unready before the init Job ran (the rollout would wait forever)")
+        first = create()
+
+        def shape() -> tuple[list, set, list]:  # the first node's view, once the roles have spread
+            nodes = [line.split() for line in cli(hosts[0], "cluster", "nodes").splitlines() if line]
+            return (nodes, {n[0] for n in nodes if "master" in n[2] and len(n) > 8},
+                    sorted(n[3] for n in nodes if "slave" in n[2]))
+        until(lambda: len(shape()[2]) == 3, 20)
+        nodes, masters, replicas = shape()
+        second = create()
+        if first.returncode != 0 or "cluster_state:ok" not in first.stdout:
+            fail(f"Redis Cluster: the init Job's script failed: {(first.stdout + first.stderr).strip()[-500:]}")
+        elif len(masters) != 3 or sorted(masters) != replicas:
+            fail(f"Redis Cluster: want 3 primaries with one replica each, cluster nodes says: {nodes}")
+        elif second.returncode != 0 or "nothing to create" not in second.stdout:
+            fail(f"Redis Cluster: the init Job's second run is not a no-op: {(second.stdout + second.stderr).strip()[-500:]}")
+        elif not ready():
+            fail("Redis Cluster: the readiness probe says unready in a working cluster")
+        else:
+            # Two of the three primaries gone: their slots are unserved, the cluster fails.
+            others = [h for h in hosts[1:] if cli(h, "role").startswith("master")]
+            for h in others[:2]:
+                servers[hosts.index(h)].kill()
+            if not until(lambda: not ready(), 30):
+                fail("Redis Cluster: the readiness probe still says ready with two primaries gone")
+            else:
+                print("  nodes ready before the cluster exists; the script made 3 primaries + 3 replicas, "
+                      "cluster_state:ok; its second run created nothing; unready once two primaries are gone")
+    finally:
+        for p in [*servers, holder]:
+            p.kill()
+            p.wait()
+
+
+def check_redis_cluster(renders: dict[str, list[dict]]) -> None:
+    """The cluster renderings: every service that kept or read values (REDIS_URL,
+    REDIS_REPLICA_URL in the base) now has the seed list and the groups instead, may reach
+    the nodes and is let in by them; the single Redis is gone; the seed list names the
+    StatefulSet's pods; the chart's own nodes are the component's objects."""
+    base = api_deployments(renders["kustomize-base"])
+    users = {n for n, d in base.items() if SINGLE_REDIS_ENV & set(env_sources(container(d)))}
+    for name in CLUSTER_RENDERS:
+        if name not in renders:
+            continue
+        print(f"== Redis Cluster in {name}")
+        docs = renders[name]
+        objs = index(docs)
+        conf = app_config(docs)["data"]
+        for n, d in api_deployments(docs).items():
+            env = env_sources(container(d))
+            if SINGLE_REDIS_ENV & set(env):
+                fail(f"{name} {n}: still sets {sorted(SINGLE_REDIS_ENV & set(env))}")
+            want = n in users
+            if want != ("REDIS_CLUSTER_NODES" in env and "REDIS_CLUSTER_GROUPS" in env):
+                fail(f"{name} {n}: REDIS_CLUSTER_NODES/GROUPS {'missing' if want else 'set, but it never used Redis values'}")
+            policy = objs.get(("NetworkPolicy", n))
+            if want and policy and "redis-cluster" not in egress_apps(policy, 6379):
+                fail(f"{name} {n}: its NetworkPolicy does not let it reach redis-cluster:6379")
+            if policy and egress_apps(policy, 6379) & {"redis-value", "redis-replica"}:
+                fail(f"{name} {n}: its NetworkPolicy still leads to the single Redis")
+        for kind in ("StatefulSet", "Service"):
+            for gone in ("redis-value", "redis-replica"):
+                if (kind, gone) in objs:
+                    fail(f"{name}: {kind}/{gone} is still rendered beside the cluster")
+        if not {"redis.cluster.nodes", "redis.cluster.groups"} <= set(conf):
+            fail(f"{name}: the services' ConfigMap lacks redis.cluster.nodes / redis.cluster.groups")
+            continue
+        if name == "helm-cluster":
+            continue  # the nodes come from the component (deploy.sh --infrastructure)
+        sts = objs.get(("StatefulSet", "redis-cluster"))
+        if sts is None:
+            fail(f"{name}: no StatefulSet redis-cluster")
+            continue
+        pods = {f"redis-cluster-{i}.{sts['spec']['serviceName']}:6379" for i in range(sts["spec"]["replicas"])}
+        if set(conf["redis.cluster.nodes"].split(",")) != pods or len(pods) != 6:
+            fail(f"{name}: seed list {conf['redis.cluster.nodes']} is not the six pods {sorted(pods)}")
+        policy = objs[("NetworkPolicy", "redis-cluster")]
+        allowed = {p["podSelector"]["matchLabels"]["app"] for rule in policy["spec"]["ingress"]
+                   for p in rule["from"] if 6379 in [q["port"] for q in rule["ports"]]}
+        if allowed != users | CLUSTER_APPS:
+            fail(f"{name}: redis-cluster lets in {sorted(allowed)}, want {sorted(users | CLUSTER_APPS)}")
+        script = objs[("ConfigMap", "redis-cluster-init")]["data"]["create-cluster.sh"]
+        if "--cluster-replicas 1" not in script:
+            fail(f"{name}: the init Job does not create one replica per primary")
+    if {"kustomize-cluster", "helm-cluster-create"} <= set(renders):
+        k, h = cluster_objects(renders["kustomize-cluster"]), cluster_objects(renders["helm-cluster-create"])
+        if set(k) != set(h):
+            fail(f"Redis Cluster: kustomize-cluster and helm-cluster-create differ in objects: {sorted(set(k) ^ set(h))}")
+        for key in sorted(set(k) & set(h)):
+            a, b = ({f: v for f, v in o.items() if f != "metadata"} for o in (k[key], h[key]))
+            if a != b:
+                fail(f"Redis Cluster: {key[0]}/{key[1]} differs between kustomize-cluster and helm-cluster-create")
+
+
 # ---- 5. monitoring
 
 def metric_names(text: str) -> set[str]:
@@ -853,8 +1028,13 @@ def run_checks(renders: dict[str, list[dict]], bin_dir: Path, tmp: Path, only: s
     check_compose(renders["kustomize-base"], files.get("compose"))
     if replica:
         check_replica_readiness(renders["kustomize-base"], tmp, files.get("compose"))
-    for name in binary_renders:  # prod: the Sentinel settings
+    # prod: the Sentinel settings. Not yet the cluster rendering: the binaries read
+    # REDIS_CLUSTER_NODES once the client of issue 17 (branch issue17-cluster) is merged.
+    for name in binary_renders:
         check_binaries(name, renders[f"kustomize-{name}"] + secrets, bin_dir, tmp, only)
+    check_redis_cluster(renders)
+    if replica and "kustomize-cluster" in renders:
+        check_cluster_init(renders["kustomize-cluster"], tmp)
     check_monitoring(renders)
 
 
@@ -941,6 +1121,11 @@ MUTATIONS = [
 ]
 
 
+def cluster_read_left_on_replica(docs: list[dict]) -> None:
+    policy = index(docs)[("NetworkPolicy", "count-read-service")]
+    policy["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app"] = "redis-replica"
+
+
 def edit_monitoring(docs: list[dict], kind: str, change) -> None:
     """Applies change to the spec (or, for the dashboard ConfigMap, the data) of one object."""
     d = next(d for d in docs if d["kind"] == kind
@@ -971,6 +1156,12 @@ MUTATIONS += [
     ("Prometheus shut out of dashboard-update-service, Helm only", ["helm-full"],
      lambda d: shut_out_prometheus(d, LIVE_SERVICE), None,
      f"the NetworkPolicy of {LIVE_SERVICE} does not let Prometheus"),
+    ("cluster: the read service's way out left at redis-replica", ["kustomize-cluster"],
+     cluster_read_left_on_replica, None,
+     "count-read-service: its NetworkPolicy does not let it reach redis-cluster:6379"),
+    ("cluster: the chart's nodes with 5 replicas, Helm only", ["helm-cluster-create"],
+     lambda d: index(d)[("StatefulSet", "redis-cluster")]["spec"].update(replicas=5), None,
+     "StatefulSet/redis-cluster differs between kustomize-cluster and helm-cluster-create"),
 ]
 
 

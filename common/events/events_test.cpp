@@ -13,6 +13,7 @@
 #include "sqlite/sqlite_stores.hpp"
 #include "testing/outbox_contract.hpp"
 #include "testing/process.hpp"
+#include "testing/relay_contract.hpp"
 
 namespace count::events {
 namespace {
@@ -108,85 +109,8 @@ TEST_F(RelayTest, OneEventPerChangeInOrderAndNoLossAcrossAnOutage) {
   EXPECT_EQ(last, expected);
 }
 
-// A bus that takes a while for each batch and fails one of them once the relay has read
-// ahead, and an outbox that notes each read made while a batch was being published.
-class SlowBus final : public core::EventPublisher {
- public:
-  explicit SlowBus(InProcessBus& inner) : inner_(inner) {}
-  void Publish(std::span<const Event> events) override {
-    publishing = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(3));
-    const bool fail = ++calls == fail_call;
-    if (!fail) inner_.Publish(events);
-    publishing = false;
-    if (fail) throw core::StoreUnavailable("bus lost the batch");
-  }
-  std::atomic<bool> publishing{false};
-  std::atomic<int> calls{0};
-  int fail_call = 0;
-
- private:
-  InProcessBus& inner_;
-};
-
-class WatchedOutbox final : public core::EventOutbox {
- public:
-  WatchedOutbox(core::EventOutbox& inner, SlowBus& bus) : inner_(inner), bus_(bus) {}
-  std::vector<Event> Pending(std::size_t max) override {
-    if (bus_.publishing.load()) ++reads_during_publish;
-    return inner_.Pending(max);
-  }
-  void Acknowledge(std::span<const Event> events) override { inner_.Acknowledge(events); }
-  std::size_t Backlog() override { return inner_.Backlog(); }
-  void Wait(std::chrono::milliseconds max) override { inner_.Wait(max); }
-  bool ReadsAhead() const override { return inner_.ReadsAhead(); }
-  void Rewind() override { inner_.Rewind(); }
-  std::atomic<int> reads_during_publish{0};
-
- private:
-  core::EventOutbox& inner_;
-  SlowBus& bus_;
-};
-
 TEST_F(RelayTest, ReadsAheadKeepingOrderAndLosingNothingAcrossAFailedPublish) {
-  bus.Subscribe([&](std::span<const Event> events) {
-    std::lock_guard lock(mu);
-    received.insert(received.end(), events.begin(), events.end());
-  });
-  SlowBus slow(bus);
-  slow.fail_call = 4;  // a batch in the middle, after the next one was read
-  WatchedOutbox watched(outbox, slow);
-  std::atomic<int> errors{0};
-  OutboxRelay relay(watched, slow,
-                    {.batch = 7,
-                     .retry_min = std::chrono::milliseconds(5),
-                     .on_error = [&](const std::exception&) { ++errors; }});
-  for (const char* id : {"p", "q", "r"}) Create(id);
-  std::map<std::string, std::int64_t> expected;
-  for (int i = 0; i < 60; ++i) {  // all written before the relay starts: batches are full
-    const std::string id = std::string(1, "pqr"[i % 3]);
-    core::Mutation m{core::MutationKind::kIncrement, id, i + 1};
-    expected[id] =
-        std::get<core::Applied>(values.Apply(std::span(&m, 1), nullptr).outcomes[0]).value;
-  }
-  relay.Start();
-  WaitFor(63);
-  relay.Stop();
-  std::lock_guard lock(mu);
-  EXPECT_EQ(errors.load(), 1);
-  EXPECT_GT(watched.reads_during_publish.load(), 0);  // it did read ahead
-  EXPECT_EQ(outbox.Backlog(), 0u);
-  // Every event once (the failed batch was never delivered), each counter's in order.
-  ASSERT_EQ(received.size(), 63u);
-  std::map<std::string, std::int64_t> sum;
-  std::set<std::string> ids;
-  for (const auto& e : received) {
-    ids.insert(e.event_id);
-    sum[e.count_id] += e.delta.value_or(0);
-    EXPECT_EQ(sum[e.count_id], e.value) << e.count_id;
-  }
-  EXPECT_EQ(ids.size(), 63u);
-  EXPECT_EQ(sum, expected);
+  testing::ExpectRelayReadsAheadInOrderAcrossAFailedPublish(outbox, values, "");
 }
 
 TEST_F(RelayTest, StopHandsOverWhatIsPending) {

@@ -104,6 +104,28 @@ TEST_F(RedisEventAcksTest, AnswersOnceTheRelayRecordedTheEventAndNotBefore) {
   EXPECT_TRUE(again.get());
 }
 
+// The relay reads ahead: the record vouches for the batch acknowledged, never for the one
+// read after it and still on its way to the bus.
+TEST_F(RedisEventAcksTest, ABatchReadAheadIsNotAcknowledgedBeforeItsTurn) {
+  Relay();  // acks.a's creation
+  RedisEventAcks acks(client_, {.wait = 10s});
+  const std::string first = Increment("acks.a");
+  const std::string second = Increment("acks.a");
+  const auto a = outbox_.Pending(1);
+  const auto b = outbox_.Pending(1);  // read ahead: the second increment
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  auto first_answer = Await(acks, first);
+  auto second_answer = Await(acks, second);
+  outbox_.Acknowledge(a);
+  ASSERT_EQ(first_answer.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(first_answer.get());
+  EXPECT_EQ(second_answer.wait_for(100ms), std::future_status::timeout);
+  outbox_.Acknowledge(b);
+  ASSERT_EQ(second_answer.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(second_answer.get());
+}
+
 // A new store: the record of the creations' batch comes before any write gave the stream its
 // epoch; it must not turn the first write away.
 TEST_F(RedisEventAcksTest, ARecordWrittenBeforeTheFirstWriteSaysNothingYet) {

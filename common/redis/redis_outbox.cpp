@@ -54,6 +54,14 @@ core::Event ParseEvent(std::string_view packed) {
   return e;
 }
 
+// The id of a stream entry's first event: the first part of its first field's value.
+std::string FirstEventId(const Reply& entry) {
+  const auto& fields = entry.elements.at(1).elements;
+  if (fields.size() < 2) return "";
+  const std::string& packed = fields[1].str;
+  return packed.substr(0, packed.find('\x1f'));
+}
+
 }  // namespace
 
 RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
@@ -66,28 +74,67 @@ RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
 
 std::string RedisEventOutbox::LeaseKey() { return std::string(kEventStream) + ":relay"; }
 
+std::vector<std::string> RedisEventOutbox::LeaseArgs(std::chrono::milliseconds lease) const {
+  return ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease.count())).values();
+}
+
 void RedisEventOutbox::Release() {
+  batches_.clear();
+  leading_ = false;
   // lead.lua renews a lease its owner holds: renewed for 0 ms (PEXPIRE 0), it is gone at once.
   // Only when this process holds it: lead.lua would take a free lease, and 0 ms is no lease.
   if (client_.Command({"GET", LeaseKey()}).str != owner_) return;
-  lead_.Run(client_, {LeaseKey()}, ScriptArgs().Set("owner", owner_).Set("lease", "0").values());
+  lead_.Run(client_, {LeaseKey()}, LeaseArgs(std::chrono::milliseconds(0)));
+}
+
+std::optional<Reply> RedisEventOutbox::ReadLeading(std::vector<std::string> range) {
+  const std::vector<std::string> keys{LeaseKey()};
+  const auto args = LeaseArgs(lease_);
+  Reply lead, read;
+  if (leading_) {
+    // The leader, which makes nearly every call: the lease and the read in one round trip (a
+    // replica that does not lead asks for the lease alone, and reads nothing it cannot use).
+    auto replies = client_.Pipeline({lead_.Command(keys, args, false), std::move(range)});
+    lead = std::move(replies.at(0));
+    read = std::move(replies.at(1));
+    if (LuaScript::NoScript(lead)) lead = lead_.Run(client_, keys, args);
+    if (lead.IsError()) throw core::StoreUnavailable("redis: " + lead.str);
+  } else {
+    lead = lead_.Run(client_, keys, args);
+    if (lead.integer == 1) read = client_.Command(std::move(range));
+  }
+  leading_ = lead.integer == 1;
+  if (!leading_) return std::nullopt;
+  ThrowIfError(read);
+  return read;
 }
 
 std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
-  first_id_.clear();
-  last_id_.clear();
-  entries_ = 0;
-  Reply lead = lead_.Run(
-      client_, {LeaseKey()},
-      ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease_.count())).values());
-  if (lead.integer != 1) return {};  // another process relays
+  // Reading ahead continues from the last entry handed out, and reads that entry again: the
+  // reply must start with it (its id and its first event), or the stream is no longer the one
+  // the batches in flight came from (Redis wiped, or trimmed by another leader while this
+  // one's lease had run out), and reading on from its id could skip entries of the new one.
+  const Batch* previous = batches_.empty() ? nullptr : &batches_.back();
+  auto r = ReadLeading({"XRANGE", std::string(kEventStream), previous ? previous->last : "-", "+",
+                        "COUNT", std::to_string(previous ? max + 1 : max)});
+  if (!r) {  // another process relays, from the oldest unacknowledged event
+    batches_.clear();
+    return {};
+  }
+  std::span<const Reply> entries = r->elements;
+  if (previous) {
+    const bool continues = !entries.empty() && entries[0].elements.size() == 2 &&
+                           entries[0].elements[0].str == previous->last &&
+                           FirstEventId(entries[0]) == previous->last_event;
+    // Nothing more until the batches in flight are acknowledged (or fail): then from the start.
+    if (!continues) return {};
+    entries = entries.subspan(1);
+  }
   // An entry holds the events of one script call (scripts/prelude.lua): up to `max` entries
   // are read and whole entries taken while the events stay within `max`.
-  Reply r = client_.Command(
-      {"XRANGE", std::string(kEventStream), "-", "+", "COUNT", std::to_string(max)});
-  ThrowIfError(r);
+  Batch batch;
   std::vector<core::Event> events;
-  for (const auto& entry : r.elements) {
+  for (const auto& entry : entries) {
     if (entry.elements.size() != 2) continue;
     const std::size_t before = events.size();
     const auto& fields = entry.elements[1].elements;
@@ -96,37 +143,43 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
       events.resize(before);
       break;
     }
-    last_id_ = entry.elements[0].str;
-    if (first_id_.empty()) first_id_ = last_id_;
-    last_event_ = events.size() > before ? events[before].event_id : "";
-    ++entries_;
+    batch.last = entry.elements[0].str;
+    if (batch.first.empty()) batch.first = batch.last;
+    batch.last_event = FirstEventId(entry);
+    ++batch.entries;
   }
+  if (events.empty()) return {};
+  batch.events = events.size();
+  batches_.push_back(std::move(batch));
   return events;
 }
 
-void RedisEventOutbox::Acknowledge(std::span<const core::Event> events) {
-  if (last_id_.empty()) return;
-  // Pending reads from the start of the stream and ids only grow, so everything up to the
-  // last id read is what was published: one XTRIM drops it (freeing whole stream nodes),
-  // where XDEL of each id would only mark entries deleted. The script does it and records
-  // how far the bus has acknowledged the outbox, in one atomic step.
-  const auto dash = last_id_.find('-');
+void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
+  if (batches_.empty()) return;  // nothing handed out, or given up with the lease
+  const Batch& batch = batches_.front();
+  // Batches are handed out in stream order and acknowledged oldest first, and ids only grow,
+  // so everything up to the oldest batch's last id is what was published: one XTRIM drops it
+  // (freeing whole stream nodes), where XDEL of each id would only mark entries deleted. The
+  // script does it and records how far the bus has acknowledged the outbox, in one atomic
+  // step; it checks that the stream still holds the batch (Redis not wiped in between).
+  const auto dash = batch.last.find('-');
   if (dash == std::string::npos)
-    throw core::StoreUnavailable("redis: not a stream id: '" + last_id_ + "'");
-  const std::string after = last_id_.substr(0, dash) + "-" +
-                            std::to_string(ParseInt<std::uint64_t>(last_id_.substr(dash + 1)) + 1);
+    throw core::StoreUnavailable("redis: not a stream id: '" + batch.last + "'");
+  const std::string after =
+      batch.last.substr(0, dash) + "-" +
+      std::to_string(ParseInt<std::uint64_t>(batch.last.substr(dash + 1)) + 1);
   trim_.Run(client_,
             {std::string(kEventStream), std::string(kEventStream) + ":size",
              std::string(kPublishedKey), std::string(kEventEpoch)},
             ScriptArgs()
                 .Set("min_id", after)
-                .Set("events", std::to_string(events.size()))
-                .Set("entries", std::to_string(entries_))
-                .Set("first", first_id_)
-                .Set("last", last_id_)
-                .Set("event", last_event_)
+                .Set("events", std::to_string(batch.events))
+                .Set("entries", std::to_string(batch.entries))
+                .Set("first", batch.first)
+                .Set("last", batch.last)
+                .Set("event", batch.last_event)
                 .values());
-  last_id_.clear();
+  batches_.pop_front();
 }
 
 std::size_t RedisEventOutbox::Backlog() {

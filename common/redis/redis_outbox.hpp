@@ -4,6 +4,8 @@
 // events counted in `kEventStream:size`; scripts/prelude.lua).
 #include <chrono>
 #include <cstddef>
+#include <deque>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +23,10 @@ inline constexpr std::string_view kPublishedKey = "count-events:published";
 // Reads the stream the scripts append to. One relay at a time leads (a lease in Redis),
 // so events of one counter reach the bus in the order they were applied. Acknowledge trims
 // what was published and records how far that is (kPublishedKey, for WRITE_ACK=kafka).
+// It reads ahead (core::EventOutbox::ReadsAhead): each Pending continues after the last entry
+// handed out, Acknowledge trims the oldest batch handed out, and Rewind, a lost lease, or a
+// stream that is no longer the one read (Redis wiped, or trimmed by another leader) starts
+// over from the stream's start, where the oldest unacknowledged event is.
 class RedisEventOutbox final : public core::EventOutbox {
  public:
   // `owner` identifies this process in the lease (e.g. the pod name).
@@ -32,6 +38,8 @@ class RedisEventOutbox final : public core::EventOutbox {
   void Acknowledge(std::span<const core::Event> events) override;
   std::size_t Backlog() override;
   void Wait(std::chrono::milliseconds max) override;
+  bool ReadsAhead() const override { return true; }
+  void Rewind() override { batches_.clear(); }
   // Gives the lease up when this process holds it (at shutdown, after the last batch), so
   // another replica's relay leads within its next poll instead of after the lease: events,
   // and the writes that wait for them with WRITE_ACK=kafka, do not stall for it.
@@ -43,13 +51,22 @@ class RedisEventOutbox final : public core::EventOutbox {
   std::chrono::milliseconds lease_;
   LuaScript lead_;
   LuaScript trim_;
-  // The last Pending batch: stream ids of its first and last entries, the event id that
-  // starts its last entry, and how many entries it took.
-  std::string first_id_;
-  std::string last_id_;
-  std::string last_event_;
-  std::size_t entries_ = 0;
+  // A batch Pending handed out and not yet acknowledged: the stream ids of its first and
+  // last entries, the event id that starts its last entry, how many entries and events.
+  struct Batch {
+    std::string first;
+    std::string last;
+    std::string last_event;
+    std::size_t entries = 0;
+    std::size_t events = 0;
+  };
+  std::deque<Batch> batches_;  // oldest first
+  bool leading_ = false;       // the last lease call found this process leading
   static std::string LeaseKey();
+  std::vector<std::string> LeaseArgs(std::chrono::milliseconds lease) const;
+  // Takes or renews the lease and runs `range` (an XRANGE) in the same round trip while this
+  // process leads; the range's reply, or nullopt when another process leads.
+  std::optional<Reply> ReadLeading(std::vector<std::string> range);
 };
 
 }  // namespace count::redis
