@@ -240,6 +240,8 @@ def backup_objects(docs: list[dict]) -> dict[tuple[str, str], dict]:
                 else:
                     env.append((e["name"], e.get("value")))
             c["env"] = env
+            # A script's final newline depends on how its block scalar ends (a patch's, a template's).
+            c["command"] = [a.rstrip("\n") for a in c.get("command", [])]
         out[(d["kind"], d["metadata"]["name"])] = spec
     return out
 
