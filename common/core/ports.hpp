@@ -24,6 +24,15 @@ struct StoreUnavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A value store that spreads counters over shards (Redis Cluster) and cannot change the
+// counters of one request in one atomic step refuses it with this, before changing anything.
+struct SpansShards : std::invalid_argument {
+  SpansShards()
+      : std::invalid_argument(
+            "the counters of this request are on different shards of the value store (Redis "
+            "Cluster), so it cannot be applied atomically; send them in separate requests") {}
+};
+
 // An Idempotency-Key as the store records it. `key` is already namespaced by the caller
 // (API key name + header value); `fingerprint` identifies the request (method, path, body).
 struct IdempotencyKey {

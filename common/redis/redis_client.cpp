@@ -17,6 +17,7 @@
 
 #include "core/ports.hpp"
 #include "redis/hiredis_reply.hpp"
+#include "redis/redis_connection.hpp"
 
 namespace count::redis {
 namespace {
@@ -138,10 +139,12 @@ RedisEndpoint ParseRedisUrl(std::string_view text) {
   return ep;
 }
 
-SentinelConfig ParseSentinelConfig(std::string_view host_ports, std::string master_name) {
-  if (master_name.empty()) throw std::invalid_argument("sentinel master name is empty");
-  SentinelConfig config;
-  config.master_name = std::move(master_name);
+namespace {
+
+// "host[:port],host[:port]" (blanks around items ignored); `what` names an item in errors.
+std::vector<std::pair<std::string, int>> ParseHostPorts(std::string_view host_ports,
+                                                        int default_port, std::string_view what) {
+  std::vector<std::pair<std::string, int>> out;
   while (!host_ports.empty()) {
     const auto comma = host_ports.find(',');
     std::string_view item = host_ports.substr(0, comma);
@@ -151,17 +154,35 @@ SentinelConfig ParseSentinelConfig(std::string_view host_ports, std::string mast
     if (item.empty()) continue;
     const auto colon = item.rfind(':');
     std::string host(item.substr(0, colon));
-    int port = kDefaultSentinelPort;
+    int port = default_port;
     if (colon != std::string_view::npos) {
       auto parsed = ParseInt(item.substr(colon + 1), 1, 65535);
       if (!parsed)
-        throw std::invalid_argument("sentinel '" + std::string(item) + "': port must be 1-65535");
+        throw std::invalid_argument(std::string(what) + " '" + std::string(item) +
+                                    "': port must be 1-65535");
       port = *parsed;
     }
-    if (host.empty()) throw std::invalid_argument("sentinel '" + std::string(item) + "': no host");
-    config.sentinels.emplace_back(std::move(host), port);
+    if (host.empty())
+      throw std::invalid_argument(std::string(what) + " '" + std::string(item) + "': no host");
+    out.emplace_back(std::move(host), port);
   }
-  if (config.sentinels.empty()) throw std::invalid_argument("sentinel list is empty");
+  if (out.empty()) throw std::invalid_argument(std::string(what) + " list is empty");
+  return out;
+}
+
+}  // namespace
+
+SentinelConfig ParseSentinelConfig(std::string_view host_ports, std::string master_name) {
+  if (master_name.empty()) throw std::invalid_argument("sentinel master name is empty");
+  SentinelConfig config;
+  config.master_name = std::move(master_name);
+  config.sentinels = ParseHostPorts(host_ports, kDefaultSentinelPort, "sentinel");
+  return config;
+}
+
+ClusterConfig ParseClusterNodes(std::string_view host_ports) {
+  ClusterConfig config;
+  config.seeds = ParseHostPorts(host_ports, 6379, "cluster node");
   return config;
 }
 
@@ -360,20 +381,33 @@ RedisClient::RedisClient(RedisEndpoint endpoint, RedisClientOptions options)
 RedisClient::RedisClient(SentinelConfig sentinel, RedisClientOptions options)
     : RedisClient({}, std::move(sentinel), true, options) {}
 
+RedisClient::RedisClient(ClusterConfig cluster, RedisClientOptions options)
+    : RedisClient({}, {}, false, options, std::move(cluster)) {}
+
 RedisClient::RedisClient(RedisEndpoint endpoint, SentinelConfig sentinel, bool use_sentinel,
-                         RedisClientOptions options)
+                         RedisClientOptions options, std::optional<ClusterConfig> cluster)
     : endpoint_(std::move(endpoint)),
       sentinel_(std::move(sentinel)),
       use_sentinel_(use_sentinel),
+      cluster_(std::move(cluster)),
       options_(options) {
   if (options_.pool_size == 0) throw std::invalid_argument("redis pool size must be at least 1");
   if (use_sentinel_ && sentinel_.sentinels.empty())
     throw std::invalid_argument("redis sentinel list is empty");
+  if (cluster_ && cluster_->seeds.empty())
+    throw std::invalid_argument("redis cluster node list is empty");
+  if (cluster_) {
+    cluster_pipe_ = std::make_unique<BlockingClusterPipe>(*this);
+    return;
+  }
   for (std::size_t i = 0; i < options_.pool_size; ++i)
     connections_.push_back(std::make_unique<Connection>(*this));
 }
 
-RedisClient::~RedisClient() { connections_.clear(); }
+RedisClient::~RedisClient() {
+  connections_.clear();
+  cluster_pipe_.reset();
+}
 
 Reply RedisClient::Command(std::vector<std::string> args) {
   std::vector<std::vector<std::string>> commands;
@@ -383,6 +417,7 @@ Reply RedisClient::Command(std::vector<std::string> args) {
 
 std::vector<Reply> RedisClient::Pipeline(std::vector<std::vector<std::string>> commands) {
   if (commands.empty()) return {};
+  if (cluster_pipe_) return cluster_pipe_->Pipeline(std::move(commands));
   auto& connection = *connections_[next_.fetch_add(1) % connections_.size()];
   return connection.Execute(std::move(commands));
 }
@@ -402,6 +437,7 @@ RedisEndpoint RedisClient::CurrentEndpoint() const {
 }
 
 RedisEndpoint RedisClient::Resolve() {
+  if (cluster_) throw StoreUnavailable("redis: a cluster has no one endpoint to connect to");
   if (!use_sentinel_) return endpoint_;
   const auto timeout = std::min(options_.timeout, kSentinelTimeout);
   std::string errors;

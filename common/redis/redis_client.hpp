@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,20 @@ struct SentinelConfig {
 // "host:port,host:port" (port defaults to 26379); throws std::invalid_argument.
 SentinelConfig ParseSentinelConfig(std::string_view host_ports, std::string master_name);
 
+// Redis Cluster: nodes to ask for the slot table first (any of them will do), and the
+// credentials every node takes. `replica_reads`: commands that only read go to a replica of
+// their slot's shard (after READONLY), as REDIS_REPLICA_URL does without a cluster.
+struct ClusterConfig {
+  std::vector<std::pair<std::string, int>> seeds;
+  std::string user;
+  std::string password;
+  bool replica_reads = false;
+};
+
+// "host:port,host:port" (REDIS_CLUSTER_NODES; port defaults to 6379); throws
+// std::invalid_argument.
+ClusterConfig ParseClusterNodes(std::string_view host_ports);
+
 // An owned reply. `str` holds the bytes of a string, the text of a status or an error.
 struct Reply {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
@@ -63,12 +78,18 @@ struct RedisClientOptions {
   std::chrono::milliseconds timeout{2000};
 };
 
+class BlockingClusterPipe;
+
 class RedisClient {
  public:
   explicit RedisClient(RedisEndpoint endpoint, RedisClientOptions options = {});
   // Asks the sentinels for the master and follows it: re-resolves after a failed
   // connection, and retries a command once after a READONLY or LOADING error.
   explicit RedisClient(SentinelConfig sentinel, RedisClientOptions options = {});
+  // Redis Cluster, routed by key slot (redis_connection.hpp: a loop thread of its own runs
+  // the same routing as RedisLoopClient, and the calls wait for it). A command without a key
+  // (PING, SCAN) goes to one primary.
+  explicit RedisClient(ClusterConfig cluster, RedisClientOptions options = {});
   ~RedisClient();
   RedisClient(const RedisClient&) = delete;
   RedisClient& operator=(const RedisClient&) = delete;
@@ -88,6 +109,8 @@ class RedisClient {
   // (which blocks up to the timeout per sentinel). Throws core::StoreUnavailable.
   RedisEndpoint Resolve();
   bool FollowsSentinel() const { return use_sentinel_; }
+  // The cluster this client routes to; nullptr when it talks to one server.
+  const ClusterConfig* cluster() const { return cluster_ ? &*cluster_ : nullptr; }
   const RedisClientOptions& options() const { return options_; }
 
  private:
@@ -95,15 +118,17 @@ class RedisClient {
   friend class Connection;
 
   RedisClient(RedisEndpoint endpoint, SentinelConfig sentinel, bool use_sentinel,
-              RedisClientOptions options);
+              RedisClientOptions options, std::optional<ClusterConfig> cluster = std::nullopt);
   const RedisEndpoint endpoint_;
   const SentinelConfig sentinel_;
   const bool use_sentinel_;
+  const std::optional<ClusterConfig> cluster_;
   const RedisClientOptions options_;
   mutable std::mutex current_mu_;
   RedisEndpoint current_;
   std::atomic<std::size_t> next_{0};
   std::vector<std::unique_ptr<Connection>> connections_;
+  std::unique_ptr<BlockingClusterPipe> cluster_pipe_;  // when cluster_
 };
 
 }  // namespace count::redis

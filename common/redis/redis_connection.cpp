@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -16,11 +17,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "core/ports.hpp"
+#include "redis/cluster_slots.hpp"
 #include "redis/hiredis_reply.hpp"
 
 namespace count::redis {
@@ -37,6 +41,18 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 std::exception_ptr Unavailable(std::string message) {
   return std::make_exception_ptr(core::StoreUnavailable(std::move(message)));
 }
+
+// A call that failed before any of its commands was written (the node refused the connection,
+// or its time ran out in the queue): sending it elsewhere cannot apply anything twice.
+struct NotSent : core::StoreUnavailable {
+  using StoreUnavailable::StoreUnavailable;
+};
+
+// One node of a cluster to connect to, instead of the client's endpoint or Sentinel's master.
+struct Node {
+  RedisEndpoint endpoint;
+  bool readonly = false;  // a replica that serves reads: READONLY on connect
+};
 
 // Appends the RESP form of `args` to `out` (hiredis's formatter).
 void Format(const std::vector<std::string>& args, std::string& out) {
@@ -87,10 +103,15 @@ struct Entry {
 class LoopConnection final : public RedisConnection,
                              public std::enable_shared_from_this<LoopConnection> {
  public:
-  LoopConnection(asio::io_context& loop, RedisClient& client, asio::thread_pool& resolver)
+  // Connects where `client` does, or to `node` of a cluster: then a failed connect fails the
+  // waiting calls at once (NotSent), for the cluster's router to send them elsewhere.
+  LoopConnection(asio::io_context& loop, RedisClient& client, asio::thread_pool& resolver,
+                 std::optional<Node> node = std::nullopt)
       : loop_(loop),
         client_(client),
         resolver_(resolver),
+        node_(std::move(node)),
+        follows_sentinel_(!node_ && client.FollowsSentinel()),
         timeout_(client.options().timeout),
         socket_(loop),
         backoff_timer_(loop),
@@ -161,8 +182,7 @@ class LoopConnection final : public RedisConnection,
         if (self->inflight_.empty()) co_return self->Lost("redis: a reply nobody asked for");
         Entry e = std::move(self->inflight_.front());
         self->inflight_.pop_front();
-        if (self->client_.FollowsSentinel() && !e.retried &&
-            detail::IsRetriedAfterFailover(reply)) {
+        if (self->follows_sentinel_ && !e.retried && detail::IsRetriedAfterFailover(reply)) {
           e.retry_now = true;  // the server refused it: safe to send again to the new master
           self->inflight_.push_front(std::move(e));
           co_return self->Lost("redis: " + reply.str);
@@ -225,6 +245,15 @@ class LoopConnection final : public RedisConnection,
       self->socket_.close(ignored);
       self->reader_ = NewReader();
       self->last_error_ = std::move(error);
+      if (self->node_) {
+        // Taken out first: a callback may send again on this connection.
+        auto failed = std::move(self->unsent_);
+        self->unsent_.clear();
+        for (auto& e : failed)
+          if (!e.call->finished)
+            e.call->Finish(std::make_exception_ptr(NotSent(self->last_error_)));
+        if (gen != self->generation_) co_return;
+      }
       self->FailExpired(Clock::now());
       if (self->unsent_.empty()) {
         self->state_ = State::kIdle;
@@ -245,7 +274,8 @@ class LoopConnection final : public RedisConnection,
         return {{}, e.what()};
       }
     };
-    if (!client_.FollowsSentinel()) co_return resolve();
+    if (node_) co_return std::pair<RedisEndpoint, std::string>{node_->endpoint, ""};
+    if (!follows_sentinel_) co_return resolve();
     co_return co_await asio::async_initiate<decltype(asio::use_awaitable),
                                             void(std::pair<RedisEndpoint, std::string>)>(
         [this, resolve](auto handler) {
@@ -299,7 +329,8 @@ class LoopConnection final : public RedisConnection,
       hello.back().push_back(ep.password);
     }
     if (ep.db != 0) hello.push_back({"SELECT", std::to_string(ep.db)});
-    if (client_.FollowsSentinel()) hello.push_back({"ROLE"});
+    if (follows_sentinel_) hello.push_back({"ROLE"});
+    if (node_ && node_->readonly) hello.push_back({"READONLY"});
     if (hello.empty()) co_return "";
     std::string out;
     for (const auto& c : hello) Format(c, out);
@@ -331,9 +362,9 @@ class LoopConnection final : public RedisConnection,
   void FailExpired(Clock::time_point now) {
     for (auto& e : unsent_) {
       if (!e.call->finished && now >= e.call->deadline)
-        e.call->Finish(Unavailable("redis: command not sent within " +
-                                   std::to_string(timeout_.count()) + " ms" +
-                                   (last_error_.empty() ? "" : " (" + last_error_ + ")")));
+        e.call->Finish(std::make_exception_ptr(
+            NotSent("redis: command not sent within " + std::to_string(timeout_.count()) + " ms" +
+                    (last_error_.empty() ? "" : " (" + last_error_ + ")"))));
     }
     std::erase_if(unsent_, [](const Entry& e) { return e.call->finished; });
     if (!inflight_.empty() && now >= inflight_.front().call->deadline &&
@@ -361,6 +392,8 @@ class LoopConnection final : public RedisConnection,
   asio::io_context& loop_;
   RedisClient& client_;
   asio::thread_pool& resolver_;
+  const std::optional<Node> node_;
+  const bool follows_sentinel_;
   const std::chrono::milliseconds timeout_;
   tcp::socket socket_;
   asio::steady_timer backoff_timer_, deadline_timer_;
@@ -373,6 +406,265 @@ class LoopConnection final : public RedisConnection,
   std::string last_error_;
 };
 
+// Redis Cluster on one loop: a LoopConnection per node, each command sent to the node serving
+// its key's slot (cluster_slots.hpp), commands for one node of one Send written back to back.
+// MOVED: the slot is noted as the named node's and the slot table read again; ASK: ASKING and
+// the command to the named node, once. A node that cannot be reached, CLUSTERDOWN or TRYAGAIN:
+// the table is read again (after a failover it names the promoted replica) and what may be
+// sent again is, until the call's time is up: commands never written (NotSent), commands the
+// server refused, and read-only ones; a write lost in flight fails (it may have applied), as
+// with Sentinel.
+class ClusterConnection final : public RedisConnection,
+                                public std::enable_shared_from_this<ClusterConnection> {
+ public:
+  ClusterConnection(asio::io_context& loop, RedisClient& client, asio::thread_pool& resolver)
+      : loop_(loop),
+        client_(client),
+        resolver_(resolver),
+        config_(*client.cluster()),
+        timeout_(client.options().timeout),
+        refresh_timer_(loop) {}
+
+  void Send(std::vector<std::vector<std::string>> commands, RepliesFn done) override {
+    if (commands.empty()) return done(nullptr, {});
+    auto call = std::make_shared<ClusterCall>();
+    call->replies.resize(commands.size());
+    call->attempts.resize(commands.size());
+    call->remaining = commands.size();
+    call->commands = std::move(commands);
+    call->done = std::move(done);
+    call->deadline = Clock::now() + timeout_;
+    std::vector<std::size_t> all(call->commands.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    // Changes that cause no redirection (a replica added) are seen within kMaxTableAge.
+    if (map_ && call->deadline - timeout_ - read_at_ > kMaxTableAge)
+      ScheduleRefresh(std::chrono::milliseconds(0));
+    Route(call, std::move(all));
+  }
+
+ private:
+  static constexpr int kMaxRedirects = 5;
+  static constexpr std::chrono::milliseconds kRetryDelay{50};
+  static constexpr std::chrono::seconds kMaxTableAge{10};
+
+  struct ClusterCall {
+    std::vector<std::vector<std::string>> commands;
+    Replies replies;
+    std::vector<int> attempts;
+    std::size_t remaining = 0;
+    RepliesFn done;
+    Clock::time_point deadline;
+    bool finished = false;
+
+    void Set(std::size_t i, Reply reply) {
+      if (finished) return;
+      replies[i] = std::move(reply);
+      if (--remaining == 0) Finish(nullptr);
+    }
+    void Finish(std::exception_ptr error) {
+      if (finished) return;
+      finished = true;
+      auto d = std::move(done);
+      d(error, error ? Replies{} : std::move(replies));
+    }
+  };
+  using CallPtr = std::shared_ptr<ClusterCall>;
+  struct Waiting {
+    CallPtr call;
+    std::vector<std::size_t> indices;
+  };
+
+  std::shared_ptr<LoopConnection> NodeConnection(const RedisEndpoint& ep, bool readonly) {
+    const std::string name = ep.host + ":" + std::to_string(ep.port) + (readonly ? "/ro" : "");
+    auto& connection = nodes_[name];
+    if (!connection)
+      connection = std::make_shared<LoopConnection>(loop_, client_, resolver_, Node{ep, readonly});
+    return connection;
+  }
+
+  RedisEndpoint Endpoint(const std::string& host, int port) const {
+    return RedisEndpoint{host, port, config_.user, config_.password, 0};
+  }
+
+  // Where `args` goes now: the primary of its key's slot, or a replica of it for a read when
+  // replica reads are on; a command without a key goes to the first shard's primary.
+  std::shared_ptr<LoopConnection> Target(const std::vector<std::string>& args) {
+    const auto key = CommandKey(args);
+    const auto& shard = map_->ShardOf(key ? KeySlot(*key) : 0);
+    if (config_.replica_reads && !shard.replicas.empty() && detail::IsReadOnly(args))
+      return NodeConnection(shard.replicas[next_replica_++ % shard.replicas.size()], true);
+    return NodeConnection(shard.primary, false);
+  }
+
+  void Route(const CallPtr& call, std::vector<std::size_t> indices) {
+    if (call->finished) return;
+    if (!map_) return Later(call, std::move(indices), std::chrono::milliseconds(0));
+    std::vector<std::pair<std::shared_ptr<LoopConnection>, std::vector<std::size_t>>> groups;
+    for (auto i : indices) {
+      auto target = Target(call->commands[i]);
+      auto at = std::ranges::find_if(groups, [&](const auto& g) { return g.first == target; });
+      if (at == groups.end())
+        groups.emplace_back(std::move(target), std::vector<std::size_t>{i});
+      else
+        at->second.push_back(i);
+    }
+    for (auto& [node, group] : groups) SendTo(*node, call, std::move(group), false);
+  }
+
+  // Sends the commands `indices` of `call` to `node` (`asking`: each behind ASKING).
+  void SendTo(LoopConnection& node, const CallPtr& call, std::vector<std::size_t> indices,
+              bool asking) {
+    std::vector<std::vector<std::string>> commands;
+    for (auto i : indices) {
+      if (asking) commands.push_back({"ASKING"});
+      commands.push_back(call->commands[i]);
+    }
+    node.Send(std::move(commands), [self = shared_from_this(), call, indices = std::move(indices),
+                                    asking](std::exception_ptr error, Replies replies) mutable {
+      if (error) return self->Failed(call, std::move(indices), error);
+      self->Answered(call, indices, replies, asking);
+    });
+  }
+
+  void Answered(const CallPtr& call, const std::vector<std::size_t>& indices, Replies& replies,
+                bool asking) {
+    std::vector<std::size_t> again, later;
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const auto i = indices[k];
+      Reply& reply = replies[asking ? 2 * k + 1 : k];
+      const auto redirect = ParseRedirect(reply);
+      const bool busy = reply.IsError() &&
+                        (reply.str.starts_with("TRYAGAIN") || reply.str.starts_with("CLUSTERDOWN"));
+      if ((!redirect && !busy) || ++call->attempts[i] > kMaxRedirects) {
+        call->Set(i, std::move(reply));
+      } else if (busy) {
+        later.push_back(i);
+      } else if (redirect->ask) {
+        SendTo(*NodeConnection(Endpoint(redirect->host, redirect->port), false), call, {i}, true);
+      } else {
+        map_->Move(redirect->slot, redirect->host, redirect->port);
+        again.push_back(i);
+        stale_ = true;
+      }
+    }
+    if (!again.empty()) Route(call, std::move(again));
+    if (!later.empty()) Later(call, std::move(later), kRetryDelay);
+    if (stale_) ScheduleRefresh(std::chrono::milliseconds(0));
+  }
+
+  // The node's connection failed: read the table again, and send again what may be.
+  void Failed(const CallPtr& call, std::vector<std::size_t> indices, std::exception_ptr error) {
+    bool not_sent = false;
+    try {
+      std::rethrow_exception(error);
+    } catch (const NotSent&) {
+      not_sent = true;
+    } catch (...) {
+    }
+    std::vector<std::size_t> again;
+    for (auto i : indices) {
+      if (not_sent || detail::IsReadOnly(call->commands[i]))
+        again.push_back(i);
+      else
+        return call->Finish(error);
+    }
+    last_error_ = error;
+    Later(call, std::move(again), kRetryDelay);
+  }
+
+  // Routes `indices` of `call` once the table was read again (after `delay`), or fails the
+  // call when its time is up by then.
+  void Later(const CallPtr& call, std::vector<std::size_t> indices,
+             std::chrono::milliseconds delay) {
+    waiting_.push_back({call, std::move(indices)});
+    ScheduleRefresh(delay);
+  }
+
+  void ScheduleRefresh(std::chrono::milliseconds delay) {
+    if (refreshing_) return;
+    refreshing_ = true;
+    stale_ = false;
+    refresh_timer_.expires_after(delay);
+    refresh_timer_.async_wait([self = shared_from_this()](boost::system::error_code) {
+      self->AskForSlots(self->Candidates(), 0, "");
+    });
+  }
+
+  // The nodes to ask for the slot table: the primaries known, their replicas, then the seeds.
+  std::vector<RedisEndpoint> Candidates() const {
+    std::vector<RedisEndpoint> out;
+    if (map_) {
+      for (const auto& shard : map_->shards()) out.push_back(shard.primary);
+      for (const auto& shard : map_->shards())
+        out.insert(out.end(), shard.replicas.begin(), shard.replicas.end());
+    }
+    for (const auto& [host, port] : config_.seeds) out.push_back(Endpoint(host, port));
+    return out;
+  }
+
+  void AskForSlots(std::vector<RedisEndpoint> candidates, std::size_t next, std::string errors) {
+    if (next == candidates.size()) return Refreshed(std::move(errors));
+    const RedisEndpoint ep = candidates[next];
+    NodeConnection(ep, false)->Send(
+        {{"CLUSTER", "SLOTS"}},
+        [self = shared_from_this(), candidates = std::move(candidates), next,
+         errors = std::move(errors), ep](std::exception_ptr error, Replies replies) mutable {
+          std::optional<SlotMap> map;
+          if (!error) map = SlotMap::FromClusterSlots(replies.front(), self->Endpoint("", 0));
+          if (map) {
+            self->map_ = std::move(map);
+            self->read_at_ = Clock::now();
+            return self->Refreshed("");
+          }
+          errors += ep.host + ":" + std::to_string(ep.port) + ": ";
+          try {
+            if (error) std::rethrow_exception(error);
+            errors += replies.front().IsError() ? replies.front().str : "cluster not ready";
+          } catch (const std::exception& e) {
+            errors += e.what();
+          }
+          errors += "; ";
+          self->AskForSlots(std::move(candidates), next + 1, std::move(errors));
+        });
+  }
+
+  void Refreshed(std::string errors) {
+    refreshing_ = false;
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    const auto now = Clock::now();
+    for (auto& w : waiting) {
+      if (w.call->finished) continue;
+      if (!map_) {
+        w.call->Finish(Unavailable("redis cluster: no node gave the slot table (" + errors + ")"));
+        continue;
+      }
+      if (now >= w.call->deadline) {
+        w.call->Finish(last_error_ ? last_error_
+                                   : Unavailable("redis cluster: not served within " +
+                                                 std::to_string(timeout_.count()) + " ms"));
+        continue;
+      }
+      Route(w.call, std::move(w.indices));
+    }
+    if (stale_) ScheduleRefresh(std::chrono::milliseconds(0));
+  }
+
+  asio::io_context& loop_;
+  RedisClient& client_;
+  asio::thread_pool& resolver_;
+  const ClusterConfig config_;
+  const std::chrono::milliseconds timeout_;
+  asio::steady_timer refresh_timer_;
+  std::optional<SlotMap> map_;
+  Clock::time_point read_at_;  // of map_
+  std::unordered_map<std::string, std::shared_ptr<LoopConnection>> nodes_;
+  std::vector<Waiting> waiting_;
+  bool refreshing_ = false, stale_ = false;
+  std::size_t next_replica_ = 0;
+  std::exception_ptr last_error_;
+};
+
 }  // namespace
 
 struct RedisLoopClient::State {
@@ -382,7 +674,7 @@ struct RedisLoopClient::State {
   LoopFn this_loop;
   asio::thread_pool resolver{1};  // asks the sentinels, off every loop
   std::mutex mu;
-  std::unordered_map<asio::io_context*, std::shared_ptr<LoopConnection>> connections;
+  std::unordered_map<asio::io_context*, std::shared_ptr<RedisConnection>> connections;
 };
 
 RedisLoopClient::RedisLoopClient(RedisClient& client, LoopFn this_loop)
@@ -399,10 +691,46 @@ RedisConnection& RedisLoopClient::Here() {
   if (!loop) throw std::logic_error("a Redis loop connection is used off its event loop");
   std::lock_guard lock(state_->mu);
   auto& connection = state_->connections[loop];
-  if (!connection)
+  if (!connection && state_->client.cluster())
+    connection = std::make_shared<ClusterConnection>(*loop, state_->client, state_->resolver);
+  else if (!connection)
     connection = std::make_shared<LoopConnection>(*loop, state_->client, state_->resolver);
   cache.emplace_back(state_->id, connection.get());
   return *connection;
+}
+
+struct BlockingClusterPipe::State {
+  asio::io_context loop;
+  asio::executor_work_guard<asio::io_context::executor_type> work{loop.get_executor()};
+  asio::thread_pool resolver{1};  // LoopConnection's; cluster nodes never use it
+  std::shared_ptr<ClusterConnection> connection;
+  std::thread thread;
+};
+
+BlockingClusterPipe::BlockingClusterPipe(RedisClient& client) : state_(new State) {
+  state_->connection = std::make_shared<ClusterConnection>(state_->loop, client, state_->resolver);
+  state_->thread = std::thread([s = state_.get()] { s->loop.run(); });
+}
+
+BlockingClusterPipe::~BlockingClusterPipe() {
+  state_->work.reset();
+  state_->loop.stop();
+  state_->thread.join();
+  state_->resolver.join();
+}
+
+std::vector<Reply> BlockingClusterPipe::Pipeline(std::vector<std::vector<std::string>> commands) {
+  std::promise<Replies> answer;
+  auto replies = answer.get_future();
+  asio::post(state_->loop, [this, &answer, &commands] {
+    state_->connection->Send(std::move(commands), [&answer](std::exception_ptr e, Replies r) {
+      if (e)
+        answer.set_exception(e);
+      else
+        answer.set_value(std::move(r));
+    });
+  });
+  return replies.get();
 }
 
 }  // namespace count::redis

@@ -61,4 +61,20 @@ class RedisLoopClient {
   std::unique_ptr<State> state_;
 };
 
+// RedisClient's way to a Redis Cluster: the loop client's cluster routing on a loop thread of
+// its own, which the blocking calls wait for. Internal to RedisClient.
+class BlockingClusterPipe {
+ public:
+  explicit BlockingClusterPipe(RedisClient& client);
+  ~BlockingClusterPipe();
+  BlockingClusterPipe(const BlockingClusterPipe&) = delete;
+  BlockingClusterPipe& operator=(const BlockingClusterPipe&) = delete;
+  // The replies in order; throws core::StoreUnavailable.
+  std::vector<Reply> Pipeline(std::vector<std::vector<std::string>> commands);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 }  // namespace count::redis

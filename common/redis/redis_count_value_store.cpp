@@ -56,10 +56,11 @@ core::MutationOutcome ToOutcome(const std::string& id, std::span<const Reply> op
 
 RedisCountValueStore::RedisCountValueStore(RedisClient& client,
                                            std::function<core::Timestamp()> clock,
-                                           OutboxOptions outbox)
+                                           OutboxOptions outbox, KeyLayout layout)
     : client_(client),
       clock_(std::move(clock)),
       outbox_(std::move(outbox)),
+      layout_(std::move(layout)),
       apply_(LuaScript::Embedded("apply.lua")),
       create_(LuaScript::Embedded("create.lua")),
       update_info_(LuaScript::Embedded("update_info.lua")),
@@ -98,21 +99,47 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   // Concurrent calls share one script call (core/group_commit.hpp).
+  if (!GroupOf(mutations)) throw SpansGroups();
   ApplyRequest me{mutations, key, {}, nullptr};
   group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
-    try {
-      auto [keys, args] = ApplyKeysAndArgs(batch);
-      ReadApplyReply(batch, apply_.Run(client_, keys, args.values()));
-    } catch (...) {
-      for (auto* request : batch) request->error = std::current_exception();
+    // One script call per group (one group on one server), in the order the groups come.
+    std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
+    while (!rest.empty()) {
+      const auto g = *GroupOf(rest.front()->mutations);
+      std::vector<ApplyRequest*> part;
+      std::erase_if(rest, [&](ApplyRequest* r) {
+        if (*GroupOf(r->mutations) != g) return false;
+        part.push_back(r);
+        return true;
+      });
+      ApplyGroup(part);
     }
   });
   if (me.error) std::rethrow_exception(me.error);
   return std::move(me.result);
 }
 
+void RedisCountValueStore::ApplyGroup(std::span<ApplyRequest* const> batch) {
+  try {
+    auto [keys, args] = ApplyKeysAndArgs(batch);
+    ReadApplyReply(batch, apply_.Run(client_, keys, args.values()));
+  } catch (...) {
+    for (auto* request : batch) request->error = std::current_exception();
+  }
+}
+
+std::optional<std::size_t> RedisCountValueStore::GroupOf(
+    std::span<const core::Mutation> mutations) const {
+  if (!layout_.clustered() || mutations.empty()) return 0;
+  const std::size_t group = layout_.GroupOf(mutations.front().id);
+  for (const auto& m : mutations)
+    if (layout_.GroupOf(m.id) != group) return std::nullopt;
+  return group;
+}
+
 std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysAndArgs(
     std::span<ApplyRequest* const> batch) const {
+  const std::size_t group = *GroupOf(batch.front()->mutations);
   std::vector<std::string> keys;
   ScriptArgs args;
   args.Set("now", std::to_string(NowMs()))
@@ -139,10 +166,10 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
       }
       args.Add(core::NewEventId()).Add(m.trace.Format());
     }
-    if (request->key) keys.push_back("idem:" + request->key->key);
+    if (request->key) keys.push_back(layout_.Idempotency(group, request->key->key));
   }
-  keys.emplace_back(kEventStream);
-  keys.emplace_back(kEventEpoch);
+  keys.push_back(layout_.Stream(group));
+  keys.push_back(layout_.Stream(group) + ":epoch");
   return {std::move(keys), std::move(args)};
 }
 
@@ -235,7 +262,7 @@ ScriptArgs RedisCountValueStore::CounterArgs(const core::CountInfo& info,
 }
 
 bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t initial_value) {
-  Reply r = create_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
+  Reply r = create_.Run(client_, {KeyOf(info.id), layout_.Stream(layout_.GroupOf(info.id))},
                         CounterArgs(info, initial_value)
                             .Set("source", outbox_.source)
                             .Set("event", core::NewEventId())
@@ -251,7 +278,7 @@ bool RedisCountValueStore::Restore(const core::CountInfo& info, std::int64_t val
 bool RedisCountValueStore::HoldsCounters() {
   std::string cursor = "0";
   do {
-    Reply r = client_.Command({"SCAN", cursor, "MATCH", "count:{*", "COUNT", "1000"});
+    Reply r = client_.Command({"SCAN", cursor, "MATCH", layout_.CounterPattern(), "COUNT", "1000"});
     if (r.type != Reply::Type::kArray || r.elements.size() != 2)
       throw core::StoreUnavailable("redis: unexpected SCAN reply");
     if (!r.elements[1].elements.empty()) return true;
@@ -263,7 +290,7 @@ bool RedisCountValueStore::HoldsCounters() {
 core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core::CountInfo& info) {
   const std::int64_t updated =
       info.updated_at == core::Timestamp{} ? NowMs() : info.updated_at.time_since_epoch().count();
-  Reply r = update_info_.Run(client_, {KeyOf(info.id), std::string(kEventStream)},
+  Reply r = update_info_.Run(client_, {KeyOf(info.id), layout_.Stream(layout_.GroupOf(info.id))},
                              ScriptArgs()
                                  .Set("description", info.description)
                                  .Set("min", Decimal(info.min_value))
@@ -278,7 +305,7 @@ core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core:
 }
 
 bool RedisCountValueStore::Delete(std::string_view id, bool purge_history) {
-  Reply r = delete_.Run(client_, {KeyOf(id), std::string(kEventStream)},
+  Reply r = delete_.Run(client_, {KeyOf(id), layout_.Stream(layout_.GroupOf(id))},
                         ScriptArgs()
                             .Set("now", std::to_string(NowMs()))
                             .Set("source", outbox_.source)

@@ -1,5 +1,6 @@
 #pragma once
-// CountValueStore on Redis. One hash per counter, key `count:{<id>}`:
+// CountValueStore on Redis. One hash per counter, key `count:{<id>}` (on a Redis Cluster
+// `count:{<group tag>}:<id>`, key_layout.hpp):
 //   v  value (decimal string)     u  updatedAt (epoch ms)     c  createdAt (epoch ms)
 //   d  description                mn / mx  bounds (absent when unbounded)
 // Every mutation is one server-side Lua script (scripts/*.lua, embedded at build), so a write and
@@ -8,7 +9,9 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "core/event.hpp"
 #include "core/group_commit.hpp"
 #include "core/ports.hpp"
+#include "redis/key_layout.hpp"
 #include "redis/lua_script.hpp"
 #include "redis/redis_client.hpp"
 
@@ -27,6 +31,9 @@ inline constexpr std::string_view kEventStream = "count-events";
 // The stream's lineage (scripts/apply.lua): gone with the stream when Redis is wiped, and
 // different afterwards, so an outbox position of the old stream never matches the new one.
 inline constexpr std::string_view kEventEpoch = "count-events:epoch";
+
+// A request whose counters are in different groups of a Redis Cluster (key_layout.hpp).
+using SpansGroups = core::SpansShards;
 
 struct OutboxOptions {
   std::string source = "count-system";  // the service named in the events
@@ -41,11 +48,14 @@ class RedisCountValueStore : public core::CountValueStore {
 
   // `clock` supplies the timestamps the scripts store (passed in, so results are
   // deterministic and testable).
+  // `layout`: where the keys live (KeyLayout::Cluster() on a Redis Cluster).
   explicit RedisCountValueStore(RedisClient& client,
                                 std::function<core::Timestamp()> clock = core::Now,
-                                OutboxOptions outbox = {});
+                                OutboxOptions outbox = {}, KeyLayout layout = KeyLayout::Single());
 
-  // Throws std::invalid_argument for more than kMaxBatch mutations.
+  // Throws std::invalid_argument for more than kMaxBatch mutations, and on a Redis Cluster for
+  // mutations of counters in different groups (SpansGroups: one script cannot change them
+  // atomically; docs/ARCHITECTURE.md, "Redis Cluster").
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
                           const core::IdempotencyKey* key) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
@@ -61,7 +71,11 @@ class RedisCountValueStore : public core::CountValueStore {
   // Whether any counter is stored (`count:{*}` keys), whatever else Redis holds.
   bool HoldsCounters();
 
-  static std::string KeyOf(std::string_view id) { return "count:{" + std::string(id) + "}"; }
+  std::string KeyOf(std::string_view id) const { return layout_.Counter(id); }
+  const KeyLayout& layout() const { return layout_; }
+  // The group of a request's counters; nullopt when they are in several (a Redis Cluster's
+  // tag groups; always 0 on one server).
+  std::optional<std::size_t> GroupOf(std::span<const core::Mutation> mutations) const;
 
   // One Apply call of a group commit's batch, which goes out as one script call. Shared with
   // RedisLoopCountValueStore (the same rule on an event loop's connection).
@@ -71,7 +85,8 @@ class RedisCountValueStore : public core::CountValueStore {
     core::ApplyResult result;
     std::exception_ptr error;
   };
-  // The apply script's command for `batch` (`whole`: EVAL, after a NOSCRIPT reply).
+  // The apply script's command for `batch`, whose requests are all of one group (`whole`: EVAL,
+  // after a NOSCRIPT reply).
   std::vector<std::string> ApplyCommand(std::span<ApplyRequest* const> batch, bool whole) const;
   // Records each request's result, or its error (all of them for an error reply).
   void ReadApplyReply(std::span<ApplyRequest* const> batch, const Reply& reply) const;
@@ -83,12 +98,15 @@ class RedisCountValueStore : public core::CountValueStore {
   ScriptArgs CounterArgs(const core::CountInfo& info, std::int64_t value) const;
   std::pair<std::vector<std::string>, ScriptArgs> ApplyKeysAndArgs(
       std::span<ApplyRequest* const> batch) const;
+  // Runs the apply script for a batch of one group.
+  void ApplyGroup(std::span<ApplyRequest* const> batch);
   // One request's part of the apply script's flat answer.
   core::ApplyResult ToResult(const ApplyRequest& request, std::span<const Reply> reply) const;
 
   RedisClient& client_;
   std::function<core::Timestamp()> clock_;
   OutboxOptions outbox_;
+  KeyLayout layout_;
   LuaScript apply_;
   LuaScript create_;
   LuaScript update_info_;

@@ -1,6 +1,7 @@
 #include "redis/redis_loop_count_value_store.hpp"
 
 #include <atomic>
+#include <deque>
 #include <stdexcept>
 
 #include "core/group_commit.hpp"
@@ -11,9 +12,11 @@ struct RedisLoopCountValueStore::Pending : RedisCountValueStore::ApplyRequest {
   Done<core::ApplyResult> done;
 };
 
+// One group commit per tag group (one on one server): each group's script call is in flight
+// on its own, to the shard that holds it.
 struct RedisLoopCountValueStore::Lane {
   RedisConnection& connection;
-  core::LoopGroupCommit<Pending> group;
+  std::deque<core::LoopGroupCommit<Pending>> groups;
 };
 
 namespace {
@@ -32,11 +35,11 @@ RedisLoopCountValueStore::Lane& RedisLoopCountValueStore::Here() {
     if (owner == id_) return *lane;
   RedisConnection& connection = redis_.Here();
   std::lock_guard lock(mu_);
-  auto lane = std::make_unique<Lane>(
-      Lane{connection, core::LoopGroupCommit<Pending>(
-                           RedisCountValueStore::kMaxBatch, [this](auto batch, auto finished) {
-                             Send(Here(), std::move(batch), std::move(finished), false);
-                           })});
+  auto lane = std::make_unique<Lane>(Lane{connection, {}});
+  for (std::size_t g = 0; g < store_.layout().groups(); ++g)
+    lane->groups.emplace_back(RedisCountValueStore::kMaxBatch, [this](auto batch, auto finished) {
+      Send(Here(), std::move(batch), std::move(finished), false);
+    });
   lanes_.push_back(std::move(lane));
   cache.emplace_back(id_, lanes_.back().get());
   return *lanes_.back();
@@ -50,8 +53,10 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
         std::make_exception_ptr(std::invalid_argument(
             "at most " + std::to_string(RedisCountValueStore::kMaxBatch) + " mutations per batch")),
         {});
+  const auto group = store_.GroupOf(mutations);
+  if (!group) return done(std::make_exception_ptr(SpansGroups()), {});
   auto* pending = new Pending{{mutations, key, {}, nullptr}, std::move(done)};
-  Here().group.Submit(*pending, mutations.size());
+  Here().groups[*group].Submit(*pending, mutations.size());
 }
 
 void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,
@@ -78,7 +83,7 @@ void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,
 
 void RedisLoopCountValueStore::Get(std::string_view id,
                                    Done<std::optional<core::CountRecord>> done) {
-  std::vector<std::vector<std::string>> command{{"HGETALL", RedisCountValueStore::KeyOf(id)}};
+  std::vector<std::vector<std::string>> command{{"HGETALL", store_.KeyOf(id)}};
   Here().connection.Send(std::move(command), [id = std::string(id), done = std::move(done)](
                                                  std::exception_ptr error, Replies replies) {
     std::optional<core::CountRecord> record;
@@ -98,7 +103,7 @@ void RedisLoopCountValueStore::GetMany(std::span<const std::string> ids,
   if (ids.empty()) return done(nullptr, {});
   std::vector<std::vector<std::string>> commands;
   commands.reserve(ids.size());
-  for (const auto& id : ids) commands.push_back({"HGETALL", RedisCountValueStore::KeyOf(id)});
+  for (const auto& id : ids) commands.push_back({"HGETALL", store_.KeyOf(id)});
   Here().connection.Send(std::move(commands), [ids, done = std::move(done)](
                                                   std::exception_ptr error, Replies replies) {
     std::vector<std::optional<core::CountRecord>> records;

@@ -65,14 +65,13 @@ std::string FirstEventId(const Reply& entry) {
 }  // namespace
 
 RedisEventOutbox::RedisEventOutbox(RedisClient& client, std::string owner,
-                                   std::chrono::milliseconds lease)
+                                   std::chrono::milliseconds lease, std::string stream)
     : client_(client),
       owner_(std::move(owner) + ":" + core::NewEventId()),
       lease_(lease),
       lead_(LuaScript::Embedded("lead.lua")),
-      trim_(LuaScript::Embedded("trim.lua")) {}
-
-std::string RedisEventOutbox::LeaseKey() { return std::string(kEventStream) + ":relay"; }
+      trim_(LuaScript::Embedded("trim.lua")),
+      stream_(std::move(stream)) {}
 
 std::vector<std::string> RedisEventOutbox::LeaseArgs(std::chrono::milliseconds lease) const {
   return ScriptArgs().Set("owner", owner_).Set("lease", std::to_string(lease.count())).values();
@@ -115,8 +114,8 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   // the batches in flight came from (Redis wiped, or trimmed by another leader while this
   // one's lease had run out), and reading on from its id could skip entries of the new one.
   const Batch* previous = batches_.empty() ? nullptr : &batches_.back();
-  auto r = ReadLeading({"XRANGE", std::string(kEventStream), previous ? previous->last : "-", "+",
-                        "COUNT", std::to_string(previous ? max + 1 : max)});
+  auto r = ReadLeading({"XRANGE", stream_, previous ? previous->last : "-", "+", "COUNT",
+                        std::to_string(previous ? max + 1 : max)});
   if (!r) {  // another process relays, from the oldest unacknowledged event
     batches_.clear();
     return {};
@@ -168,9 +167,7 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
   const std::string after =
       batch.last.substr(0, dash) + "-" +
       std::to_string(ParseInt<std::uint64_t>(batch.last.substr(dash + 1)) + 1);
-  trim_.Run(client_,
-            {std::string(kEventStream), std::string(kEventStream) + ":size",
-             std::string(kPublishedKey), std::string(kEventEpoch)},
+  trim_.Run(client_, {stream_, stream_ + ":size", stream_ + ":published", stream_ + ":epoch"},
             ScriptArgs()
                 .Set("min_id", after)
                 .Set("events", std::to_string(batch.events))
@@ -183,7 +180,7 @@ void RedisEventOutbox::Acknowledge(std::span<const core::Event>) {
 }
 
 std::size_t RedisEventOutbox::Backlog() {
-  Reply r = client_.Command({"GET", std::string(kEventStream) + ":size"});
+  Reply r = client_.Command({"GET", stream_ + ":size"});
   ThrowIfError(r);
   return r.IsNil() ? 0 : ParseInt<std::size_t>(r.str);
 }

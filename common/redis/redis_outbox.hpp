@@ -14,6 +14,7 @@
 #include "core/ports.hpp"
 #include "redis/lua_script.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/redis_count_value_store.hpp"
 
 namespace count::redis {
 
@@ -30,8 +31,11 @@ inline constexpr std::string_view kPublishedKey = "count-events:published";
 class RedisEventOutbox final : public core::EventOutbox {
  public:
   // `owner` identifies this process in the lease (e.g. the pod name).
+  // `stream`: the outbox stream (its count, epoch, record and lease are its name with ":size",
+  // ":epoch", ":published" and ":relay"; on a Redis Cluster one per tag group, key_layout.hpp).
   RedisEventOutbox(RedisClient& client, std::string owner,
-                   std::chrono::milliseconds lease = std::chrono::seconds(10));
+                   std::chrono::milliseconds lease = std::chrono::seconds(10),
+                   std::string stream = std::string(kEventStream));
   // Whole entries while their events stay within `max` (an entry larger than `max` comes
   // alone): a script call's events are published and forgotten together.
   std::vector<core::Event> Pending(std::size_t max) override;
@@ -62,7 +66,8 @@ class RedisEventOutbox final : public core::EventOutbox {
   };
   std::deque<Batch> batches_;  // oldest first
   bool leading_ = false;       // the last lease call found this process leading
-  static std::string LeaseKey();
+  const std::string stream_;
+  std::string LeaseKey() const { return stream_ + ":relay"; }
   std::vector<std::string> LeaseArgs(std::chrono::milliseconds lease) const;
   // Takes or renews the lease and runs `range` (an XRANGE) in the same round trip while this
   // process leads; the range's reply, or nullopt when another process leads.

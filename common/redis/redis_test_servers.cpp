@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 #include <thread>
@@ -153,6 +154,156 @@ bool RedisTopology::FailOverGracefully() {
       }))
     return false;
   return Run(primary_->endpoint(), {"REPLICAOF", "127.0.0.1", replica_port}).str == "OK";
+}
+
+RedisCluster::RedisCluster() {
+  for (int i = 0; i < kNodes; ++i) {
+    const int bus = count::testing::FreePort();
+    nodes_.push_back(std::make_unique<RedisServer>(
+        dir_.path(), "node" + std::to_string(i),
+        std::vector<std::string>{"--cluster-enabled", "yes", "--cluster-port", std::to_string(bus),
+                                 "--cluster-config-file", "nodes.conf", "--cluster-node-timeout",
+                                 "1000", "--appendonly", "no"}));
+  }
+  std::vector<std::string> create{count::testing::FindExecutable({"redis-cli"}), "--cluster",
+                                  "create"};
+  for (auto& n : nodes_) create.push_back("127.0.0.1:" + std::to_string(n->port()));
+  create.insert(create.end(), {"--cluster-replicas", "1", "--cluster-yes"});
+  Require(count::testing::Run(create, dir_.path() / "create.log") == 0,
+          "redis-cli --cluster create failed (see " + (dir_.path() / "create.log").string() + ")");
+  Require(WaitUntil([&] { return Healthy(); }, std::chrono::seconds(30)),
+          "the cluster did not become ready");
+}
+
+std::vector<RedisServer*> RedisCluster::nodes() {
+  std::vector<RedisServer*> out;
+  for (auto& n : nodes_) out.push_back(n.get());
+  return out;
+}
+
+std::string RedisCluster::seeds() const {
+  std::string out;
+  for (const auto& n : nodes_)
+    out += (out.empty() ? "" : ",") + ("127.0.0.1:" + std::to_string(n->port()));
+  return out;
+}
+
+std::string RedisCluster::IdOf(RedisServer& node) {
+  return Run(node.endpoint(), {"CLUSTER", "MYID"}).str;
+}
+
+namespace {
+
+// A live node's view of the cluster (CLUSTER SLOTS) as text, to compare views.
+std::string SlotsView(const RedisEndpoint& endpoint) {
+  Reply r = Run(endpoint, {"CLUSTER", "SLOTS"});
+  std::string out;
+  std::vector<std::string> ranges;
+  for (const auto& range : r.elements) {
+    if (range.elements.size() < 3) return "";
+    // Its first slot, last slot, primary's port and number of replicas.
+    ranges.push_back(std::to_string(range.elements[0].integer) + "-" +
+                     std::to_string(range.elements[1].integer) + "@" +
+                     std::to_string(range.elements[2].elements.at(1).integer) + "+" +
+                     std::to_string(range.elements.size() - 3));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (const auto& s : ranges) out += s + " ";
+  return out;
+}
+
+}  // namespace
+
+bool RedisCluster::Healthy() {
+  std::string view;
+  for (auto& n : nodes_) {
+    if (!n->process().Running()) continue;
+    Reply info = Run(n->endpoint(), {"CLUSTER", "INFO"});
+    if (info.str.find("cluster_state:ok") == std::string::npos) return false;
+    const std::string mine = SlotsView(n->endpoint());
+    if (mine.empty() || (!view.empty() && mine != view)) return false;
+    view = mine;
+  }
+  // Every slot served: the ranges cover 0-16383.
+  Reply r = Run(
+      nodes_.front()->process().Running() ? nodes_.front()->endpoint() : nodes_.back()->endpoint(),
+      {"CLUSTER", "SLOTS"});
+  long long covered = 0;
+  for (const auto& range : r.elements) {
+    covered += range.elements[1].integer - range.elements[0].integer + 1;
+    if (range.elements.size() < 4) return false;  // a shard without its replica yet
+  }
+  return covered == 16384;
+}
+
+RedisServer* RedisCluster::PrimaryOf(int slot) {
+  for (auto& n : nodes_) {
+    if (!n->process().Running()) continue;
+    Reply r = Run(n->endpoint(), {"CLUSTER", "SLOTS"});
+    for (const auto& range : r.elements) {
+      if (slot < range.elements[0].integer || slot > range.elements[1].integer) continue;
+      const auto port = range.elements[2].elements.at(1).integer;
+      for (auto& m : nodes_)
+        if (m->port() == port) return m.get();
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
+RedisServer* RedisCluster::ReplicaOf(RedisServer& primary) {
+  for (auto& n : nodes_) {
+    if (n.get() == &primary || !n->process().Running()) continue;
+    const std::string master = InfoField(n->endpoint(), "master_port");
+    if (master == std::to_string(primary.port())) return n.get();
+  }
+  return nullptr;
+}
+
+void RedisCluster::MoveSlot(int slot, RedisServer& to) {
+  RedisServer* from = PrimaryOf(slot);
+  Require(from != nullptr, "no primary serves slot " + std::to_string(slot));
+  if (from == &to) return;
+  BeginMove(slot, *from, to);
+  MoveKeys(slot, *from, to);
+  FinishMove(slot, to);
+}
+
+void RedisCluster::BeginMove(int slot, RedisServer& from, RedisServer& to) {
+  const std::string s = std::to_string(slot);
+  Require(Run(to.endpoint(), {"CLUSTER", "SETSLOT", s, "IMPORTING", IdOf(from)}).str == "OK",
+          "SETSLOT IMPORTING");
+  Require(Run(from.endpoint(), {"CLUSTER", "SETSLOT", s, "MIGRATING", IdOf(to)}).str == "OK",
+          "SETSLOT MIGRATING");
+}
+
+void RedisCluster::MoveKeys(int slot, RedisServer& from, RedisServer& to,
+                            std::vector<std::string> keys) {
+  const bool all = keys.empty();
+  for (;;) {
+    if (all) {
+      keys.clear();
+      Reply in = Run(from.endpoint(), {"CLUSTER", "GETKEYSINSLOT", std::to_string(slot), "100"});
+      for (const auto& k : in.elements) keys.push_back(k.str);
+    }
+    if (keys.empty()) return;
+    std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(to.port()), "", "0",
+                                     "5000",    "KEYS"};
+    migrate.insert(migrate.end(), keys.begin(), keys.end());
+    Reply r = Run(from.endpoint(), migrate);
+    Require(!r.IsError(), "MIGRATE: " + r.str);
+    if (!all) return;
+  }
+}
+
+void RedisCluster::FinishMove(int slot, RedisServer& to) {
+  const std::string s = std::to_string(slot);
+  const std::string id = IdOf(to);
+  // The new owner first, so the slot is never served by nobody.
+  Require(Run(to.endpoint(), {"CLUSTER", "SETSLOT", s, "NODE", id}).str == "OK", "SETSLOT NODE");
+  for (auto& n : nodes_)
+    if (n.get() != &to && n->process().Running() && InfoField(n->endpoint(), "role") == "master")
+      Run(n->endpoint(), {"CLUSTER", "SETSLOT", s, "NODE", id});
 }
 
 void ExpectAuthenticatesAndSelects(const SendFn& send) {

@@ -62,6 +62,42 @@ class RedisTopology {
   std::unique_ptr<RedisServer> sentinel_;
 };
 
+// A Redis Cluster of three primaries and three replicas (redis-server with cluster-enabled,
+// formed by `redis-cli --cluster create --cluster-replicas 1`), each node with its cluster bus
+// on a second free port; node timeout 1 s, so a replica takes over a killed primary within a
+// few seconds. Which node replicates which is redis-cli's choice: ask Primaries() and
+// ReplicaOf().
+class RedisCluster {
+ public:
+  static constexpr int kNodes = 6;
+  RedisCluster();
+
+  std::vector<RedisServer*> nodes();
+  // "127.0.0.1:p1,127.0.0.1:p2,..." (REDIS_CLUSTER_NODES).
+  std::string seeds() const;
+  // The node serving `slot` as its primary, as the cluster says now; nullptr when none does.
+  RedisServer* PrimaryOf(int slot);
+  // A replica of `primary` as the cluster says now; nullptr when none.
+  RedisServer* ReplicaOf(RedisServer& primary);
+  // The node's id in the cluster (CLUSTER MYID).
+  static std::string IdOf(RedisServer& node);
+  // Every live node reports cluster_state:ok and agrees on who serves every slot, and every
+  // shard lists a replica.
+  bool Healthy();
+  // Moves `slot` (and its keys) from its primary to `to`, as redis-cli --cluster reshard does:
+  // BeginMove (the slot is migrating: a key already moved is answered with ASK), MoveKeys,
+  // FinishMove (the slot is `to`'s: MOVED).
+  void MoveSlot(int slot, RedisServer& to);
+  void BeginMove(int slot, RedisServer& from, RedisServer& to);
+  // Moves `keys`, or every key of the slot when empty.
+  void MoveKeys(int slot, RedisServer& from, RedisServer& to, std::vector<std::string> keys = {});
+  void FinishMove(int slot, RedisServer& to);
+
+ private:
+  count::testing::TempDir dir_;
+  std::vector<std::unique_ptr<RedisServer>> nodes_;
+};
+
 // The AUTH and SELECT check every Redis client passes: a server that requires a password,
 // a user `app` with its own, database 3; `send` runs one command through the client under
 // test, built on the RedisClient it is given (its endpoint and options).

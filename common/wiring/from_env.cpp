@@ -9,6 +9,16 @@ std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
   redis::RedisClientOptions options;
   options.pool_size = static_cast<std::size_t>(env.Int("REDIS_POOL_SIZE", 2, 1, 64));
   options.timeout = std::chrono::milliseconds(env.Int("REDIS_TIMEOUT_MS", 2000, 10, 60000));
+  if (auto nodes = env.Get("REDIS_CLUSTER_NODES");
+      nodes && (url_setting == "REDIS_URL" || url_setting == "REDIS_REPLICA_URL")) {
+    try {
+      auto cluster = redis::ParseClusterNodes(*nodes);
+      cluster.replica_reads = url_setting == "REDIS_REPLICA_URL";
+      return std::make_unique<redis::RedisClient>(std::move(cluster), options);
+    } catch (const std::invalid_argument& e) {
+      throw runtime::ConfigError("setting REDIS_CLUSTER_NODES: " + std::string(e.what()));
+    }
+  }
   if (url_setting == "REDIS_URL") {
     if (auto sentinels = env.Get("REDIS_SENTINELS")) {
       try {
@@ -28,8 +38,8 @@ std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
 }
 
 std::unique_ptr<redis::RedisClient> RedisReplicaFromEnv(const runtime::Env& env) {
-  const bool primary_only =
-      !env.Get("REDIS_REPLICA_URL") && (env.Get("REDIS_URL") || env.Get("REDIS_SENTINELS"));
+  const bool primary_only = !env.Get("REDIS_CLUSTER_NODES") && !env.Get("REDIS_REPLICA_URL") &&
+                            (env.Get("REDIS_URL") || env.Get("REDIS_SENTINELS"));
   return RedisFromEnv(env, primary_only ? "REDIS_URL" : "REDIS_REPLICA_URL");
 }
 
@@ -75,9 +85,18 @@ void LogRelayError(const std::exception& e) {
 }
 }  // namespace
 
+redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env) {
+  if (!env.Get("REDIS_CLUSTER_NODES")) return redis::KeyLayout::Single();
+  return redis::KeyLayout::Cluster(static_cast<std::size_t>(env.Int(
+      "REDIS_CLUSTER_GROUPS", redis::KeyLayout::kDefaultGroups, 1, redis::KeyLayout::kMaxGroups)));
+}
+
 KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
-                       std::string pod)
-    : outbox_(redis, std::move(pod)),
+                       std::string pod, const redis::KeyLayout& layout)
+    : single_(layout.clustered() ? nullptr : std::make_unique<redis::RedisEventOutbox>(redis, pod)),
+      grouped_(layout.clustered() ? std::make_unique<redis::RedisGroupedOutbox>(redis, pod, layout)
+                                  : nullptr),
+      outbox_(single_ ? static_cast<core::EventOutbox&>(*single_) : *grouped_),
       publisher_(kafka::PublisherConfig{
           .cluster = KafkaFromEnv(env),
           .client_id = std::move(service),
@@ -94,7 +113,10 @@ void KafkaRelay::Stop() {
   relay_.Stop();
   publisher_.Flush(std::chrono::seconds(5));
   try {
-    outbox_.Release();
+    if (single_)
+      single_->Release();
+    else
+      grouped_->Release();
   } catch (const std::exception& e) {
     LogRelayError(e);  // the lease then runs out by itself
   }

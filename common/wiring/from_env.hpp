@@ -7,8 +7,10 @@
 #include "events/outbox_relay.hpp"
 #include "kafka/kafka_publisher.hpp"
 #include "postgres/pg_pool.hpp"
+#include "redis/key_layout.hpp"
 #include "redis/redis_client.hpp"
 #include "redis/redis_count_value_store.hpp"
+#include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_outbox.hpp"
 #include "redis/redis_result_cache.hpp"
 #include "runtime/config.hpp"
@@ -16,13 +18,15 @@
 namespace count::wiring {
 
 // A client for the Redis named by `url_setting` (REDIS_URL, REDIS_REPLICA_URL, ...). For
-// REDIS_URL, REDIS_SENTINELS + REDIS_MASTER_NAME take precedence when set (seed 000).
+// REDIS_URL, REDIS_SENTINELS + REDIS_MASTER_NAME take precedence when set (seed 000), and
+// REDIS_CLUSTER_NODES over both (a Redis Cluster; for REDIS_REPLICA_URL its replicas serve the
+// reads).
 // REDIS_POOL_SIZE and REDIS_TIMEOUT_MS tune it. Throws runtime::ConfigError.
 std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
                                                  std::string_view url_setting);
 
 // The Redis that serves reads: REDIS_REPLICA_URL; a deployment without a replica (only
-// REDIS_URL or Sentinel settings) reads the primary.
+// REDIS_URL or Sentinel settings) reads the primary; a Redis Cluster its shards' replicas.
 std::unique_ptr<redis::RedisClient> RedisReplicaFromEnv(const runtime::Env& env);
 
 // The cache tier, REDIS_CACHE_URL (optional: both empty when unset), with a short timeout
@@ -40,22 +44,29 @@ std::unique_ptr<postgres::PgPool> PostgresFromEnv(const runtime::Env& env,
 // KAFKA_BROKERS (required), KAFKA_DELIVERY_TIMEOUT_MS.
 kafka::ClusterConfig KafkaFromEnv(const runtime::Env& env);
 
+// Where the value store's keys live: a Redis Cluster's tag groups (REDIS_CLUSTER_GROUPS, default
+// 60) when REDIS_CLUSTER_NODES is set, else one server's names (redis/key_layout.hpp).
+redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env);
+
 // OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503).
 redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
 
-// The event pipeline of a service that changes counters: its Redis outbox, relayed to
-// Kafka by whichever replica holds the lease. Started at construction, drained and
-// flushed by Stop() (register it as a shutdown hook).
+// The event pipeline of a service that changes counters: its Redis outbox (one stream per
+// group of a cluster `layout`), relayed to Kafka by whichever replica holds the lease (of each
+// stream). Started at construction, drained and flushed by Stop() (register it as a shutdown
+// hook).
 class KafkaRelay {
  public:
   KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
-             std::string pod);
+             std::string pod, const redis::KeyLayout& layout = redis::KeyLayout::Single());
   void Stop();
   events::OutboxRelay& relay() { return relay_; }
   core::EventOutbox& outbox() { return outbox_; }
 
  private:
-  redis::RedisEventOutbox outbox_;
+  std::unique_ptr<redis::RedisEventOutbox> single_;     // one server
+  std::unique_ptr<redis::RedisGroupedOutbox> grouped_;  // a Redis Cluster
+  core::EventOutbox& outbox_;
   kafka::KafkaPublisher publisher_;
   events::OutboxRelay relay_;
 };

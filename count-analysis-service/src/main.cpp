@@ -36,7 +36,7 @@ int ReconcileCommand(const runtime::Env& env, bool repair) {
   auto pg = wiring::PostgresFromEnv(env);
   auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
   postgres::PostgresCountInfoStore info(*pg);
-  redis::RedisCountValueStore values(*redis);
+  redis::RedisCountValueStore values(*redis, core::Now, {}, wiring::KeyLayoutFromEnv(env));
   postgres::PostgresHistoryStore history(*pg);
   const auto drifts = analysis::Reconcile(info, values, history, repair);
   for (const auto& d : drifts)
@@ -55,7 +55,7 @@ int ReconcileCommand(const runtime::Env& env, bool repair) {
 int RebuildValuesCommand(const runtime::Env& env) {
   auto pg = wiring::PostgresFromEnv(env);
   auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
-  redis::RedisCountValueStore values(*redis);
+  redis::RedisCountValueStore values(*redis, core::Now, {}, wiring::KeyLayoutFromEnv(env));
   if (values.HoldsCounters())
     throw runtime::ConfigError(
         "the value store (REDIS_URL) holds counters: rebuild-values writes only to an empty one");

@@ -28,9 +28,10 @@ int main(int argc, char** argv) {
     auto pg = wiring::PostgresFromEnv(env);
     auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
     postgres::PostgresCountInfoStore info(*pg);
-    redis::RedisCountValueStore values(*redis, core::Now,
-                                       wiring::OutboxFromEnv(env, "count-management-service"));
-    wiring::KafkaRelay events(env, *redis, "count-management-service", service.pod());
+    const auto layout = wiring::KeyLayoutFromEnv(env);
+    redis::RedisCountValueStore values(
+        *redis, core::Now, wiring::OutboxFromEnv(env, "count-management-service"), layout);
+    wiring::KafkaRelay events(env, *redis, "count-management-service", service.pod(), layout);
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });

@@ -12,7 +12,7 @@ int main() {
     runtime::Env env;
     runtime::Service service("count-read-service", 3001, env);
     auto redis = wiring::RedisReplicaFromEnv(env);
-    redis::RedisCountValueStore values(*redis);
+    redis::RedisCountValueStore values(*redis, core::Now, {}, wiring::KeyLayoutFromEnv(env));
     // Reads go out on each event loop's own connection (no thread handoff per request).
     redis::RedisLoopClient loop_redis(*redis, http::ThisLoop);
     redis::RedisLoopCountValueStore loop_values(values, loop_redis);

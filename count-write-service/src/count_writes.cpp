@@ -27,7 +27,11 @@ WriteOutcome CountWrites::Apply(std::span<const core::Mutation> mutations,
                                 const core::IdempotencyKey* key) {
   if (auto_create_)
     if (auto p = CreateMissing(mutations)) return {std::move(p), {}};
-  return Durable(values_.Apply(mutations, key));
+  try {
+    return Durable(values_.Apply(mutations, key));
+  } catch (const core::SpansShards& e) {
+    return {core::Validation(e.what()), {}};
+  }
 }
 
 WriteOutcome CountWrites::Durable(core::ApplyResult result) {
@@ -50,7 +54,15 @@ void CountWrites::ApplyOnLoop(std::span<const core::Mutation> mutations,
   loop_values_->Apply(
       mutations, key,
       [this, done = std::move(done)](std::exception_ptr error, core::ApplyResult r) {
-        if (error) return done(error, {});
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const core::SpansShards& e) {
+            return done(nullptr, {core::Validation(e.what()), {}});
+          } catch (...) {
+            return done(error, {});
+          }
+        }
         if (!acks_ || r.position.empty()) return done(nullptr, Outcome(std::move(r)));
         // Answered from the acks' thread: `done` (http::Respond) posts to the loop.
         const std::string position = r.position;

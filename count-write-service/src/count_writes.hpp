@@ -36,8 +36,10 @@ class CountWrites {
         acks_(acks) {}
 
   // Applies each mutation on its own, with the request's idempotency record, in one atomic
-  // step of the value store. With auto-create, unknown counters are first created through
-  // app::CounterLifecycle (both stores or neither); then the mutations apply as usual.
+  // step of the value store (a store that cannot, its counters being on different shards,
+  // refuses it: the validation problem, nothing changed). With auto-create, unknown counters
+  // are first created through app::CounterLifecycle (both stores or neither); then the
+  // mutations apply as usual.
   WriteOutcome Apply(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key);
 
   // A set that also replaces the description (PUT with "description"). The description is

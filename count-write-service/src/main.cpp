@@ -17,9 +17,10 @@ int main() {
     runtime::Service service("count-write-service", 3000, env);
     auto redis = wiring::RedisFromEnv(env, "REDIS_URL");
     auto pg = wiring::PostgresFromEnv(env);
+    const auto layout = wiring::KeyLayoutFromEnv(env);
     redis::RedisCountValueStore values(*redis, core::Now,
-                                       wiring::OutboxFromEnv(env, "count-write-service"));
-    wiring::KafkaRelay events(env, *redis, "count-write-service", service.pod());
+                                       wiring::OutboxFromEnv(env, "count-write-service"), layout);
+    wiring::KafkaRelay events(env, *redis, "count-write-service", service.pod(), layout);
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
                                [&] { return double(events.outbox().Backlog()); });
@@ -30,6 +31,9 @@ int main() {
     redis::RedisLoopCountValueStore loop_values(values, loop_redis);
     const auto settings = write::WriteSettings::FromEnv(env);
     std::optional<redis::RedisEventAcks> acks;  // WRITE_ACK=kafka
+    if (settings.ack_kafka && layout.clustered())
+      throw runtime::ConfigError(
+          "WRITE_ACK=kafka is not available on a Redis Cluster (REDIS_CLUSTER_NODES) yet");
     if (settings.ack_kafka) {
       acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout});
       service.metrics().AddGauge("writes_awaiting_kafka",

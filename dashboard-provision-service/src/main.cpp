@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     auto redis = wiring::RedisReplicaFromEnv(env);
     postgres::PostgresDashboardStore dashboards(*dashboard_db);
     postgres::PostgresCountInfoStore counts(*countinfo_db);
-    redis::RedisCountValueStore values(*redis);
+    redis::RedisCountValueStore values(*redis, core::Now, {}, wiring::KeyLayoutFromEnv(env));
     // The cache tier (optional): the summary is computed once per SUMMARY_CACHE_MS for all
     // replicas together.
     const auto cache = wiring::ResultCacheFromEnv(env);

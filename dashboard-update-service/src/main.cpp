@@ -14,7 +14,7 @@ int main() {
     runtime::Env env;
     runtime::Service service("dashboard-update-service", 3005, env);
     auto redis = wiring::RedisReplicaFromEnv(env);  // snapshots
-    redis::RedisCountValueStore values(*redis);
+    redis::RedisCountValueStore values(*redis, core::Now, {}, wiring::KeyLayoutFromEnv(env));
     auto pg = wiring::PostgresFromEnv(env);
     postgres::PostgresDashboardStore dashboards(*pg);
 

@@ -64,5 +64,10 @@ local function publish(stream)
   return id
 end
 
--- The count id in a key 'count:{<id>}'.
-local function count_id(key) return key:sub(8, -2) end
+-- The count id in a key 'count:{<id>}', or 'count:{<tag>}:<id>' on a Redis Cluster
+-- (common/redis/key_layout.hpp; ids hold no braces).
+local function count_id(key)
+  local close = string.find(key, '}', 8, true)
+  if close == #key then return key:sub(8, -2) end
+  return key:sub(close + 2)
+end

@@ -1,0 +1,55 @@
+#include "redis/key_layout.hpp"
+
+#include <stdexcept>
+
+#include "redis/cluster_slots.hpp"
+
+namespace count::redis {
+
+KeyLayout KeyLayout::Cluster(std::size_t groups) {
+  if (groups < 1 || groups > kMaxGroups)
+    throw std::invalid_argument("cluster groups must be 1-" + std::to_string(kMaxGroups));
+  KeyLayout layout;
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t first = g * kClusterSlots / groups, end = (g + 1) * kClusterSlots / groups;
+    for (std::size_t n = 0;; ++n) {
+      std::string tag = "g" + std::to_string(n);
+      const auto slot = static_cast<std::size_t>(KeySlot(tag));
+      if (slot >= first && slot < end) {
+        layout.tags_.push_back(std::move(tag));
+        break;
+      }
+    }
+  }
+  return layout;
+}
+
+std::size_t KeyLayout::GroupOf(std::string_view count_id) const {
+  if (!clustered()) return 0;
+  // The slot of the id itself (ids hold no braces), scaled to the groups.
+  return static_cast<std::size_t>(KeySlot(count_id)) * tags_.size() / kClusterSlots;
+}
+
+const std::string& KeyLayout::Tag(std::size_t group) const {
+  static const std::string none;
+  return clustered() ? tags_.at(group) : none;
+}
+
+std::string KeyLayout::Counter(std::string_view count_id) const {
+  if (!clustered()) return "count:{" + std::string(count_id) + "}";
+  return "count:{" + Tag(GroupOf(count_id)) + "}:" + std::string(count_id);
+}
+
+std::string KeyLayout::Idempotency(std::size_t group, std::string_view key) const {
+  if (!clustered()) return "idem:" + std::string(key);
+  return "idem:{" + Tag(group) + "}:" + std::string(key);
+}
+
+std::string KeyLayout::Stream(std::size_t group) const {
+  if (!clustered()) return "count-events";
+  return "count-events:{" + Tag(group) + "}";
+}
+
+std::string KeyLayout::CounterPattern() const { return clustered() ? "count:{g*}:*" : "count:{*"; }
+
+}  // namespace count::redis
