@@ -2,7 +2,7 @@
 # Deploys the Count Management System in seed 004's order, waiting at each step:
 #   1 namespace (+ default-deny policies)  2 ConfigMaps and Secrets  3 PVCs
 #   4 PostgreSQL, Redis, ZooKeeper, Kafka  5 init Jobs (databases, schema, topic)
-#   6 the services  7 optionally the Ingress and/or the Gateway API route
+#   6 the services, the backup CronJob  7 optionally the Ingress and/or the Gateway API route
 #
 #   k8s/deploy.sh [--overlay dev|prod|DIR] [--with-ingress] [--with-gateway]
 #   k8s/deploy.sh [--overlay dev|prod|DIR] --infrastructure    steps 1-5 only, for the Helm
@@ -127,6 +127,9 @@ fi
 
 echo "--- 6. services"
 apply_and_wait api
+
+echo "--- 6a. backups: the CronJob, its volume and network policies (docs/OPERATIONS.md)"
+apply backup
 
 # components/monitoring: the ServiceMonitor, PrometheusRule and Grafana dashboard (the
 # Prometheus Operator's CRDs must be installed).

@@ -34,6 +34,8 @@ if kubectl api-resources --api-group=gateway.networking.k8s.io -o name | grep -q
   remove "Gateway API route" "httproutes,gateways" gateway
 fi
 remove "services" "${kinds}" api
+# The backup volume (its runs) stays like the other PVCs.
+remove "backups" "cronjobs,${kinds}" backup
 remove "init Jobs" "${kinds}" init
 remove "infrastructure" "${kinds}" "database,cache,messaging"
 remove "configuration" configmaps config

@@ -147,6 +147,13 @@ printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization
   'resources:' "  - ${rel}/k8s" 'components:' "  - ${rel}/components/redis-cluster" \
   >"${out}/cluster/kustomization.yaml"
 "${kustomize}" build "${out}/cluster" >"${out}/kustomize-cluster.yaml"
+# The base with the recovery Jobs an operator creates by hand from k8s/jobs/ (not in the
+# base), and the chart with the same Jobs (recovery.*): validated, scored and compared too.
+recovery_run="$(sed -n 's/^ *value: "\([0-9]\{8\}T[0-9]\{6\}Z\)".*/\1/p' k8s/jobs/postgresql-restore.yaml)"
+for f in "${out}/kustomize-base.yaml" k8s/jobs/postgresql-restore.yaml k8s/jobs/redis-restore.yaml \
+         k8s/jobs/rebuild-values.yaml; do
+  cat "$f"; echo "---"
+done >"${out}/kustomize-recovery.yaml"
 echo "== render: Helm (lint --strict and template, every values file)"
 chart=helm/count-system
 for values in default "${chart}"/ci/values-*.yaml; do
@@ -160,6 +167,8 @@ for values in default "${chart}"/ci/values-*.yaml; do
   "${helm}" lint --strict "${chart}" "${args[@]}" >/dev/null
   "${helm}" template count-system "${chart}" "${args[@]}" >"${out}/helm-${name}.yaml"
 done
+"${helm}" template count-system "${chart}" --set recovery.restoreRun="${recovery_run}" \
+  --set recovery.redisRestoreRun="${recovery_run}" --set recovery.rebuildValues=true >"${out}/helm-recovery.yaml"
 # The Secret templates, filled as deploy.sh fills them.
 key_hash="$(printf '%s' check | sha256sum | cut -d' ' -f1)"
 for f in k8s/secret/*.yaml; do

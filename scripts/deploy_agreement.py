@@ -84,7 +84,9 @@ except ImportError:
 ROOT = Path(__file__).resolve().parent.parent
 # libpq reads these itself (not through the service's settings), for DATABASE_URL.
 LIBPQ_ENV = {"PGUSER", "PGPASSWORD", "PGHOST", "PGPORT", "PGDATABASE", "PGSSLMODE"}
-PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev"), ("cluster", "cluster")]
+PAIRS = [("base", "default"), ("prod", "prod"), ("dev", "dev"), ("cluster", "cluster"),
+         # base + k8s/jobs' by-hand recovery Jobs, the chart with recovery.* set
+         ("recovery", "recovery")]
 # Redis Cluster as the value store: k8s/ with components/redis-cluster, and the chart making
 # the same nodes itself (redis.cluster.create).
 CLUSTER_RENDERS = ("kustomize-cluster", "helm-cluster", "helm-cluster-create")
@@ -100,7 +102,7 @@ MIGRATIONS = {"count-management-service": "countinfo", "dashboard-provision-serv
 LIVE_SERVICE, PAGE_SERVICE = "dashboard-update-service", "dashboard-provision-service"
 NAMESPACE = "count-system"
 CLUSTER_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "GatewayClass"}
-POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
+POD_OWNERS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 # What `k8s/deploy.sh --infrastructure` applies (steps 1-5, by this label), before the chart.
 INFRA_COMPONENTS = {"namespace", "config", "storage", "database", "cache", "messaging", "init"}
 # The Secrets deploy.sh creates from k8s/secret/ (the chart's are hooks, secrets.create).
@@ -200,6 +202,50 @@ def route_matches(docs: list[dict]) -> set[tuple]:
     return out
 
 
+def differences(a, b, where: str = "spec"):
+    """(path, a's, b's) of every place where two parsed documents differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            yield from differences(a.get(k), b.get(k), f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            yield from differences(x, y, f"{where}[{i}]")
+    elif a != b:
+        yield where, a, b
+
+
+def backup_objects(docs: list[dict]) -> dict[tuple[str, str], dict]:
+    """The backup and recovery objects (component backup) as both renderers must make them:
+    specs without pod labels, each container's environment resolved (a ConfigMap key to its
+    value, a Secret key to its reference), since k8s/ reads app-config where the chart writes
+    the value."""
+    conf = app_config(docs)["data"]
+    out = {}
+    for d in docs:
+        if d["metadata"].get("labels", {}).get("app.kubernetes.io/component") != "backup":
+            continue
+        spec = copy.deepcopy(d.get("spec", {"automountServiceAccountToken": d.get("automountServiceAccountToken")}))
+        spec.get("jobTemplate", {}).pop("metadata", None)
+        job = spec.get("jobTemplate", {}).get("spec", spec)
+        pod = job.get("template", {})
+        pod.pop("metadata", None)
+        for c in pod.get("spec", {}).get("initContainers", []) + pod.get("spec", {}).get("containers", []):
+            env = []
+            for e in c.get("env", []):
+                ref = e.get("valueFrom", {})
+                if "configMapKeyRef" in ref:
+                    env.append((e["name"], conf.get(ref["configMapKeyRef"]["key"])))
+                elif "secretKeyRef" in ref:
+                    env.append((e["name"], f"secret {ref['secretKeyRef']['name']}/{ref['secretKeyRef']['key']}"))
+                else:
+                    env.append((e["name"], e.get("value")))
+            c["env"] = env
+            # A script's final newline depends on how its block scalar ends (a patch's, a template's).
+            c["command"] = [a.rstrip("\n") for a in c.get("command", [])]
+        out[(d["kind"], d["metadata"]["name"])] = spec
+    return out
+
+
 def compare(kname: str, hname: str, k: list[dict], h: list[dict]) -> None:
     print(f"== Kustomize {kname} vs Helm {hname}")
     kd, hd = api_deployments(k), api_deployments(h)
@@ -219,6 +265,13 @@ def compare(kname: str, hname: str, k: list[dict], h: list[dict]) -> None:
                 fail(f"{kname}/{hname} {name}: {kind} only in {'helm' if a is None else 'kustomize'}")
             elif kind in ("Service", "HorizontalPodAutoscaler", "PodDisruptionBudget") and a["spec"] != b["spec"]:
                 fail(f"{kname}/{hname} {name}: {kind} spec differs:\n    {a['spec']}\n    {b['spec']}")
+    kb, hb = backup_objects(k), backup_objects(h)
+    for key in sorted(set(kb) | set(hb)):
+        if key not in kb or key not in hb:
+            fail(f"{kname}/{hname}: backup {key[0]}/{key[1]} only in {'helm' if key not in kb else 'kustomize'}")
+        else:
+            for where, a, b in differences(kb[key], hb[key]):
+                fail(f"{kname}/{hname}: backup {key[0]}/{key[1]} {where} differs: kustomize {a!r}, helm {b!r}")
     kc, hc = app_config(k)["data"], app_config(h)["data"]
     if kc != hc:
         fail(f"{kname}/{hname}: app-config differs: {sorted(set(kc.items()) ^ set(hc.items()))}")
@@ -399,7 +452,8 @@ def check_namespaces_and_accounts(name: str, docs: list[dict]) -> None:
                  f"not {NAMESPACE}")
         if kind not in POD_OWNERS:
             continue
-        account = d["spec"]["template"]["spec"].get("serviceAccountName")
+        pod = d["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else d["spec"]
+        account = pod["template"]["spec"].get("serviceAccountName")
         if account in (None, "", "default"):
             fail(f"{name}: {kind}/{obj} runs under the default ServiceAccount")
         elif account not in accounts:

@@ -22,6 +22,18 @@
 #       and exec through the kubelet, a privileged pod refused, the namespace
 #       deleted to nothing, and `cluster.sh down` leaving no process, bridge or rule.
 #
+#   scripts/e2e-kubernetes.sh --up
+#       the system on the whole node as --deploy brings it up (k8s/deploy.sh --with-ingress),
+#       left running: its overlay and API keys in /tmp/e2e-kubernetes-up.
+#
+#   scripts/e2e-kubernetes.sh --backup-drill
+#       the system on the whole node as for --up, then backup and recovery as
+#       docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py): Redis' volume lost and the
+#       values rebuilt (jobs/rebuild-values.yaml), a run of the backup CronJob, PostgreSQL's
+#       volume lost and restored (jobs/postgresql-restore.yaml, deploy.sh again), Redis put
+#       back at the run's RDB copy (jobs/redis-restore.yaml); fails when a value, record or
+#       dashboard does not come back; then `cluster.sh down`.
+#
 #   scripts/e2e-kubernetes.sh --deploy
 #       the system itself on the whole node: the service images and the infrastructure
 #       stand-ins (scripts/infra-images.sh) imported into containerd, an overlay of the dev
@@ -319,9 +331,11 @@ helm_binary() {
 # The system itself on the node: k8s/deploy.sh with the dev overlay and the images loaded
 # without a registry, every pod Ready, the black-box suite through the Ingress and again
 # through the Gateway API route, then k8s/undeploy.sh --purge leaving nothing.
-deploy_walk() {
+# The node up, the images imported, k8s/deploy.sh --with-ingress of the dev overlay with the
+# stand-ins (OVERLAY), every pod Ready. Sets overlay, version, keys_json.
+deploy_system() {
   eval "$(cluster env)"
-  local start=$SECONDS version keys_json overlay s real local_name
+  local start=$SECONDS s real local_name
   trap 'cluster down; rm -rf "${work}"' EXIT
   cluster down >/dev/null 2>&1 || true
   cluster up
@@ -338,7 +352,7 @@ deploy_walk() {
     podman --runtime runc tag "${s}:${version}" "docker.io/library/${s}:${version}"
     names+=("docker.io/library/${s}:${version}")
   done
-  overlay="${work}/overlay"
+  overlay="${OVERLAY_DIR:-${work}/overlay}"
   mkdir -p "${overlay}"
   cat >"${overlay}/kustomization.yaml" <<YAML
 # The dev overlay with the infrastructure stand-ins of scripts/infra-images.sh.
@@ -353,6 +367,13 @@ images:
 YAML
   while IFS='=' read -r real local_name; do
     names+=("${local_name}")
+    # Also under its real name, so that the Jobs an operator creates from k8s/jobs/ by hand
+    # (no overlay renders them: postgresql-restore.yaml, rebuild-values.yaml) run as written.
+    case "${real}" in
+      */*) ;;
+      *) podman --runtime runc tag "${local_name}" "docker.io/library/${real}"
+         names+=("docker.io/library/${real}") ;;
+    esac
     printf '  - {name: %s, newName: %s, newTag: "%s"}\n' "${real%:*}" "${local_name%:*}" \
       "${local_name##*:}" >>"${overlay}/kustomization.yaml"
   done < <(scripts/infra-images.sh)
@@ -370,11 +391,47 @@ k = support.Keys(); print(json.dumps({"json": k.api_keys_json(), "writer": k.wri
   if ! TIMEOUT=600s k8s/deploy.sh --overlay "${overlay}" --with-ingress >"${work}/deploy.log" 2>&1; then
     failed "deploy.sh: $(tail -5 "${work}/deploy.log")"
     kubectl -n "${NS}" get pods -o wide | sed 's/^/     /'
-    return
+    return 1
   fi
   echo "   every pod Ready, the init Jobs complete: $((SECONDS - start)) s"
   kubectl -n "${NS}" get pods | sed 's/^/   /'
+}
 
+# Backup and recovery on the node, as docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py):
+# the values rebuilt after Redis lost its volume, a backup run of the CronJob, PostgreSQL's
+# volume lost and restored by the restore Job, Redis put back at the run's RDB copy; fails
+# when a value, record or dashboard does not come back.
+backup_drill() {
+  local overlay version keys_json
+  deploy_system || return
+  echo "== backup and recovery as docs/OPERATIONS.md gives them (tests/faults/k8s_backup.py)"
+  if COUNT_EXTERNAL_KEYS="${keys_json}" /usr/bin/python3 tests/faults/k8s_backup.py count-system.local \
+      read.count-system.local "${overlay}" >"${work}/backup.json" 2>"${work}/backup.err"; then
+    echo "   $(cat "${work}/backup.json")"
+  else
+    failed "backup drill: $(cat "${work}/backup.json") $(tail -5 "${work}/backup.err")"
+  fi
+  kubectl -n "${NS}" get jobs | sed 's/^/   /'
+  pod_security "the backup drill"
+  cluster down
+  trap 'rm -rf "${work}"' EXIT
+}
+
+# --up: the system left running, its overlay and API keys kept for the operator.
+up() {
+  local overlay version keys_json
+  OVERLAY_DIR=/tmp/e2e-kubernetes-up/overlay
+  rm -rf /tmp/e2e-kubernetes-up
+  deploy_system || return
+  trap 'rm -rf "${work}"' EXIT
+  (umask 077 && printf '%s\n' "${keys_json}" >/tmp/e2e-kubernetes-up/keys.json)
+  echo "   running: overlay ${overlay}, API keys /tmp/e2e-kubernetes-up/keys.json;" \
+    "$(cluster env); scripts/cluster.sh down stops it"
+}
+
+deploy_walk() {
+  local overlay version keys_json start
+  deploy_system || return
   export COUNT_MODE=external COUNT_EXTERNAL_KEYS="${keys_json}"
   local host=count-system.local
   # The whole report of each run is kept in /tmp (printed); its summary is shown here.
@@ -475,6 +532,8 @@ case "${1:-}" in
   --server-side) [ -d "${2:-}" ] || usage; server_side "$2" ;;
   --node) node ;;
   --deploy) deploy_walk ;;
+  --up) up ;;
+  --backup-drill) backup_drill ;;
   *) usage ;;
 esac
 if [ "${failures}" -gt 0 ]; then
