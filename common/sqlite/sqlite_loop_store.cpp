@@ -26,40 +26,34 @@ void SqliteLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
   wake_.notify_one();
 }
 
-void SqliteLoopCountValueStore::Get(std::string_view id,
-                                    Done<std::optional<core::CountRecord>> done) {
+template <class T, class ReadFn>
+void SqliteLoopCountValueStore::QueueRead(ReadFn read, Done<T> done) {
   {
     std::lock_guard lock(mu_);
-    reads_.push_back([this, id = std::string(id), done = std::move(done)] {
-      std::optional<core::CountRecord> record;
+    reads_.push_back([read = std::move(read), done = std::move(done)] {
+      T result{};
       std::exception_ptr error;
       try {
-        record = store_.Get(id);
+        result = read();
       } catch (...) {
         error = std::current_exception();
       }
-      done(error, std::move(record));
+      done(error, std::move(result));
     });
   }
   wake_.notify_one();
 }
 
+void SqliteLoopCountValueStore::Get(std::string_view id,
+                                    Done<std::optional<core::CountRecord>> done) {
+  QueueRead<std::optional<core::CountRecord>>(
+      [this, id = std::string(id)] { return store_.Get(id); }, std::move(done));
+}
+
 void SqliteLoopCountValueStore::GetMany(std::span<const std::string> ids,
                                         Done<std::vector<std::optional<core::CountRecord>>> done) {
-  {
-    std::lock_guard lock(mu_);
-    reads_.push_back([this, ids, done = std::move(done)] {
-      std::vector<std::optional<core::CountRecord>> records;
-      std::exception_ptr error;
-      try {
-        records = store_.GetMany(ids);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      done(error, std::move(records));
-    });
-  }
-  wake_.notify_one();
+  QueueRead<std::vector<std::optional<core::CountRecord>>>(
+      [this, ids] { return store_.GetMany(ids); }, std::move(done));
 }
 
 void SqliteLoopCountValueStore::Run() {

@@ -31,6 +31,9 @@ class SqliteLoopCountValueStore final : public core::AsyncCountValueStore {
     SqliteCountValueStore::Request request;
     Done<core::ApplyResult> done;
   };
+  // Queues `read` for the writer thread, which answers `done` with its result or error.
+  template <class T, class ReadFn>
+  void QueueRead(ReadFn read, Done<T> done);
   void Run();
 
   SqliteCountValueStore& store_;
