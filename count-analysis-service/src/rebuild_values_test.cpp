@@ -14,9 +14,8 @@ namespace {
 class RebuildValuesTest : public ::testing::Test {
  protected:
   void Counter(std::string id, std::optional<std::int64_t> min = {},
-               std::optional<std::int64_t> max = {}) {
-    const auto now = core::Now();
-    ASSERT_TRUE(info.Create({std::move(id), "d", min, max, now, now}));
+               std::optional<std::int64_t> max = {}, core::Timestamp at = core::Now()) {
+    ASSERT_TRUE(info.Create({std::move(id), "d", min, max, at, at}));
   }
   void Event(std::string id, std::int64_t delta, std::int64_t value, core::Timestamp at) {
     const core::Event e{
@@ -49,6 +48,19 @@ TEST_F(RebuildValuesTest, EveryCounterGetsItsLatestValueFromTheHistory) {
   EXPECT_EQ(store, (std::map<std::string, std::int64_t>{{"a", 7}, {"b", -3}}));
   EXPECT_EQ(rebuilt.restored, 2u);
   EXPECT_TRUE(rebuilt.unknown.empty());
+}
+
+// A rebuilt counter was last updated when its last event happened, not when it was created.
+TEST_F(RebuildValuesTest, ARebuiltCounterKeepsTheTimeOfItsLastChange) {
+  const auto created = core::Now() - std::chrono::hours(2);
+  const auto changed = created + std::chrono::minutes(75);
+  Counter("t", {}, {}, created);
+  Event("t", 3, 3, changed);
+  std::map<std::string, core::Timestamp> updated;
+  RebuildValues(info, history, [&updated](const core::CountInfo& c, std::int64_t) {
+    return updated.emplace(c.id, c.updated_at).second;
+  });
+  EXPECT_EQ(updated.at("t"), changed);
 }
 
 TEST_F(RebuildValuesTest, LeavesPresentCountersAndReportsThoseWithoutHistory) {
