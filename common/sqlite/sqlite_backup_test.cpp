@@ -38,7 +38,7 @@ void CreateCounters(SqliteDatabase& db) {
 }
 
 std::int64_t Scalar(SqliteDatabase& db, std::string_view sql, std::string_view id) {
-  Statement s(db.handle(), sql);
+  Statement s(db, sql);
   s.Bind(1, id);
   return s.Step() ? s.Int(0) : -1;
 }
@@ -62,7 +62,7 @@ void ExpectValuesAgreeWithEvents(const fs::path& file) {
 
 std::int64_t SumOfValues(const fs::path& file) {
   SqliteDatabase db(file);
-  Statement s(db.handle(), "SELECT coalesce(sum(value), 0) FROM count_value");
+  Statement s(db, "SELECT coalesce(sum(value), 0) FROM count_value");
   s.Step();
   return s.Int(0);
 }

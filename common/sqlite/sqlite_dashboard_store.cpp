@@ -20,7 +20,7 @@ core::Dashboard ReadRow(const Statement& s) {
 bool SqliteDashboardStore::Create(const core::Dashboard& d) {
   const std::string widgets = core::EncodeWidgets(d.widgets);
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
+  Statement s(db_,
               "INSERT OR IGNORE INTO dashboard (id, name, widgets, created_at, updated_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5)");
   s.Bind(1, d.id).Bind(2, d.name).Bind(3, widgets);
@@ -30,7 +30,7 @@ bool SqliteDashboardStore::Create(const core::Dashboard& d) {
 
 std::optional<core::Dashboard> SqliteDashboardStore::Get(std::string_view id) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), "SELECT " + std::string(kColumns) + " FROM dashboard WHERE id = ?1");
+  Statement s(db_, "SELECT " + std::string(kColumns) + " FROM dashboard WHERE id = ?1");
   s.Bind(1, id);
   if (!s.Step()) return std::nullopt;
   return ReadRow(s);
@@ -38,7 +38,7 @@ std::optional<core::Dashboard> SqliteDashboardStore::Get(std::string_view id) {
 
 std::vector<core::Dashboard> SqliteDashboardStore::List() {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), "SELECT " + std::string(kColumns) + " FROM dashboard ORDER BY id");
+  Statement s(db_, "SELECT " + std::string(kColumns) + " FROM dashboard ORDER BY id");
   std::vector<core::Dashboard> out;
   while (s.Step()) out.push_back(ReadRow(s));
   return out;
@@ -48,20 +48,20 @@ core::UpdateOutcome SqliteDashboardStore::Update(const core::Dashboard& d,
                                                  std::optional<std::int64_t> if_version) {
   const std::string widgets = core::EncodeWidgets(d.widgets);
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
+  Statement s(db_,
               "UPDATE dashboard SET name = ?2, widgets = ?3, updated_at = ?4 "
               "WHERE id = ?1 AND (?5 IS NULL OR updated_at = ?5)");
   s.Bind(1, d.id).Bind(2, d.name).Bind(3, widgets).Bind(4, Ms(d.updated_at));
   s.Bind(5, if_version).Run();
   if (db_.Changes() > 0) return core::UpdateOutcome::kUpdated;
-  Statement exists(db_.handle(), "SELECT 1 FROM dashboard WHERE id = ?1");
+  Statement exists(db_, "SELECT 1 FROM dashboard WHERE id = ?1");
   exists.Bind(1, d.id);
   return exists.Step() ? core::UpdateOutcome::kStale : core::UpdateOutcome::kNotFound;
 }
 
 bool SqliteDashboardStore::Delete(std::string_view id) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), "DELETE FROM dashboard WHERE id = ?1");
+  Statement s(db_, "DELETE FROM dashboard WHERE id = ?1");
   s.Bind(1, id).Run();
   return db_.Changes() > 0;
 }

@@ -1,10 +1,6 @@
 #include "sqlite/sqlite_database.hpp"
 
 #include <array>
-#include <functional>
-#include <mutex>
-#include <unordered_map>
-#include <vector>
 
 #include "core/ports.hpp"
 
@@ -14,58 +10,6 @@ namespace {
 [[noreturn]] void Fail(sqlite3* db, std::string_view what) {
   throw core::StoreUnavailable("sqlite: " + std::string(what) + ": " + sqlite3_errmsg(db));
 }
-
-// Prepared statements kept per connection and SQL text, for the next Statement of the same
-// text: preparing (parsing and planning) cost more than running the statements of a
-// standalone increment (docs/BENCHMARKS.md). SQLite re-prepares a kept statement by itself
-// when the schema changes.
-class StatementCache {
- public:
-  static StatementCache& Instance() {
-    static StatementCache cache;
-    return cache;
-  }
-  // A kept statement for `sql`, or nullptr.
-  sqlite3_stmt* Take(sqlite3* db, std::string_view sql) {
-    std::lock_guard lock(mu_);
-    auto conn = kept_.find(db);
-    if (conn == kept_.end()) return nullptr;
-    auto it = conn->second.find(sql);
-    if (it == conn->second.end() || it->second.empty()) return nullptr;
-    sqlite3_stmt* stmt = it->second.back();
-    it->second.pop_back();
-    return stmt;
-  }
-  // Keeps `stmt`, reset, for its connection.
-  void Keep(sqlite3* db, std::string_view sql, sqlite3_stmt* stmt) {
-    sqlite3_reset(stmt);
-    sqlite3_clear_bindings(stmt);
-    std::lock_guard lock(mu_);
-    auto& texts = kept_[db];
-    auto it = texts.find(sql);
-    if (it == texts.end()) it = texts.emplace(std::string(sql), std::vector<sqlite3_stmt*>{}).first;
-    it->second.push_back(stmt);
-  }
-  // Finalizes what is kept for `db`, before it closes.
-  void Forget(sqlite3* db) {
-    std::lock_guard lock(mu_);
-    auto conn = kept_.find(db);
-    if (conn == kept_.end()) return;
-    for (auto& [sql, stmts] : conn->second)
-      for (auto* stmt : stmts) sqlite3_finalize(stmt);
-    kept_.erase(conn);
-  }
-
- private:
-  struct TextHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Texts =
-      std::unordered_map<std::string, std::vector<sqlite3_stmt*>, TextHash, std::equal_to<>>;
-  std::mutex mu_;
-  std::unordered_map<sqlite3*, Texts> kept_;
-};
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
 constexpr std::array<std::string_view, 7> kMigrations = {
@@ -173,16 +117,16 @@ ALTER TABLE outbox ADD COLUMN traceparent TEXT;
 
 int SchemaVersion() { return static_cast<int>(kMigrations.size()); }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  stmt_ = StatementCache::Instance().Take(db, sql);
+Statement::Statement(SqliteDatabase& db, std::string_view sql) : db_(db) {
+  stmt_ = db.TakeKept(sql);
   if (stmt_) return;
-  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                         &stmt_, nullptr) != SQLITE_OK)
-    Fail(db, "prepare");
+  if (sqlite3_prepare_v3(db.db_, sql.data(), static_cast<int>(sql.size()),
+                         SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr) != SQLITE_OK)
+    Fail(db.db_, "prepare");
 }
 
 Statement::~Statement() {
-  if (stmt_) StatementCache::Instance().Keep(db_, sqlite3_sql(stmt_), stmt_);
+  if (stmt_) db_.Keep(stmt_);
 }
 
 Statement& Statement::Bind(int i, std::string_view text) {
@@ -205,7 +149,7 @@ bool Statement::Step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  Fail(db_, "step");
+  Fail(db_.db_, "step");
 }
 
 void Statement::Run() {
@@ -275,8 +219,28 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& file, SqliteSettings
 }
 
 SqliteDatabase::~SqliteDatabase() {
-  StatementCache::Instance().Forget(db_);
+  for (auto& [sql, stmts] : kept_)
+    for (auto* stmt : stmts) sqlite3_finalize(stmt);
   sqlite3_close(db_);
+}
+
+sqlite3_stmt* SqliteDatabase::TakeKept(std::string_view sql) {
+  std::lock_guard lock(kept_mu_);
+  auto it = kept_.find(sql);
+  if (it == kept_.end() || it->second.empty()) return nullptr;
+  sqlite3_stmt* stmt = it->second.back();
+  it->second.pop_back();
+  return stmt;
+}
+
+void SqliteDatabase::Keep(sqlite3_stmt* stmt) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  const std::string_view sql = sqlite3_sql(stmt);
+  std::lock_guard lock(kept_mu_);
+  auto it = kept_.find(sql);
+  if (it == kept_.end()) it = kept_.emplace(std::string(sql), std::vector<sqlite3_stmt*>{}).first;
+  it->second.push_back(stmt);
 }
 
 void SqliteDatabase::SignalOutbox() {
@@ -310,7 +274,7 @@ void SqliteDatabase::Migrate() {
   std::lock_guard lock(mu_);
   std::size_t applied = 0;
   {
-    Statement version(db_, "PRAGMA user_version");
+    Statement version(*this, "PRAGMA user_version");
     version.Step();
     applied = static_cast<std::size_t>(version.Int(0));
   }
@@ -328,7 +292,7 @@ void SqliteDatabase::Migrate() {
 }
 
 SqliteDatabase::Transaction::Transaction(SqliteDatabase& db) : db_(db) {
-  Statement(db_.db_, "BEGIN IMMEDIATE").Run();
+  Statement(db_, "BEGIN IMMEDIATE").Run();
 }
 
 SqliteDatabase::Transaction::~Transaction() {
@@ -336,7 +300,7 @@ SqliteDatabase::Transaction::~Transaction() {
 }
 
 void SqliteDatabase::Transaction::Commit() {
-  Statement(db_.db_, "COMMIT").Run();
+  Statement(db_, "COMMIT").Run();
   done_ = true;
 }
 

@@ -8,16 +8,23 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace count::sqlite {
 
+class SqliteDatabase;
+
+// A prepared statement of `db`'s connection, taken from the connection's kept statements of
+// the same text (or prepared) and given back to them, reset, when it goes.
 class Statement {
  public:
-  Statement(sqlite3* db, std::string_view sql);
+  Statement(SqliteDatabase& db, std::string_view sql);
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -33,7 +40,7 @@ class Statement {
   void Reset();
 
  private:
-  sqlite3* db_;
+  SqliteDatabase& db_;
   sqlite3_stmt* stmt_ = nullptr;
 };
 
@@ -117,8 +124,22 @@ class SqliteDatabase {
   };
 
  private:
+  friend class Statement;
+  // Prepared statements kept for the next Statement of the same text: preparing (parsing
+  // and planning) cost more than running the statements of a standalone increment
+  // (docs/BENCHMARKS.md). SQLite re-prepares a kept statement by itself when the schema
+  // changes. Finalized before the connection closes.
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  sqlite3_stmt* TakeKept(std::string_view sql);
+  void Keep(sqlite3_stmt* stmt);
+
   void Migrate();
   sqlite3* db_ = nullptr;
+  std::mutex kept_mu_;
+  std::unordered_map<std::string, std::vector<sqlite3_stmt*>, TextHash, std::equal_to<>> kept_;
   ConnectionLock mu_;
   std::mutex outbox_mu_;
   std::condition_variable outbox_cv_;

@@ -138,8 +138,7 @@ SqliteHistoryStore::SqliteHistoryStore(SqliteDatabase& db) : db_(db) {
 std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
   ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first (sqlite_database.hpp)
   SqliteDatabase::Transaction tx(db_);
-  Statement remember(db_.handle(),
-                     "INSERT OR IGNORE INTO history_event (event_id, at_ms) VALUES (?1, ?2)");
+  Statement remember(db_, "INSERT OR IGNORE INTO history_event (event_id, at_ms) VALUES (?1, ?2)");
   MinuteFolds folds;
   std::size_t fresh = 0;
   for (const auto& e : events) {
@@ -149,7 +148,7 @@ std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
     folds.Add(e.count_id, e.timestamp, e.value, e.delta.value_or(0));
     ++fresh;
   }
-  Statement fold(db_.handle(), kFold);
+  Statement fold(db_, kFold);
   folds.Write(fold);
   tx.Commit();
   return fresh;
@@ -159,8 +158,7 @@ std::size_t SqliteHistoryStore::Import(std::span<const core::HistoryPoint> point
   // Imported points carry no delta: they contribute 0 to sums.
   std::lock_guard lock(db_.mutex());
   SqliteDatabase::Transaction tx(db_);
-  Statement remember(db_.handle(),
-                     "INSERT OR IGNORE INTO history_import (count_id, at_ms) VALUES (?1, ?2)");
+  Statement remember(db_, "INSERT OR IGNORE INTO history_import (count_id, at_ms) VALUES (?1, ?2)");
   MinuteFolds folds;
   std::size_t fresh = 0;
   for (const auto& p : points) {
@@ -170,7 +168,7 @@ std::size_t SqliteHistoryStore::Import(std::span<const core::HistoryPoint> point
     folds.Add(p.count_id, p.timestamp, p.value, 0);
     ++fresh;
   }
-  Statement fold(db_.handle(), kFold);
+  Statement fold(db_, kFold);
   folds.Write(fold);
   tx.Commit();
   return fresh;
@@ -180,7 +178,7 @@ std::vector<core::Bucket> SqliteHistoryStore::Series(std::string_view count_id,
                                                      core::Timestamp from, core::Timestamp to,
                                                      core::Unit unit) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), SeriesSql(unit));
+  Statement s(db_, SeriesSql(unit));
   s.Bind(1, count_id).Bind(2, Ms(from)).Bind(3, Ms(to));
   std::vector<core::Bucket> buckets;
   while (s.Step()) buckets.push_back({FromMs(s.Int(0)), s.Int(1), s.Int(2), s.Int(3), s.Int(4)});
@@ -193,7 +191,7 @@ std::vector<core::BucketValue> SqliteHistoryStore::LastValues(std::string_view c
   if (unit != core::Unit::kMinute) return HistoryStore::LastValues(count_id, from, to, unit);
   // Two columns of the minutes (clustered by counter and minute), without sums and extremes.
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
+  Statement s(db_,
               "SELECT minute_ms, last_value FROM history_minute"
               " WHERE count_id = ?1 AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms");
   s.Bind(1, count_id).Bind(2, Ms(from)).Bind(3, Ms(to));
@@ -206,7 +204,7 @@ std::optional<core::HistoryPoint> SqliteHistoryStore::Last(std::string_view coun
                                                            std::int64_t from_ms,
                                                            std::int64_t to_ms) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
+  Statement s(db_,
               "SELECT last_value, last_at_ms FROM history_minute WHERE count_id = ?1"
               " AND minute_ms >= ?2 AND minute_ms < ?3 ORDER BY minute_ms DESC LIMIT 1");
   s.Bind(1, count_id).Bind(2, from_ms).Bind(3, to_ms);
@@ -232,7 +230,7 @@ void SqliteHistoryStore::Purge(std::string_view count_id) {
   SqliteDatabase::Transaction tx(db_);
   for (const char* sql : {"DELETE FROM history_minute WHERE count_id = ?1",
                           "DELETE FROM history_import WHERE count_id = ?1"})
-    Statement(db_.handle(), sql).Bind(1, count_id).Run();
+    Statement(db_, sql).Bind(1, count_id).Run();
   tx.Commit();
 }
 
@@ -251,7 +249,7 @@ std::size_t SqliteHistoryStore::Prune(core::Timestamp before, std::size_t limit)
         " (SELECT event_id FROM history_event WHERE at_ms < ?1 LIMIT ?2)",
         "DELETE FROM history_import WHERE (count_id, at_ms) IN"
         " (SELECT count_id, at_ms FROM history_import WHERE at_ms < ?1 LIMIT ?2)"}) {
-    Statement(db_.handle(), sql).Bind(1, cutoff).Bind(2, static_cast<std::int64_t>(limit)).Run();
+    Statement(db_, sql).Bind(1, cutoff).Bind(2, static_cast<std::int64_t>(limit)).Run();
     dropped += static_cast<std::size_t>(db_.Changes());
   }
   tx.Commit();

@@ -61,7 +61,7 @@ std::vector<core::MutationOutcome> DecodeOutcomes(std::string_view text) {
 
 bool SqliteCountInfoStore::Create(const CountInfo& info) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
+  Statement s(db_,
               "INSERT OR IGNORE INTO count_info (id, description, min_value, max_value, "
               "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
@@ -71,8 +71,7 @@ bool SqliteCountInfoStore::Create(const CountInfo& info) {
 
 std::optional<CountInfo> SqliteCountInfoStore::Get(std::string_view id) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
-              "SELECT " + std::string(kInfoColumns) + " FROM count_info WHERE id = ?1");
+  Statement s(db_, "SELECT " + std::string(kInfoColumns) + " FROM count_info WHERE id = ?1");
   s.Bind(1, id);
   if (!s.Step()) return std::nullopt;
   return ReadInfo(s);
@@ -84,9 +83,9 @@ core::CountPage SqliteCountInfoStore::List(std::string_view prefix, std::size_t 
   // Byte-wise range instead of LIKE: a prefix is matched literally, '%' and '_' included.
   std::string upper(prefix);
   upper.push_back('\x7f');
-  Statement s(db_.handle(), "SELECT " + std::string(kInfoColumns) +
-                                " FROM count_info WHERE id >= ?1 AND id < ?2 AND id > ?3 "
-                                "ORDER BY id LIMIT ?4");
+  Statement s(db_, "SELECT " + std::string(kInfoColumns) +
+                       " FROM count_info WHERE id >= ?1 AND id < ?2 AND id > ?3 "
+                       "ORDER BY id LIMIT ?4");
   s.Bind(1, prefix).Bind(2, upper).Bind(3, after_id).Bind(4, static_cast<std::int64_t>(limit + 1));
   core::CountPage page;
   while (s.Step()) page.items.push_back(ReadInfo(s));
@@ -99,7 +98,7 @@ core::CountPage SqliteCountInfoStore::List(std::string_view prefix, std::size_t 
 
 bool SqliteCountInfoStore::Update(const CountInfo& info) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(),
+  Statement s(db_,
               "UPDATE count_info SET description = ?2, min_value = ?3, max_value = ?4, "
               "updated_at = ?5 WHERE id = ?1");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
@@ -109,7 +108,7 @@ bool SqliteCountInfoStore::Update(const CountInfo& info) {
 
 bool SqliteCountInfoStore::Delete(std::string_view id) {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), "DELETE FROM count_info WHERE id = ?1");
+  Statement s(db_, "DELETE FROM count_info WHERE id = ?1");
   s.Bind(1, id).Run();
   return db_.Changes() > 0;
 }
@@ -118,7 +117,7 @@ bool SqliteCountInfoStore::Delete(std::string_view id) {
 
 // Hot-path statements, prepared once; used only under the database mutex.
 struct SqliteCountValueStore::Statements {
-  explicit Statements(sqlite3* db)
+  explicit Statements(SqliteDatabase& db)
       : get(db,
             "SELECT value, updated_at, description, min_value, max_value, created_at "
             "FROM count_value WHERE id = ?1"),
@@ -140,7 +139,7 @@ struct SqliteCountValueStore::Statements {
 };
 
 SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string source)
-    : db_(db), source_(std::move(source)), st_(std::make_unique<Statements>(db.handle())) {}
+    : db_(db), source_(std::move(source)), st_(std::make_unique<Statements>(db)) {}
 
 void SqliteCountValueStore::RecordEvent(core::EventType type, std::string_view id,
                                         std::optional<std::int64_t> delta, std::int64_t value,
@@ -280,7 +279,7 @@ core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const Coun
     return UpdateResult::kValueOutsideBounds;
   // The check and the change in one transaction: atomic against concurrent writes.
   const auto updated = info.updated_at == Timestamp{} ? core::Now() : info.updated_at;
-  Statement s(db_.handle(),
+  Statement s(db_,
               "UPDATE count_value SET description = ?2, min_value = ?3, max_value = ?4, "
               "updated_at = ?5 WHERE id = ?1");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
@@ -296,7 +295,7 @@ bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
   SqliteDatabase::Transaction tx(db_);
   const auto current = GetLocked(id);
   if (!current) return false;
-  Statement s(db_.handle(), "DELETE FROM count_value WHERE id = ?1");
+  Statement s(db_, "DELETE FROM count_value WHERE id = ?1");
   s.Bind(1, id).Run();
   std::optional<std::int64_t> delta;
   if (current->value != INT64_MIN) delta = -current->value;
@@ -311,7 +310,7 @@ bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
 std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   seen_signals_ = db_.OutboxSignals();
   ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
-  Statement s(db_.handle(),
+  Statement s(db_,
               "SELECT seq, event_id, type, count_id, delta, value, timestamp, source, "
               "purge_history, traceparent FROM outbox WHERE seq > ?2 ORDER BY seq LIMIT ?1");
   s.Bind(1, static_cast<std::int64_t>(max)).Bind(2, handed_out_);
@@ -332,7 +331,7 @@ void SqliteEventOutbox::Acknowledge(std::span<const core::Event>) {
   // oldest batch is everything up to its last seq. One range delete instead of one per event.
   if (batches_.empty()) return;
   ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
-  Statement s(db_.handle(), "DELETE FROM outbox WHERE seq <= ?1");
+  Statement s(db_, "DELETE FROM outbox WHERE seq <= ?1");
   s.Bind(1, batches_.front()).Run();
   batches_.pop_front();
 }
@@ -344,7 +343,7 @@ void SqliteEventOutbox::Rewind() {
 
 std::size_t SqliteEventOutbox::Backlog() {
   std::lock_guard lock(db_.mutex());
-  Statement s(db_.handle(), "SELECT count(*) FROM outbox");
+  Statement s(db_, "SELECT count(*) FROM outbox");
   s.Step();
   return static_cast<std::size_t>(s.Int(0));
 }
