@@ -99,16 +99,17 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   // Concurrent calls share one script call (core/group_commit.hpp).
-  if (!GroupOf(mutations)) throw SpansGroups();
-  ApplyRequest me{mutations, key, {}, nullptr};
+  const auto group = GroupOf(mutations);
+  if (!group) throw SpansGroups();
+  ApplyRequest me{mutations, key, *group, {}, nullptr};
   group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
     // One script call per group (one group on one server), in the order the groups come.
     std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
     while (!rest.empty()) {
-      const auto g = *GroupOf(rest.front()->mutations);
+      const std::size_t g = rest.front()->group;
       std::vector<ApplyRequest*> part;
       std::erase_if(rest, [&](ApplyRequest* r) {
-        if (*GroupOf(r->mutations) != g) return false;
+        if (r->group != g) return false;
         part.push_back(r);
         return true;
       });
@@ -139,7 +140,7 @@ std::optional<std::size_t> RedisCountValueStore::GroupOf(
 
 std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysAndArgs(
     std::span<ApplyRequest* const> batch) const {
-  const std::size_t group = *GroupOf(batch.front()->mutations);
+  const std::size_t group = batch.front()->group;
   std::vector<std::string> keys;
   ScriptArgs args;
   args.Set("now", std::to_string(NowMs()))

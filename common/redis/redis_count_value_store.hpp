@@ -82,6 +82,7 @@ class RedisCountValueStore : public core::CountValueStore {
   struct ApplyRequest {
     std::span<const core::Mutation> mutations;
     const core::IdempotencyKey* key;
+    std::size_t group;  // GroupOf(mutations), found once when the request arrives
     core::ApplyResult result;
     std::exception_ptr error;
   };

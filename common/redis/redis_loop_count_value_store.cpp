@@ -55,7 +55,7 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
         {});
   const auto group = store_.GroupOf(mutations);
   if (!group) return done(std::make_exception_ptr(SpansGroups()), {});
-  auto* pending = new Pending{{mutations, key, {}, nullptr}, std::move(done)};
+  auto* pending = new Pending{{mutations, key, *group, {}, nullptr}, std::move(done)};
   Here().groups[*group].Submit(*pending, mutations.size());
 }
 
