@@ -1,5 +1,7 @@
 #include "redis/redis_count_value_store.hpp"
 
+#include "redis/group_parts.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
@@ -100,7 +102,18 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   // Concurrent calls share one script call (core/group_commit.hpp).
   const auto group = GroupOf(mutations);
-  if (!group) throw SpansGroups();
+  if (!group) {
+    // Counters of several groups (a Redis Cluster): one Apply per group, then one answer.
+    auto split = SplitByGroup(layout_, mutations);
+    for (auto& part : split.parts) {
+      try {
+        part.result = Apply(part.mutations, key);
+      } catch (...) {
+        part.error = std::current_exception();
+      }
+    }
+    return MergeParts(split);
+  }
   ApplyRequest me{mutations, key, *group, {}, nullptr};
   group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
     // One script call per group (one group on one server), in the order the groups come.

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/group_commit.hpp"
+#include "redis/group_parts.hpp"
 
 namespace count::redis {
 
@@ -54,9 +55,33 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
             "at most " + std::to_string(RedisCountValueStore::kMaxBatch) + " mutations per batch")),
         {});
   const auto group = store_.GroupOf(mutations);
-  if (!group) return done(std::make_exception_ptr(SpansGroups()), {});
+  if (!group) return ApplySplit(mutations, key, std::move(done));
   auto* pending = new Pending{{mutations, key, *group, {}, nullptr}, std::move(done)};
   Here().groups[*group].Submit(*pending, mutations.size());
+}
+
+// Counters of several groups (a Redis Cluster): each group's part goes out at once, to its own
+// group commit, and the last part answered merges them (group_parts.hpp). The parts are answered
+// on this loop, so the count needs no lock.
+void RedisLoopCountValueStore::ApplySplit(std::span<const core::Mutation> mutations,
+                                          const core::IdempotencyKey* key,
+                                          Done<core::ApplyResult> done) {
+  auto split = std::make_shared<GroupParts>(SplitByGroup(store_.layout(), mutations));
+  for (std::size_t i = 0; i < split->parts.size(); ++i)
+    Apply(split->parts[i].mutations, key,
+          [split, i, done](std::exception_ptr error, core::ApplyResult result) {
+            auto& part = split->parts[i];
+            part.error = error;
+            part.result = std::move(result);
+            if (++split->answered < split->parts.size()) return;
+            core::ApplyResult merged;
+            try {
+              merged = MergeParts(*split);
+            } catch (...) {
+              return done(std::current_exception(), {});
+            }
+            done(nullptr, std::move(merged));
+          });
 }
 
 void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,
