@@ -329,6 +329,19 @@ bool RedisCountValueStore::Delete(std::string_view id, bool purge_history) {
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }
 
-bool RedisCountValueStore::Ping() { return client_.Ping(); }
+bool RedisCountValueStore::Ping() {
+  if (!layout_.clustered()) return client_.Ping();
+  // Every group's shard answers: one EXISTS per group (reads: a replica's, with replica reads),
+  // pipelined, so one round trip per shard. A PING would reach one node only.
+  std::vector<std::vector<std::string>> commands;
+  for (std::size_t g = 0; g < layout_.groups(); ++g)
+    commands.push_back({"EXISTS", layout_.Stream(g)});
+  try {
+    return std::ranges::none_of(client_.Pipeline(std::move(commands)),
+                                [](const Reply& r) { return r.IsError(); });
+  } catch (const StoreUnavailable&) {
+    return false;
+  }
+}
 
 }  // namespace count::redis

@@ -61,6 +61,7 @@ class RedisCountValueStore : public core::CountValueStore {
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
   bool Delete(std::string_view id, bool purge_history) override;
+  // Whether the server answers; on a Redis Cluster, whether the shard of every group does.
   bool Ping() override;
 
   // Puts back a counter rebuilt after Redis was lost, with `value` and `info`, without an

@@ -33,6 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "standalone_only: runs only when COUNT_MODE=standalone")
     config.addinivalue_line("markers", "services_only: runs only when COUNT_MODE=services")
     config.addinivalue_line("markers", "slow: takes several seconds")
+    config.addinivalue_line("markers", "redis_cluster_only: runs only when COUNT_REDIS=cluster")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -42,6 +43,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="standalone mode only"))
         if m == "standalone" and item.get_closest_marker("services_only"):
             item.add_marker(pytest.mark.skip(reason="services mode only"))
+        if not support.redis_cluster() and item.get_closest_marker("redis_cluster_only"):
+            item.add_marker(pytest.mark.skip(reason="a Redis Cluster only (COUNT_REDIS=cluster)"))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -535,15 +535,28 @@ class RedisCluster:
     def stop_node(self, port: int) -> None:
         self.nodes[port].stop()
 
-    def node_table(self) -> list[tuple[int, set[str]]]:
-        """(port, flags) of every node, as the first live node's CLUSTER NODES tells."""
+    def _nodes_lines(self) -> list[list[str]]:
+        """The fields of each line of the first live node's CLUSTER NODES: id, address, flags,
+        primary, ping, pong, epoch, link, slot ranges."""
         for port, proc in self.nodes.items():
             if proc.alive():
                 reply = redis_command(port, "CLUSTER", "NODES")  # a bulk string: $<n>, the text
                 text = reply[reply.index(b"\r\n") + 2:].decode(errors="replace")
-                fields = [line.split() for line in text.splitlines() if line.strip()]
-                return [(int(f[1].split("@")[0].rsplit(":", 1)[1]), set(f[2].split(","))) for f in fields]
+                return [line.split() for line in text.splitlines() if line.strip()]
         raise RuntimeError("no node of the cluster is running")
+
+    def node_table(self) -> list[tuple[int, set[str]]]:
+        """(port, flags) of every node."""
+        return [(int(f[1].split("@")[0].rsplit(":", 1)[1]), set(f[2].split(","))) for f in self._nodes_lines()]
+
+    def primary_serving(self, slot: int) -> int:
+        """The port of the primary that serves `slot`."""
+        for f in self._nodes_lines():
+            for r in f[8:]:
+                first, _, last = r.partition("-")
+                if first.isdigit() and int(first) <= slot <= int(last or first):
+                    return int(f[1].split("@")[0].rsplit(":", 1)[1])
+        raise RuntimeError(f"no primary serves slot {slot}")
 
     def primaries(self) -> list[int]:
         """The ports of the primaries now."""
@@ -789,10 +802,16 @@ def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: boo
     return env
 
 
-def redis_setting(infra: Infra, single: str) -> str:
-    """The setting that reaches the values in this deployment where one Redis would use `single`
-    (REDIS_URL or REDIS_REPLICA_URL): REDIS_CLUSTER_NODES on a cluster."""
-    return "REDIS_CLUSTER_NODES" if infra.cluster is not None else single
+def as_deployed(infra: Infra, overrides: dict[str, str | None], setting: str) -> tuple[dict[str, str | None], str]:
+    """A broken single-Redis setting (REDIS_URL, REDIS_REPLICA_URL: removed when None, else
+    malformed) as it shows on this deployment, and the setting the service must then name. On a
+    Redis Cluster the values are reached through REDIS_CLUSTER_NODES instead: removed, the
+    service needs `setting` and names it; malformed, it names REDIS_CLUSTER_NODES."""
+    if infra.cluster is None or setting not in ("REDIS_URL", "REDIS_REPLICA_URL"):
+        return overrides, setting
+    if overrides[setting] is None:
+        return {"REDIS_CLUSTER_NODES": None}, setting
+    return {"REDIS_CLUSTER_NODES": "127.0.0.1:notaport"}, "REDIS_CLUSTER_NODES"
 
 
 def _service_env(service: str, infra: Infra) -> dict[str, str]:
