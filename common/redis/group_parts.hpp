@@ -41,7 +41,7 @@ GroupParts SplitByGroup(const KeyLayout& layout, std::span<const core::Mutation>
 // * every part applied or replayed: the outcomes in request order (kApplied when any part was
 //   applied now, kReplayed when all were replayed), and each part's outbox position, separated
 //   by spaces;
-// * no part carried out: the first part's error is rethrown (nothing changed: a plain 503), or,
+// * no part carried out: the first part's error is rethrown (a plain 503, as one shard's), or,
 //   when every part found the key recorded for another request, kKeyConflict;
 // * some parts carried out, others not: throws core::PartlyApplied.
 core::ApplyResult MergeParts(GroupParts& split);

@@ -1,12 +1,12 @@
 #include "redis/redis_count_value_store.hpp"
 
-#include "redis/group_parts.hpp"
-
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
 #include <thread>
 #include <utility>
+
+#include "redis/group_parts.hpp"
 
 namespace count::redis {
 namespace {
