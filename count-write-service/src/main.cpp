@@ -1,4 +1,5 @@
 // count-write-service: UC-001 writes on the Redis primary. Wiring only.
+#include <memory>
 #include <optional>
 
 #include "http/event_loop.hpp"
@@ -6,6 +7,7 @@
 #include "redis/redis_count_value_store.hpp"
 #include "redis/redis_event_acks.hpp"
 #include "redis/redis_loop_count_value_store.hpp"
+#include "redis/redis_replica_acks.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
 #include "write_module.hpp"
@@ -33,15 +35,30 @@ int main() {
     std::optional<redis::RedisEventAcks> acks;  // WRITE_ACK=kafka
     if (settings.ack_kafka && layout.clustered())
       throw runtime::ConfigError(
-          "WRITE_ACK=kafka is not available on a Redis Cluster (REDIS_CLUSTER_NODES) yet");
+          "WRITE_ACK=kafka is not available on a Redis Cluster (REDIS_CLUSTER_NODES) yet; "
+          "WRITE_ACK=replica is");
     if (settings.ack_kafka) {
       acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout});
       service.metrics().AddGauge("writes_awaiting_kafka",
                                  "Applied writes whose answer waits for Kafka (WRITE_ACK=kafka).",
                                  [&] { return double(acks->Waiting()); });
     }
-    write::WriteModule module(service.router(),
-                              {values, info, &loop_values, acks ? &*acks : nullptr}, settings);
+    // WRITE_ACK=replica: WAIT blocks its connection, so the acks get a client of their own.
+    std::unique_ptr<redis::RedisClient> replica_acks_redis;
+    std::optional<redis::RedisReplicaAcks> replica_acks;
+    if (settings.ack_replica) {
+      replica_acks_redis = wiring::RedisFromEnv(env, "REDIS_URL");
+      replica_acks.emplace(*replica_acks_redis, layout,
+                           redis::ReplicaAcksOptions{.wait = settings.ack_timeout});
+      service.metrics().AddGauge(
+          "writes_awaiting_replica",
+          "Applied writes whose answer waits for a Redis replica (WRITE_ACK=replica).",
+          [&] { return double(replica_acks->Waiting()); });
+    }
+    core::EventAcks* durable = acks           ? static_cast<core::EventAcks*>(&*acks)
+                               : replica_acks ? &*replica_acks
+                                              : nullptr;
+    write::WriteModule module(service.router(), {values, info, &loop_values, durable}, settings);
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a
     // description): its outage shows in readiness but must not take writes out of service.

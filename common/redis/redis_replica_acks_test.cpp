@@ -1,0 +1,84 @@
+// WRITE_ACK=replica against a real 3-primary/3-replica Redis Cluster (redis_test_servers.hpp):
+// WAIT goes to the node of the command before it, a write is answered durable once its
+// shard's replica holds it and not while the shard has none, and what was answered survives
+// its primary killed with SIGKILL.
+#include "redis/redis_replica_acks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "redis/cluster_slots.hpp"
+#include "redis/redis_loop_testing.hpp"
+#include "redis/redis_test_servers.hpp"
+
+namespace count::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::Connected;
+using testing::RedisCluster;
+using testing::RedisServer;
+using testing::WaitUntil;
+
+TEST(PositionGroup, ReadsTheGroupPrefix) {
+  EXPECT_EQ(PositionGroup("epoch/1-0"), 0u);
+  EXPECT_EQ(PositionGroup("17@epoch/1-0"), 17u);
+  EXPECT_EQ(PositionGroup("@epoch/1-0"), std::nullopt);
+  EXPECT_EQ(PositionGroup("x@epoch/1-0"), std::nullopt);
+}
+
+bool Durable(RedisReplicaAcks& acks, const std::string& position) {
+  std::promise<bool> answer;
+  acks.Await(position, [&](bool durable) { answer.set_value(durable); });
+  return answer.get_future().get();
+}
+
+TEST(RedisReplicaAcks, AnswersOnceAReplicaHoldsTheWriteAndKeepsItThroughAFailover) {
+  RedisCluster cluster;
+  const KeyLayout layout = KeyLayout::Cluster(6);
+  ClusterConfig config = ParseClusterNodes(cluster.seeds());
+  RedisClient writes(config, {.pool_size = 1, .timeout = 500ms});
+  RedisClient fenced(config, {.pool_size = 1, .timeout = 2s});
+  RedisReplicaAcks acks(fenced, layout, {.wait = 600ms});
+  Connected c(writes);
+
+  // A command without a key goes to the node of the command before it (a group whose shard is
+  // not slot 0's, where a command without a key would go otherwise).
+  const std::size_t group = layout.groups() - 1;
+  const std::string key = layout.Stream(group) + ":n", position = std::to_string(group) + "@e/1-0";
+  RedisServer* primary = cluster.PrimaryOf(KeySlot(key));
+  ASSERT_NE(primary, cluster.PrimaryOf(0));
+  const auto routed = c.Send({{"SET", key, "0"}, {"CLUSTER", "MYID"}});
+  ASSERT_FALSE(routed.error);
+  EXPECT_EQ(routed.replies[1].str, RedisCluster::IdOf(*primary));
+
+  // Every acknowledged write is on the replica the moment it is answered.
+  RedisServer* replica = cluster.ReplicaOf(*primary);
+  ASSERT_NE(replica, nullptr);
+  for (int i = 1; i <= 50; ++i) {
+    ASSERT_EQ(c.Command({"INCR", key}).integer, i);
+    ASSERT_TRUE(Durable(acks, position));
+    RedisClient direct(replica->endpoint(), {.pool_size = 1});
+    ASSERT_EQ(direct.Pipeline({{"READONLY"}, {"GET", key}})[1].str, std::to_string(i));
+  }
+  EXPECT_FALSE(Durable(acks, "x@e/1-0"));  // not a position
+  EXPECT_FALSE(Durable(acks, "6@e/1-0"));  // no such group
+  EXPECT_EQ(acks.Waiting(), 0u);
+
+  // The primary killed: the replica takes over with every answered write, and writes resume.
+  primary->process().Kill();
+  ASSERT_TRUE(WaitUntil([&] { return cluster.PrimaryOf(KeySlot(key)) == replica; }, 30s));
+  ASSERT_TRUE(WaitUntil([&] { return !c.Send({{"INCR", key}}).error; }, 30s));
+  EXPECT_EQ(c.Command({"GET", key}).str, "51");
+  // The promoted replica has no replica of its own: nothing written now is durable, while the
+  // other shards' writes still are.
+  EXPECT_FALSE(Durable(acks, position));
+  std::size_t other = 0;
+  while (cluster.PrimaryOf(KeySlot(layout.Stream(other))) == replica) ++other;
+  ASSERT_EQ(c.Command({"INCR", layout.Stream(other) + ":n"}).integer, 1);
+  EXPECT_TRUE(Durable(acks, std::to_string(other) + "@e/1-0"));
+}
+
+}  // namespace
+}  // namespace count::redis
