@@ -3,9 +3,19 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <charconv>
+#include <thread>
+
+#include "redis/redis_connection.hpp"
 
 namespace count::redis {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
 
 std::optional<std::size_t> PositionGroup(std::string_view position) {
   const auto at = position.find('@');
@@ -16,96 +26,105 @@ std::optional<std::size_t> PositionGroup(std::string_view position) {
   return group;
 }
 
+struct RedisReplicaAcks::State {
+  struct Waiter {
+    Clock::time_point deadline;
+    std::function<void(bool)> done;
+  };
+  struct Group {
+    std::vector<Waiter> fenced;  // applied before the fence in flight (or the last one) was sent
+    std::vector<Waiter> next;    // arrived since
+    bool in_flight = false;
+    std::unique_ptr<asio::steady_timer> retry;
+  };
+  asio::io_context loop;
+  asio::executor_work_guard<asio::io_context::executor_type> work{loop.get_executor()};
+  RedisLoopClient redis;
+  std::vector<Group> groups;
+  std::thread thread;
+
+  State(RedisClient& client, std::size_t n) : redis(client, [this] { return &loop; }), groups(n) {}
+};
+
 RedisReplicaAcks::RedisReplicaAcks(RedisClient& client, const KeyLayout& layout,
                                    ReplicaAcksOptions options)
-    : client_(client), layout_(layout), options_(options), thread_([this] { Run(); }) {}
+    : layout_(layout),
+      options_(options),
+      // A WAIT ends within this, so a round gives up on writes whose time is up, and stays
+      // within the client's timeout for the call.
+      round_(std::clamp(client.options().timeout / 2, std::chrono::milliseconds(1),
+                        std::chrono::milliseconds(200))),
+      state_(std::make_unique<State>(client, layout.groups())) {
+  state_->thread = std::thread([s = state_.get()] {
+    pthread_setname_np(pthread_self(), "replica-acks");
+    s->loop.run();
+  });
+}
 
 RedisReplicaAcks::~RedisReplicaAcks() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
+  state_->work.reset();
+  state_->loop.stop();
+  state_->thread.join();
+  for (auto& g : state_->groups) {
+    for (auto& w : g.fenced) w.done(false);
+    for (auto& w : g.next) w.done(false);
   }
-  cv_.notify_all();
-  thread_.join();
-  for (auto& w : waiting_) w.done(false);
 }
 
 void RedisReplicaAcks::Await(std::string position, std::function<void(bool)> done) {
   const auto group = PositionGroup(position);
   if (!group || *group >= layout_.groups()) return done(false);
-  {
-    std::lock_guard lock(mu_);
-    if (!stopping_) {
-      waiting_.push_back(
-          {*group, std::chrono::steady_clock::now() + options_.wait, std::move(done)});
-      cv_.notify_one();
-      return;
-    }
-  }
-  done(false);
+  waiting_.fetch_add(1);
+  asio::post(state_->loop, [this, g = *group, done = std::move(done)]() mutable {
+    auto& group = state_->groups[g];
+    group.next.push_back({Clock::now() + options_.wait, std::move(done)});
+    if (!group.in_flight && !group.retry) Fence(g);
+  });
 }
 
-std::size_t RedisReplicaAcks::Waiting() {
-  std::lock_guard lock(mu_);
-  return waiting_.size();
+void RedisReplicaAcks::Fence(std::size_t g) {
+  auto& group = state_->groups[g];
+  group.fenced.insert(group.fenced.end(), std::make_move_iterator(group.next.begin()),
+                      std::make_move_iterator(group.next.end()));
+  group.next.clear();
+  if (group.fenced.empty()) return;
+  group.in_flight = true;
+  const auto first = std::ranges::min(group.fenced, {}, &State::Waiter::deadline).deadline;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(first - Clock::now());
+  const auto wait = std::clamp(left, std::chrono::milliseconds(1), round_);
+  std::vector<std::vector<std::string>> commands{
+      {"SET", layout_.Stream(g) + ":fence", "1"},
+      {"WAIT", std::to_string(options_.replicas), std::to_string(wait.count())}};
+  state_->redis.Here().Send(
+      std::move(commands), [this, g](std::exception_ptr error, Replies replies) {
+        // Redis away (a primary killed, before its replica is promoted): the writes wait on, up to
+        // their deadline; what the dead primary held and did not pass on is lost with it.
+        const bool failed = error || replies.size() != 2 || replies[0].IsError() ||
+                            replies[1].type != Reply::Type::kInteger;
+        Fenced(g, !failed && replies[1].integer >= options_.replicas, failed);
+      });
 }
 
-std::vector<long long> RedisReplicaAcks::Replicate(const std::vector<std::size_t>& groups,
-                                                   std::chrono::milliseconds wait) {
-  std::vector<std::vector<std::string>> commands;
-  for (auto g : groups) {
-    commands.push_back({"SET", layout_.Stream(g) + ":fence", "1"});
-    commands.push_back({"WAIT", std::to_string(options_.replicas),
-                        std::to_string(std::max<long long>(1, wait.count()))});
-  }
-  std::vector<long long> out(groups.size(), -1);
-  try {
-    const auto replies = client_.Pipeline(std::move(commands));
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      const Reply& fence = replies.at(2 * i);
-      const Reply& waited = replies.at(2 * i + 1);
-      if (!fence.IsError() && waited.type == Reply::Type::kInteger) out[i] = waited.integer;
-    }
-  } catch (const std::exception&) {
-    // Redis away (a primary killed, before its replica is promoted): the writes wait on, up to
-    // their deadline; what the dead primary held and did not pass on is lost with it.
-  }
-  return out;
-}
-
-void RedisReplicaAcks::Run() {
-  pthread_setname_np(pthread_self(), "replica-acks");
-  // Each WAIT blocks up to this long, so a round ends soon enough to take new writes and to
-  // give up on those whose time is up.
-  constexpr std::chrono::milliseconds kRound{200};
-  std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
-    if (stopping_) return;
-    // The writes waiting now: the fence below is written after every one of them was applied.
-    const std::size_t taken = waiting_.size();
-    std::vector<std::size_t> groups;
-    for (std::size_t i = 0; i < taken; ++i) groups.push_back(waiting_[i].group);
-    lock.unlock();
-    std::ranges::sort(groups);
-    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
-    const auto replicated = Replicate(groups, std::min(kRound, options_.wait));
-    const auto now = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::function<void(bool)>, bool>> answers;
-    lock.lock();
-    std::size_t i = 0;
-    std::erase_if(waiting_, [&](Waiter& w) {
-      if (i++ >= taken) return false;  // came after the fence: the next round
-      const auto at = std::ranges::lower_bound(groups, w.group) - groups.begin();
-      const bool durable = replicated[at] >= options_.replicas;
-      if (!durable && now < w.deadline) return false;
-      answers.emplace_back(std::move(w.done), durable);
-      return true;
-    });
-    lock.unlock();
-    for (auto& [done, durable] : answers) done(durable);
-    lock.lock();
-  }
+void RedisReplicaAcks::Fenced(std::size_t g, bool durable, bool failed) {
+  auto& group = state_->groups[g];
+  group.in_flight = false;
+  const auto now = Clock::now();
+  std::vector<std::function<void(bool)>> answered;
+  std::erase_if(group.fenced, [&](State::Waiter& w) {
+    if (!durable && now < w.deadline) return false;  // fenced again with the next round
+    answered.push_back(std::move(w.done));
+    return true;
+  });
+  waiting_.fetch_sub(answered.size());
+  for (auto& done : answered) done(durable);
+  if (group.fenced.empty() && group.next.empty()) return;
+  if (!failed) return Fence(g);
+  // A call that failed at once (no connection) is not repeated at once.
+  group.retry = std::make_unique<asio::steady_timer>(state_->loop, std::chrono::milliseconds(50));
+  group.retry->async_wait([this, g](boost::system::error_code) {
+    state_->groups[g].retry.reset();
+    Fence(g);
+  });
 }
 
 }  // namespace count::redis

@@ -5,21 +5,22 @@
 //
 // Redis's WAIT answers for the writes made before it on its own connection, and its offset is
 // the primary's replication offset after that connection's last write. So for the writes that
-// wait, one thread sends per tag group, on its own client, a small write to the group's slot
-// (SET `<stream>:fence`) and WAIT right behind it (the cluster client sends a command without
-// a key to the node of the one before it): every write the primary had applied before, by any
-// connection, is then on a replica. One WAIT answers every write of the group waiting then.
+// wait, a small write to the group's slot (SET `<stream>:fence`) goes to the group's primary
+// with WAIT right behind it (the cluster client sends a command without a key to the node of
+// the one before it): every write the primary had applied before, by any connection, is then
+// on a replica. One fence answers every write of its group waiting when it was sent.
 //
-// The client must be this class's own: WAIT blocks its connection until a replica answers.
+// The fences run on an event loop of this class's own (WAIT blocks its connection until a
+// replica answers), one in flight per group at a time, each group on its own: a shard that
+// is down or has no replica delays only the writes of its own groups.
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "core/event.hpp"
@@ -39,34 +40,25 @@ struct ReplicaAcksOptions {
 
 class RedisReplicaAcks final : public core::EventAcks {
  public:
+  // `client`: where to connect (its endpoint, Sentinel or cluster) and its timeout.
   RedisReplicaAcks(RedisClient& client, const KeyLayout& layout, ReplicaAcksOptions options);
   ~RedisReplicaAcks() override;  // answers every waiting write with false
   RedisReplicaAcks(const RedisReplicaAcks&) = delete;
   RedisReplicaAcks& operator=(const RedisReplicaAcks&) = delete;
 
   void Await(std::string position, std::function<void(bool durable)> done) override;
-  std::size_t Waiting();  // for metrics
+  std::size_t Waiting() const { return waiting_.load(); }  // for metrics
 
  private:
-  struct Waiter {
-    std::size_t group;
-    std::chrono::steady_clock::time_point deadline;
-    std::function<void(bool)> done;
-  };
-  void Run();
-  // Fences and WAITs for each group in `groups` (one pipeline); the replicas that acknowledged
-  // each, -1 where Redis did not answer.
-  std::vector<long long> Replicate(const std::vector<std::size_t>& groups,
-                                   std::chrono::milliseconds wait);
+  struct State;
+  void Fence(std::size_t group);  // on the loop
+  void Fenced(std::size_t group, bool durable, bool failed);
 
-  RedisClient& client_;
   const KeyLayout& layout_;
   const ReplicaAcksOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::vector<Waiter> waiting_;
-  std::thread thread_;
+  const std::chrono::milliseconds round_;  // the longest one WAIT blocks
+  std::atomic<std::size_t> waiting_{0};
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace count::redis
