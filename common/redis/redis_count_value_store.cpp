@@ -177,7 +177,7 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
 std::vector<std::string> RedisCountValueStore::ApplyCommand(std::span<ApplyRequest* const> batch,
                                                             bool whole) const {
   auto [keys, args] = ApplyKeysAndArgs(batch);
-  return apply_.Command(keys, args.values(), whole);
+  return apply_.Command(std::move(keys), std::move(args).values(), whole);
 }
 
 void RedisCountValueStore::ReadApplyReply(std::span<ApplyRequest* const> batch,
