@@ -1,7 +1,7 @@
 // WRITE_ACK=replica against a real 3-primary/3-replica Redis Cluster (redis_test_servers.hpp):
 // WAIT goes to the node of the command before it, a write is answered durable once its
-// shard's replica holds it and not while the shard has none, and what was answered survives
-// its primary killed with SIGKILL.
+// shard's replica holds it and not while the shard has none, the relay reads the outbox from
+// the replica, and what was answered survives its primary killed with SIGKILL.
 #include "redis/redis_replica_acks.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,8 @@
 #include <future>
 
 #include "redis/cluster_slots.hpp"
+#include "redis/redis_count_value_store.hpp"
+#include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
 
@@ -61,6 +63,35 @@ TEST(RedisReplicaAcks, AnswersOnceAReplicaHoldsTheWriteAndKeepsItThroughAFailove
     ASSERT_TRUE(Durable(acks, position));
     RedisClient direct(replica->endpoint(), {.pool_size = 1});
     ASSERT_EQ(direct.Pipeline({{"READONLY"}, {"GET", key}})[1].str, std::to_string(i));
+  }
+  // The relay reads the outbox from the replicas (the lease and the trim run on the
+  // primary), so it publishes only what a replica holds.
+  {
+    RedisClient replica_reads = [&] {
+      ClusterConfig reads = config;
+      reads.replica_reads = true;
+      return RedisClient(reads, {.pool_size = 1, .timeout = 2s});
+    }();
+    RedisCountValueStore values(writes, core::Now, {}, layout);
+    std::string id = "relayed";
+    while (layout.GroupOf(id) != group) id += "x";
+    ASSERT_TRUE(values.Create({id, "", std::nullopt, std::nullopt, {}, {}}, 7));
+    const auto ranges = [&](RedisServer& node) {
+      const std::string info = testing::Run(node.endpoint(), {"INFO", "commandstats"}).str;
+      const auto at = info.find("cmdstat_xrange:calls=");
+      return at == std::string::npos ? 0 : std::stoi(info.substr(at + 21));
+    };
+    const int before = ranges(*replica);
+    RedisGroupedOutbox outbox(replica_reads, "relay", layout);
+    std::vector<core::Event> events;
+    ASSERT_TRUE(WaitUntil([&] { return !(events = outbox.Pending(100)).empty(); }));
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].count_id, id);
+    EXPECT_EQ(events[0].value, 7);
+    outbox.Acknowledge(events);
+    EXPECT_GT(ranges(*replica), before);
+    EXPECT_EQ(c.Command({"XLEN", layout.Stream(group)}).integer, 0);  // trimmed on the primary
+    outbox.Release();
   }
   EXPECT_FALSE(Durable(acks, "x@e/1-0"));  // not a position
   EXPECT_FALSE(Durable(acks, "6@e/1-0"));  // no such group

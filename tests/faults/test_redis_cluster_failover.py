@@ -241,7 +241,8 @@ def test_cluster_primary_killed_under_idempotent_retries(root, keys):
         victim_acks = sorted(t for c in on_victim for t, _ in writers.acks[counters.index(c)])
         outage = max((b - a for a, b in zip(victim_acks, victim_acks[1:]) if b > t_kill - 1), default=0.0)
         other_acks = sorted(t for c in counters if c not in on_victim for t, _ in writers.acks[counters.index(c)])
-        other_gap = max((b - a for a, b in zip(other_acks, other_acks[1:]) if b > t_kill), default=0.0)
+        other_gap, other_gap_end = max(((b - a, b) for a, b in zip(other_acks, other_acks[1:]) if b > t_kill),
+                                       default=(0.0, t_kill))
         before_gap = max((b - a for a, b in zip(other_acks, other_acks[1:]) if b <= t_kill), default=0.0)
         faultkit.record(
             "redis-cluster-failover", shards=3, replicas_per_shard=1, node_timeout_ms=NODE_TIMEOUT_MS,
@@ -249,6 +250,7 @@ def test_cluster_primary_killed_under_idempotent_retries(root, keys):
             replica_promoted_s=round(promoted, 2), killed_node_restarted_s=round(restarted, 2),
             rejoined_as_replica_s=round(rejoined, 2), replica_synchronised_s=round(synced, 2),
             killed_shard_outage_s=round(outage, 2), other_shards_longest_gap_s=round(other_gap, 2),
+            other_shards_longest_gap_ended_after_kill_s=round(other_gap_end - t_kill, 2),
             other_shards_longest_gap_before_kill_s=round(before_gap, 2),
             acknowledged=sum(acknowledged.values()), operations_retried=writers.retried_ops,
             failed_attempts=sum(writers.failed.values()),
