@@ -1,7 +1,8 @@
 """Scenario h — a primary of a Redis Cluster killed (SIGKILL) under idempotent-retry writes.
 
 A 3-primary / 3-replica cluster of Debian's redis-server (`redis-cli --cluster create
---cluster-replicas 1`, cluster-node-timeout 1000 ms, AOF on), the write, management and
+--cluster-replicas 1`, cluster-node-timeout 1000 ms, cluster-require-full-coverage no,
+repl-diskless-sync-delay 0, AOF on), the write, management and
 analysis services on it (REDIS_CLUSTER_NODES) with PostgreSQL and Kafka. The write service
 answers with WRITE_ACK=replica: a write is answered once a replica of its shard holds it
 (redis/redis_replica_acks.hpp), and its relay reads the outbox from the replicas, so Kafka never
@@ -63,10 +64,14 @@ class ClusterStack(Stack):
 
     @staticmethod
     def node_argv(port: int, d: Path) -> list[str]:
-        # The bus port is port + 10000 by default: take a free one of our own.
+        # The bus port is port + 10000 by default: take a free one of our own. The two settings
+        # of the delivered cluster (helm/count-system/redis-cluster/redis-cluster.yaml): the
+        # other shards keep serving while one has no primary, and a rejoining replica is sent
+        # its snapshot at once.
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--cluster-port", str(support.free_port()),
+                "--cluster-require-full-coverage", "no", "--repl-diskless-sync-delay", "0",
                 "--appendonly", "yes", "--save", "", "--daemonize", "no"]
 
     def role(self, port: int) -> list[str]:
@@ -212,8 +217,7 @@ def test_cluster_primary_killed_under_idempotent_retries(root, keys):
         support.eventually(lambda: stack.role(victim_port)[0] == "slave" and stack.healthy(), timeout=60,
                            interval=0.1, message="the killed node rejoined as a replica")
         rejoined = time.monotonic() - t_kill
-        # Its full resynchronisation (Redis waits repl-diskless-sync-delay, 5 s by default, for
-        # more replicas before it streams the snapshot); until then WAIT counts no replica.
+        # Its full resynchronisation; until then WAIT counts no replica.
         support.eventually(lambda: b"master_link_status:up" in redis_command(victim_port, "INFO", "replication"),
                            timeout=60, interval=0.05, message="the rejoined replica synchronised")
         synced = time.monotonic() - t_kill
