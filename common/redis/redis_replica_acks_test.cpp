@@ -36,6 +36,24 @@ bool Durable(RedisReplicaAcks& acks, const std::string& position) {
   return answer.get_future().get();
 }
 
+// One primary with a replica (REDIS_URL or Sentinel): one group, positions without a prefix.
+TEST(RedisReplicaAcks, WorksOnOnePrimaryWithAReplica) {
+  testing::RedisTopology& topology = testing::SharedTopology();
+  RedisClient writes(topology.primary().endpoint(), {.pool_size = 1});
+  RedisClient fenced(topology.primary().endpoint(), {.pool_size = 1});
+  const KeyLayout layout = KeyLayout::Single();
+  RedisReplicaAcks acks(fenced, layout, {.wait = 600ms});
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_EQ(writes.Command({"INCR", "replica-acks:n"}).integer, i);
+    ASSERT_TRUE(Durable(acks, "epoch/1-0"));
+    RedisClient direct(topology.replica().endpoint(), {.pool_size = 1});
+    ASSERT_EQ(direct.Command({"GET", "replica-acks:n"}).str, std::to_string(i));
+  }
+  // Two replicas asked for, one there: not durable, answered when the wait is up.
+  RedisReplicaAcks two(fenced, layout, {.wait = 300ms, .replicas = 2});
+  EXPECT_FALSE(Durable(two, "epoch/1-0"));
+}
+
 TEST(RedisReplicaAcks, AnswersOnceAReplicaHoldsTheWriteAndKeepsItThroughAFailover) {
   RedisCluster cluster;
   const KeyLayout layout = KeyLayout::Cluster(6);
