@@ -88,10 +88,16 @@ class ClusterStack(Stack):
         return out
 
     def healthy(self) -> bool:
-        """Every live node says cluster_state:ok, and every primary has a linked replica."""
+        """Every live node says cluster_state:ok, every replica's link to its primary is up, and
+        every primary has a replica."""
         try:
             for p, port in self.nodes:
-                if p.alive() and b"cluster_state:ok" not in redis_command(port, "CLUSTER", "INFO"):
+                if not p.alive():
+                    continue
+                if b"cluster_state:ok" not in redis_command(port, "CLUSTER", "INFO"):
+                    return False
+                replication = redis_command(port, "INFO", "replication")
+                if b"role:slave" in replication and b"master_link_status:up" not in replication:
                     return False
             return all(b"connected_slaves:1" in redis_command(port, "INFO", "replication")
                        for port in self.primaries()) and len(self.primaries()) == 3
