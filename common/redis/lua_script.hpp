@@ -46,6 +46,10 @@ class ScriptArgs {
     args_.push_back(std::move(value));
     return *this;
   }
+  ScriptArgs& Reserve(std::size_t n) {
+    args_.reserve(n);
+    return *this;
+  }
   ScriptArgs& Rest() {
     args_.emplace_back("--");
     return *this;
