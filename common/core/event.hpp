@@ -94,4 +94,21 @@ class EventAcks {
   virtual void Await(std::string position, std::function<void(bool durable)> done) = 0;
 };
 
+// Durable once `first` says so and then `second` (WRITE_ACK=kafka on a Redis Cluster: a
+// replica holds the change, then Kafka its event; docs/ARCHITECTURE.md, "Redis Cluster").
+class AcksInTurn final : public EventAcks {
+ public:
+  AcksInTurn(EventAcks& first, EventAcks& second) : first_(first), second_(second) {}
+  void Await(std::string position, std::function<void(bool durable)> done) override {
+    first_.Await(position, [this, position, done = std::move(done)](bool durable) mutable {
+      if (!durable) return done(false);
+      second_.Await(std::move(position), std::move(done));
+    });
+  }
+
+ private:
+  EventAcks& first_;
+  EventAcks& second_;
+};
+
 }  // namespace count::core

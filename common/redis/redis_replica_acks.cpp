@@ -7,7 +7,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <charconv>
 #include <thread>
 
 #include "redis/redis_connection.hpp"
@@ -16,15 +15,6 @@ namespace count::redis {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-
-std::optional<std::size_t> PositionGroup(std::string_view position) {
-  const auto at = position.find('@');
-  if (at == std::string_view::npos) return 0;
-  std::size_t group = 0;
-  auto [end, ec] = std::from_chars(position.data(), position.data() + at, group);
-  if (at == 0 || ec != std::errc{} || end != position.data() + at) return std::nullopt;
-  return group;
-}
 
 struct RedisReplicaAcks::State {
   struct Waiter {

@@ -26,12 +26,9 @@
 #include "core/event.hpp"
 #include "redis/key_layout.hpp"
 #include "redis/redis_client.hpp"
+#include "redis/redis_event_acks.hpp"
 
 namespace count::redis {
-
-// The tag group an outbox position names: "<group>@..." on a Redis Cluster
-// (RedisCountValueStore), 0 without the prefix; nullopt when the group is not a number.
-std::optional<std::size_t> PositionGroup(std::string_view position);
 
 struct ReplicaAcksOptions {
   std::chrono::milliseconds wait{5000};  // longest wait for a replica (WRITE_ACK_TIMEOUT_MS)

@@ -10,6 +10,7 @@
 
 #include "redis/cluster_slots.hpp"
 #include "redis/redis_count_value_store.hpp"
+#include "redis/redis_event_acks.hpp"
 #include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
@@ -30,7 +31,7 @@ TEST(PositionGroup, ReadsTheGroupPrefix) {
   EXPECT_EQ(PositionGroup("x@epoch/1-0"), std::nullopt);
 }
 
-bool Durable(RedisReplicaAcks& acks, const std::string& position) {
+bool Durable(core::EventAcks& acks, const std::string& position) {
   std::promise<bool> answer;
   acks.Await(position, [&](bool durable) { answer.set_value(durable); });
   return answer.get_future().get();
@@ -109,6 +110,22 @@ TEST(RedisReplicaAcks, AnswersOnceAReplicaHoldsTheWriteAndKeepsItThroughAFailove
     outbox.Acknowledge(events);
     EXPECT_GT(ranges(*replica), before);
     EXPECT_EQ(c.Command({"XLEN", layout.Stream(group)}).integer, 0);  // trimmed on the primary
+
+    // WRITE_ACK=kafka on a cluster: a position names its group and is followed in that
+    // group's record, after the replica holds the change.
+    RedisEventAcks bus(writes, {.wait = 600ms}, layout);
+    core::AcksInTurn both(acks, bus);
+    const core::Mutation add{core::MutationKind::kIncrement, id, 1};
+    const auto applied = values.Apply({&add, 1}, nullptr);
+    EXPECT_TRUE(applied.position.starts_with(std::to_string(group) + "@")) << applied.position;
+    std::promise<bool> answer;
+    both.Await(applied.position, [&](bool durable) { answer.set_value(durable); });
+    ASSERT_TRUE(WaitUntil([&] { return !(events = outbox.Pending(100)).empty(); }));
+    outbox.Acknowledge(events);  // the bus took it: the group's record moves past it
+    EXPECT_TRUE(answer.get_future().get());
+    const auto later = values.Apply({&add, 1}, nullptr);
+    EXPECT_FALSE(Durable(both, later.position));  // never relayed
+    EXPECT_EQ(acks.Waiting() + bus.Waiting(), 0u);
     outbox.Release();
   }
   EXPECT_FALSE(Durable(acks, "x@e/1-0"));  // not a position

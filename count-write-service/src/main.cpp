@@ -32,32 +32,34 @@ int main() {
     redis::RedisLoopClient loop_redis(*redis, http::ThisLoop);
     redis::RedisLoopCountValueStore loop_values(values, loop_redis);
     const auto settings = write::WriteSettings::FromEnv(env);
-    std::optional<redis::RedisEventAcks> acks;  // WRITE_ACK=kafka
-    if (settings.ack_kafka && layout.clustered())
-      throw runtime::ConfigError(
-          "WRITE_ACK=kafka is not available on a Redis Cluster (REDIS_CLUSTER_NODES) yet; "
-          "WRITE_ACK=replica is");
+    // WRITE_ACK (docs/API.md, "Durability"). replica, and kafka on a Redis Cluster first: once
+    // a replica holds the change (WAIT blocks its connection: a client of their own); kafka:
+    // once Kafka holds its event.
+    std::unique_ptr<redis::RedisClient> replica_redis;
+    std::optional<redis::RedisReplicaAcks> replica_acks;
+    if (settings.ack_replica || (settings.ack_kafka && layout.clustered())) {
+      replica_redis = wiring::RedisFromEnv(env, "REDIS_URL");
+      replica_acks.emplace(*replica_redis, layout, redis::ReplicaAcksOptions{settings.ack_timeout});
+      service.metrics().AddGauge("writes_awaiting_replica",
+                                 "Applied writes whose answer waits for a Redis replica.",
+                                 [&] { return double(replica_acks->Waiting()); });
+    }
+    std::optional<redis::RedisEventAcks> kafka_acks;
     if (settings.ack_kafka) {
-      acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout});
+      kafka_acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout}, layout);
       service.metrics().AddGauge("writes_awaiting_kafka",
                                  "Applied writes whose answer waits for Kafka (WRITE_ACK=kafka).",
-                                 [&] { return double(acks->Waiting()); });
+                                 [&] { return double(kafka_acks->Waiting()); });
     }
-    // WRITE_ACK=replica: WAIT blocks its connection, so the acks get a client of their own.
-    std::unique_ptr<redis::RedisClient> replica_acks_redis;
-    std::optional<redis::RedisReplicaAcks> replica_acks;
-    if (settings.ack_replica) {
-      replica_acks_redis = wiring::RedisFromEnv(env, "REDIS_URL");
-      replica_acks.emplace(*replica_acks_redis, layout,
-                           redis::ReplicaAcksOptions{.wait = settings.ack_timeout});
-      service.metrics().AddGauge(
-          "writes_awaiting_replica",
-          "Applied writes whose answer waits for a Redis replica (WRITE_ACK=replica).",
-          [&] { return double(replica_acks->Waiting()); });
-    }
-    core::EventAcks* durable = acks           ? static_cast<core::EventAcks*>(&*acks)
-                               : replica_acks ? &*replica_acks
-                                              : nullptr;
+    std::optional<core::AcksInTurn> both;
+    if (replica_acks && kafka_acks) both.emplace(*replica_acks, *kafka_acks);
+    core::EventAcks* durable = nullptr;
+    if (both)
+      durable = &*both;
+    else if (kafka_acks)
+      durable = &*kafka_acks;
+    else if (replica_acks)
+      durable = &*replica_acks;
     write::WriteModule module(service.router(), {values, info, &loop_values, durable}, settings);
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a

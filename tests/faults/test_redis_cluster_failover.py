@@ -2,11 +2,12 @@
 
 A 3-primary / 3-replica cluster of Debian's redis-server (`redis-cli --cluster create
 --cluster-replicas 1`, cluster-node-timeout 1000 ms, cluster-require-full-coverage no,
-repl-diskless-sync-delay 0, AOF on), the write, management and
+repl-diskless-sync-delay 0, replica-serve-stale-data no, AOF on), the write, management and
 analysis services on it (REDIS_CLUSTER_NODES) with PostgreSQL and Kafka. The write service
-answers with WRITE_ACK=replica: a write is answered once a replica of its shard holds it
-(redis/redis_replica_acks.hpp), and its relay reads the outbox from the replicas, so Kafka never
-holds an event a promoted replica lacks.
+answers with WRITE_ACK=replica (a write is answered once a replica of its shard holds it,
+redis/redis_replica_acks.hpp) or WRITE_ACK=kafka (then also once Kafka holds its event); its
+relay reads the outbox from the replicas, so Kafka never holds an event a promoted replica
+lacks.
 
 Each writer owns one counter (spread over the shards) and increments it by 1, one operation
 at a time, each with its own Idempotency-Key, retried with the same key after a connection
@@ -32,6 +33,8 @@ import threading
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 import faultkit
 from faultkit import Proc, Stack, redis_command, start_service_on, support, wait_port
@@ -64,14 +67,16 @@ class ClusterStack(Stack):
 
     @staticmethod
     def node_argv(port: int, d: Path) -> list[str]:
-        # The bus port is port + 10000 by default: take a free one of our own. The two settings
-        # of the delivered cluster (helm/count-system/redis-cluster/redis-cluster.yaml): the
-        # other shards keep serving while one has no primary, and a rejoining replica is sent
-        # its snapshot at once.
+        # The bus port is port + 10000 by default: take a free one of our own. The settings of
+        # the delivered cluster (helm/count-system/redis-cluster/redis-cluster.yaml): the other
+        # shards keep serving while one has no primary, a rejoining replica is sent its snapshot
+        # at once and, until it has it, answers no read from the data it had (the killed
+        # primary's, with what it never passed on).
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--cluster-port", str(support.free_port()),
                 "--cluster-require-full-coverage", "no", "--repl-diskless-sync-delay", "0",
+                "--replica-serve-stale-data", "no",
                 "--appendonly", "yes", "--save", "", "--daemonize", "no"]
 
     def role(self, port: int) -> list[str]:
@@ -178,7 +183,8 @@ class Writers:
         conn.close()
 
 
-def test_cluster_primary_killed_under_idempotent_retries(root, keys):
+@pytest.mark.parametrize("write_ack", ["replica", "kafka"])
+def test_cluster_primary_killed_under_idempotent_retries(root, keys, write_ack):
     stack = ClusterStack(root)
     procs: dict[str, Proc] = {}
     writers = None
@@ -190,7 +196,7 @@ def test_cluster_primary_killed_under_idempotent_retries(root, keys):
         procs["m1"] = start_service_on("count-management-service", stack, keys, stack.logs, mport, name="m1",
                                        env=cluster_env)
         procs["w1"] = start_service_on("count-write-service", stack, keys, stack.logs, wport, name="w1",
-                                       env={**cluster_env, "WRITE_ACK": "replica", "WRITE_ACK_TIMEOUT_MS": "2000"})
+                                       env={**cluster_env, "WRITE_ACK": write_ack, "WRITE_ACK_TIMEOUT_MS": "2000"})
         procs["a1"] = start_service_on("count-analysis-service", stack, keys, stack.logs, aport, name="a1")
         # Counters on every shard; writer 0's shard is the one whose primary dies.
         counters: list[str] = []
@@ -206,6 +212,8 @@ def test_cluster_primary_killed_under_idempotent_retries(root, keys):
         on_victim = [c for c in counters if stack.holder(c) == victim_port]
 
         writers = Writers(wport, keys.writer, counters).start()
+        # Every writer answered once (the relay's first batch to Kafka takes a moment), then on.
+        support.eventually(lambda: all(writers.acks), timeout=30, interval=0.05, message="every writer answered")
         time.sleep(KILL_AT_S)
         t_kill = time.monotonic()
         victim.popen.kill()  # SIGKILL, this PID only
@@ -255,8 +263,8 @@ def test_cluster_primary_killed_under_idempotent_retries(root, keys):
                                        default=(0.0, t_kill))
         before_gap = max((b - a for a, b in zip(other_acks, other_acks[1:]) if b <= t_kill), default=0.0)
         faultkit.record(
-            "redis-cluster-failover", shards=3, replicas_per_shard=1, node_timeout_ms=NODE_TIMEOUT_MS,
-            write_ack="replica", writers=WRITERS, counters_on_killed_shard=len(on_victim),
+            f"redis-cluster-failover-{write_ack}", shards=3, replicas_per_shard=1, node_timeout_ms=NODE_TIMEOUT_MS,
+            write_ack=write_ack, writers=WRITERS, counters_on_killed_shard=len(on_victim),
             replica_promoted_s=round(promoted, 2), killed_node_restarted_s=round(restarted, 2),
             rejoined_as_replica_s=round(rejoined, 2), replica_synchronised_s=round(synced, 2),
             killed_shard_outage_s=round(outage, 2), other_shards_longest_gap_s=round(other_gap, 2),
