@@ -44,6 +44,15 @@ TEST(RedisReplicaAcks, WorksOnOnePrimaryWithAReplica) {
   RedisClient fenced(topology.primary().endpoint(), {.pool_size = 1});
   const KeyLayout layout = KeyLayout::Single();
   RedisReplicaAcks acks(fenced, layout, {.wait = 600ms});
+  // The replica's first synchronisation may still be running (Redis waits
+  // repl-diskless-sync-delay for more replicas first), and for a moment after it WAIT counts
+  // no replica yet: wait until it does on a connection of the test's own.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return writes.Pipeline({{"SET", "replica-acks:ready", "1"}, {"WAIT", "1", "100"}})[1]
+                   .integer == 1;
+      },
+      30s));
   for (int i = 1; i <= 20; ++i) {
     ASSERT_EQ(writes.Command({"INCR", "replica-acks:n"}).integer, i);
     ASSERT_TRUE(Durable(acks, "epoch/1-0"));
@@ -74,9 +83,14 @@ TEST(RedisReplicaAcks, AnswersOnceAReplicaHoldsTheWriteAndKeepsItThroughAFailove
   ASSERT_FALSE(routed.error);
   EXPECT_EQ(routed.replies[1].str, RedisCluster::IdOf(*primary));
 
-  // Every acknowledged write is on the replica the moment it is answered.
+  // Every acknowledged write is on the replica the moment it is answered (once WAIT counts the
+  // replica at all: for a moment after its first synchronisation it does not).
   RedisServer* replica = cluster.ReplicaOf(*primary);
   ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(WaitUntil([&] {
+    const auto a = c.Send({{"SET", key, "0"}, {"WAIT", "1", "100"}});
+    return !a.error && a.replies[1].integer == 1;
+  }));
   for (int i = 1; i <= 50; ++i) {
     ASSERT_EQ(c.Command({"INCR", key}).integer, i);
     ASSERT_TRUE(Durable(acks, position));
