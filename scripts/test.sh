@@ -2,8 +2,9 @@
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
 # against the standalone binary and against the separate services (on one Redis, and on a
-# Redis Cluster of three primaries and three replicas), the rolling-restart
-# fault scenario (two replicas each of write and read behind HAProxy), the deploy artifacts
+# Redis Cluster of three primaries and three replicas), the rolling-restart fault scenario
+# (two replicas each of write and read behind HAProxy) and the Redis Cluster primary killed
+# under idempotent retries (docs/FAULTS.md, h), the deploy artifacts
 # on a Kubernetes built here from source (docs/DEPLOY.md), the web console's
 # browser tests, every container image built and run (podman), and last compose.yaml
 # brought up on Docker Engine with the black-box suite against it.
@@ -44,6 +45,9 @@ COUNT_MODE=services COUNT_REDIS=cluster "$test_python" -m pytest -q -p no:cachep
 
 echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_rolling_restart.py
+
+echo "== fault scenario: a Redis Cluster primary SIGKILLed (0 acknowledged writes lost)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_redis_cluster_failover.py
 
 # The web console in headless Chromium against standalone (web/tests/browser); the build
 # above installed web/node_modules (npm ci) and embedded the console. Screenshots are kept

@@ -3,6 +3,7 @@
 #include <fmt/compile.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <stdexcept>
 
 #include "core/hex.hpp"
@@ -134,6 +136,28 @@ std::optional<Event> EventFromJson(std::string_view json) {
     e.purge_history = purge->get_bool();
   }
   return e;
+}
+
+void AcksOfEachPart::Await(std::string position, std::function<void(bool durable)> done) {
+  std::vector<std::string> parts;
+  for (std::size_t at = 0; at < position.size();) {
+    const std::size_t end = std::min(position.find(' ', at), position.size());
+    if (end > at) parts.push_back(position.substr(at, end - at));
+    at = end + 1;
+  }
+  if (parts.size() <= 1) return acks_.Await(std::move(position), std::move(done));
+  // The parts' answers may come on different threads.
+  struct Waiting {
+    std::atomic<std::size_t> left;
+    std::atomic<bool> durable{true};
+    std::function<void(bool)> done;
+  };
+  auto waiting = std::make_shared<Waiting>(parts.size(), true, std::move(done));
+  for (auto& part : parts)
+    acks_.Await(std::move(part), [waiting](bool durable) {
+      if (!durable) waiting->durable = false;
+      if (waiting->left.fetch_sub(1) == 1) waiting->done(waiting->durable);
+    });
 }
 
 }  // namespace count::core

@@ -94,4 +94,33 @@ class EventAcks {
   virtual void Await(std::string position, std::function<void(bool durable)> done) = 0;
 };
 
+// Durable once `first` says so and then `second` (WRITE_ACK=kafka on a Redis Cluster: a
+// replica holds the change, then Kafka its event; docs/ARCHITECTURE.md, "Redis Cluster").
+class AcksInTurn final : public EventAcks {
+ public:
+  AcksInTurn(EventAcks& first, EventAcks& second) : first_(first), second_(second) {}
+  void Await(std::string position, std::function<void(bool durable)> done) override {
+    first_.Await(position, [this, position, done = std::move(done)](bool durable) mutable {
+      if (!durable) return done(false);
+      second_.Await(std::move(position), std::move(done));
+    });
+  }
+
+ private:
+  EventAcks& first_;
+  EventAcks& second_;
+};
+
+// A position of several parts separated by spaces (a batch split over a Redis Cluster's tag
+// groups, redis/group_parts.hpp) is durable once every part is, each awaited on `acks` on its
+// own; a position of one part goes straight through.
+class AcksOfEachPart final : public EventAcks {
+ public:
+  explicit AcksOfEachPart(EventAcks& acks) : acks_(acks) {}
+  void Await(std::string position, std::function<void(bool durable)> done) override;
+
+ private:
+  EventAcks& acks_;
+};
+
 }  // namespace count::core

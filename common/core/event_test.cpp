@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace count::core {
 namespace {
@@ -91,6 +94,42 @@ TEST(Event, IdsGrowWithTime) {
   EXPECT_LT(first, second);
   EXPECT_EQ(first[12], '7');
   EXPECT_NE(std::string("89ab").find(first[16]), std::string::npos);
+}
+
+// Answers each position as `durable` says (a part not listed is not durable), recording what
+// it was asked.
+class RecordingAcks : public EventAcks {
+ public:
+  std::vector<std::string> asked;
+  std::vector<std::string> durable;
+  void Await(std::string position, std::function<void(bool)> done) override {
+    asked.push_back(position);
+    done(std::ranges::find(durable, position) != durable.end());
+  }
+};
+
+TEST(AcksOfEachPart, OnePartGoesStraightThroughAndSeveralMustAllBeDurable) {
+  RecordingAcks acks;
+  AcksOfEachPart each(acks);
+  std::vector<bool> answers;
+  auto record = [&](bool d) { answers.push_back(d); };
+
+  acks.durable = {"0@e/1-0"};
+  each.Await("0@e/1-0", record);
+  EXPECT_EQ(acks.asked, std::vector<std::string>{"0@e/1-0"});
+  EXPECT_EQ(answers, std::vector<bool>{true});
+
+  acks.asked.clear();
+  answers.clear();
+  acks.durable = {"0@e/1-0", "7@e/5-0", "12@e/9-1"};
+  each.Await("0@e/1-0 7@e/5-0 12@e/9-1", record);
+  EXPECT_EQ(acks.asked, (std::vector<std::string>{"0@e/1-0", "7@e/5-0", "12@e/9-1"}));
+  EXPECT_EQ(answers, std::vector<bool>{true});  // once, when the last part is durable
+
+  answers.clear();
+  acks.durable = {"0@e/1-0", "12@e/9-1"};
+  each.Await("0@e/1-0 7@e/5-0 12@e/9-1", record);
+  EXPECT_EQ(answers, std::vector<bool>{false});
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 #include "core/ports.hpp"
 #include "redis/cluster_slots.hpp"
@@ -491,8 +492,15 @@ class ClusterConnection final : public RedisConnection,
     if (call->finished) return;
     if (!map_) return Later(call, std::move(indices), std::chrono::milliseconds(0));
     std::vector<std::pair<std::shared_ptr<LoopConnection>, std::vector<std::size_t>>> groups;
-    for (auto i : indices) {
-      auto target = Target(call->commands[i]);
+    std::shared_ptr<LoopConnection> previous;
+    for (std::size_t k = 0; k < indices.size(); ++k) {
+      const auto i = indices[k];
+      // A command without a key right after one with a key goes with it: WAIT answers for the
+      // writes before it on its own connection (redis_replica_acks.hpp).
+      auto target = previous && k > 0 && indices[k - 1] + 1 == i && IsFollower(call, i)
+                        ? previous
+                        : Target(call->commands[i]);
+      previous = target;
       auto at = std::ranges::find_if(groups, [&](const auto& g) { return g.first == target; });
       if (at == groups.end())
         groups.emplace_back(std::move(target), std::vector<std::size_t>{i});
@@ -500,6 +508,11 @@ class ClusterConnection final : public RedisConnection,
         at->second.push_back(i);
     }
     for (auto& [node, group] : groups) SendTo(*node, call, std::move(group), false);
+  }
+
+  // A command without a key that follows one with a key in the same call.
+  static bool IsFollower(const CallPtr& call, std::size_t i) {
+    return i > 0 && !CommandKey(call->commands[i]) && CommandKey(call->commands[i - 1]);
   }
 
   // Sends the commands `indices` of `call` to `node` (`asking`: each behind ASKING).
@@ -520,12 +533,19 @@ class ClusterConnection final : public RedisConnection,
   void Answered(const CallPtr& call, const std::vector<std::size_t>& indices, Replies& replies,
                 bool asking) {
     std::vector<std::size_t> again, later;
+    bool sent_elsewhere = false;  // the command before was redirected
     for (std::size_t k = 0; k < indices.size(); ++k) {
       const auto i = indices[k];
       Reply& reply = replies[asking ? 2 * k + 1 : k];
+      // Its follower answered for a node the command no longer runs on.
+      if (std::exchange(sent_elsewhere, false) && IsFollower(call, i)) {
+        call->Set(i, Reply{Reply::Type::kError, 0, "ERR the command before it was redirected", {}});
+        continue;
+      }
       const auto redirect = ParseRedirect(reply);
       const bool busy = reply.IsError() &&
                         (reply.str.starts_with("TRYAGAIN") || reply.str.starts_with("CLUSTERDOWN"));
+      sent_elsewhere = (redirect || busy) && call->attempts[i] < kMaxRedirects;
       if ((!redirect && !busy) || ++call->attempts[i] > kMaxRedirects) {
         call->Set(i, std::move(reply));
       } else if (busy) {

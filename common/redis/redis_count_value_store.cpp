@@ -228,6 +228,9 @@ core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
                                                  std::span<const Reply> r) const {
   core::ApplyResult result;
   result.position = r[1].str;
+  // On a Redis Cluster the position names its tag group (redis_replica_acks.hpp).
+  if (layout_.clustered() && !result.position.empty())
+    result.position = std::to_string(request.group) + "@" + result.position;
   const std::string& status = r[0].str;
   if (status == "backlog")
     throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +

@@ -2,10 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <charconv>
-
-#include "redis/redis_count_value_store.hpp"
-#include "redis/redis_outbox.hpp"
 
 namespace count::redis {
 
@@ -30,8 +28,18 @@ std::optional<OutboxPosition> ParsePosition(std::string_view text) {
   return OutboxPosition{std::string(text.substr(0, slash)), *id};
 }
 
-RedisEventAcks::RedisEventAcks(RedisClient& client, EventAcksOptions options)
-    : client_(client), options_(options), thread_([this] { Run(); }) {}
+std::optional<std::size_t> PositionGroup(std::string_view position) {
+  const auto at = position.find('@');
+  if (at == std::string_view::npos) return 0;
+  std::size_t group = 0;
+  auto [end, ec] = std::from_chars(position.data(), position.data() + at, group);
+  if (at == 0 || ec != std::errc{} || end != position.data() + at) return std::nullopt;
+  return group;
+}
+
+RedisEventAcks::RedisEventAcks(RedisClient& client, EventAcksOptions options,
+                               const KeyLayout& layout)
+    : client_(client), layout_(layout), options_(options), thread_([this] { Run(); }) {}
 
 RedisEventAcks::~RedisEventAcks() {
   {
@@ -44,13 +52,15 @@ RedisEventAcks::~RedisEventAcks() {
 }
 
 void RedisEventAcks::Await(std::string position, std::function<void(bool)> done) {
-  auto id = ParsePosition(position);
-  if (!id) return done(false);
+  const auto group = PositionGroup(position);
+  const auto at = position.find('@');
+  auto id = ParsePosition(at == std::string::npos ? position : position.substr(at + 1));
+  if (!group || *group >= layout_.groups() || !id) return done(false);
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
-      waiting_.push_back(
-          {std::move(*id), std::chrono::steady_clock::now() + options_.wait, std::move(done)});
+      waiting_.push_back({*group, std::move(*id), std::chrono::steady_clock::now() + options_.wait,
+                          std::move(done)});
       cv_.notify_one();
       return;
     }
@@ -63,20 +73,31 @@ std::size_t RedisEventAcks::Waiting() {
   return waiting_.size();
 }
 
-std::optional<RedisEventAcks::State> RedisEventAcks::Read() {
-  try {
-    auto r = client_.Pipeline({{"HMGET", std::string(kPublishedKey), "epoch", "base", "last"},
-                               {"GET", std::string(kEventEpoch)}});
-    if (r.size() != 2 || r[0].type != Reply::Type::kArray || r[0].elements.size() != 3 ||
-        r[1].IsError())
-      return std::nullopt;
-    State state{std::nullopt, r[1].str};
-    auto base = ParseStreamId(r[0].elements[1].str), last = ParseStreamId(r[0].elements[2].str);
-    if (base && last) state.record = Record{r[0].elements[0].str, *base, *last};
-    return state;
-  } catch (const std::exception&) {
-    return std::nullopt;  // Redis away: the writes wait on, up to their deadline
+std::vector<std::optional<RedisEventAcks::State>> RedisEventAcks::Read(
+    const std::vector<std::size_t>& groups) {
+  std::vector<std::optional<State>> out(groups.size());
+  std::vector<std::vector<std::string>> commands;
+  for (auto g : groups) {
+    const std::string stream = layout_.Stream(g);
+    commands.push_back({"HMGET", stream + ":published", "epoch", "base", "last"});
+    commands.push_back({"GET", stream + ":epoch"});
   }
+  std::vector<Reply> r;
+  try {
+    r = client_.Pipeline(std::move(commands));
+  } catch (const std::exception&) {
+    return out;  // Redis away: the writes wait on, up to their deadline
+  }
+  for (std::size_t i = 0; i < groups.size() && r.size() == 2 * groups.size(); ++i) {
+    const Reply &record = r[2 * i], &epoch = r[2 * i + 1];
+    if (record.type != Reply::Type::kArray || record.elements.size() != 3 || epoch.IsError())
+      continue;
+    State state{std::nullopt, epoch.str};
+    auto base = ParseStreamId(record.elements[1].str), last = ParseStreamId(record.elements[2].str);
+    if (base && last) state.record = Record{record.elements[0].str, *base, *last};
+    out[i] = std::move(state);
+  }
+  return out;
 }
 
 void RedisEventAcks::Run() {
@@ -85,14 +106,21 @@ void RedisEventAcks::Run() {
   while (true) {
     cv_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
     if (stopping_) return;
+    std::vector<std::size_t> groups;
+    for (const auto& w : waiting_) groups.push_back(w.group);
     lock.unlock();
-    const auto state = Read();
+    std::ranges::sort(groups);
+    groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+    const auto states = Read(groups);
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::pair<std::function<void(bool)>, bool>> answers;
     lock.lock();
     std::erase_if(waiting_, [&](Waiter& w) {
       // The stream has another epoch (or none), or the position is below base: the outbox it
       // was in is gone (Redis wiped) and what was still in it never reached the bus.
+      const auto at = std::ranges::lower_bound(groups, w.group);
+      if (at == groups.end() || *at != w.group) return false;  // arrived since: next round
+      const auto& state = states[at - groups.begin()];
       const auto& p = w.position;
       const auto* record = state && state->record ? &*state->record : nullptr;
       const bool same = record && record->epoch == p.epoch;

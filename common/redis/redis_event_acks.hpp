@@ -9,16 +9,19 @@
 // reconnects) where a subscription would need a connection of its own to keep alive.
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "core/event.hpp"
+#include "redis/key_layout.hpp"
 #include "redis/redis_client.hpp"
 
 namespace count::redis {
@@ -28,8 +31,13 @@ namespace count::redis {
 using StreamId = std::pair<std::uint64_t, std::uint64_t>;
 std::optional<StreamId> ParseStreamId(std::string_view text);
 
-// An outbox position as the apply script returns it: "<epoch>/<stream id>". Stream ids of a
-// wiped and recreated stream can repeat the old ones; the epoch (kEventEpoch) tells them apart.
+// An outbox position as the apply script returns it: "<epoch>/<stream id>" (on a Redis Cluster
+// behind "<group>@", redis_replica_acks.hpp's PositionGroup). Stream ids of a wiped and
+// recreated stream can repeat the old ones; the epoch (kEventEpoch) tells them apart.
+// The tag group an outbox position names: "<group>@..." on a Redis Cluster
+// (RedisCountValueStore), 0 without the prefix; nullopt when the group is not a number.
+std::optional<std::size_t> PositionGroup(std::string_view position);
+
 struct OutboxPosition {
   std::string epoch;
   StreamId id;
@@ -43,7 +51,11 @@ struct EventAcksOptions {
 
 class RedisEventAcks final : public core::EventAcks {
  public:
-  RedisEventAcks(RedisClient& client, EventAcksOptions options);
+  // On a Redis Cluster (`layout` clustered) a position names its tag group ("<group>@...",
+  // RedisCountValueStore) and is followed in that group's record; the records of the groups
+  // that writes wait on are read in one pipeline (one round trip per shard).
+  RedisEventAcks(RedisClient& client, EventAcksOptions options,
+                 const KeyLayout& layout = KeyLayout::Single());
   ~RedisEventAcks() override;  // answers every waiting write with false
   RedisEventAcks(const RedisEventAcks&) = delete;
   RedisEventAcks& operator=(const RedisEventAcks&) = delete;
@@ -53,12 +65,13 @@ class RedisEventAcks final : public core::EventAcks {
 
  private:
   struct Waiter {
+    std::size_t group;
     OutboxPosition position;
     std::chrono::steady_clock::time_point deadline;
     std::function<void(bool)> done;
   };
   void Run();
-  // The record and the stream's epoch now; nullopt when Redis does not answer.
+  // Each group's record and stream epoch now; nullopt where Redis did not answer.
   struct Record {
     std::string epoch;
     StreamId base, last;
@@ -67,9 +80,10 @@ class RedisEventAcks final : public core::EventAcks {
     std::optional<Record> record;  // none yet
     std::string epoch;             // '' when the stream has none (wiped since)
   };
-  std::optional<State> Read();
+  std::vector<std::optional<State>> Read(const std::vector<std::size_t>& groups);
 
   RedisClient& client_;
+  const KeyLayout layout_;
   const EventAcksOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;

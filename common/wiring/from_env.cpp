@@ -93,9 +93,11 @@ redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env) {
 
 KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
                        std::string pod, const redis::KeyLayout& layout)
-    : single_(layout.clustered() ? nullptr : std::make_unique<redis::RedisEventOutbox>(redis, pod)),
-      grouped_(layout.clustered() ? std::make_unique<redis::RedisGroupedOutbox>(redis, pod, layout)
-                                  : nullptr),
+    : replica_reads_(layout.clustered() ? RedisFromEnv(env, "REDIS_REPLICA_URL") : nullptr),
+      single_(layout.clustered() ? nullptr : std::make_unique<redis::RedisEventOutbox>(redis, pod)),
+      grouped_(layout.clustered()
+                   ? std::make_unique<redis::RedisGroupedOutbox>(*replica_reads_, pod, layout)
+                   : nullptr),
       outbox_(single_ ? static_cast<core::EventOutbox&>(*single_) : *grouped_),
       publisher_(kafka::PublisherConfig{
           .cluster = KafkaFromEnv(env),

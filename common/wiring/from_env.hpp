@@ -54,7 +54,9 @@ redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
 // The event pipeline of a service that changes counters: its Redis outbox (one stream per
 // group of a cluster `layout`), relayed to Kafka by whichever replica holds the lease (of each
 // stream). Started at construction, drained and flushed by Stop() (register it as a shutdown
-// hook).
+// hook). On a Redis Cluster the relay reads the streams from the shards' replicas (their
+// primaries when they have none), so Kafka never holds an event whose change a promoted
+// replica lacks: after a failover the history and the values agree (docs/FAULTS.md, h).
 class KafkaRelay {
  public:
   KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
@@ -64,6 +66,7 @@ class KafkaRelay {
   core::EventOutbox& outbox() { return outbox_; }
 
  private:
+  std::unique_ptr<redis::RedisClient> replica_reads_;   // a Redis Cluster
   std::unique_ptr<redis::RedisEventOutbox> single_;     // one server
   std::unique_ptr<redis::RedisGroupedOutbox> grouped_;  // a Redis Cluster
   core::EventOutbox& outbox_;

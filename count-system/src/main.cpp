@@ -165,8 +165,10 @@ int Up(const Options& options) {
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
   // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
   const auto write_settings = write::WriteSettings::FromEnv(env);
-  if (write_settings.ack_kafka)  // one process, one file: an answered write is on disk already
-    throw runtime::ConfigError("WRITE_ACK=kafka needs the services (standalone has no Kafka)");
+  // One process, one file: an answered write is on disk already.
+  if (write_settings.ack_kafka || write_settings.ack_replica)
+    throw runtime::ConfigError(
+        "WRITE_ACK=kafka and replica need the services (standalone has no Kafka, no replica)");
   sqlite::SqliteLoopCountValueStore loop_values(values);  // writes and reads off the loops
   write::WriteModule write(service.router(), {values, info, &loop_values}, write_settings,
                            /*strong_read=*/false);

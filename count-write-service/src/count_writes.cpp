@@ -49,8 +49,9 @@ WriteOutcome CountWrites::Durable(core::ApplyResult result) {
 }
 
 WriteOutcome CountWrites::Undurable() {
-  return {core::NotDurable("the change was applied, but Kafka has not acknowledged its event in "
-                           "time (WRITE_ACK=kafka); repeat the request with the same "
+  return {core::NotDurable("the change was applied, but is not known to be durable in time "
+                           "(WRITE_ACK=kafka: Kafka has not acknowledged its event; replica: no "
+                           "Redis replica confirmed it); repeat the request with the same "
                            "Idempotency-Key to get its answer once it is durable (without one, a "
                            "repeat applies it again)"),
           {}};

@@ -1,4 +1,5 @@
 // count-write-service: UC-001 writes on the Redis primary. Wiring only.
+#include <memory>
 #include <optional>
 
 #include "http/event_loop.hpp"
@@ -6,6 +7,7 @@
 #include "redis/redis_count_value_store.hpp"
 #include "redis/redis_event_acks.hpp"
 #include "redis/redis_loop_count_value_store.hpp"
+#include "redis/redis_replica_acks.hpp"
 #include "runtime/service.hpp"
 #include "wiring/from_env.hpp"
 #include "write_module.hpp"
@@ -30,18 +32,38 @@ int main() {
     redis::RedisLoopClient loop_redis(*redis, http::ThisLoop);
     redis::RedisLoopCountValueStore loop_values(values, loop_redis);
     const auto settings = write::WriteSettings::FromEnv(env);
-    std::optional<redis::RedisEventAcks> acks;  // WRITE_ACK=kafka
-    if (settings.ack_kafka && layout.clustered())
-      throw runtime::ConfigError(
-          "WRITE_ACK=kafka is not available on a Redis Cluster (REDIS_CLUSTER_NODES) yet");
+    // WRITE_ACK (docs/API.md, "Durability"). replica, and kafka on a Redis Cluster first: once
+    // a replica holds the change (WAIT blocks its connection: a client of their own); kafka:
+    // once Kafka holds its event.
+    std::unique_ptr<redis::RedisClient> replica_redis;
+    std::optional<redis::RedisReplicaAcks> replica_acks;
+    if (settings.ack_replica || (settings.ack_kafka && layout.clustered())) {
+      replica_redis = wiring::RedisFromEnv(env, "REDIS_URL");
+      replica_acks.emplace(*replica_redis, layout, redis::ReplicaAcksOptions{settings.ack_timeout});
+      service.metrics().AddGauge("writes_awaiting_replica",
+                                 "Applied writes whose answer waits for a Redis replica.",
+                                 [&] { return double(replica_acks->Waiting()); });
+    }
+    std::optional<redis::RedisEventAcks> kafka_acks;
     if (settings.ack_kafka) {
-      acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout});
+      kafka_acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout}, layout);
       service.metrics().AddGauge("writes_awaiting_kafka",
                                  "Applied writes whose answer waits for Kafka (WRITE_ACK=kafka).",
-                                 [&] { return double(acks->Waiting()); });
+                                 [&] { return double(kafka_acks->Waiting()); });
     }
-    write::WriteModule module(service.router(),
-                              {values, info, &loop_values, acks ? &*acks : nullptr}, settings);
+    std::optional<core::AcksInTurn> both;
+    if (replica_acks && kafka_acks) both.emplace(*replica_acks, *kafka_acks);
+    core::EventAcks* durable = nullptr;
+    if (both)
+      durable = &*both;
+    else if (kafka_acks)
+      durable = &*kafka_acks;
+    else if (replica_acks)
+      durable = &*replica_acks;
+    // A batch split over a cluster's groups answers one position per part (redis/group_parts.hpp).
+    std::optional<core::AcksOfEachPart> each_part;
+    if (durable) durable = &each_part.emplace(*durable);
+    write::WriteModule module(service.router(), {values, info, &loop_values, durable}, settings);
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });
     // Known counters are written without PostgreSQL (it is needed to create one or change a
     // description): its outage shows in readiness but must not take writes out of service.

@@ -16,10 +16,13 @@ struct WriteSettings {
   bool auto_create = false;  // COUNT_AUTO_CREATE: a write may create an unknown counter
   // WRITE_ACK: when a change is answered. redis (default): once it and its event are in
   // Redis. kafka: once Kafka has also acknowledged its event (acks=all), so losing Redis
-  // loses no answered change; WRITE_ACK_TIMEOUT_MS bounds that wait (docs/API.md).
+  // loses no answered change; WRITE_ACK_TIMEOUT_MS bounds that wait (docs/API.md). replica:
+  // once a replica of its Redis primary also holds it (Redis WAIT), so a primary killed
+  // loses no answered change (redis/redis_replica_acks.hpp).
   bool ack_kafka = false;
+  bool ack_replica = false;
   std::chrono::milliseconds ack_timeout{5000};
-  // Throws runtime::ConfigError for a WRITE_ACK other than redis or kafka.
+  // Throws runtime::ConfigError for a WRITE_ACK other than redis, kafka or replica.
   static WriteSettings FromEnv(const runtime::Env& env);
 };
 
@@ -29,7 +32,7 @@ struct WriteStores {
   // The value store on the event loops (Redis): writes and reads then run as async handlers
   // on their loop; without it (SQLite) every route runs on the blocking pool.
   core::AsyncCountValueStore* loop_values = nullptr;
-  // With WRITE_ACK=kafka: when the bus has acknowledged an event (none: answer at once).
+  // With WRITE_ACK=kafka or replica: when a change is durable (none: answer at once).
   core::EventAcks* acks = nullptr;
 };
 

@@ -310,10 +310,11 @@ def test_write_ack_other_than_redis_or_kafka_stops_the_write_service(deployment,
 
 
 @pytest.mark.standalone_only
-def test_write_ack_kafka_stops_standalone(deployment, scratch):
-    """Standalone has no Kafka: an answered write is in its one SQLite file already."""
+@pytest.mark.parametrize("ack", ["kafka", "replica"])
+def test_write_ack_kafka_or_replica_stops_standalone(deployment, scratch, ack):
+    """Standalone has no Kafka and no replica: an answered write is in its one SQLite file already."""
     proc, _ = support.start_standalone(scratch, scratch / "data", deployment.keys, wait=False,
-                                       env_overrides={"WRITE_ACK": "kafka"})
+                                       env_overrides={"WRITE_ACK": ack})
     try:
         assert proc.wait(15) == 2, proc.output_tail()
         assert "WRITE_ACK" in proc.stderr() + proc.stdout(), proc.output_tail()
