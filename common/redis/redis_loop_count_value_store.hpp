@@ -33,6 +33,12 @@ class RedisLoopCountValueStore : public core::AsyncCountValueStore {
   struct Lane;  // one per loop: its connection and its group commit
   Lane& Here();
   void Send(Lane& lane, std::vector<Pending*> batch, std::function<void()> finished, bool whole);
+  // Answers a request the script applied, with its sharded counters' sums; or sends it again
+  // when the script found a sharded counter it did not know of.
+  void Finish(std::unique_ptr<Pending> pending);
+  // Reads the sums of sharded counters (RedisCountValueStore::SumReads), in one pipeline.
+  void ReadSums(std::vector<std::string> ids,
+                Done<std::vector<std::optional<core::CountRecord>>> done);
 
   RedisCountValueStore& store_;
   RedisLoopClient& redis_;
