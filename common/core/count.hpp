@@ -81,6 +81,10 @@ MutationOutcome ApplyArithmetic(const Mutation& m, std::int64_t current,
                                 std::optional<std::int64_t> min_value,
                                 std::optional<std::int64_t> max_value);
 
+// The rule for a stored counter: ApplyArithmetic with its value and bounds, and no `set` of a
+// sharded counter (kSharded).
+MutationOutcome ApplyTo(const Mutation& m, const CountRecord& current);
+
 // Whether a value lies inside optional bounds.
 bool WithinBounds(std::int64_t value, std::optional<std::int64_t> min_value,
                   std::optional<std::int64_t> max_value);

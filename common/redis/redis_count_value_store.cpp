@@ -97,11 +97,15 @@ std::optional<core::CountRecord> RedisCountValueStore::ToRecord(std::string_view
 }
 
 bool RedisCountValueStore::Route(ApplyRequest& request) {
-  // Concurrent clients spread over the sub-counters: each thread takes them in turn. With an
-  // Idempotency-Key the sub-counter follows from the key, so a retry finds its record (kept in
-  // the sub-counter's group).
-  thread_local std::size_t next = 0;
-  const std::size_t turn = request.key ? std::hash<std::string>{}(request.key->key) : next++;
+  // Which sub-counter: with an Idempotency-Key the one the key names, so a retry finds its
+  // record (kept in the sub-counter's group). Without, the next one every millisecond, offset
+  // per thread: the writes a loop gathers in one group commit stay one script call, and
+  // concurrent loops and processes spread over all of them.
+  thread_local const std::size_t offset = std::hash<std::thread::id>{}(std::this_thread::get_id());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now().time_since_epoch());
+  const std::size_t turn = request.key ? std::hash<std::string>{}(request.key->key)
+                                       : offset + static_cast<std::size_t>(ms.count());
   {
     std::lock_guard lock(sharded_mu_);
     for (std::size_t i = 0; i < request.mutations.size() && !sharded_.empty(); ++i) {
@@ -170,24 +174,27 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   // Concurrent calls share one script call (core/group_commit.hpp).
   ApplyRequest me{mutations, key, 0, {}, nullptr};
-  if (!Route(me)) throw SpansGroups();
-  group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
-    // One script call per group (one group on one server), in the order the groups come.
-    std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
-    while (!rest.empty()) {
-      const std::size_t g = rest.front()->group;
-      std::vector<ApplyRequest*> part;
-      std::erase_if(rest, [&](ApplyRequest* r) {
-        if (r->group != g) return false;
-        part.push_back(r);
-        return true;
-      });
-      ApplyGroup(part);
-    }
-  });
-  if (me.error) std::rethrow_exception(me.error);
-  // A sharded counter learnt from this answer: once more, to its sub-counters.
-  if (me.again) return Apply(mutations, key);
+  for (;;) {
+    if (!Route(me)) throw SpansGroups();
+    group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
+      // One script call per group (one group on one server), in the order the groups come.
+      std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
+      while (!rest.empty()) {
+        const std::size_t g = rest.front()->group;
+        std::vector<ApplyRequest*> part;
+        std::erase_if(rest, [&](ApplyRequest* r) {
+          if (r->group != g) return false;
+          part.push_back(r);
+          return true;
+        });
+        ApplyGroup(part);
+      }
+    });
+    if (me.error) std::rethrow_exception(me.error);
+    if (!me.again) break;
+    // Once more, routed as the store now knows.
+    me = ApplyRequest{mutations, key, 0, {}, nullptr, {}, false, me.attempt};
+  }
   std::vector<core::CountRecord> sums;
   for (const auto& id : RoutedCounters(me)) {
     auto reads = SumReads(id);
@@ -291,7 +298,10 @@ core::ApplyResult RedisCountValueStore::ToResult(ApplyRequest& request,
   if (status == "backlog")
     throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +
                            " unpublished events; writes resume once the bus takes them");
+  ++request.attempt;
   if (status == "sharded") {
+    if (request.attempt >= kMaxAttempts)
+      throw StoreUnavailable("a counter of the request changed while it was routed; retry it");
     std::lock_guard lock(sharded_mu_);
     const auto ops = r.subspan(3);
     for (std::size_t i = 0; i < request.mutations.size() && 4 * i < ops.size(); ++i)
@@ -309,8 +319,23 @@ core::ApplyResult RedisCountValueStore::ToResult(ApplyRequest& request,
   const auto ops = r.subspan(3);
   if (ops.size() != 4 * request.mutations.size())
     throw StoreUnavailable("redis: idempotency record does not match the request");
-  for (std::size_t i = 0; i < request.mutations.size(); ++i)
-    result.outcomes.push_back(ToOutcome(request.mutations[i].id, ops.subspan(4 * i, 4)));
+  bool applied = false;
+  std::vector<std::string_view> gone;  // sharded counters whose sub-counter was not there
+  for (std::size_t i = 0; i < request.mutations.size(); ++i) {
+    const std::string& id = request.mutations[i].id;
+    result.outcomes.push_back(ToOutcome(id, ops.subspan(4 * i, 4)));
+    applied = applied || std::holds_alternative<core::Applied>(result.outcomes.back());
+    if (ops[4 * i].str == "notfound" && KeyLayout::BaseId(id).size() != id.size())
+      gone.push_back(KeyLayout::BaseId(id));
+  }
+  // The counter was deleted (and perhaps created again, not sharded): when the request changed
+  // nothing, it goes once more to the counter's own key, which says what the counter is now.
+  if (!applied && !gone.empty() && request.attempt < kMaxAttempts) {
+    std::lock_guard lock(sharded_mu_);
+    for (const auto id : gone) sharded_.erase(std::string(id));
+    request.again = true;
+    return {};
+  }
   return result;
 }
 
@@ -350,35 +375,40 @@ ScriptArgs RedisCountValueStore::CounterArgs(const core::CountInfo& info,
       .Set("updated", std::to_string(updated))
       .Set("description", info.description)
       .Set("min", Decimal(info.min_value))
-      .Set("max", Decimal(info.max_value));
+      .Set("max", Decimal(info.max_value))
+      .Set("sharded", info.sharded ? std::to_string(layout_.SubCounters()) : "");
   return args;
 }
 
+void RedisCountValueStore::CreateSubCounters(const core::CountInfo& info) {
+  // They start at 0 (the initial value is the counter's own), replacing any left by a
+  // deletion that stopped half-way. Until they are written an increment finds its
+  // sub-counter missing (not-found) and a read counts it as 0.
+  const std::string now = std::to_string(NowMs());
+  std::vector<std::vector<std::string>> commands;
+  for (std::size_t i = 0; info.sharded && i < layout_.SubCounters(); ++i)
+    commands.push_back(
+        {"HSET", KeyOf(KeyLayout::SubCounterId(info.id, i)), "v", "0", "u", now, "c", now});
+  if (!commands.empty())
+    for (const auto& reply : client_.Pipeline(std::move(commands))) ThrowIfError(reply);
+}
+
 bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t initial_value) {
-  const std::size_t subs = info.sharded ? layout_.SubCounters() : 0;
   Reply r = create_.Run(client_, {KeyOf(info.id), layout_.Stream(layout_.GroupOf(info.id))},
                         CounterArgs(info, initial_value)
                             .Set("source", outbox_.source)
                             .Set("event", core::NewEventId())
-                            .Set("sharded", info.sharded ? std::to_string(subs) : "")
                             .values());
   if (r.type != Reply::Type::kInteger || r.integer != 1) return false;
-  // The sub-counters start at 0 (the initial value is the counter's own), replacing any left
-  // by a deletion that stopped half-way. Until they are written an increment finds its
-  // sub-counter missing (not-found) and a read counts it as 0.
-  const std::string now = std::to_string(NowMs());
-  std::vector<std::vector<std::string>> subs_create;
-  for (std::size_t i = 0; i < subs; ++i)
-    subs_create.push_back(
-        {"HSET", KeyOf(KeyLayout::SubCounterId(info.id, i)), "v", "0", "u", now, "c", now});
-  if (!subs_create.empty())
-    for (const auto& reply : client_.Pipeline(std::move(subs_create))) ThrowIfError(reply);
+  CreateSubCounters(info);
   return true;
 }
 
 bool RedisCountValueStore::Restore(const core::CountInfo& info, std::int64_t value) {
   Reply r = restore_.Run(client_, {KeyOf(info.id)}, CounterArgs(info, value).values());
-  return r.type == Reply::Type::kInteger && r.integer == 1;
+  if (r.type != Reply::Type::kInteger || r.integer != 1) return false;
+  CreateSubCounters(info);  // the rebuilt value is the counter's own
+  return true;
 }
 
 bool RedisCountValueStore::HoldsCounters() {

@@ -49,6 +49,7 @@ struct OutboxOptions {
 class RedisCountValueStore : public core::CountValueStore {
  public:
   static constexpr std::size_t kMaxBatch = 1000;
+  static constexpr int kMaxAttempts = 3;
 
   // `clock` supplies the timestamps the scripts store (passed in, so results are
   // deterministic and testable).
@@ -92,9 +93,11 @@ class RedisCountValueStore : public core::CountValueStore {
     // The request as sent when it changes sharded counters: their increments and decrements
     // go to sub-counters (`mutations` then points here).
     std::vector<core::Mutation> routed;
-    // The script found a sharded counter it did not know of and changed nothing (status
-    // 'sharded'): it is known now, so the request is to be routed and sent again.
+    // To be routed and sent again, having changed nothing: the script found a sharded counter
+    // the store did not know of (status 'sharded'), or a sub-counter is gone (the counter was
+    // deleted, perhaps created again unsharded), which the store then forgets.
     bool again = false;
+    int attempt = 0;  // sends so far; a request is sent at most kMaxAttempts times
   };
   // Routes `request`'s mutations (above) and finds its group; false when they span groups.
   bool Route(ApplyRequest& request);
@@ -118,6 +121,8 @@ class RedisCountValueStore : public core::CountValueStore {
  private:
   std::int64_t NowMs() const;
   ScriptArgs CounterArgs(const core::CountInfo& info, std::int64_t value) const;
+  // A sharded counter's sub-counters, at 0, after its key was written (Create, Restore).
+  void CreateSubCounters(const core::CountInfo& info);
   std::pair<std::vector<std::string>, ScriptArgs> ApplyKeysAndArgs(
       std::span<ApplyRequest* const> batch) const;
   // Runs the apply script for a batch of one group.

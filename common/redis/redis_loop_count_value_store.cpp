@@ -1,5 +1,6 @@
 #include "redis/redis_loop_count_value_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <stdexcept>
@@ -63,25 +64,47 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
   Here().groups[p.group].Submit(p, p.mutations.size());
 }
 
-void RedisLoopCountValueStore::Finish(std::unique_ptr<Pending> p) {
-  if (!p->error && p->again) {
-    // Known now: sent once more, to its sub-counters.
-    p->again = false;
-    p->routed.clear();
-    p->mutations = p->original;
-    if (!store_.Route(*p)) return p->done(std::make_exception_ptr(SpansGroups()), {});
-    auto& again = *p.release();
-    return Here().groups[again.group].Submit(again, again.mutations.size());
+void RedisLoopCountValueStore::Finish(std::vector<Pending*> batch) {
+  std::vector<std::shared_ptr<Pending>> answered;
+  std::vector<std::string> ids;  // sharded counters the batch changed, once each
+  for (auto* raw : batch) {
+    std::shared_ptr<Pending> p(raw);
+    if (!p->error && p->again) {
+      // Sent once more, routed as the store now knows.
+      p->again = false;
+      p->result = {};
+      p->routed.clear();
+      p->mutations = p->original;
+      if (!store_.Route(*p)) {
+        p->done(std::make_exception_ptr(SpansGroups()), {});
+        continue;
+      }
+      auto* again = new Pending(std::move(*p));
+      Here().groups[again->group].Submit(*again, again->mutations.size());
+      continue;
+    }
+    if (!p->error)
+      for (auto& id : RedisCountValueStore::RoutedCounters(*p))
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
+    answered.push_back(std::move(p));
   }
-  auto ids = p->error ? std::vector<std::string>() : RedisCountValueStore::RoutedCounters(*p);
-  if (ids.empty()) return p->done(p->error, std::move(p->result));
+  const auto answer = [](std::vector<std::shared_ptr<Pending>>& requests) {
+    for (auto& p : requests) p->done(p->error, std::move(p->result));
+  };
+  if (ids.empty()) return answer(answered);
+  // One read of their sums for the whole batch, after all of it applied.
   ReadSums(std::move(ids),
-           [p = std::shared_ptr<Pending>(std::move(p))](std::exception_ptr error, auto sums) {
+           [answered = std::move(answered), answer](std::exception_ptr error, auto sums) mutable {
              std::vector<core::CountRecord> found;
              for (auto& sum : sums)
                if (sum) found.push_back(std::move(*sum));
-             RedisCountValueStore::SetSums(p->result, found);
-             p->done(error, error ? core::ApplyResult{} : std::move(p->result));
+             for (auto& p : answered) {
+               if (!p->error && !p->routed.empty()) {
+                 if (error) p->error = error;
+                 RedisCountValueStore::SetSums(p->result, found);
+               }
+             }
+             answer(answered);
            });
 }
 
@@ -123,7 +146,7 @@ void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,
     else
       store_.ReadApplyReply(requests, replies.front());
     finished();  // the next batch goes out before these are answered
-    for (auto* p : batch) Finish(std::unique_ptr<Pending>(p));
+    Finish(std::move(batch));
   });
 }
 

@@ -33,9 +33,9 @@ class RedisLoopCountValueStore : public core::AsyncCountValueStore {
   struct Lane;  // one per loop: its connection and its group commit
   Lane& Here();
   void Send(Lane& lane, std::vector<Pending*> batch, std::function<void()> finished, bool whole);
-  // Answers a request the script applied, with its sharded counters' sums; or sends it again
-  // when the script found a sharded counter it did not know of.
-  void Finish(std::unique_ptr<Pending> pending);
+  // Answers the requests of a script call, with the sums of the sharded counters they changed
+  // (read once for the batch); sends again those to be routed anew.
+  void Finish(std::vector<Pending*> batch);
   // Reads the sums of sharded counters (RedisCountValueStore::SumReads), in one pipeline.
   void ReadSums(std::vector<std::string> ids,
                 Done<std::vector<std::optional<core::CountRecord>>> done);

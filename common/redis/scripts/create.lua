@@ -9,7 +9,7 @@ redis.call('HSET', key, 'v', args.value, 'c', args.created, 'u', args.updated,
            'd', args.description)
 if args.min ~= '' then redis.call('HSET', key, 'mn', args.min) end
 if args.max ~= '' then redis.call('HSET', key, 'mx', args.max) end
-if args.sharded and args.sharded ~= '' then redis.call('HSET', key, 'sh', args.sharded) end
+if args.sharded ~= '' then redis.call('HSET', key, 'sh', args.sharded) end
 emit(args.event, 'count_created', count_id(key), args.value, args.value, args.created,
      args.source)
 publish(stream)
