@@ -14,7 +14,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libhiredis-dev libpq-dev libsqlite3-dev libfmt-dev libssl-dev libgtest-dev libgmock-dev
-  librdkafka-dev
+  librdkafka-dev libgoogle-perftools-dev
 )
 for arg in "$@"; do
   case "$arg" in

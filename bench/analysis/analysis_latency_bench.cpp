@@ -54,7 +54,8 @@ class AnalysisApiPostgresTest : public ::testing::Test {
     postgres::testing::SharedServer().Sql("postgres", "DROP DATABASE analysis");
   }
   void SetUp() override {
-    router.SetAuthenticator([](std::string_view) { return http::Principal{"admin", {"admin"}}; });
+    static const http::Principal admin{"admin", {"admin"}};
+    router.SetAuthenticator([](std::string_view) { return &admin; });
     api.Register(router);
   }
 

@@ -13,16 +13,28 @@ Timestamp Now() {
 
 std::string FormatTimestamp(Timestamp t) {
   using namespace std::chrono;
-  const auto day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{t - day};
-  // Every answer and event carries one: fmt's compiled format, not printf's parser.
+  // Every answer and event carries one, and most fall in the same second as the one before:
+  // the calendar part ("2026-11-22T08:15:30.") is kept per thread and only the milliseconds
+  // are written (the civil-date arithmetic was 2 % of the write service's CPU).
+  thread_local sys_seconds cached_second{seconds::min()};
+  thread_local std::string cached_prefix;
+  const auto second = floor<seconds>(t);
+  if (second != cached_second) {
+    const auto day = floor<days>(second);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{second - day};
+    cached_prefix.clear();
+    fmt::format_to(std::back_inserter(cached_prefix),
+                   FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}."), int(ymd.year()),
+                   unsigned(ymd.month()), unsigned(ymd.day()), int(hms.hours().count()),
+                   int(hms.minutes().count()), int(hms.seconds().count()));
+    cached_second = second;
+  }
   std::string out;
   out.reserve(24);
-  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z"),
-                 int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()),
-                 int(hms.hours().count()), int(hms.minutes().count()), int(hms.seconds().count()),
-                 int(hms.subseconds().count()));
+  out += cached_prefix;
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:03}Z"),
+                 int(duration_cast<milliseconds>(t - second).count()));
   return out;
 }
 

@@ -77,6 +77,18 @@ TEST(Timestamp, FormatsRfc3339WithMillisecondsUtc) {
   EXPECT_EQ(FormatTimestamp(Timestamp{}), "1970-01-01T00:00:00.000Z");
 }
 
+TEST(Timestamp, FormatsEachSecondAndMillisecondWhateverCameBefore) {
+  // The calendar part is kept per thread between calls: a change of second, day or year, and
+  // a step back, must each show.
+  const Timestamp t = *ParseTimestamp("2026-12-31T23:59:59.998Z");
+  EXPECT_EQ(FormatTimestamp(t), "2026-12-31T23:59:59.998Z");
+  EXPECT_EQ(FormatTimestamp(t + std::chrono::milliseconds(1)), "2026-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatTimestamp(t + std::chrono::milliseconds(2)), "2027-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatTimestamp(t), "2026-12-31T23:59:59.998Z");
+  EXPECT_EQ(FormatTimestamp(Timestamp{} - std::chrono::milliseconds(1)),
+            "1969-12-31T23:59:59.999Z");
+}
+
 TEST(Timestamp, RejectsMalformedText) {
   for (const char* bad :
        {"", "2026-11-22", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-22T08:15:30",

@@ -47,7 +47,8 @@ struct Request {
   Fields params;
   // The matched pattern (owned by the router, which outlives requests), for metrics and logs.
   std::string_view route;
-  std::optional<Principal> principal;
+  // The key's principal (owned by the authenticator, which outlives requests), or null.
+  const Principal* principal = nullptr;
   std::string error;  // what went wrong inside, for the log only
 
   std::optional<std::string_view> Header(std::string_view name) const;

@@ -23,7 +23,8 @@ inline constexpr std::size_t kDefaultBodyLimit = 64 * 1024;
 
 using Handler = std::function<Response(Request&)>;
 using AsyncHandler = std::function<void(Request&, Respond)>;
-using Authenticator = std::function<std::optional<Principal>(std::string_view bearer_token)>;
+// The principal of a key, or null; it must outlive every request.
+using Authenticator = std::function<const Principal*(std::string_view bearer_token)>;
 
 struct RouteOptions {
   std::string scope;  // empty: public

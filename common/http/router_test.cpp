@@ -20,10 +20,11 @@ Request Make(Method m, std::string target, std::string body = {}, Fields headers
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router.SetAuthenticator([](std::string_view token) -> std::optional<Principal> {
-      if (token == "w") return Principal{"writer", {"count:write"}};
-      if (token == "a") return Principal{"admin", {"admin"}};
-      return std::nullopt;
+    router.SetAuthenticator([](std::string_view token) -> const Principal* {
+      static const Principal writer{"writer", {"count:write"}}, admin{"admin", {"admin"}};
+      if (token == "w") return &writer;
+      if (token == "a") return &admin;
+      return nullptr;
     });
     router.Add(Method::kPost, "/api/v1/counts/{id}/increment",
                [](Request& r) { return Response::Json(200, std::string(r.Param("id"))); },

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 #include "core/hex.hpp"
@@ -30,16 +32,15 @@ LuaScript::LuaScript(std::string body) : body_(std::move(body)) {
   sha_ = core::ToHex(std::span<const unsigned char>(digest, sizeof digest));
 }
 
-std::vector<std::string> LuaScript::Command(const std::vector<std::string>& keys,
-                                            const std::vector<std::string>& args,
-                                            bool whole) const {
+std::vector<std::string> LuaScript::Command(std::vector<std::string> keys,
+                                            std::vector<std::string> args, bool whole) const {
   std::vector<std::string> c;
   c.reserve(3 + keys.size() + args.size());
   c.emplace_back(whole ? "EVAL" : "EVALSHA");
   c.push_back(whole ? body_ : sha_);
   c.push_back(std::to_string(keys.size()));
-  c.insert(c.end(), keys.begin(), keys.end());
-  c.insert(c.end(), args.begin(), args.end());
+  std::ranges::move(keys, std::back_inserter(c));
+  std::ranges::move(args, std::back_inserter(c));
   return c;
 }
 

@@ -4,6 +4,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "redis/redis_client.hpp"
@@ -22,9 +23,10 @@ class LuaScript {
             const std::vector<std::string>& args) const;
 
   // For a client that sends commands itself (redis_connection.hpp): the command that runs
-  // the script by its digest, or `whole` (after a NoScript reply).
-  std::vector<std::string> Command(const std::vector<std::string>& keys,
-                                   const std::vector<std::string>& args, bool whole) const;
+  // the script by its digest, or `whole` (after a NoScript reply). Pass the lists as rvalues
+  // when done with them: their strings move into the command.
+  std::vector<std::string> Command(std::vector<std::string> keys, std::vector<std::string> args,
+                                   bool whole) const;
   // The server does not hold the script: send it whole.
   static bool NoScript(const Reply& reply) {
     return reply.IsError() && reply.str.starts_with("NOSCRIPT");
@@ -44,6 +46,10 @@ class ScriptArgs {
     args_.push_back(std::move(value));
     return *this;
   }
+  ScriptArgs& Reserve(std::size_t n) {
+    args_.reserve(n);
+    return *this;
+  }
   ScriptArgs& Rest() {
     args_.emplace_back("--");
     return *this;
@@ -52,7 +58,8 @@ class ScriptArgs {
     args_.push_back(std::move(value));
     return *this;
   }
-  const std::vector<std::string>& values() const { return args_; }
+  const std::vector<std::string>& values() const& { return args_; }
+  std::vector<std::string> values() && { return std::move(args_); }
 
  private:
   std::vector<std::string> args_;

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -63,11 +64,12 @@ ContextPtr ConnectTo(const std::string& host, int port, std::chrono::millisecond
     throw StoreUnavailable("redis: cannot connect to " + Address(host, port) + ": " + ctx->errstr);
   redisSetTimeout(ctx.get(), ToTimeval(timeout));
   redisEnableKeepAlive(ctx.get());
+  ctx->reader->fn = &detail::reply_functions;  // replies come out as Reply (Read)
   return ctx;
 }
 
 void Append(redisContext* ctx, const std::vector<std::string>& args) {
-  detail::Argv a(args);
+  auto& a = detail::Argv::Of(args);
   redisAppendCommandArgv(ctx, a.argc(), a.argv.data(), a.lens.data());
 }
 
@@ -75,8 +77,7 @@ void Append(redisContext* ctx, const std::vector<std::string>& args) {
 bool Read(redisContext* ctx, Reply& out) {
   void* raw = nullptr;
   if (redisGetReply(ctx, &raw) != REDIS_OK || raw == nullptr) return false;
-  out = detail::ToReply(*static_cast<redisReply*>(raw));
-  freeReplyObject(raw);
+  out = detail::TakeReply(raw);
   return true;
 }
 
@@ -461,34 +462,63 @@ RedisEndpoint RedisClient::Resolve() {
 
 namespace detail {
 
-Reply ToReply(const redisReply& r) {
-  Reply out;
-  switch (r.type) {
-    case REDIS_REPLY_INTEGER:
-      out.type = Reply::Type::kInteger;
-      out.integer = r.integer;
-      break;
-    case REDIS_REPLY_STRING:
-      out.type = Reply::Type::kString;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_STATUS:
-      out.type = Reply::Type::kStatus;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ERROR:
-      out.type = Reply::Type::kError;
-      out.str.assign(r.str, r.len);
-      break;
-    case REDIS_REPLY_ARRAY:
-      out.type = Reply::Type::kArray;
-      out.elements.reserve(r.elements);
-      for (std::size_t i = 0; i < r.elements; ++i) out.elements.push_back(ToReply(*r.element[i]));
-      break;
-    default:
-      out.type = Reply::Type::kNil;
+namespace {
+
+// Where the value of `task` goes: a new root, or its slot in the array that holds it (sized
+// when that array was read, so the address is stable). Called from C: nothing may throw out.
+Reply* Place(const redisReadTask* task) noexcept {
+  if (task->parent == nullptr) return new (std::nothrow) Reply;
+  return &static_cast<Reply*>(task->parent->obj)->elements[static_cast<std::size_t>(task->idx)];
+}
+
+void* CreateString(const redisReadTask* task, char* str, std::size_t len) {
+  Reply* r = Place(task);
+  if (r == nullptr) return nullptr;
+  r->type = task->type == REDIS_REPLY_ERROR    ? Reply::Type::kError
+            : task->type == REDIS_REPLY_STATUS ? Reply::Type::kStatus
+                                               : Reply::Type::kString;
+  try {
+    r->str.assign(str, len);
+  } catch (const std::bad_alloc&) {
+    return nullptr;  // hiredis reports out of memory
   }
-  return out;
+  return r;
+}
+
+void* CreateArray(const redisReadTask* task, int elements) {
+  Reply* r = Place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::kArray;
+  try {
+    r->elements.resize(static_cast<std::size_t>(elements));
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+  return r;
+}
+
+void* CreateInteger(const redisReadTask* task, long long value) {
+  Reply* r = Place(task);
+  if (r == nullptr) return nullptr;
+  r->type = Reply::Type::kInteger;
+  r->integer = value;
+  return r;
+}
+
+void* CreateNil(const redisReadTask* task) { return Place(task); }
+
+// hiredis frees only roots (a reply it gives up on); a root owns its elements.
+void FreeObject(void* reply) { delete static_cast<Reply*>(reply); }
+
+}  // namespace
+
+redisReplyObjectFunctions reply_functions{CreateString, CreateArray, CreateInteger, CreateNil,
+                                          FreeObject};
+
+ReaderPtr NewReader() {
+  ReaderPtr reader(redisReaderCreateWithFunctions(&reply_functions));
+  if (!reader) throw std::bad_alloc();
+  return reader;
 }
 
 bool IsReadOnly(const std::vector<std::string>& args) {

@@ -54,26 +54,19 @@ struct Node {
   bool readonly = false;  // a replica that serves reads: READONLY on connect
 };
 
-// Appends the RESP form of `args` to `out` (hiredis's formatter).
+// Appends the RESP form of `args` to `out` (hiredis's formatter: its sds variant formats with
+// hiredis's own sdscatfmt, where redisFormatCommandArgv calls sprintf for every argument).
 void Format(const std::vector<std::string>& args, std::string& out) {
-  detail::Argv a(args);
-  char* command = nullptr;
-  const long long n = redisFormatCommandArgv(&command, a.argc(), a.argv.data(), a.lens.data());
+  auto& a = detail::Argv::Of(args);
+  sds command = nullptr;
+  const long long n = redisFormatSdsCommandArgv(&command, a.argc(), a.argv.data(), a.lens.data());
   if (n < 0) throw std::bad_alloc();
   out.append(command, static_cast<std::size_t>(n));
-  redisFreeCommand(command);
+  redisFreeSdsCommand(command);
 }
 
-struct ReaderFree {
-  void operator()(redisReader* r) const { redisReaderFree(r); }
-};
-using ReaderPtr = std::unique_ptr<redisReader, ReaderFree>;
-
-ReaderPtr NewReader() {
-  ReaderPtr reader(redisReaderCreate());
-  if (!reader) throw std::bad_alloc();
-  return reader;
-}
+using detail::NewReader;
+using detail::ReaderPtr;
 
 // The commands of one Send: their replies fill in as they arrive.
 struct Call {
@@ -177,8 +170,7 @@ class LoopConnection final : public RedisConnection,
         if (redisReaderGetReply(self->reader_.get(), &raw) != REDIS_OK)
           co_return self->Lost("redis: protocol error");
         if (raw == nullptr) break;
-        Reply reply = detail::ToReply(*static_cast<redisReply*>(raw));
-        freeReplyObject(raw);
+        Reply reply = detail::TakeReply(raw);
         if (self->inflight_.empty()) co_return self->Lost("redis: a reply nobody asked for");
         Entry e = std::move(self->inflight_.front());
         self->inflight_.pop_front();
@@ -347,8 +339,7 @@ class LoopConnection final : public RedisConnection,
         if (ec) co_return "redis: handshake with " + address + " failed: " + ec.message();
         redisReaderFeed(reader_.get(), buffer.data(), n);
       }
-      Reply r = detail::ToReply(*static_cast<redisReply*>(raw));
-      freeReplyObject(raw);
+      Reply r = detail::TakeReply(raw);
       if (r.IsError()) co_return "redis: " + c.front() + " refused by " + address + ": " + r.str;
       if (c.front() == "ROLE" &&
           (r.type != Reply::Type::kArray || r.elements.empty() || r.elements[0].str != "master"))

@@ -225,9 +225,14 @@ std::optional<std::size_t> RedisCountValueStore::GroupOf(
 std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysAndArgs(
     std::span<ApplyRequest* const> batch) const {
   const std::size_t group = batch.front()->group;
+  std::size_t mutations = 0;
+  for (const auto* request : batch) mutations += request->mutations.size();
+  // Sized up front: a batch's lists grow to thousands of strings.
   std::vector<std::string> keys;
+  keys.reserve(mutations + batch.size() + 2);
   ScriptArgs args;
-  args.Set("now", std::to_string(NowMs()))
+  args.Reserve(9 + 3 * batch.size() + 4 * mutations)
+      .Set("now", std::to_string(NowMs()))
       .Set("ttl", std::to_string(core::kIdempotencyTtlSeconds))
       .Set("source", outbox_.source)
       .Set("max_backlog", std::to_string(outbox_.max_backlog))
@@ -261,7 +266,7 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
 std::vector<std::string> RedisCountValueStore::ApplyCommand(std::span<ApplyRequest* const> batch,
                                                             bool whole) const {
   auto [keys, args] = ApplyKeysAndArgs(batch);
-  return apply_.Command(keys, args.values(), whole);
+  return apply_.Command(std::move(keys), std::move(args).values(), whole);
 }
 
 void RedisCountValueStore::ReadApplyReply(std::span<ApplyRequest* const> batch,

@@ -25,7 +25,8 @@ class ApiKeys {
   static ApiKeys FromJson(std::string_view json);
 
   void Add(std::string name, std::vector<std::string> scopes, std::string sha256_hex);
-  std::optional<http::Principal> Authenticate(std::string_view key) const;
+  // The key's principal (owned here: no copy per request), or null.
+  const http::Principal* Authenticate(std::string_view key) const;
   bool empty() const { return entries_.empty(); }
 
  private:

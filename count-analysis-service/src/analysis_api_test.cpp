@@ -36,10 +36,11 @@ constexpr std::string_view kPeriod = R"("from":"2024-03-01T00:00:00Z","to":"2024
 class AnalysisApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router.SetAuthenticator([](std::string_view token) -> std::optional<http::Principal> {
-      if (token == "admin") return http::Principal{"admin", {"admin"}};
-      if (token == "reader") return http::Principal{"reader", {"count:read"}};
-      return std::nullopt;
+    router.SetAuthenticator([](std::string_view token) -> const http::Principal* {
+      static const http::Principal admin{"admin", {"admin"}}, reader{"reader", {"count:read"}};
+      if (token == "admin") return &admin;
+      if (token == "reader") return &reader;
+      return nullptr;
     });
     api.Register(router);
   }

@@ -24,13 +24,15 @@ std::string Body(std::string_view id, std::string_view name, std::string_view co
          R"("],"layout":{"x":0,"y":0,"w":4,"h":2}}]})";
 }
 
+const http::Principal kAdmin{"admin", {"admin"}}, kReader{"reader", {"count:read"}};
+
 class DashboardApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    router.SetAuthenticator([](std::string_view token) -> std::optional<http::Principal> {
-      if (token == "admin") return http::Principal{"admin", {"admin"}};
-      if (token == "reader") return http::Principal{"reader", {"count:read"}};
-      return std::nullopt;
+    router.SetAuthenticator([](std::string_view token) -> const http::Principal* {
+      if (token == "admin") return &kAdmin;
+      if (token == "reader") return &kReader;
+      return nullptr;
     });
     api.Register(router);
     for (const char* id : {"a", "b"}) Counter(id, 0);
@@ -213,9 +215,7 @@ TEST_F(DashboardApiTest, SummaryIsServedFromTheCacheWithinItsTimeToLive) {
   MemoryCache cache;
   DashboardApi cached{dashboards, info_store, values, {&cache, std::chrono::seconds(1)}};
   http::Router cached_router;
-  cached_router.SetAuthenticator([](std::string_view) -> std::optional<http::Principal> {
-    return http::Principal{"admin", {"admin"}};
-  });
+  cached_router.SetAuthenticator([](std::string_view) { return &kAdmin; });
   cached.Register(cached_router);
   const auto summary = [&] {
     http::Request r;

@@ -64,7 +64,7 @@ std::optional<core::Problem> LiveApi::Authorize(const Request& request) const {
   const auto principal =
       auth && auth->size() > kBearer.size() && http::IEquals(auth->substr(0, 7), kBearer)
           ? keys_.Authenticate(auth->substr(kBearer.size()))
-          : std::nullopt;
+          : nullptr;
   if (!principal)
     return core::Unauthorized(
         "an admin API key (Authorization: Bearer <key>) or a stream token (?token=, from POST "

@@ -18,11 +18,13 @@ ApiHarness::ApiHarness()
       management_(router_, info_, values_),
       analysis_(history_) {
   analysis_.Register(router_);
-  router_.SetAuthenticator([](std::string_view token) -> std::optional<http::Principal> {
-    if (token == "admin-key") return http::Principal{"admin", {"admin"}};
-    if (token == "read-key") return http::Principal{"reader", {"count:read"}};
-    if (token == "write-key") return http::Principal{"writer", {"count:write"}};
-    return std::nullopt;
+  router_.SetAuthenticator([](std::string_view token) -> const http::Principal* {
+    static const http::Principal admin{"admin", {"admin"}}, reader{"reader", {"count:read"}},
+        writer{"writer", {"count:write"}};
+    if (token == "admin-key") return &admin;
+    if (token == "read-key") return &reader;
+    if (token == "write-key") return &writer;
+    return nullptr;
   });
 }
 
