@@ -92,6 +92,18 @@ class Node:
     def role(self):
         return "primary" if "role:master" in cli(self.port, "INFO", "replication") else "replica"
 
+    def stats(self):
+        """Script calls (EVALSHA + EVAL), commands and read events the server processed."""
+        info = cli(self.port, "INFO", "all")
+        calls = 0
+        for line in info.splitlines():
+            if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")):
+                calls += int(line.split("calls=")[1].split(",")[0])
+        field = lambda name: int(next(l.split(":")[1] for l in info.splitlines()
+                                      if l.startswith(name + ":")))
+        return {"scripts": calls, "commands": field("total_commands_processed"),
+                "reads": field("total_reads_processed")}
+
     def events(self):
         """The events this node's outbox streams took (its `:size` counters), as a primary."""
         total, cursor = 0, "0"
@@ -164,6 +176,7 @@ def phase(name, nodes, mode, args):
         raise RuntimeError(f"{name}: cluster_load did not start")
     events_before = {n.port: n.events() for n in nodes if roles[n.port] == "primary"}
     ticks_before = {n.port: cpu_ticks(n.proc.pid) for n in nodes}
+    stats_before = {n.port: n.stats() for n in nodes}
     busy0, total0 = machine_ticks()
     load.stdin.write("go\n")
     load.stdin.flush()
@@ -174,6 +187,8 @@ def phase(name, nodes, mode, args):
         raise RuntimeError(f"{name}: cluster_load did not finish")
     busy1, total1 = machine_ticks()
     ticks_after = {n.port: cpu_ticks(n.proc.pid) for n in nodes}
+    stats = {p: {k: v - stats_before[p][k] for k, v in n.stats().items()}
+             for n in nodes for p in [n.port]}
     if load.returncode != 0:
         raise RuntimeError(f"{name}: cluster_load failed: {out}")
     load = json.loads(out.strip().splitlines()[-1])
@@ -187,7 +202,7 @@ def phase(name, nodes, mode, args):
         inc = served[primary]
         cpu_s = (ticks_after[p] - ticks_before[p]) / TICK
         shards.append({"port": p, "role": roles[p], "of": primary, "increments": inc,
-                       "cpu_s": cpu_s,
+                       "cpu_s": cpu_s, **stats[p],
                        "us_per_increment": cpu_s * 1e6 / inc if inc else None})
     return {"name": name, "mode": mode, "increments": load["increments"],
             "events": total_served, "seconds": load["seconds"],
@@ -201,12 +216,14 @@ def show(r):
           f"({r['rate']:.0f}/s; machine {100 * r['machine_busy']:.0f}% busy, load average "
           f"{r['load_average']:.1f}), values exact: {r['exact']}")
     print(f"  {'node':>6} {'role':8} {'increments':>11} {'share':>6} {'CPU s':>7} "
-          f"{'us/increment':>12}")
+          f"{'us/increment':>12} {'incr/script':>11} {'cmds/read':>9}")
     for s in r["shards"]:
         share = s["increments"] / max(r["events"], 1)
         us = f"{s['us_per_increment']:.1f}" if s["us_per_increment"] else "-"
+        per_script = f"{s['increments'] / s['scripts']:.1f}" if s["scripts"] else "-"
+        per_read = f"{s['commands'] / s['reads']:.1f}" if s["reads"] else "-"
         print(f"  {s['port']:>6} {s['role']:8} {s['increments']:>11} {100 * share:>5.0f}% "
-              f"{s['cpu_s']:>7.2f} {us:>12}")
+              f"{s['cpu_s']:>7.2f} {us:>12} {per_script:>11} {per_read:>9}")
 
 
 def main():
