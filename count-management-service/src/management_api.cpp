@@ -31,7 +31,8 @@ std::optional<core::Problem> OptionalBool(const boost::json::object& body, std::
                                           std::optional<bool>& out) {
   const auto* v = body.if_contains(field);
   if (!v) return std::nullopt;
-  if (!v->is_bool()) return core::Validation("\"" + std::string(field) + "\" must be true or false");
+  if (!v->is_bool())
+    return core::Validation("\"" + std::string(field) + "\" must be true or false");
   out = v->as_bool();
   return std::nullopt;
 }
@@ -39,9 +40,8 @@ std::optional<core::Problem> OptionalBool(const boost::json::object& body, std::
 // The counter as administrators see it: information from CountInfoDB, value from the store.
 boost::json::object ViewJson(const CounterView& view) {
   const auto& [info, value] = view;
-  core::CountRecord r{info.id,         value ? value->value : 0, info.description,
-                      info.min_value,  info.max_value,           info.created_at,
-                      info.updated_at, info.sharded};
+  core::CountRecord r{info.id,        value ? value->value : 0, info.description, info.min_value,
+                      info.max_value, info.created_at,          info.updated_at,  info.sharded};
   if (value) r.updated_at = std::max(info.updated_at, value->updated_at);
   auto o = api::RecordJson(r);
   if (!value) o["value"] = nullptr;  // the value store lost it: show that, don't invent 0
