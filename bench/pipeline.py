@@ -4,7 +4,7 @@
   bench/pipeline.py [--mode services|standalone|both] [--events N] [--counters K]
                     [--batch B] [--clients C] [--samples S] [--sustain SECONDS]
                     [--rate R] [--replicas N] [--no-kill] [--json FILE] [--costs FILE]
-                    [--standalone-env NAME=VALUE]
+                    [--standalone-env NAME=VALUE] [--services-env NAME=VALUE]
 
 services:   count-write-service -> outbox in Redis -> relay -> Kafka (KRaft, 3 partitions)
             -> count-analysis-service (consumer group) -> rollups in PostgreSQL
@@ -73,6 +73,7 @@ import benchlib  # noqa: E402  (bench/: process trees and their CPU ticks)
 
 QUIET = {"LOG_LEVEL": "warn", "ENABLE_DEBUG_ENDPOINTS": None}
 STANDALONE_ENV: dict[str, str] = {}  # --standalone-env
+SERVICES_ENV: dict[str, str] = {}  # --services-env
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -167,7 +168,8 @@ class System:
                 ports = {}
                 for s in ("count-write-service", "count-management-service"):
                     proc, ports[s] = support.start_service(s, self.infra, self.keys, self.logs,
-                                                           debug=False, env_overrides=QUIET)
+                                                           debug=False,
+                                                           env_overrides={**QUIET, **SERVICES_ENV})
                     self.procs.append(proc)
                 for n in range(analysis_replicas):
                     self.add_analysis(n)
@@ -181,7 +183,8 @@ class System:
     def add_analysis(self, n: int) -> None:
         proc, port = support.start_service(
             "count-analysis-service", self.infra, self.keys, self.logs, debug=False,
-            name=f"count-analysis-service-{n}", env_overrides={**QUIET, "POD_NAME": f"analysis-{n}"})
+            name=f"count-analysis-service-{n}",
+            env_overrides={**QUIET, **SERVICES_ENV, "POD_NAME": f"analysis-{n}"})
         self.procs.append(proc)
         self.analysis.append((proc, port))
 
@@ -779,16 +782,20 @@ def main() -> int:
                    help="minutes of imported history per counter (50 counters) to measure bytes per rollup row")
     p.add_argument("--standalone-env", action="append", default=[], metavar="NAME=VALUE",
                    help="a setting for count-system (e.g. SQLITE_CACHE_MB=2); repeatable")
+    p.add_argument("--services-env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a setting for the services (e.g. KAFKA_LINGER_MS=20); repeatable")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--costs", default=str(ROOT / "bench" / "results" / "pipeline.json"),
                    help="where the services run's costs per event go, for bench/capacity.py "
                         "(default bench/results/pipeline.json; '' for nowhere)")
     args = p.parse_args()
-    for setting in args.standalone_env:
-        name, sep, value = setting.partition("=")
-        if not sep:
-            p.error(f"--standalone-env wants NAME=VALUE, not {setting!r}")
-        STANDALONE_ENV[name] = value
+    for option, settings, into in (("--standalone-env", args.standalone_env, STANDALONE_ENV),
+                                   ("--services-env", args.services_env, SERVICES_ENV)):
+        for setting in settings:
+            name, sep, value = setting.partition("=")
+            if not sep:
+                p.error(f"{option} wants NAME=VALUE, not {setting!r}")
+            into[name] = value
     if not 1 <= args.counters <= 50 or not 1 <= args.batch <= 1000:
         p.error("--counters must be 1..50 and --batch 1..1000")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: installs what is needed, builds, runs the unit and integration tests
 # (real PostgreSQL and Redis started by the fixtures), then the black-box HTTP suite
-# against the standalone binary and against the separate services, the rolling-restart
+# against the standalone binary and against the separate services (on one Redis, and on a
+# Redis Cluster of three primaries and three replicas), the rolling-restart
 # fault scenario (two replicas each of write and read behind HAProxy), the deploy artifacts
 # on a Kubernetes built here from source (docs/DEPLOY.md), the web console's
 # browser tests, every container image built and run (podman), and last compose.yaml
@@ -38,6 +39,8 @@ for mode in standalone services; do
   echo "== black-box suite, $mode mode"
   COUNT_MODE=$mode "$test_python" -m pytest -q -p no:cacheprovider tests/blackbox
 done
+echo "== black-box suite, services mode on a Redis Cluster (3 primaries, 3 replicas)"
+COUNT_MODE=services COUNT_REDIS=cluster "$test_python" -m pytest -q -p no:cacheprovider tests/blackbox
 
 echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_rolling_restart.py

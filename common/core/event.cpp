@@ -3,6 +3,7 @@
 #include <fmt/compile.h>
 
 #include <algorithm>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -94,8 +95,12 @@ std::string ToJson(const Event& e) {
 }
 
 std::optional<Event> EventFromJson(std::string_view json) {
+  // Consumers parse every event: the parsed document lives in a buffer on the stack (a
+  // larger one spills to the heap), not in an allocation per member.
+  unsigned char buffer[2048];
+  boost::json::monotonic_resource memory(buffer, sizeof buffer);
   boost::system::error_code ec;
-  const auto v = boost::json::parse(json, ec);
+  const auto v = boost::json::parse(json, ec, &memory);
   const auto* o = ec ? nullptr : v.if_object();
   if (!o) return std::nullopt;
   auto text = [&](const char* k) -> const boost::json::string* {

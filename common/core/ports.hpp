@@ -24,13 +24,19 @@ struct StoreUnavailable : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A value store that spreads counters over shards (Redis Cluster) and cannot change the
-// counters of one request in one atomic step refuses it with this, before changing anything.
-struct SpansShards : std::invalid_argument {
-  SpansShards()
-      : std::invalid_argument(
-            "the counters of this request are on different shards of the value store (Redis "
-            "Cluster), so it cannot be applied atomically; send them in separate requests") {}
+// A request that a value store had to split into parts (a Redis Cluster: its counters on
+// several shards, which no one atomic step can change together), some of which were carried
+// out and others not. `applied`: the indexes (ascending) of the mutations whose part was
+// carried out, each with its usual outcome (a refused one changed nothing). `key_reused`: the
+// other parts found the request's Idempotency-Key recorded for a different request and changed
+// nothing; otherwise they failed as StoreUnavailable does (each part applied entirely or not
+// at all; whether one whose shard stopped answering mid-call was cannot be told), and a repeat
+// with the same key completes the request. what(): the detail for the client.
+struct PartlyApplied : std::runtime_error {
+  PartlyApplied(std::vector<std::size_t> applied, bool key_reused, const std::string& detail)
+      : std::runtime_error(detail), applied(std::move(applied)), key_reused(key_reused) {}
+  std::vector<std::size_t> applied;
+  bool key_reused;
 };
 
 // An Idempotency-Key as the store records it. `key` is already namespaced by the caller
@@ -64,8 +70,11 @@ class CountValueStore {
 
   // Applies each mutation atomically and independently of the others; the
   // idempotency record (when `key` is set) is written in the same atomic step as the
-  // mutations, and only when at least one mutation was applied. A mutation of an unknown id
-  // is refused (kNotFound): counters are created by Create only (app::CounterLifecycle).
+  // mutations, and only when at least one mutation was applied. A store that keeps the
+  // counters of one request on several shards applies it in one atomic step per shard and
+  // throws PartlyApplied when some of those steps were carried out and others not. A
+  // mutation of an unknown id is refused (kNotFound): counters are created by Create only
+  // (app::CounterLifecycle).
   // The rule every implementation obeys is the contract suite
   // common/testing/count_value_store_contract.hpp.
   virtual ApplyResult Apply(std::span<const Mutation> mutations, const IdempotencyKey* key) = 0;

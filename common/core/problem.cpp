@@ -29,6 +29,9 @@ Problem IdempotencyKeyReused(std::string d) {
 }
 Problem Unavailable(std::string d) { return {Outcome::kUnavailable, std::move(d)}; }
 Problem NotDurable(std::string d) { return {Outcome::kNotDurable, std::move(d)}; }
+Problem AppliedInPart(std::string d, std::vector<std::size_t> applied) {
+  return {Outcome::kAppliedInPart, std::move(d), std::move(applied)};
+}
 Problem Internal(std::string d) { return {Outcome::kInternal, std::move(d)}; }
 
 }  // namespace count::core

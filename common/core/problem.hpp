@@ -3,9 +3,11 @@
 // transport: the HTTP layer maps each `Outcome` to a status and an RFC 9457 problem type in
 // one table (common/http/problem_types.cpp), so a new outcome is one enum value here and one
 // row there.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace count::core {
 
@@ -33,12 +35,16 @@ enum class Outcome : std::uint8_t {
   kIdempotencyKeyReused,  // an Idempotency-Key reused for another request
   kUnavailable,           // a store or the bus cannot be reached; nothing was changed
   kNotDurable,            // applied, but the bus has not acknowledged its event (WRITE_ACK=kafka)
+  kAppliedInPart,         // a request split over shards, some parts applied, a store failed
   kInternal,              // a bug; see the log
 };
 
 struct Problem {
   Outcome outcome = Outcome::kInternal;
   std::string detail;  // for people; may quote the request
+  // A request that was carried out in part (core::PartlyApplied): the indexes of the
+  // operations that were; served as the problem's "applied" member.
+  std::vector<std::size_t> applied;
 };
 
 Problem BadRequest(std::string detail);
@@ -61,6 +67,7 @@ Problem ShardedCounter(std::string detail);
 Problem IdempotencyKeyReused(std::string detail);
 Problem Unavailable(std::string detail);
 Problem NotDurable(std::string detail);
+Problem AppliedInPart(std::string detail, std::vector<std::size_t> applied);
 Problem Internal(std::string detail);
 
 }  // namespace count::core

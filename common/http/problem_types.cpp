@@ -40,6 +40,7 @@ constexpr std::array kTable{
     Row{Outcome::kIdempotencyKeyReused, {422, "idempotency-key-reused", "Idempotency key reused"}},
     Row{Outcome::kUnavailable, {503, "service-unavailable", "Service unavailable"}},
     Row{Outcome::kNotDurable, {503, "not-durable", "Applied, not yet durable"}},
+    Row{Outcome::kAppliedInPart, {503, "applied-in-part", "Applied in part"}},
     Row{Outcome::kInternal, {500, "internal-error", "Internal error"}},
 };
 
@@ -62,10 +63,16 @@ std::string TypeUri(const core::Problem& p) {
 
 boost::json::object ProblemJson(const core::Problem& p) {
   const auto& type = TypeOf(p.outcome);
-  return {{"type", TypeUri(p)},
-          {"title", type.title},
-          {"status", type.status},
-          {"detail", ValidUtf8(p.detail)}};  // it may quote what the client sent
+  boost::json::object out{{"type", TypeUri(p)},
+                          {"title", type.title},
+                          {"status", type.status},
+                          {"detail", ValidUtf8(p.detail)}};  // it may quote what the client sent
+  if (!p.applied.empty()) {
+    boost::json::array applied;
+    for (const auto i : p.applied) applied.push_back(i);
+    out["applied"] = std::move(applied);
+  }
+  return out;
 }
 
 }  // namespace count::http

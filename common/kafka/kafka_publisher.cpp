@@ -1,8 +1,11 @@
 #include "kafka/kafka_publisher.hpp"
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <stdexcept>
 #include <utility>
@@ -14,13 +17,16 @@
 namespace count::kafka {
 namespace {
 
-// The delivery reports of one Publish call.
+// The delivery reports of one Publish call. Every produced message points at it (its
+// opaque), so no allocation per message is needed; it lives until Publish and every message's
+// delivery report have let go of it (a report can come after Publish gave up waiting).
 struct Batch {
   std::mutex mu;
   std::condition_variable done;
   std::size_t remaining = 0;
   std::size_t failed = 0;
   std::string first_error;
+  std::atomic<std::size_t> holders{1};  // Publish, then one per message produced
 
   void Settle(std::size_t n, const std::string* error) {
     std::lock_guard lock(mu);
@@ -31,11 +37,9 @@ struct Batch {
     }
     if (remaining == 0) done.notify_all();
   }
-};
-
-// The opaque of one produced message; deleted by its delivery report.
-struct Delivery {
-  std::shared_ptr<Batch> batch;
+  void Release(std::size_t n = 1) {
+    if (holders.fetch_sub(n) == n) delete this;
+  }
 };
 
 std::string Millis(std::chrono::milliseconds ms) { return std::to_string(ms.count()); }
@@ -47,15 +51,16 @@ class KafkaPublisher::Callbacks : public RdKafka::DeliveryReportCb, public RdKaf
   explicit Callbacks(KafkaPublisher& owner) : owner_(owner), log_(owner.config_.log) {}
 
   void dr_cb(RdKafka::Message& message) override {
-    std::unique_ptr<Delivery> delivery(static_cast<Delivery*>(message.msg_opaque()));
+    auto* batch = static_cast<Batch*>(message.msg_opaque());
     if (message.err() == RdKafka::ERR_NO_ERROR) {
       owner_.published_.fetch_add(1);
-      if (delivery) delivery->batch->Settle(1, nullptr);
+      if (batch) batch->Settle(1, nullptr);
     } else {
       owner_.failed_.fetch_add(1);
       const std::string error = message.errstr();
-      if (delivery) delivery->batch->Settle(1, &error);
+      if (batch) batch->Settle(1, &error);
     }
+    if (batch) batch->Release();
   }
 
   // librdkafka's errors (broker down, authentication failed, ...), each kind at most once
@@ -143,42 +148,58 @@ void KafkaPublisher::Publish(std::span<const core::Event> events) {
   if (events.empty()) return;
   if (fatal_.load()) ReplaceAfterFatalError();
   const std::shared_ptr<RdKafka::Producer> producer = Current();
-  auto batch = std::make_shared<Batch>();
+  // Released when this call returns, however it returns.
+  const std::unique_ptr<Batch, void (*)(Batch*)> batch(new Batch, [](Batch* b) { b->Release(); });
   batch->remaining = events.size();
   // librdkafka reports every message within delivery.timeout.ms; the margin covers a
   // report that is late, so a caller never waits without bound.
   const auto deadline =
       std::chrono::steady_clock::now() + config_.delivery_timeout + std::chrono::seconds(5);
 
+  // The C API: a message and its header are produced in one call, with no C++ header
+  // objects in between (the relay produces every event; docs/BENCHMARKS.md, "Cheaper per
+  // event").
+  rd_kafka_t* const rk = producer->c_ptr();
   for (std::size_t i = 0; i < events.size(); ++i) {
     const core::Event& event = events[i];
-    std::string value = core::ToJson(event);
-    auto delivery = std::make_unique<Delivery>(Delivery{batch});
+    const std::string value = core::ToJson(event);
     // The trace of the request that made the change, as the header `traceparent`.
-    std::unique_ptr<RdKafka::Headers> headers;
-    if (event.trace.IsValid()) {
-      headers.reset(RdKafka::Headers::create());
-      headers->add(std::string(core::kTraceparentHeader), event.trace.Format());
+    const std::string traceparent = event.trace.Format();
+    std::array<rd_kafka_vu_t, 7> vus{};
+    std::size_t n = 0;
+    auto add = [&](rd_kafka_vtype_t type) -> rd_kafka_vu_t& {
+      vus[n].vtype = type;
+      return vus[n++];
+    };
+    add(RD_KAFKA_VTYPE_TOPIC).u.cstr = config_.topic.c_str();
+    add(RD_KAFKA_VTYPE_MSGFLAGS).u.i = RD_KAFKA_MSG_F_COPY;
+    auto& v = add(RD_KAFKA_VTYPE_VALUE);
+    v.u.mem = {const_cast<char*>(value.data()), value.size()};
+    auto& k = add(RD_KAFKA_VTYPE_KEY);
+    k.u.mem = {const_cast<char*>(event.count_id.data()), event.count_id.size()};
+    add(RD_KAFKA_VTYPE_OPAQUE).u.ptr = batch.get();
+    if (!traceparent.empty()) {
+      auto& h = add(RD_KAFKA_VTYPE_HEADER);
+      h.u.header = {core::kTraceparentHeader.data(), traceparent.data(),
+                    static_cast<ssize_t>(traceparent.size())};
     }
-    RdKafka::ErrorCode err;
+    batch->holders.fetch_add(1);  // the message's, given back by its delivery report
+    rd_kafka_resp_err_t err;
     while (true) {
-      err = producer->produce(config_.topic, RdKafka::Topic::PARTITION_UA,
-                              RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
-                              event.count_id.data(), event.count_id.size(), 0, headers.get(),
-                              delivery.get());
-      if (err != RdKafka::ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline) break;
+      rd_kafka_error_t* error = rd_kafka_produceva(rk, vus.data(), n);
+      err = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+      if (error) rd_kafka_error_destroy(error);
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= deadline)
+        break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the poller drains reports
     }
-    if (err == RdKafka::ERR_NO_ERROR) {
-      headers.release();   // freed by librdkafka once produced
-      delivery.release();  // owned by its delivery report now
-      continue;
-    }
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    batch->Release();  // no report will come for it
     // Not queued: neither this event nor the ones after it are produced, so a retry of
     // the whole span keeps each counter's events in order.
     const std::size_t not_produced = events.size() - i;
     failed_.fetch_add(not_produced);
-    const std::string error = RdKafka::err2str(err);
+    const std::string error = rd_kafka_err2str(err);
     batch->Settle(not_produced, &error);
     break;
   }

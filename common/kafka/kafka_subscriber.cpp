@@ -158,7 +158,8 @@ void KafkaSubscriber::Start() {
           {"heartbeat.interval.ms",
            Millis(std::max(config_.session_timeout / 10, std::chrono::milliseconds(100)))},
           {"partition.assignment.strategy", "range,roundrobin"},
-          {"fetch.wait.max.ms", "100"},
+          {"fetch.min.bytes", std::to_string(config_.fetch_min_bytes)},
+          {"fetch.wait.max.ms", Millis(config_.fetch_wait)},
           {"reconnect.backoff.ms", "100"},
           {"reconnect.backoff.max.ms", "2000"},
           {"socket.keepalive.enable", "true"},
@@ -320,12 +321,14 @@ void KafkaSubscriber::Deliver(bool revoking) {
   // The batch per partition, each in its order; one list when partitions are not handled
   // in parallel.
   std::map<std::int32_t, std::vector<core::Event>> parts;
+  const bool parallel =
+      config_.parallel_partitions && pending_.size() >= config_.parallel_min_batch;
   std::size_t events = 0;
   std::uint64_t malformed = 0;
   for (const Record& record : pending_) {
     if (auto event = core::EventFromJson(record.payload)) {
       event->trace = record.trace;
-      parts[config_.parallel_partitions ? record.partition : 0].push_back(std::move(*event));
+      parts[parallel ? record.partition : 0].push_back(std::move(*event));
       ++events;
     } else {
       ++malformed;

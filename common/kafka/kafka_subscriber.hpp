@@ -58,8 +58,17 @@ struct SubscriberConfig {
   // running in parallel (each partition's events still in their order, one batch after the
   // other). For a thread-safe handler whose work per partition is independent — rollups
   // keyed by counter, the key of the partitioning — so a replica uses as many database
-  // connections and cores as it has partitions.
+  // connections and cores as it has partitions. Only batches of at least
+  // parallel_min_batch events are split: for a smaller one the extra calls (statements,
+  // threads) cost more than they save.
   bool parallel_partitions = false;
+  std::size_t parallel_min_batch = 1000;
+  // How much the broker gathers before it answers a fetch (librdkafka's fetch.min.bytes):
+  // it answers when that much is there or after fetch_wait. Larger: fewer fetch requests
+  // (broker CPU) and larger batches (a statement's fixed cost spread over more events), at
+  // the price of up to fetch_wait later events while traffic is light.
+  std::size_t fetch_min_bytes = 1;
+  std::chrono::milliseconds fetch_wait = std::chrono::milliseconds(100);
   // kGroup: handled offsets are committed at most this often (and on revocation and Stop).
   std::chrono::milliseconds commit_interval = std::chrono::seconds(1);
   // How long the consumer waits for a record when none is buffered.

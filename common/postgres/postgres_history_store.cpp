@@ -1,6 +1,8 @@
 #include "postgres/postgres_history_store.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,20 +70,14 @@ std::string Floor(const std::string& column, std::int64_t width, std::int64_t or
   return column + " - (((" + column + " - " + o + ") % " + w + ") + " + w + ") % " + w;
 }
 
-// CTEs folding `changes(count_id, at_ms, value, delta, n)` into `table`, whose buckets are
-// `width` ms long and keyed by `key`. The latest change (by time, then input order) gives a
-// bucket its last value; a stored row keeps its own when it is later. `<table>_upserted`
-// returns each changed bucket's count_id, key and resulting last value.
-std::string Fold(const std::string& table, const std::string& key, std::int64_t width) {
-  return table + "_rolled AS (SELECT count_id, " + Floor("at_ms", width) + " AS " + key +
-         ", (array_agg(value ORDER BY at_ms DESC, n DESC))[1] AS last_value,"
-         " max(at_ms) AS last_at_ms, sum(coalesce(delta, 0)) AS sum_delta,"
-         " min(value) AS min_value, max(value) AS max_value FROM changes GROUP BY 1, 2), " +
-         table + "_upserted AS (INSERT INTO " + table + " AS h (count_id, " + key +
-         ", last_value, last_at_ms, sum_delta, min_value, max_value)"
-         " SELECT count_id, " +
-         key + ", last_value, last_at_ms, " + Clamp("sum_delta") + ", min_value, max_value FROM " +
-         table + "_rolled ORDER BY count_id, " + key + " ON CONFLICT (count_id, " + key +
+// A CTE upserting the buckets that `rows` selects (count_id, key, last_value, last_at_ms,
+// sum_delta, min_value, max_value) into `table`, whose buckets are keyed by `key`: a stored
+// row keeps its last value when it is later. `<table>_upserted` returns each changed bucket's
+// count_id, key and resulting last value.
+std::string Upsert(const std::string& table, const std::string& key, const std::string& rows) {
+  return table + "_upserted AS (INSERT INTO " + table + " AS h (count_id, " + key +
+         ", last_value, last_at_ms, sum_delta, min_value, max_value) " + rows +
+         " ON CONFLICT (count_id, " + key +
          ") DO UPDATE SET"
          " last_value = CASE WHEN EXCLUDED.last_at_ms >= h.last_at_ms"
          " THEN EXCLUDED.last_value ELSE h.last_value END,"
@@ -90,6 +86,28 @@ std::string Fold(const std::string& table, const std::string& key, std::int64_t 
          ", min_value = LEAST(h.min_value, EXCLUDED.min_value),"
          " max_value = GREATEST(h.max_value, EXCLUDED.max_value) RETURNING count_id, " +
          key + ", last_value)";
+}
+
+// CTEs folding `changes(count_id, at_ms, value, delta, n)` into `table`, whose buckets are
+// `width` ms long and keyed by `key`. The latest change (by time, then input order) gives a
+// bucket its last value.
+std::string Fold(const std::string& table, const std::string& key, std::int64_t width) {
+  return table + "_rolled AS (SELECT count_id, " + Floor("at_ms", width) + " AS " + key +
+         ", (array_agg(value ORDER BY at_ms DESC, n DESC))[1] AS last_value,"
+         " max(at_ms) AS last_at_ms, sum(coalesce(delta, 0)) AS sum_delta,"
+         " min(value) AS min_value, max(value) AS max_value FROM changes GROUP BY 1, 2), " +
+         Upsert(table, key,
+                "SELECT count_id, " + key + ", last_value, last_at_ms, " + Clamp("sum_delta") +
+                    ", min_value, max_value FROM " + table + "_rolled ORDER BY count_id, " + key);
+}
+
+// The same upsert from buckets rolled up by the caller (Rollups below), sent as seven arrays
+// from parameter $`first` on.
+std::string UpsertRolled(const std::string& table, const std::string& key, int first) {
+  std::string rows = "SELECT * FROM unnest(";
+  for (int i = 0; i < 7; ++i)
+    rows += (i ? ", $" : "$") + std::to_string(first + i) + (i ? "::bigint[]" : "::text[]");
+  return Upsert(table, key, rows + ")");
 }
 
 // A CTE writing the minutes' last values that `history_minute_upserted` returns into their
@@ -110,6 +128,52 @@ std::string PackMinutes() {
 std::string FoldAll() {
   return Fold("history_minute", "minute_ms", kMinuteMs) + ", " +
          Fold("history_hour", "hour_ms", kHourMs) + ", " + PackMinutes();
+}
+
+// The same from minutes ($3..$9) and hours ($10..$16) rolled up by the caller.
+std::string UpsertAllRolled() {
+  return UpsertRolled("history_minute", "minute_ms", 3) + ", " +
+         UpsertRolled("history_hour", "hour_ms", 10) + ", " + PackMinutes();
+}
+
+// The changes of one bucket (a counter's minute or hour), folded as Fold does in SQL.
+struct Rollup {
+  std::int64_t last_value = 0, last_at_ms = 0, min_value = 0, max_value = 0;
+  __int128 sum_delta = 0;  // exact: clamped to bigint only when sent, as SQL's numeric sum
+};
+
+// The events folded per counter and bucket of `width` ms, as seven arrays (count_id, bucket,
+// last_value, last_at_ms, sum_delta, min_value, max_value), in key order (so concurrent
+// writers lock rows in one order).
+std::vector<std::string> Rollups(std::span<const core::Event* const> events, std::int64_t width) {
+  std::map<std::pair<std::string_view, std::int64_t>, Rollup> buckets;
+  for (const core::Event* e : events) {
+    const std::int64_t at = Millis(e->timestamp);
+    const std::int64_t bucket = at - (((at % width) + width) % width);
+    auto [it, fresh] = buckets.try_emplace({e->count_id, bucket});
+    Rollup& r = it->second;
+    if (fresh) r.min_value = r.max_value = e->value;
+    if (fresh || at >= r.last_at_ms) {  // a tie: the later in the batch wins
+      r.last_value = e->value;
+      r.last_at_ms = at;
+    }
+    r.sum_delta += e->delta.value_or(0);
+    r.min_value = std::min(r.min_value, e->value);
+    r.max_value = std::max(r.max_value, e->value);
+  }
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  ArrayLiteral ids, keys, lasts, ats, sums, mins, maxs;
+  for (const auto& [key, r] : buckets) {
+    ids.Add(key.first);
+    keys.Add(key.second);
+    lasts.Add(r.last_value);
+    ats.Add(r.last_at_ms);
+    sums.Add(static_cast<std::int64_t>(std::clamp<__int128>(r.sum_delta, kMin, kMax)));
+    mins.Add(r.min_value);
+    maxs.Add(r.max_value);
+  }
+  return {ids.Take(), keys.Take(), lasts.Take(), ats.Take(), sums.Take(), mins.Take(), maxs.Take()};
 }
 
 // $1 count id, [$2, $3) the period, [$4, $5) the whole hours inside it.
@@ -156,8 +220,16 @@ std::optional<core::HistoryPoint> ReadPoint(const PgResult& r, std::string_view 
 }  // namespace
 
 std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
-  // The batch arrives without repeated event ids (dropped below, the first kept), so one
-  // INSERT … ON CONFLICT DO NOTHING tells the fresh events apart: no sort, no DISTINCT.
+  // Most batches hold only events never recorded. Their ids go in with a plain INSERT, which
+  // fails (unique_violation) on an id recorded before, and their changes arrive folded per
+  // counter and minute, and per counter and hour (Rollups): the statement writes one row per
+  // bucket and no aggregate runs over the events in SQL.
+  static const std::string rolled_sql =
+      "WITH fresh AS (INSERT INTO history_event (event_id, at_ms)"
+      " SELECT * FROM unnest($1::text[], $2::bigint[])), " +
+      UpsertAllRolled() + " SELECT 1";
+  // A batch with a redelivered event goes again as the events themselves: one
+  // INSERT … ON CONFLICT DO NOTHING tells the fresh ones apart, and only they are folded.
   static const std::string sql =
       "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],"
       " $5::bigint[]) WITH ORDINALITY AS e(event_id, count_id, at_ms, value, delta, n)),"
@@ -166,29 +238,53 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
       " changes AS (SELECT i.count_id, i.at_ms, i.value, i.delta, i.n"
       " FROM input i JOIN fresh USING (event_id)), " +
       FoldAll() + " SELECT count(*) FROM fresh";
-  if (events.empty()) return 0;
+  // Repeated event ids inside the batch count once (the first is kept).
+  std::vector<const core::Event*> unique;
+  unique.reserve(events.size());
   std::unordered_set<std::string_view> seen;
   seen.reserve(events.size());
+  for (const auto& e : events)
+    if (seen.insert(e.event_id).second) unique.push_back(&e);
+  if (unique.empty()) return 0;
   auto lease = pool_.Acquire();
-  // One statement is a transaction of its own; several need one around them.
-  std::optional<PgTransaction> tx;
-  if (events.size() > kChunk) tx.emplace(lease);
-  std::size_t fresh = 0;
-  for (std::size_t start = 0; start < events.size(); start += kChunk) {
-    ArrayLiteral ids, counts, times, values, deltas;
-    for (const auto& e : events.subspan(start, std::min(kChunk, events.size() - start))) {
-      if (!seen.insert(e.event_id).second) continue;
-      ids.Add(e.event_id);
-      counts.Add(e.count_id);
-      times.Add(Millis(e.timestamp));
-      values.Add(e.value);
-      deltas.Add(e.delta);
+  auto record = [&](bool all_fresh) {
+    // One statement is a transaction of its own; several need one around them.
+    std::optional<PgTransaction> tx;
+    if (unique.size() > kChunk) tx.emplace(lease);
+    std::size_t fresh = 0;
+    for (std::size_t start = 0; start < unique.size(); start += kChunk) {
+      const auto chunk = std::span(unique).subspan(start, std::min(kChunk, unique.size() - start));
+      ArrayLiteral ids, times;
+      for (const core::Event* e : chunk) {
+        ids.Add(e->event_id);
+        times.Add(Millis(e->timestamp));
+      }
+      PgParams params = {ids.Take(), times.Take()};
+      if (all_fresh) {
+        for (auto width : {kMinuteMs, kHourMs})
+          for (auto& array : Rollups(chunk, width)) params.push_back(std::move(array));
+        lease.Exec(rolled_sql, params);
+        fresh += chunk.size();
+        continue;
+      }
+      ArrayLiteral counts, values, deltas;
+      for (const core::Event* e : chunk) {
+        counts.Add(e->count_id);
+        values.Add(e->value);
+        deltas.Add(e->delta);
+      }
+      fresh += Count(lease.Exec(sql, {std::move(params[0]), counts.Take(), std::move(params[1]),
+                                      values.Take(), deltas.Take()}));
     }
-    fresh += Count(
-        lease.Exec(sql, {ids.Take(), counts.Take(), times.Take(), values.Take(), deltas.Take()}));
+    if (tx) tx->Commit();
+    return fresh;
+  };
+  try {
+    return record(/*all_fresh=*/true);
+  } catch (const PgError& e) {
+    if (e.sqlstate() != "23505") throw;  // not unique_violation: not a redelivery
   }
-  if (tx) tx->Commit();
-  return fresh;
+  return record(/*all_fresh=*/false);
 }
 
 std::size_t PostgresHistoryStore::Import(std::span<const core::HistoryPoint> points) {

@@ -4,7 +4,10 @@
 // Migrate(pool, "countinfo") before use.
 //
 // Writes go as arrays (one statement per chunk, all chunks in one transaction); the dedup
-// tables, the minute rollups and the hour rollups change in the same statement. A minute
+// tables, the minute rollups and the hour rollups change in the same statement. Record folds
+// a batch per counter and minute (and hour) before sending it, so the statement writes a row
+// per bucket, not per event; a batch with an event recorded before (a redelivery) is sent
+// again event by event, and only its new events count. A minute
 // series reads minutes; hours, days, weeks and months aggregate whole hours in SQL plus the
 // minutes of a partial hour at either end of the period, so a year costs ~8,800 rows, not
 // ~527,000. The minutes' last values are also packed per hour (one row holds 60), so a

@@ -1,7 +1,8 @@
 // Redis Cluster routing: the slot rule (cluster_slots.hpp) against Redis's own answers, and the
 // loop client (redis_connection.hpp) against a real 3-primary/3-replica cluster the fixtures
 // start: routing, MOVED after a slot moved, ASK while it moves, replica reads, and a primary
-// killed with SIGKILL.
+// killed with SIGKILL; the value stores on it: each group on its shard, batches spanning groups
+// split and answered as one (also when a primary dies midway), the contract suite.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -325,8 +326,8 @@ TEST(RedisLoopCluster, ResumesAfterAPrimaryIsKilled) {
 }
 
 // Counters of many groups: each written by one script on its group's shard, with its events in
-// its group's outbox; a request spanning groups is refused and changes nothing.
-TEST(RedisClusterStore, WritesEachGroupOnItsShardAndRefusesRequestsSpanningGroups) {
+// its group's outbox; a request spanning groups is split per group and answered as one.
+TEST(RedisClusterStore, WritesEachGroupOnItsShardAndSplitsRequestsSpanningGroups) {
   RedisCluster& cluster = SharedCluster();
   RedisClient client = ClientOf(cluster);
   testing::LoopStore s(client, KeyLayout::Cluster());
@@ -371,18 +372,165 @@ TEST(RedisClusterStore, WritesEachGroupOnItsShardAndRefusesRequestsSpanningGroup
 
   std::size_t other = 1;
   while (layout.GroupOf(ids[other]) == layout.GroupOf(ids[0])) ++other;
+  const auto value_of = [&](const core::ApplyResult& r, std::size_t i) {
+    return std::get<core::Applied>(r.outcomes.at(i)).value;
+  };
+  const auto first = static_cast<std::int64_t>(other) + 1;  // ids[other]'s value now
+  // Split per group, answered in request order; each counter's operations keep their order.
   const std::vector<core::Mutation> spanning{{core::MutationKind::kIncrement, ids[0], 5},
-                                             {core::MutationKind::kIncrement, ids[other], 5}};
-  EXPECT_THROW(s.Apply(spanning, nullptr), SpansGroups);
-  EXPECT_THROW(s.values().Apply(spanning, nullptr), SpansGroups);
-  EXPECT_EQ(s.values().Get(ids[0])->value, 1);
-  EXPECT_EQ(s.values().Get(ids[other])->value, static_cast<std::int64_t>(other) + 1);
-  EXPECT_EQ(outbox_events() - events_before, 60);
+                                             {core::MutationKind::kIncrement, ids[other], 5},
+                                             {core::MutationKind::kDecrement, ids[0], 2}};
+  const core::IdempotencyKey key{"spanning." + run, "fp-spanning"};
+  for (auto* apply : {+[](testing::LoopStore&st, std::span<const core::Mutation> m,
+                          const core::IdempotencyKey*k) { return st.Apply(m, k); },
+                      +[](testing::LoopStore&st, std::span<const core::Mutation> m,
+                          const core::IdempotencyKey*k) { return st.values().Apply(m, k); }}) {
+    auto r = apply(s, spanning, nullptr);
+    EXPECT_EQ(r.status, core::ApplyResult::Status::kApplied);
+    ASSERT_EQ(r.outcomes.size(), 3u);
+    EXPECT_EQ(std::get<core::Applied>(r.outcomes[0]).id, ids[0]);
+    EXPECT_EQ(std::get<core::Applied>(r.outcomes[1]).id, ids[other]);
+    EXPECT_EQ(value_of(r, 2) - value_of(r, 0), -2);
+  }
+  EXPECT_EQ(s.values().Get(ids[0])->value, 1 + 2 * 3);
+  EXPECT_EQ(s.values().Get(ids[other])->value, first + 2 * 5);
+  EXPECT_EQ(outbox_events() - events_before, 66);
+  // With an Idempotency-Key: each group's part keeps its record; a repeat replays them all.
+  auto keyed = s.Apply(spanning, &key);
+  EXPECT_EQ(keyed.status, core::ApplyResult::Status::kApplied);
+  EXPECT_EQ(value_of(keyed, 1), first + 3 * 5);
+  auto again = s.Apply(spanning, &key);
+  EXPECT_EQ(again.status, core::ApplyResult::Status::kReplayed);
+  EXPECT_EQ(value_of(again, 1), first + 3 * 5);
+  EXPECT_EQ(s.values().Apply(spanning, &key).status, core::ApplyResult::Status::kReplayed);
+  // The key with another request of the same groups: refused whole, nothing changed. With a
+  // request touching another group too, that group's part is carried out and the answer says
+  // so (core::PartlyApplied, key_reused), never a plain refusal.
+  const std::vector<core::Mutation> other_request{{core::MutationKind::kIncrement, ids[0], 1},
+                                                  {core::MutationKind::kIncrement, ids[other], 1}};
+  const core::IdempotencyKey reused{key.key, "fp-other"};
+  EXPECT_EQ(s.Apply(other_request, &reused).status, core::ApplyResult::Status::kKeyConflict);
+  std::size_t third = other + 1;
+  while (layout.GroupOf(ids[third]) == layout.GroupOf(ids[0]) ||
+         layout.GroupOf(ids[third]) == layout.GroupOf(ids[other]))
+    ++third;
+  const std::vector<core::Mutation> wider{{core::MutationKind::kIncrement, ids[0], 1},
+                                          {core::MutationKind::kIncrement, ids[third], 1}};
+  try {
+    s.Apply(wider, &reused);
+    ADD_FAILURE() << "a request carried out in part was answered as whole";
+  } catch (const core::PartlyApplied& e) {
+    EXPECT_TRUE(e.key_reused);
+    EXPECT_EQ(e.applied, (std::vector<std::size_t>{1}));
+  }
+  EXPECT_EQ(s.values().Get(ids[0])->value, 1 + 3 * 3);
+  EXPECT_EQ(s.values().Get(ids[third])->value, static_cast<std::int64_t>(third) + 2);
   // Within one group, the blocking store's batch is one script as before.
   const std::vector<core::Mutation> together{{core::MutationKind::kIncrement, ids[0], 1},
                                              {core::MutationKind::kDecrement, ids[0], 3}};
   auto r = s.values().Apply(together, nullptr);
-  EXPECT_EQ(std::get<core::Applied>(r.outcomes.at(1)).value, -1);
+  EXPECT_EQ(std::get<core::Applied>(r.outcomes.at(1)).value, 1 + 3 * 3 + 1 - 3);
+}
+
+// A batch over three shards while one of their primaries is killed (SIGKILL): the parts on the
+// live shards are carried out and the answer names them (core::PartlyApplied), never a plain
+// success or a plain refusal; once the replica is promoted, the repeat with the same
+// Idempotency-Key replays the parts carried out and applies the rest: every counter exact.
+// Readiness (Ping) follows the shard: down until the replica is promoted.
+TEST(RedisClusterStore, ABatchInterruptedByAKilledPrimaryIsAnsweredInPartAndARepeatCompletesIt) {
+  RedisCluster cluster;
+  ClusterConfig config = ParseClusterNodes(cluster.seeds());
+  RedisClient client(config, {.pool_size = 1, .timeout = 500ms});
+  testing::LoopStore s(client, KeyLayout::Cluster());
+  const KeyLayout& layout = s.values().layout();
+  // One counter on each primary, the first two twice in the batch.
+  std::map<RedisServer*, std::string> on;
+  for (int i = 0; on.size() < 3; ++i) {
+    const std::string id = "part" + std::to_string(i);
+    on.emplace(cluster.PrimaryOf(KeySlot(layout.Counter(id))), id);
+  }
+  std::vector<std::string> ids;
+  for (const auto& [node, id] : on) {
+    ids.push_back(id);
+    ASSERT_TRUE(s.values().Create({id, "", std::nullopt, std::nullopt, {}, {}}, 9));
+    const core::Mutation add{core::MutationKind::kIncrement, id, 1};  // the loop connected
+    ASSERT_EQ(std::get<core::Applied>(s.Apply({&add, 1}, nullptr).outcomes.at(0)).value, 10);
+  }
+  const std::vector<core::Mutation> batch{{core::MutationKind::kIncrement, ids[0], 1},
+                                          {core::MutationKind::kIncrement, ids[1], 2},
+                                          {core::MutationKind::kIncrement, ids[2], 3},
+                                          {core::MutationKind::kSet, ids[0], 100},
+                                          {core::MutationKind::kDecrement, ids[1], 4}};
+  RedisServer* victim = cluster.PrimaryOf(KeySlot(layout.Counter(ids[1])));
+  RedisServer* replica = cluster.ReplicaOf(*victim);
+  ASSERT_NE(replica, nullptr);
+  ASSERT_TRUE(WaitUntil([&] {  // the replica has the counter before its primary dies
+    RedisClient direct(replica->endpoint(), {.pool_size = 1});
+    return direct.Pipeline({{"READONLY"}, {"EXISTS", layout.Counter(ids[1])}})[1].integer == 1;
+  }));
+  // The peers give up on the victim only when told below: until then the other shards keep
+  // serving (once they mark it failed, the whole cluster answers CLUSTERDOWN until the
+  // replica is promoted, a Redis Cluster's own rule), so the parts' fates are certain.
+  const auto node_timeout = [&](const char* ms) {
+    for (RedisServer* node : cluster.nodes())
+      if (node != victim)
+        ASSERT_EQ(testing::Run(node->endpoint(), {"CONFIG", "SET", "cluster-node-timeout", ms}).str,
+                  "OK");
+  };
+  node_timeout("60000");
+  EXPECT_TRUE(s.values().Ping());
+  victim->process().Kill();  // SIGKILL
+
+  const core::IdempotencyKey loop_key{"interrupted-loop", "fp-batch"};
+  const core::IdempotencyKey blocking_key{"interrupted-blocking", "fp-batch"};
+  const auto in_part = [&](auto apply) {
+    try {
+      apply();
+      ADD_FAILURE() << "a batch carried out in part was answered as whole";
+    } catch (const core::PartlyApplied& e) {
+      EXPECT_FALSE(e.key_reused);
+      EXPECT_EQ(e.applied, (std::vector<std::size_t>{0, 2, 3})) << e.what();  // ids[0], ids[2]
+      EXPECT_NE(std::string(e.what()).find("Idempotency-Key"), std::string::npos);
+    }
+  };
+  in_part([&] { s.Apply(batch, &loop_key); });
+  in_part([&] { s.values().Apply(batch, &blocking_key); });
+  EXPECT_FALSE(s.values().Ping());  // readiness: one shard down is enough
+  node_timeout("1000");
+  // Once the replica is promoted, the repeats complete the batches, each applying ids[1]'s part
+  // once and replaying the others.
+  core::ApplyResult done;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          done = s.Apply(batch, &loop_key);
+          return true;
+        } catch (const core::PartlyApplied&) {
+          return false;
+        }
+      },
+      30s));
+  // Applied now, or replayed: an attempt during the failover may have been carried out on the
+  // promoted replica with its answer lost (a failed part is all or nothing, not known which).
+  EXPECT_NE(done.status, core::ApplyResult::Status::kKeyConflict);
+  const auto value_of = [](const core::ApplyResult& r, std::size_t i) {
+    return std::get<core::Applied>(r.outcomes.at(i)).value;
+  };
+  EXPECT_EQ(value_of(done, 0), 11);
+  EXPECT_EQ(value_of(done, 1), 12);
+  EXPECT_EQ(value_of(done, 2), 13);
+  EXPECT_EQ(value_of(done, 3), 100);
+  EXPECT_EQ(value_of(done, 4), 8);
+  auto blocking = s.values().Apply(batch, &blocking_key);
+  EXPECT_EQ(blocking.status, core::ApplyResult::Status::kApplied);
+  EXPECT_EQ(value_of(blocking, 1), 10);  // ids[1] once more: 8 + 2
+  EXPECT_EQ(value_of(blocking, 3), 100);
+  EXPECT_EQ(s.Apply(batch, &loop_key).status, core::ApplyResult::Status::kReplayed);
+  EXPECT_EQ(s.values().Get(ids[0])->value, 100);
+  EXPECT_EQ(s.values().Get(ids[1])->value, 6);   // 10 + 2 - 4, twice
+  EXPECT_EQ(s.values().Get(ids[2])->value, 16);  // its part once per key, at the kill
+  EXPECT_EQ(cluster.PrimaryOf(KeySlot(layout.Counter(ids[1]))), replica);
+  EXPECT_TRUE(s.values().Ping());
 }
 
 // One outbox stream per group, one leader per stream: every event relayed once, each counter's
@@ -475,9 +623,20 @@ struct RedisClusterValueBackend {
   std::size_t max_batch() const { return RedisCountValueStore::kMaxBatch; }
 };
 
+// The same suite with the 60 groups the services use: its batches span groups, so each is split
+// per group and answered as one (group_parts.hpp), and must answer exactly as one script does.
+struct RedisClusterSplitValueBackend {
+  RedisClient client = ClientOf(SharedCluster());
+  testing::LoopBackedValues values{client, KeyLayout::Cluster()};
+  core::CountValueStore& store() { return values; }
+  std::size_t max_batch() const { return RedisCountValueStore::kMaxBatch; }
+};
+
 }  // namespace count::redis
 
 namespace count::testing {
 INSTANTIATE_TYPED_TEST_SUITE_P(RedisCluster, CountValueStoreContract,
                                count::redis::RedisClusterValueBackend);
+INSTANTIATE_TYPED_TEST_SUITE_P(RedisClusterSplit, CountValueStoreContract,
+                               count::redis::RedisClusterSplitValueBackend);
 }  // namespace count::testing

@@ -6,6 +6,8 @@
 #include <thread>
 #include <utility>
 
+#include "redis/group_parts.hpp"
+
 namespace count::redis {
 namespace {
 
@@ -114,7 +116,8 @@ bool RedisCountValueStore::Route(ApplyRequest& request) {
       if (it == sharded_.end() || it->second == 0 || m.kind == core::MutationKind::kSet) continue;
       if (request.routed.empty())
         request.routed.assign(request.mutations.begin(), request.mutations.end());
-      request.routed[i].id = KeyLayout::SubCounterId(m.id, (turn + i) % it->second);
+      // Every operation of the request on this counter to the same sub-counter: one part.
+      request.routed[i].id = KeyLayout::SubCounterId(m.id, turn % it->second);
     }
   }
   if (!request.routed.empty()) request.mutations = request.routed;
@@ -175,7 +178,20 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
   // Concurrent calls share one script call (core/group_commit.hpp).
   ApplyRequest me{mutations, key, 0, {}, nullptr};
   for (;;) {
-    if (!Route(me)) throw SpansGroups();
+    if (!Route(me)) {
+      // Counters (as routed: a sharded counter's sub-counter) of several groups, on a Redis
+      // Cluster: one Apply per group, then one answer.
+      auto split = SplitByGroup(layout_, me.mutations);
+      for (auto& part : split.parts) {
+        try {
+          part.result = Apply(part.mutations, key);
+        } catch (...) {
+          part.error = std::current_exception();
+        }
+      }
+      me.result = MergeParts(split);
+      break;
+    }
     group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
       // One script call per group (one group on one server), in the order the groups come.
       std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
@@ -476,6 +492,19 @@ bool RedisCountValueStore::Delete(std::string_view id, bool purge_history) {
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }
 
-bool RedisCountValueStore::Ping() { return client_.Ping(); }
+bool RedisCountValueStore::Ping() {
+  if (!layout_.clustered()) return client_.Ping();
+  // Every group's shard answers: one EXISTS per group (reads: a replica's, with replica reads),
+  // pipelined, so one round trip per shard. A PING would reach one node only.
+  std::vector<std::vector<std::string>> commands;
+  for (std::size_t g = 0; g < layout_.groups(); ++g)
+    commands.push_back({"EXISTS", layout_.Stream(g)});
+  try {
+    return std::ranges::none_of(client_.Pipeline(std::move(commands)),
+                                [](const Reply& r) { return r.IsError(); });
+  } catch (const StoreUnavailable&) {
+    return false;
+  }
+}
 
 }  // namespace count::redis

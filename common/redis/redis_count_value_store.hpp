@@ -36,9 +36,6 @@ inline constexpr std::string_view kEventStream = "count-events";
 // different afterwards, so an outbox position of the old stream never matches the new one.
 inline constexpr std::string_view kEventEpoch = "count-events:epoch";
 
-// A request whose counters are in different groups of a Redis Cluster (key_layout.hpp).
-using SpansGroups = core::SpansShards;
-
 struct OutboxOptions {
   std::string source = "count-system";  // the service named in the events
   // Writes are refused (StoreUnavailable → 503) while this many events wait, so a long
@@ -58,9 +55,10 @@ class RedisCountValueStore : public core::CountValueStore {
                                 std::function<core::Timestamp()> clock = core::Now,
                                 OutboxOptions outbox = {}, KeyLayout layout = KeyLayout::Single());
 
-  // Throws std::invalid_argument for more than kMaxBatch mutations, and on a Redis Cluster for
-  // mutations of counters in different groups (SpansGroups: one script cannot change them
-  // atomically; docs/ARCHITECTURE.md, "Redis Cluster").
+  // Throws std::invalid_argument for more than kMaxBatch mutations. On a Redis Cluster, the
+  // mutations of counters in different groups are applied one group after the other, one
+  // script each, and answered as one (group_parts.hpp: core::PartlyApplied when some groups
+  // were carried out and others not).
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
                           const core::IdempotencyKey* key) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
@@ -68,6 +66,7 @@ class RedisCountValueStore : public core::CountValueStore {
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
   bool Delete(std::string_view id, bool purge_history) override;
+  // Whether the server answers; on a Redis Cluster, whether the shard of every group does.
   bool Ping() override;
 
   // Puts back a counter rebuilt after Redis was lost, with `value` and `info`, without an

@@ -156,6 +156,21 @@ TEST_F(HotCounterCluster, RefusesSetAndReplaysRetriesFromTheSameSubCounter) {
   EXPECT_EQ(fresh.Apply({&add, 1}, &reused).status, core::ApplyResult::Status::kKeyConflict);
   EXPECT_EQ(fresh.values().Get(id)->value, 7);
 
+  // A batch of the sharded counter and another counter: routed, split per group, answered as
+  // one with the sum.
+  const std::string other = "other." + id;
+  ASSERT_TRUE(s.values().Create({other, "", std::nullopt, std::nullopt, {}, {}}, 0));
+  const std::vector<core::Mutation> batch{Add(id, 3), Add(other, 1), Add(id, 2)};
+  const core::IdempotencyKey batch_key{"batch-" + id, "fp"};
+  for (const bool loop : {true, false}) {
+    const auto r = loop ? s.Apply(batch, &batch_key) : s.values().Apply(batch, &batch_key);
+    ASSERT_EQ(r.outcomes.size(), 3u);
+    EXPECT_EQ(std::get<core::Applied>(r.outcomes[0]).id, id);
+    EXPECT_EQ(std::get<core::Applied>(r.outcomes[2]).value, 12);
+    EXPECT_EQ(std::get<core::Applied>(r.outcomes[1]).value, 1);
+  }
+  EXPECT_EQ(s.values().Get(id)->value, 12);
+
   // An unsharded counter beside it stays whole: one key, set allowed.
   const std::string whole = "cold." + id;
   ASSERT_TRUE(s.values().Create({whole, "", std::nullopt, std::nullopt, {}, {}}, 1));

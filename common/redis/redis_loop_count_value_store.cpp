@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "core/group_commit.hpp"
+#include "redis/group_parts.hpp"
 
 namespace count::redis {
 
@@ -59,7 +60,25 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
   pending->mutations = pending->original = mutations;
   pending->key = key;
   pending->done = std::move(done);
-  if (!store_.Route(*pending)) return pending->done(std::make_exception_ptr(SpansGroups()), {});
+  if (!store_.Route(*pending)) {
+    // Counters (as routed: a sharded counter's sub-counter) of several groups: split, and the
+    // merged answer carries the sharded counters' sums.
+    auto ids = RedisCountValueStore::RoutedCounters(*pending);
+    if (ids.empty()) return ApplySplit(pending->mutations, key, std::move(pending->done));
+    return ApplySplit(pending->mutations, key,
+                      [this, ids = std::move(ids), done = std::move(pending->done)](
+                          std::exception_ptr error, core::ApplyResult result) mutable {
+                        if (error) return done(error, {});
+                        ReadSums(ids, [result = std::move(result), done = std::move(done)](
+                                          std::exception_ptr error, auto sums) mutable {
+                          std::vector<core::CountRecord> found;
+                          for (auto& sum : sums)
+                            if (sum) found.push_back(std::move(*sum));
+                          RedisCountValueStore::SetSums(result, found);
+                          done(error, error ? core::ApplyResult{} : std::move(result));
+                        });
+                      });
+  }
   auto& p = *pending.release();
   Here().groups[p.group].Submit(p, p.mutations.size());
 }
@@ -76,7 +95,7 @@ void RedisLoopCountValueStore::Finish(std::vector<Pending*> batch) {
       p->routed.clear();
       p->mutations = p->original;
       if (!store_.Route(*p)) {
-        p->done(std::make_exception_ptr(SpansGroups()), {});
+        ApplySplit(p->original, p->key, std::move(p->done));
         continue;
       }
       auto* again = new Pending(std::move(*p));
@@ -129,6 +148,30 @@ void RedisLoopCountValueStore::ReadSums(std::vector<std::string> ids,
     }
     done(error, std::move(records));
   });
+}
+
+// Counters of several groups (a Redis Cluster): each group's part goes out at once, to its own
+// group commit, and the last part answered merges them (group_parts.hpp). The parts are answered
+// on this loop, so the count needs no lock.
+void RedisLoopCountValueStore::ApplySplit(std::span<const core::Mutation> mutations,
+                                          const core::IdempotencyKey* key,
+                                          Done<core::ApplyResult> done) {
+  auto split = std::make_shared<GroupParts>(SplitByGroup(store_.layout(), mutations));
+  for (std::size_t i = 0; i < split->parts.size(); ++i)
+    Apply(split->parts[i].mutations, key,
+          [split, i, done](std::exception_ptr error, core::ApplyResult result) {
+            auto& part = split->parts[i];
+            part.error = error;
+            part.result = std::move(result);
+            if (++split->answered < split->parts.size()) return;
+            core::ApplyResult merged;
+            try {
+              merged = MergeParts(*split);
+            } catch (...) {
+              return done(std::current_exception(), {});
+            }
+            done(nullptr, std::move(merged));
+          });
 }
 
 void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,

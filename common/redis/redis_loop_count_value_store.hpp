@@ -32,6 +32,8 @@ class RedisLoopCountValueStore : public core::AsyncCountValueStore {
   struct Pending;
   struct Lane;  // one per loop: its connection and its group commit
   Lane& Here();
+  void ApplySplit(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key,
+                  Done<core::ApplyResult> done);
   void Send(Lane& lane, std::vector<Pending*> batch, std::function<void()> finished, bool whole);
   // Answers the requests of a script call, with the sums of the sharded counters they changed
   // (read once for the batch); sends again those to be routed anew.

@@ -91,6 +91,25 @@ TYPED_TEST_P(HistoryStoreContract, RedeliveredEventsCountOnce) {
             (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 5, 5, 5, 5}}));
 }
 
+// A batch partly recorded before (a redelivery after a rebalance, overlapping new events)
+// folds only its new events, into minutes, hours and the minutes' last values alike.
+TYPED_TEST_P(HistoryStoreContract, APartlyRedeliveredBatchCountsItsNewEventsOnce) {
+  auto& store = this->store();
+  const auto e1 = Change("e1", "2024-02-01T10:00:05Z", 5, 5);
+  const auto e2 = Change("e2", "2024-02-01T10:00:50Z", 7, 2);
+  const auto e3 = Change("e3", "2024-02-01T10:01:10Z", 4, -3);
+  EXPECT_EQ(store.Record(std::vector<core::Event>{e1, e2}), 2u);
+  EXPECT_EQ(store.Record(std::vector<core::Event>{e2, e3, e1}), 1u);
+  EXPECT_EQ(this->Series(Unit::kMinute),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 7, 7, 5, 7},
+                              {"2024-02-01T10:01:00.000Z", 4, -3, 4, 4}}));
+  EXPECT_EQ(this->Series(Unit::kHour),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 4, 4, 4, 7}}));
+  EXPECT_EQ(Values(store.LastValues("c", T("2024-02-01T10:00:00Z"), T("2024-02-01T11:00:00Z"),
+                                    Unit::kMinute)),
+            (std::vector<Value>{{"2024-02-01T10:00:00.000Z", 7}, {"2024-02-01T10:01:00.000Z", 4}}));
+}
+
 // A batch is folded exactly as its events would be one at a time, in order: out-of-order
 // times, ties within a millisecond (the later recorded wins), several minutes and counters,
 // and an id repeated inside the batch (counted once).
@@ -320,8 +339,10 @@ TYPED_TEST_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff) {
 
 REGISTER_TYPED_TEST_SUITE_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff,
                             RecordFoldsEventsIntoMinutes, ABatchFoldsLikeItsEventsOneByOne,
-                            RedeliveredEventsCountOnce, DeletedEventIsRecordedLikeAnyOther,
-                            ImportIsIdempotent, SeriesDerivesHoursDaysWeeksAndMonths,
+                            RedeliveredEventsCountOnce,
+                            APartlyRedeliveredBatchCountsItsNewEventsOnce,
+                            DeletedEventIsRecordedLikeAnyOther, ImportIsIdempotent,
+                            SeriesDerivesHoursDaysWeeksAndMonths,
                             LastValuesAreTheLastValuesOfTheSeries, BucketsBefore1970FloorCorrectly,
                             SumsSaturateInsteadOfFailing, LastInReadsTheLatestMinuteOfThePeriod,
                             PurgeForgetsTheCounterButNotItsEvents, PruneWorksInBoundedSteps);

@@ -119,6 +119,11 @@ int main(int argc, char** argv) {
          .group_id = env.Or("KAFKA_GROUP_ID", "count-analysis-service"),
          .client_id = service.pod(),
          .parallel_partitions = true,  // Record is thread-safe; partitions touch other counters
+         // A fetch waits for a few thousand events (or fetch_wait): fewer fetches for the
+         // broker, fewer and larger rollup statements (docs/BENCHMARKS.md, 2026-12-02).
+         .fetch_min_bytes =
+             static_cast<std::size_t>(env.Int("KAFKA_FETCH_MIN_BYTES", 262'144, 1, 100'000'000)),
+         .fetch_wait = std::chrono::milliseconds(env.Int("KAFKA_FETCH_WAIT_MS", 100, 1, 10'000)),
          .log = [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }},
         [&](std::span<const core::Event> batch) {
           recorded += analysis::RecordEvents(history, batch);

@@ -29,9 +29,16 @@ WriteOutcome CountWrites::Apply(std::span<const core::Mutation> mutations,
     if (auto p = CreateMissing(mutations)) return {std::move(p), {}};
   try {
     return Durable(values_.Apply(mutations, key));
-  } catch (const core::SpansShards& e) {
-    return {core::Validation(e.what()), {}};
+  } catch (const core::PartlyApplied& e) {
+    return InPart(e);
   }
+}
+
+WriteOutcome CountWrites::InPart(const core::PartlyApplied& e) {
+  auto problem =
+      e.key_reused ? core::IdempotencyKeyReused(e.what()) : core::AppliedInPart(e.what(), {});
+  problem.applied = e.applied;
+  return {std::move(problem), {}};
 }
 
 WriteOutcome CountWrites::Durable(core::ApplyResult result) {
@@ -57,8 +64,8 @@ void CountWrites::ApplyOnLoop(std::span<const core::Mutation> mutations,
         if (error) {
           try {
             std::rethrow_exception(error);
-          } catch (const core::SpansShards& e) {
-            return done(nullptr, {core::Validation(e.what()), {}});
+          } catch (const core::PartlyApplied& e) {
+            return done(nullptr, InPart(e));
           } catch (...) {
             return done(error, {});
           }

@@ -36,8 +36,11 @@ class CountWrites {
         acks_(acks) {}
 
   // Applies each mutation on its own, with the request's idempotency record, in one atomic
-  // step of the value store (a store that cannot, its counters being on different shards,
-  // refuses it: the validation problem, nothing changed). With auto-create, unknown counters
+  // step of the value store, or, when its counters are on several shards (a Redis Cluster),
+  // one atomic step per shard: when some of those were carried out and others not, the
+  // answer is the applied-in-part problem naming the operations that were (or, when the
+  // others found the Idempotency-Key used by another request, idempotency-key-reused naming
+  // them); docs/API.md, "Batches on a Redis Cluster". With auto-create, unknown counters
   // are first created through app::CounterLifecycle (both stores or neither); then the
   // mutations apply as usual.
   WriteOutcome Apply(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key);
@@ -65,6 +68,9 @@ class CountWrites {
  private:
   static WriteOutcome Outcome(core::ApplyResult result);
   static WriteOutcome Undurable();
+  // A request the value store carried out in part (a Redis Cluster's shards): the problem
+  // naming the operations that were.
+  static WriteOutcome InPart(const core::PartlyApplied& e);
   // Outcome(result), once the bus has acknowledged its event (blocks: the blocking pool only).
   WriteOutcome Durable(core::ApplyResult result);
   std::optional<core::Problem> CreateMissing(std::span<const core::Mutation> mutations);

@@ -3,7 +3,9 @@
 COUNT_MODE=standalone (default): one `count-system up` process, every route on one port.
 COUNT_MODE=services: PostgreSQL 15 + Redis primary/replica from Debian packages, then the
 write, read and management services, each on its own port; the client routes like the
-public ingress. COUNT_BIN_DIR picks the binaries (default build/release).
+public ingress. With COUNT_REDIS=cluster the values live on a Redis Cluster instead (three
+primaries, three replicas: support.RedisCluster), which the services reach through
+REDIS_CLUSTER_NODES. COUNT_BIN_DIR picks the binaries (default build/release).
 COUNT_MODE=external: a services deployment started by somebody else, reached on 127.0.0.1
 at COUNT_EXTERNAL_PORTS ("write=3000,read=3001,..."; "read=read.example@80" sends that Host
 header, for an ingress) with the keys of COUNT_EXTERNAL_KEYS
@@ -31,6 +33,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "standalone_only: runs only when COUNT_MODE=standalone")
     config.addinivalue_line("markers", "services_only: runs only when COUNT_MODE=services")
     config.addinivalue_line("markers", "slow: takes several seconds")
+    config.addinivalue_line("markers", "redis_cluster_only: runs only when COUNT_REDIS=cluster")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,11 +43,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="standalone mode only"))
         if m == "standalone" and item.get_closest_marker("services_only"):
             item.add_marker(pytest.mark.skip(reason="services mode only"))
+        if not support.redis_cluster() and item.get_closest_marker("redis_cluster_only"):
+            item.add_marker(pytest.mark.skip(reason="a Redis Cluster only (COUNT_REDIS=cluster)"))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"count blackbox: COUNT_MODE={os.environ.get('COUNT_MODE', 'standalone')} "
-            f"COUNT_BIN_DIR={support.bin_dir()}"]
+            f"COUNT_REDIS={os.environ.get('COUNT_REDIS', 'single')} COUNT_BIN_DIR={support.bin_dir()}"]
 
 
 class Deployment:
@@ -144,7 +149,7 @@ def _start_services(root: Path, keys: Keys) -> Deployment:
     for s in support.SERVICES:
         if not support.binary(s).exists():
             raise RuntimeError(f"binary not found: {support.binary(s)} (build it, or set COUNT_BIN_DIR)")
-    infra = Infra(root)
+    infra = Infra(root, cluster=support.redis_cluster())
     procs: dict[str, Proc] = {}
     try:
         infra.start()

@@ -48,6 +48,17 @@ def external() -> bool:
     return os.environ.get("COUNT_MODE") == "external"
 
 
+def redis_cluster() -> bool:
+    """COUNT_REDIS=cluster (services mode): the values live on a Redis Cluster of three
+    primaries and three replicas (RedisCluster below), reached through REDIS_CLUSTER_NODES."""
+    value = os.environ.get("COUNT_REDIS", "single")
+    if value not in ("single", "cluster"):
+        raise RuntimeError(f"COUNT_REDIS must be single or cluster, not {value!r}")
+    if value == "cluster" and os.environ.get("COUNT_MODE") != "services":
+        raise RuntimeError("COUNT_REDIS=cluster needs COUNT_MODE=services")
+    return value == "cluster"
+
+
 def bin_dir() -> Path:
     p = Path(os.environ.get("COUNT_BIN_DIR", "build/release"))
     return p if p.is_absolute() else REPO_ROOT / p
@@ -475,14 +486,120 @@ def redis_command(port: int, *args: str, timeout: float = 5.0) -> bytes:
         return data
 
 
+class RedisCluster:
+    """A Redis Cluster from Debian's redis-server: `primaries` primaries with one replica each
+    (`redis-cli --cluster create … --cluster-replicas 1`, each primary an equal contiguous slot
+    range), on free loopback ports, each node in its own directory under `root` (its node table
+    nodes.conf there, so a node stopped and started again rejoins). Stopped by PID."""
+
+    def __init__(self, root: Path, logs: Path, primaries: int = 3, replicas: int = 1,
+                 node_timeout_ms: int = 2000):
+        self.root = root
+        self.logs = logs
+        self.replicas = replicas
+        self.node_timeout_ms = node_timeout_ms
+        self.ports = [free_port() for _ in range(primaries * (1 + replicas))]
+        # The bus ports chosen too: the default (port + 10000) may be taken.
+        self.bus_ports = {p: free_port() for p in self.ports}
+        self.nodes: dict[int, Proc] = {}
+
+    @property
+    def seeds(self) -> str:
+        """REDIS_CLUSTER_NODES: every node (any one would do)."""
+        return ",".join(f"127.0.0.1:{p}" for p in self.ports)
+
+    def start(self) -> None:
+        for port in self.ports:
+            self.start_node(port)
+        r = subprocess.run(["redis-cli", "--cluster", "create",
+                            *[f"127.0.0.1:{p}" for p in self.ports],
+                            "--cluster-replicas", str(self.replicas), "--cluster-yes"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        (self.logs / "redis-cluster-create.log").write_bytes(r.stdout)
+        if r.returncode != 0:
+            raise RuntimeError(f"redis-cli --cluster create failed:\n{r.stdout.decode(errors='replace')}")
+        self.wait_healthy()
+
+    def start_node(self, port: int) -> Proc:
+        d = self.root / f"redis-node-{port}"
+        d.mkdir(exist_ok=True)
+        p = Proc(f"redis-node-{port}", [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(d),
+            "--save", "", "--appendonly", "yes", "--daemonize", "no", "--cluster-enabled", "yes",
+            "--cluster-config-file", "nodes.conf", "--cluster-port", str(self.bus_ports[port]),
+            "--cluster-node-timeout", str(self.node_timeout_ms)], {}, self.logs)
+        self.nodes[port] = p
+        wait_port(port, proc=p)
+        return p
+
+    def stop_node(self, port: int) -> None:
+        self.nodes[port].stop()
+
+    def _nodes_lines(self) -> list[list[str]]:
+        """The fields of each line of the first live node's CLUSTER NODES: id, address, flags,
+        primary, ping, pong, epoch, link, slot ranges."""
+        for port, proc in self.nodes.items():
+            if proc.alive():
+                reply = redis_command(port, "CLUSTER", "NODES")  # a bulk string: $<n>, the text
+                text = reply[reply.index(b"\r\n") + 2:].decode(errors="replace")
+                return [line.split() for line in text.splitlines() if line.strip()]
+        raise RuntimeError("no node of the cluster is running")
+
+    def node_table(self) -> list[tuple[int, set[str]]]:
+        """(port, flags) of every node."""
+        return [(int(f[1].split("@")[0].rsplit(":", 1)[1]), set(f[2].split(","))) for f in self._nodes_lines()]
+
+    def primary_serving(self, slot: int) -> int:
+        """The port of the primary that serves `slot`."""
+        for f in self._nodes_lines():
+            for r in f[8:]:
+                first, _, last = r.partition("-")
+                if first.isdigit() and int(first) <= slot <= int(last or first):
+                    return int(f[1].split("@")[0].rsplit(":", 1)[1])
+        raise RuntimeError(f"no primary serves slot {slot}")
+
+    def primaries(self) -> list[int]:
+        """The ports of the primaries now."""
+        return sorted(port for port, flags in self.node_table()
+                      if "master" in flags and not flags & {"fail", "fail?"})
+
+    def healthy(self) -> bool:
+        """Every live node says cluster_state:ok; every node is known, none failing, and the
+        number of replicas is complete."""
+        try:
+            for port, proc in self.nodes.items():
+                if proc.alive() and b"cluster_state:ok" not in redis_command(port, "CLUSTER", "INFO"):
+                    return False
+            table = self.node_table()
+        except OSError:
+            return False
+        flags = [f for _, f in table]
+        replicas = len(self.ports) - len(self.ports) // (1 + self.replicas)
+        return (len(table) == len(self.ports)
+                and not any(f & {"fail", "fail?", "handshake", "noaddr"} for f in flags)
+                and sum("slave" in f for f in flags) == replicas)
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the redis cluster did not become healthy")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for p in self.nodes.values():
+            p.stop()
+
+
 class Infra:
-    """PostgreSQL 15 and Redis primary + replica from Debian packages, and a single-node
+    """PostgreSQL 15 and Redis primary + replica from Debian packages (or, with COUNT_REDIS=cluster,
+    a Redis Cluster of three primaries and three replicas: RedisCluster), and a single-node
     Kafka broker (KRaft) from the Maven artifacts scripts/kafka.sh provides, on free loopback
     ports, in a temp dir. Tests run as root; PostgreSQL runs as the postgres user via runuser."""
 
     PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, cluster: bool = False):
         self.root = root
         self.procs: list[Proc] = []
         self.pg_proc: Proc | None = None
@@ -493,6 +610,7 @@ class Infra:
         self.kafka_controller_port = free_port()
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.cluster = RedisCluster(root, self.logs) if cluster else None
 
     @property
     def database_url(self) -> str:
@@ -590,6 +708,9 @@ class Infra:
                        check=True, stdout=subprocess.DEVNULL)
 
     def _start_redis(self) -> None:
+        if self.cluster is not None:
+            self.cluster.start()
+            return
         for name, port, extra in (("redis-primary", self.redis_port, ["--appendonly", "yes"]),
                                   ("redis-replica", self.replica_port,
                                    ["--replicaof", "127.0.0.1", str(self.redis_port)])):
@@ -608,6 +729,8 @@ class Infra:
     def stop(self) -> None:
         for p in reversed(self.procs):
             p.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.pg_proc is not None:
             pidfile = self.root / "pg" / "data" / "postmaster.pid"
             try:
@@ -670,6 +793,29 @@ def start_standalone(log_dir: Path, data_dir: Path, keys: Keys, *, admin_key: bo
 def service_env(service: str, infra: Infra, keys: Keys, port: int, *, debug: bool = True) -> dict[str, str]:
     env = base_env(port, debug=debug, pod=f"{SHORT[service]}-bb")
     env["COUNT_API_KEYS"] = keys.api_keys_json()
+    env.update(_service_env(service, infra))
+    if infra.cluster is not None:
+        # The cluster replaces REDIS_URL (primaries) and REDIS_REPLICA_URL (the shards' replicas).
+        for single in ("REDIS_URL", "REDIS_REPLICA_URL"):
+            if env.pop(single, None) is not None:
+                env["REDIS_CLUSTER_NODES"] = infra.cluster.seeds
+    return env
+
+
+def as_deployed(infra: Infra, overrides: dict[str, str | None], setting: str) -> tuple[dict[str, str | None], str]:
+    """A broken single-Redis setting (REDIS_URL, REDIS_REPLICA_URL: removed when None, else
+    malformed) as it shows on this deployment, and the setting the service must then name. On a
+    Redis Cluster the values are reached through REDIS_CLUSTER_NODES instead: removed, the
+    service needs `setting` and names it; malformed, it names REDIS_CLUSTER_NODES."""
+    if infra.cluster is None or setting not in ("REDIS_URL", "REDIS_REPLICA_URL"):
+        return overrides, setting
+    if overrides[setting] is None:
+        return {"REDIS_CLUSTER_NODES": None}, setting
+    return {"REDIS_CLUSTER_NODES": "127.0.0.1:notaport"}, "REDIS_CLUSTER_NODES"
+
+
+def _service_env(service: str, infra: Infra) -> dict[str, str]:
+    env: dict[str, str] = {}
     if service == "count-write-service":
         env["REDIS_URL"] = infra.redis_url
         env["DATABASE_URL"] = infra.database_url

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
+from support import eventually, redis_command
 from support import INT64_MAX, assert_json, assert_problem, assert_timestamp, unique_id
 
 BATCH = "/api/v1/counts:batch"
@@ -161,3 +163,61 @@ def test_batch_int64_exact(deployment, writer, counter):
     err_result(results[1], counter, 422, "overflow")  # 2^63 + 12345 > int64 max
     err_result(results[2], counter, 422, "overflow")
     assert deployment.value(counter) == big
+
+
+def holder(cluster, count_id: str) -> int:
+    """The primary that holds a counter's key (`count:{<group tag>}:<id>`), asked of each."""
+    for port in cluster.primaries():
+        if f":{count_id}".encode() in redis_command(port, "KEYS", f"count:*:{count_id}"):
+            return port
+    raise AssertionError(f"no primary holds {count_id}")
+
+
+@pytest.mark.redis_cluster_only
+@pytest.mark.slow
+def test_batch_over_shards_interrupted_by_a_stopped_primary(deployment, writer):
+    """docs/API.md, "Batches on a Redis Cluster": a batch whose counters are on three shards while
+    the primary of one is down answers 503 applied-in-part naming the operations carried out
+    (never 200, never a refusal that hides them); once the replica is promoted, the repeat with
+    the same Idempotency-Key completes it, each operation applied once."""
+    cluster = deployment.infra.cluster
+    on: dict[int, str] = {}
+    while len(on) < 3:
+        cid = deployment.create_counter(initialValue=10)["id"]
+        on.setdefault(holder(cluster, cid), cid)
+    (pa, a), (pb, b), (pc, c) = sorted(on.items())
+    ops = [{"id": a, "op": "increment", "amount": 1}, {"id": b, "op": "increment", "amount": 2},
+           {"id": c, "op": "set", "value": 7}, {"id": b, "op": "decrement", "amount": 5}]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    live = [p for p in cluster.ports if p != pb]
+
+    def node_timeout(ms: int) -> None:
+        # The peers mark b's primary failed only when told: until then the other shards serve
+        # (once they do, the whole cluster answers CLUSTERDOWN until the replica is promoted).
+        for port in live:
+            assert b"OK" in redis_command(port, "CONFIG", "SET", "cluster-node-timeout", str(ms))
+
+    node_timeout(60000)
+    try:
+        cluster.stop_node(pb)
+        try:
+            body = assert_problem(writer.post(BATCH, {"operations": ops}, headers=key), 503, "applied-in-part")
+            assert body.get("applied") == [0, 2], body
+            assert "Idempotency-Key" in body["detail"], body
+            assert deployment.value(a) == 11 and deployment.value(c) == 7
+        finally:
+            node_timeout(cluster.node_timeout_ms)
+
+        def completed():
+            r = writer.post(BATCH, {"operations": ops}, headers=key)
+            return r if r.status == 200 else None
+        results = assert_json(eventually(completed, timeout=30, message="the repeat completes the batch"))["results"]
+        assert [x.get("value") for x in results] == [11, 12, 7, 7], results
+        assert [deployment.value(x) for x in (a, b, c)] == [11, 7, 7]
+    finally:
+        cluster.start_node(pb)  # rejoins as a replica of the promoted one
+        cluster.wait_healthy()
+    again = writer.post(BATCH, {"operations": ops}, headers=key)
+    assert [x.get("value") for x in assert_json(again)["results"]] == [11, 12, 7, 7]
+    assert (again.header("Idempotent-Replayed") or "").lower() == "true", again.describe()
+    assert [deployment.value(x) for x in (a, b, c)] == [11, 7, 7]

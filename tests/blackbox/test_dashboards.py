@@ -352,8 +352,9 @@ def test_auth(deployment, dashboard):
 @pytest.mark.services_only
 @pytest.mark.parametrize("setting", ["DATABASE_URL", "COUNTINFO_DATABASE_URL", "REDIS_REPLICA_URL"])
 def test_missing_setting_stops_the_service(deployment, scratch, setting):
+    overrides, setting = support.as_deployed(deployment.infra, {setting: None}, setting)
     proc, _ = support.start_service("dashboard-provision-service", deployment.infra, deployment.keys,
-                                    scratch, wait=False, env_overrides={setting: None})
+                                    scratch, wait=False, env_overrides=overrides)
     try:
         assert proc.wait(15) == 2, proc.output_tail()
         assert setting in proc.stderr() + proc.stdout(), proc.output_tail()

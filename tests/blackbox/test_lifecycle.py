@@ -201,6 +201,7 @@ SERVICE_FAILURES = [
 @pytest.mark.parametrize("service,overrides,setting", SERVICE_FAILURES,
                          ids=[f"{s}-{k}" for s, _, k in SERVICE_FAILURES])
 def test_service_bad_setting_fails_start(deployment, scratch, service, overrides, setting):
+    overrides, setting = support.as_deployed(deployment.infra, overrides, setting)
     proc, _ = start_instance(deployment, service, scratch, env_overrides=overrides, wait=False)
     assert_fails_naming(proc, setting)
 
