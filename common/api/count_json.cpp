@@ -81,14 +81,16 @@ std::optional<core::Problem> ParseIdList(std::string_view list, std::string_view
 }
 
 boost::json::object RecordJson(const core::CountRecord& r, boost::json::storage_ptr sp) {
-  return {{{"id", r.id},
-           {"value", r.value},
-           {"description", r.description},
-           {"minValue", OptionalNumber(r.min_value)},
-           {"maxValue", OptionalNumber(r.max_value)},
-           {"createdAt", core::FormatTimestamp(r.created_at)},
-           {"updatedAt", core::FormatTimestamp(r.updated_at)}},
-          std::move(sp)};
+  boost::json::object o{{{"id", r.id},
+                         {"value", r.value},
+                         {"description", r.description},
+                         {"minValue", OptionalNumber(r.min_value)},
+                         {"maxValue", OptionalNumber(r.max_value)},
+                         {"createdAt", core::FormatTimestamp(r.created_at)},
+                         {"updatedAt", core::FormatTimestamp(r.updated_at)}},
+                        std::move(sp)};
+  if (r.sharded) o["sharded"] = true;  // only then: a counter's usual form stays as it was
+  return o;
 }
 
 boost::json::object AppliedJson(const core::Applied& a, boost::json::storage_ptr sp) {
@@ -126,6 +128,10 @@ core::Problem MutationProblem(core::MutationError error, std::string_view id) {
       return core::OutOfBounds("the result for '" + name + "' would fall below its minValue");
     case core::MutationError::kAboveMax:
       return core::OutOfBounds("the result for '" + name + "' would exceed its maxValue");
+    case core::MutationError::kSharded:
+      return core::ShardedCounter("'" + name +
+                                  "' is a sharded counter (\"sharded\": true), which takes "
+                                  "increments and decrements only: it has no single value to set");
   }
   return core::Internal("unknown mutation error");
 }

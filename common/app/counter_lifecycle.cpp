@@ -8,7 +8,8 @@ namespace {
 std::string Quoted(std::string_view id) { return "'" + std::string(id) + "'"; }
 
 bool SameInformation(const core::CountInfo& a, const core::CountInfo& b) {
-  return a.description == b.description && a.min_value == b.min_value && a.max_value == b.max_value;
+  return a.description == b.description && a.min_value == b.min_value &&
+         a.max_value == b.max_value && a.sharded == b.sharded;
 }
 
 }  // namespace

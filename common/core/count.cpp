@@ -128,6 +128,11 @@ bool WithinBounds(std::int64_t value, std::optional<std::int64_t> min_value,
   return (!min_value || value >= *min_value) && (!max_value || value <= *max_value);
 }
 
+MutationOutcome ApplyTo(const Mutation& m, const CountRecord& current) {
+  if (current.sharded && m.kind == MutationKind::kSet) return MutationError::kSharded;
+  return ApplyArithmetic(m, current.value, current.min_value, current.max_value);
+}
+
 MutationOutcome ApplyArithmetic(const Mutation& m, std::int64_t current,
                                 std::optional<std::int64_t> min_value,
                                 std::optional<std::int64_t> max_value) {

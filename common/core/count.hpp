@@ -34,6 +34,9 @@ struct CountInfo {
   std::optional<std::int64_t> max_value;
   Timestamp created_at{};
   Timestamp updated_at{};
+  // A hot counter spread over sub-counters on several shards (docs/API.md, "Hot counters"):
+  // chosen at creation, never changed; no bounds, no `set`.
+  bool sharded = false;
 };
 
 // A counter as it is served: its value and the information readers see with it.
@@ -45,6 +48,7 @@ struct CountRecord {
   std::optional<std::int64_t> max_value;
   Timestamp created_at{};
   Timestamp updated_at{};
+  bool sharded = false;
 };
 
 enum class MutationKind { kIncrement, kDecrement, kSet };
@@ -59,7 +63,8 @@ struct Mutation {
 };
 
 // Why a store refused one mutation. Nothing was changed.
-enum class MutationError { kNotFound, kOverflow, kBelowMin, kAboveMax };
+// kSharded: a `set` of a sharded counter, which has no single value to set.
+enum class MutationError { kNotFound, kOverflow, kBelowMin, kAboveMax, kSharded };
 
 struct Applied {
   std::string id;
@@ -75,6 +80,10 @@ using MutationOutcome = std::variant<Applied, MutationError>;
 MutationOutcome ApplyArithmetic(const Mutation& m, std::int64_t current,
                                 std::optional<std::int64_t> min_value,
                                 std::optional<std::int64_t> max_value);
+
+// The rule for a stored counter: ApplyArithmetic with its value and bounds, and no `set` of a
+// sharded counter (kSharded).
+MutationOutcome ApplyTo(const Mutation& m, const CountRecord& current);
 
 // Whether a value lies inside optional bounds.
 bool WithinBounds(std::int64_t value, std::optional<std::int64_t> min_value,

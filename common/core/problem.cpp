@@ -23,6 +23,7 @@ Problem InvalidPeriod(std::string d) { return {Outcome::kInvalidPeriod, std::mov
 Problem InsufficientData(std::string d) { return {Outcome::kInsufficientData, std::move(d)}; }
 Problem Overflow(std::string d) { return {Outcome::kOverflow, std::move(d)}; }
 Problem OutOfBounds(std::string d) { return {Outcome::kOutOfBounds, std::move(d)}; }
+Problem ShardedCounter(std::string d) { return {Outcome::kShardedCounter, std::move(d)}; }
 Problem IdempotencyKeyReused(std::string d) {
   return {Outcome::kIdempotencyKeyReused, std::move(d)};
 }

@@ -31,6 +31,7 @@ enum class Outcome : std::uint8_t {
   kInsufficientData,      // not enough history for an analysis
   kOverflow,              // the result leaves int64
   kOutOfBounds,           // the result leaves the counter's bounds
+  kShardedCounter,        // an operation a sharded (hot) counter does not offer
   kIdempotencyKeyReused,  // an Idempotency-Key reused for another request
   kUnavailable,           // a store or the bus cannot be reached; nothing was changed
   kNotDurable,            // applied, but the bus has not acknowledged its event (WRITE_ACK=kafka)
@@ -62,6 +63,7 @@ Problem InvalidPeriod(std::string detail);
 Problem InsufficientData(std::string detail);
 Problem Overflow(std::string detail);
 Problem OutOfBounds(std::string detail);
+Problem ShardedCounter(std::string detail);
 Problem IdempotencyKeyReused(std::string detail);
 Problem Unavailable(std::string detail);
 Problem NotDurable(std::string detail);

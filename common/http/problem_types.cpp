@@ -36,6 +36,7 @@ constexpr std::array kTable{
     Row{Outcome::kInsufficientData, {422, "insufficient-data", "Insufficient data"}},
     Row{Outcome::kOverflow, {422, "overflow", "Arithmetic overflow"}},
     Row{Outcome::kOutOfBounds, {422, "out-of-bounds", "Value out of bounds"}},
+    Row{Outcome::kShardedCounter, {409, "sharded-counter", "Not offered by a sharded counter"}},
     Row{Outcome::kIdempotencyKeyReused, {422, "idempotency-key-reused", "Idempotency key reused"}},
     Row{Outcome::kUnavailable, {503, "service-unavailable", "Service unavailable"}},
     Row{Outcome::kNotDurable, {503, "not-durable", "Applied, not yet durable"}},

@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kColumns =
     "id, description, min_value, max_value,"
     " floor(extract(epoch FROM created_at) * 1000)::bigint,"
-    " floor(extract(epoch FROM updated_at) * 1000)::bigint";
+    " floor(extract(epoch FROM updated_at) * 1000)::bigint, sharded";
 
 std::string FromMillis(int n) {
   return "(timestamptz 'epoch' + $" + std::to_string(n) + "::bigint * interval '1 millisecond')";
@@ -33,6 +33,7 @@ core::CountInfo ReadRow(const PgResult& r, int row) {
   info.max_value = r.OptionalInt64(row, 3);
   info.created_at = core::Timestamp(std::chrono::milliseconds(r.Int64(row, 4)));
   info.updated_at = core::Timestamp(std::chrono::milliseconds(r.Int64(row, 5)));
+  info.sharded = r.String(row, 6) == "t";
   return info;
 }
 
@@ -51,13 +52,13 @@ std::string LikePrefixPattern(std::string_view prefix) {
 
 bool PostgresCountInfoStore::Create(const core::CountInfo& info) {
   static const std::string sql =
-      "INSERT INTO count_info (id, description, min_value, max_value, created_at, updated_at)"
-      " VALUES ($1, $2, $3::bigint, $4::bigint, " +
-      FromMillis(5) + ", " + FromMillis(6) + ") ON CONFLICT (id) DO NOTHING";
+      "INSERT INTO count_info (id, description, min_value, max_value, created_at, updated_at,"
+      " sharded) VALUES ($1, $2, $3::bigint, $4::bigint, " +
+      FromMillis(5) + ", " + FromMillis(6) + ", $7::boolean) ON CONFLICT (id) DO NOTHING";
   return pool_
-             .Exec(sql,
-                   {info.id, info.description, OptionalText(info.min_value),
-                    OptionalText(info.max_value), Millis(info.created_at), Millis(info.updated_at)})
+             .Exec(sql, {info.id, info.description, OptionalText(info.min_value),
+                         OptionalText(info.max_value), Millis(info.created_at),
+                         Millis(info.updated_at), std::string(info.sharded ? "true" : "false")})
              .affected_rows() == 1;
 }
 

@@ -1,5 +1,6 @@
 #include "redis/key_layout.hpp"
 
+#include <charconv>
 #include <stdexcept>
 
 #include "redis/cluster_slots.hpp"
@@ -26,8 +27,18 @@ KeyLayout KeyLayout::Cluster(std::size_t groups) {
 
 std::size_t KeyLayout::GroupOf(std::string_view count_id) const {
   if (!clustered()) return 0;
+  const std::size_t hash = count_id.find('#');
   // The slot of the id itself (ids hold no braces), scaled to the groups.
-  return static_cast<std::size_t>(KeySlot(count_id)) * tags_.size() / kClusterSlots;
+  const std::size_t g =
+      static_cast<std::size_t>(KeySlot(count_id.substr(0, hash))) * groups() / kClusterSlots;
+  if (hash == std::string_view::npos) return g;
+  std::size_t i = 0;
+  std::from_chars(count_id.data() + hash + 1, count_id.data() + count_id.size(), i);
+  return (g + i * groups() / std::max<std::size_t>(SubCounters(), 1)) % groups();
+}
+
+std::string KeyLayout::SubCounterId(std::string_view count_id, std::size_t i) {
+  return std::string(count_id) + "#" + std::to_string(i);
 }
 
 const std::string& KeyLayout::Tag(std::size_t group) const {

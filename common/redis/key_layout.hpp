@@ -5,6 +5,7 @@
 // touch keys of one hash slot only, so counters are divided into `groups` tag groups: a counter,
 // the idempotency records written with it and the outbox its events go to all carry their
 // group's hash tag, and each group is one slot — one atomic script on one shard.
+#include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -25,13 +26,24 @@ class KeyLayout {
   bool clustered() const { return !tags_.empty(); }
   std::size_t groups() const { return clustered() ? tags_.size() : 1; }
   // The group of a counter: the slot of its id scaled to the groups, slot × groups / 16384
-  // (0 on one server).
+  // (0 on one server); of a sub-counter `<id>#<i>`, its group as SubCounters() says.
   std::size_t GroupOf(std::string_view count_id) const;
   // Group g's hash tag: the shortest "g<n>" whose slot is in the g-th of `groups` equal slot
   // ranges, so groups divide evenly among primaries that hold equal ranges. Empty on one
   // server.
   const std::string& Tag(std::size_t group) const;
 
+  // A sharded counter (docs/API.md, "Hot counters") keeps its information and initial value in
+  // its own key and takes increments in SubCounters() sub-counters `<id>#<i>` ('#' is in no
+  // count id): sub-counter i is in group (g + i·G/N) mod G of its counter's group g, so the N
+  // fall on different shards. None on one server, where there is one shard to spread over.
+  static constexpr std::size_t kSubCounters = 6;
+  std::size_t SubCounters() const { return clustered() ? std::min(kSubCounters, groups()) : 0; }
+  static std::string SubCounterId(std::string_view count_id, std::size_t i);
+  // The counter a (sub-)counter id belongs to: the id up to '#'.
+  static std::string_view BaseId(std::string_view id) { return id.substr(0, id.find('#')); }
+
+  // The key of a counter, or of a sub-counter `<id>#<i>`.
   std::string Counter(std::string_view count_id) const;
   std::string Idempotency(std::size_t group, std::string_view key) const;
   // The outbox stream of group g; its count, epoch, record and lease are the stream's name

@@ -46,8 +46,9 @@ core::MutationOutcome ToOutcome(const std::string& id, std::span<const Reply> op
   if (code == "overflow") return core::MutationError::kOverflow;
   if (code == "min") return core::MutationError::kBelowMin;
   if (code == "max") return core::MutationError::kAboveMax;
+  if (code == "sharded") return core::MutationError::kSharded;
   core::Applied applied;
-  applied.id = id;
+  applied.id = KeyLayout::BaseId(id);
   applied.value = ToInt64(op[1].str);
   applied.updated_at = ToTimestamp(op[2].str);
   if (!op[3].str.empty()) applied.delta = ToInt64(op[3].str);
@@ -67,7 +68,8 @@ RedisCountValueStore::RedisCountValueStore(RedisClient& client,
       create_(LuaScript::Embedded("create.lua")),
       update_info_(LuaScript::Embedded("update_info.lua")),
       delete_(LuaScript::Embedded("delete.lua")),
-      restore_(LuaScript::Embedded("restore.lua")) {}
+      restore_(LuaScript::Embedded("restore.lua")),
+      take_(LuaScript::Embedded("take.lua")) {}
 
 std::optional<core::CountRecord> RedisCountValueStore::ToRecord(std::string_view id,
                                                                 const Reply& r) {
@@ -90,8 +92,81 @@ std::optional<core::CountRecord> RedisCountValueStore::ToRecord(std::string_view
       record.min_value = ToInt64(value);
     else if (field == "mx")
       record.max_value = ToInt64(value);
+    else if (field == "sh")
+      record.sharded = true;
   }
   return record;
+}
+
+bool RedisCountValueStore::Route(ApplyRequest& request) {
+  // Which sub-counter: with an Idempotency-Key the one the key names, so a retry finds its
+  // record (kept in the sub-counter's group). Without, the next one every millisecond, offset
+  // per thread: the writes a loop gathers in one group commit stay one script call, and
+  // concurrent loops and processes spread over all of them.
+  thread_local const std::size_t offset = std::hash<std::thread::id>{}(std::this_thread::get_id());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now().time_since_epoch());
+  const std::size_t turn = request.key ? std::hash<std::string>{}(request.key->key)
+                                       : offset + static_cast<std::size_t>(ms.count());
+  {
+    std::lock_guard lock(sharded_mu_);
+    for (std::size_t i = 0; i < request.mutations.size() && !sharded_.empty(); ++i) {
+      const auto& m = request.mutations[i];
+      const auto it = sharded_.find(m.id);
+      if (it == sharded_.end() || it->second == 0 || m.kind == core::MutationKind::kSet) continue;
+      if (request.routed.empty())
+        request.routed.assign(request.mutations.begin(), request.mutations.end());
+      // Every operation of the request on this counter to the same sub-counter: one part.
+      request.routed[i].id = KeyLayout::SubCounterId(m.id, turn % it->second);
+    }
+  }
+  if (!request.routed.empty()) request.mutations = request.routed;
+  const auto group = GroupOf(request.mutations);
+  if (group) request.group = *group;
+  return group.has_value();
+}
+
+std::vector<std::string> RedisCountValueStore::RoutedCounters(const ApplyRequest& request) {
+  std::vector<std::string> ids;
+  for (const auto& m : request.routed) {
+    const std::string id(KeyLayout::BaseId(m.id));
+    if (id.size() != m.id.size() && std::find(ids.begin(), ids.end(), id) == ids.end())
+      ids.push_back(id);
+  }
+  return ids;
+}
+
+std::vector<std::vector<std::string>> RedisCountValueStore::SumReads(std::string_view id) const {
+  std::vector<std::vector<std::string>> commands{{"HGETALL", KeyOf(id)}};
+  for (std::size_t i = 0; i < layout_.SubCounters(); ++i)
+    commands.push_back({"HMGET", KeyOf(KeyLayout::SubCounterId(id, i)), "v", "u"});
+  return commands;
+}
+
+std::optional<core::CountRecord> RedisCountValueStore::SumOf(std::string_view id,
+                                                             std::span<const Reply> r) {
+  auto record = ToRecord(id, r.front());
+  if (!record || !record->sharded) return record;
+  for (const auto& sub : r.subspan(1)) {
+    ThrowIfError(sub);
+    // A sub-counter not there (being created or deleted) holds nothing yet.
+    if (sub.elements.size() != 2 || sub.elements[0].IsNil()) continue;
+    if (__builtin_add_overflow(record->value, ToInt64(sub.elements[0].str), &record->value))
+      throw StoreUnavailable("redis: the sub-counters of '" + std::string(id) +
+                             "' add up beyond the signed 64-bit range");
+    record->updated_at = std::max(record->updated_at, ToTimestamp(sub.elements[1].str));
+  }
+  return record;
+}
+
+void RedisCountValueStore::SetSums(core::ApplyResult& result,
+                                   const std::vector<core::CountRecord>& sums) {
+  for (auto& outcome : result.outcomes) {
+    auto* applied = std::get_if<core::Applied>(&outcome);
+    if (!applied) continue;
+    for (const auto& sum : sums)
+      if (sum.id == applied->id) applied->value = sum.value;
+  }
 }
 
 std::int64_t RedisCountValueStore::NowMs() const { return clock_().time_since_epoch().count(); }
@@ -101,35 +176,47 @@ core::ApplyResult RedisCountValueStore::Apply(std::span<const core::Mutation> mu
   if (mutations.size() > kMaxBatch)
     throw std::invalid_argument("at most " + std::to_string(kMaxBatch) + " mutations per batch");
   // Concurrent calls share one script call (core/group_commit.hpp).
-  const auto group = GroupOf(mutations);
-  if (!group) {
-    // Counters of several groups (a Redis Cluster): one Apply per group, then one answer.
-    auto split = SplitByGroup(layout_, mutations);
-    for (auto& part : split.parts) {
-      try {
-        part.result = Apply(part.mutations, key);
-      } catch (...) {
-        part.error = std::current_exception();
+  ApplyRequest me{mutations, key, 0, {}, nullptr};
+  for (;;) {
+    if (!Route(me)) {
+      // Counters (as routed: a sharded counter's sub-counter) of several groups, on a Redis
+      // Cluster: one Apply per group, then one answer.
+      auto split = SplitByGroup(layout_, me.mutations);
+      for (auto& part : split.parts) {
+        try {
+          part.result = Apply(part.mutations, key);
+        } catch (...) {
+          part.error = std::current_exception();
+        }
       }
+      me.result = MergeParts(split);
+      break;
     }
-    return MergeParts(split);
+    group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
+      // One script call per group (one group on one server), in the order the groups come.
+      std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
+      while (!rest.empty()) {
+        const std::size_t g = rest.front()->group;
+        std::vector<ApplyRequest*> part;
+        std::erase_if(rest, [&](ApplyRequest* r) {
+          if (r->group != g) return false;
+          part.push_back(r);
+          return true;
+        });
+        ApplyGroup(part);
+      }
+    });
+    if (me.error) std::rethrow_exception(me.error);
+    if (!me.again) break;
+    // Once more, routed as the store now knows.
+    me = ApplyRequest{mutations, key, 0, {}, nullptr, {}, false, me.attempt};
   }
-  ApplyRequest me{mutations, key, *group, {}, nullptr};
-  group_.Submit(me, mutations.size(), [this](std::span<ApplyRequest* const> batch) {
-    // One script call per group (one group on one server), in the order the groups come.
-    std::vector<ApplyRequest*> rest(batch.begin(), batch.end());
-    while (!rest.empty()) {
-      const std::size_t g = rest.front()->group;
-      std::vector<ApplyRequest*> part;
-      std::erase_if(rest, [&](ApplyRequest* r) {
-        if (r->group != g) return false;
-        part.push_back(r);
-        return true;
-      });
-      ApplyGroup(part);
-    }
-  });
-  if (me.error) std::rethrow_exception(me.error);
+  std::vector<core::CountRecord> sums;
+  for (const auto& id : RoutedCounters(me)) {
+    auto reads = SumReads(id);
+    if (auto sum = SumOf(id, client_.Pipeline(std::move(reads)))) sums.push_back(std::move(*sum));
+  }
+  SetSums(me.result, sums);
   return std::move(me.result);
 }
 
@@ -224,7 +311,7 @@ void RedisCountValueStore::ReadApplyReply(std::span<ApplyRequest* const> batch,
   }
 }
 
-core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
+core::ApplyResult RedisCountValueStore::ToResult(ApplyRequest& request,
                                                  std::span<const Reply> r) const {
   core::ApplyResult result;
   result.position = r[1].str;
@@ -235,6 +322,18 @@ core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
   if (status == "backlog")
     throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +
                            " unpublished events; writes resume once the bus takes them");
+  ++request.attempt;
+  if (status == "sharded") {
+    if (request.attempt >= kMaxAttempts)
+      throw StoreUnavailable("a counter of the request changed while it was routed; retry it");
+    std::lock_guard lock(sharded_mu_);
+    const auto ops = r.subspan(3);
+    for (std::size_t i = 0; i < request.mutations.size() && 4 * i < ops.size(); ++i)
+      if (ops[4 * i].str == "sharded")
+        sharded_[request.mutations[i].id] = static_cast<std::size_t>(ToInt64(ops[4 * i + 1].str));
+    request.again = true;
+    return result;
+  }
   if (status == "conflict") {
     result.status = core::ApplyResult::Status::kKeyConflict;
     return result;
@@ -244,13 +343,30 @@ core::ApplyResult RedisCountValueStore::ToResult(const ApplyRequest& request,
   const auto ops = r.subspan(3);
   if (ops.size() != 4 * request.mutations.size())
     throw StoreUnavailable("redis: idempotency record does not match the request");
-  for (std::size_t i = 0; i < request.mutations.size(); ++i)
-    result.outcomes.push_back(ToOutcome(request.mutations[i].id, ops.subspan(4 * i, 4)));
+  bool applied = false;
+  std::vector<std::string_view> gone;  // sharded counters whose sub-counter was not there
+  for (std::size_t i = 0; i < request.mutations.size(); ++i) {
+    const std::string& id = request.mutations[i].id;
+    result.outcomes.push_back(ToOutcome(id, ops.subspan(4 * i, 4)));
+    applied = applied || std::holds_alternative<core::Applied>(result.outcomes.back());
+    if (ops[4 * i].str == "notfound" && KeyLayout::BaseId(id).size() != id.size())
+      gone.push_back(KeyLayout::BaseId(id));
+  }
+  // The counter was deleted (and perhaps created again, not sharded): when the request changed
+  // nothing, it goes once more to the counter's own key, which says what the counter is now.
+  if (!applied && !gone.empty() && request.attempt < kMaxAttempts) {
+    std::lock_guard lock(sharded_mu_);
+    for (const auto id : gone) sharded_.erase(std::string(id));
+    request.again = true;
+    return {};
+  }
   return result;
 }
 
 std::optional<core::CountRecord> RedisCountValueStore::Get(std::string_view id) {
-  return ToRecord(id, client_.Command({"HGETALL", KeyOf(id)}));
+  auto record = ToRecord(id, client_.Command({"HGETALL", KeyOf(id)}));
+  if (!record || !record->sharded || layout_.SubCounters() == 0) return record;
+  return SumOf(id, client_.Pipeline(SumReads(id)));
 }
 
 std::vector<std::optional<core::CountRecord>> RedisCountValueStore::GetMany(
@@ -261,7 +377,11 @@ std::vector<std::optional<core::CountRecord>> RedisCountValueStore::GetMany(
   auto replies = client_.Pipeline(std::move(commands));
   std::vector<std::optional<core::CountRecord>> records;
   records.reserve(ids.size());
-  for (std::size_t i = 0; i < ids.size(); ++i) records.push_back(ToRecord(ids[i], replies[i]));
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    records.push_back(ToRecord(ids[i], replies[i]));
+    if (records.back() && records.back()->sharded && layout_.SubCounters() > 0)
+      records.back() = SumOf(ids[i], client_.Pipeline(SumReads(ids[i])));
+  }
   return records;
 }
 
@@ -279,8 +399,22 @@ ScriptArgs RedisCountValueStore::CounterArgs(const core::CountInfo& info,
       .Set("updated", std::to_string(updated))
       .Set("description", info.description)
       .Set("min", Decimal(info.min_value))
-      .Set("max", Decimal(info.max_value));
+      .Set("max", Decimal(info.max_value))
+      .Set("sharded", info.sharded ? std::to_string(layout_.SubCounters()) : "");
   return args;
+}
+
+void RedisCountValueStore::CreateSubCounters(const core::CountInfo& info) {
+  // They start at 0 (the initial value is the counter's own), replacing any left by a
+  // deletion that stopped half-way. Until they are written an increment finds its
+  // sub-counter missing (not-found) and a read counts it as 0.
+  const std::string now = std::to_string(NowMs());
+  std::vector<std::vector<std::string>> commands;
+  for (std::size_t i = 0; info.sharded && i < layout_.SubCounters(); ++i)
+    commands.push_back(
+        {"HSET", KeyOf(KeyLayout::SubCounterId(info.id, i)), "v", "0", "u", now, "c", now});
+  if (!commands.empty())
+    for (const auto& reply : client_.Pipeline(std::move(commands))) ThrowIfError(reply);
 }
 
 bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t initial_value) {
@@ -289,12 +423,16 @@ bool RedisCountValueStore::Create(const core::CountInfo& info, std::int64_t init
                             .Set("source", outbox_.source)
                             .Set("event", core::NewEventId())
                             .values());
-  return r.type == Reply::Type::kInteger && r.integer == 1;
+  if (r.type != Reply::Type::kInteger || r.integer != 1) return false;
+  CreateSubCounters(info);
+  return true;
 }
 
 bool RedisCountValueStore::Restore(const core::CountInfo& info, std::int64_t value) {
   Reply r = restore_.Run(client_, {KeyOf(info.id)}, CounterArgs(info, value).values());
-  return r.type == Reply::Type::kInteger && r.integer == 1;
+  if (r.type != Reply::Type::kInteger || r.integer != 1) return false;
+  CreateSubCounters(info);  // the rebuilt value is the counter's own
+  return true;
 }
 
 bool RedisCountValueStore::HoldsCounters() {
@@ -327,12 +465,32 @@ core::CountValueStore::UpdateResult RedisCountValueStore::UpdateInfo(const core:
 }
 
 bool RedisCountValueStore::Delete(std::string_view id, bool purge_history) {
+  // A sharded counter's sub-counters go first, each taken with its value in one step, so its
+  // deleted event carries its exact last value: its own (never changed after creation) and
+  // theirs. A write to a sub-counter already taken finds it missing (not-found).
+  std::string last;
+  if (layout_.SubCounters() > 0) {
+    const Reply own = client_.Command({"HMGET", KeyOf(id), "v", "sh"});
+    ThrowIfError(own);
+    if (own.elements.size() == 2 && !own.elements[1].IsNil() && own.elements[1].str != "0") {
+      std::int64_t total = own.elements[0].IsNil() ? 0 : ToInt64(own.elements[0].str);
+      for (std::size_t i = 0; i < layout_.SubCounters(); ++i) {
+        const Reply v = take_.Run(client_, {KeyOf(KeyLayout::SubCounterId(id, i))}, {});
+        ThrowIfError(v);
+        if (!v.IsNil() && __builtin_add_overflow(total, ToInt64(v.str), &total))
+          throw StoreUnavailable("redis: the sub-counters of '" + std::string(id) +
+                                 "' add up beyond the signed 64-bit range");
+      }
+      last = std::to_string(total);
+    }
+  }
   Reply r = delete_.Run(client_, {KeyOf(id), layout_.Stream(layout_.GroupOf(id))},
                         ScriptArgs()
                             .Set("now", std::to_string(NowMs()))
                             .Set("source", outbox_.source)
                             .Set("event", core::NewEventId())
                             .Set("purge", purge_history ? "1" : "0")
+                            .Set("last", last)
                             .values());
   return r.type == Reply::Type::kInteger && r.integer == 1;
 }

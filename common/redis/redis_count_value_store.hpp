@@ -3,6 +3,9 @@
 // `count:{<group tag>}:<id>`, key_layout.hpp):
 //   v  value (decimal string)     u  updatedAt (epoch ms)     c  createdAt (epoch ms)
 //   d  description                mn / mx  bounds (absent when unbounded)
+//   sh a sharded counter's number of sub-counters (absent when not sharded; docs/API.md,
+//      "Hot counters"): on a Redis Cluster its increments go to sub-counters `<id>#<i>` on other
+//      shards (key_layout.hpp), each a hash of v, u and c, and its value is the sum.
 // Every mutation is one server-side Lua script (scripts/*.lua, embedded at build), so a write and
 // its idempotency record
 // (`idem:<key>`, a hash of fingerprint and outcomes, expiring after 24 h) are atomic.
@@ -14,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/event.hpp"
@@ -42,6 +46,7 @@ struct OutboxOptions {
 class RedisCountValueStore : public core::CountValueStore {
  public:
   static constexpr std::size_t kMaxBatch = 1000;
+  static constexpr int kMaxAttempts = 3;
 
   // `clock` supplies the timestamps the scripts store (passed in, so results are
   // deterministic and testable).
@@ -84,7 +89,26 @@ class RedisCountValueStore : public core::CountValueStore {
     std::size_t group;  // GroupOf(mutations), found once when the request arrives
     core::ApplyResult result;
     std::exception_ptr error;
+    // The request as sent when it changes sharded counters: their increments and decrements
+    // go to sub-counters (`mutations` then points here).
+    std::vector<core::Mutation> routed;
+    // To be routed and sent again, having changed nothing: the script found a sharded counter
+    // the store did not know of (status 'sharded'), or a sub-counter is gone (the counter was
+    // deleted, perhaps created again unsharded), which the store then forgets.
+    bool again = false;
+    int attempt = 0;  // sends so far; a request is sent at most kMaxAttempts times
   };
+  // Routes `request`'s mutations (above) and finds its group; false when they span groups.
+  bool Route(ApplyRequest& request);
+  // The sharded counters a request changed through sub-counters (their ids, once each), whose
+  // answers are to carry their sum (SumReads/SumOf), not the sub-counter's value.
+  static std::vector<std::string> RoutedCounters(const ApplyRequest& request);
+  // The commands reading a counter with its sub-counters (HGETALL, then an HMGET per
+  // sub-counter), and the counter they give: its value is the sum.
+  std::vector<std::vector<std::string>> SumReads(std::string_view id) const;
+  static std::optional<core::CountRecord> SumOf(std::string_view id, std::span<const Reply> r);
+  // Puts each sharded counter's sum in the answers that name it.
+  static void SetSums(core::ApplyResult& result, const std::vector<core::CountRecord>& sums);
   // The apply script's command for `batch`, whose requests are all of one group (`whole`: EVAL,
   // after a NOSCRIPT reply).
   std::vector<std::string> ApplyCommand(std::span<ApplyRequest* const> batch, bool whole) const;
@@ -96,12 +120,14 @@ class RedisCountValueStore : public core::CountValueStore {
  private:
   std::int64_t NowMs() const;
   ScriptArgs CounterArgs(const core::CountInfo& info, std::int64_t value) const;
+  // A sharded counter's sub-counters, at 0, after its key was written (Create, Restore).
+  void CreateSubCounters(const core::CountInfo& info);
   std::pair<std::vector<std::string>, ScriptArgs> ApplyKeysAndArgs(
       std::span<ApplyRequest* const> batch) const;
   // Runs the apply script for a batch of one group.
   void ApplyGroup(std::span<ApplyRequest* const> batch);
   // One request's part of the apply script's flat answer.
-  core::ApplyResult ToResult(const ApplyRequest& request, std::span<const Reply> reply) const;
+  core::ApplyResult ToResult(ApplyRequest& request, std::span<const Reply> reply) const;
 
   RedisClient& client_;
   std::function<core::Timestamp()> clock_;
@@ -112,6 +138,11 @@ class RedisCountValueStore : public core::CountValueStore {
   LuaScript update_info_;
   LuaScript delete_;
   LuaScript restore_;
+  LuaScript take_;
+  // Sharded counters learnt from the apply script's 'sharded' answers (their number of
+  // sub-counters); a counter is created sharded or not and stays so.
+  mutable std::mutex sharded_mu_;
+  mutable std::unordered_map<std::string, std::size_t> sharded_;
   // Concurrent Apply calls go out together as one script call (core/group_commit.hpp).
   core::GroupCommit<ApplyRequest> group_{kMaxBatch};
 };

@@ -1,5 +1,6 @@
 #include "redis/redis_loop_count_value_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 namespace count::redis {
 
 struct RedisLoopCountValueStore::Pending : RedisCountValueStore::ApplyRequest {
+  std::span<const core::Mutation> original;  // as the caller gave them, before routing
   Done<core::ApplyResult> done;
 };
 
@@ -54,10 +56,98 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
         std::make_exception_ptr(std::invalid_argument(
             "at most " + std::to_string(RedisCountValueStore::kMaxBatch) + " mutations per batch")),
         {});
-  const auto group = store_.GroupOf(mutations);
-  if (!group) return ApplySplit(mutations, key, std::move(done));
-  auto* pending = new Pending{{mutations, key, *group, {}, nullptr}, std::move(done)};
-  Here().groups[*group].Submit(*pending, mutations.size());
+  auto pending = std::make_unique<Pending>();
+  pending->mutations = pending->original = mutations;
+  pending->key = key;
+  pending->done = std::move(done);
+  if (!store_.Route(*pending)) {
+    // Counters (as routed: a sharded counter's sub-counter) of several groups: split, and the
+    // merged answer carries the sharded counters' sums.
+    auto ids = RedisCountValueStore::RoutedCounters(*pending);
+    if (ids.empty()) return ApplySplit(pending->mutations, key, std::move(pending->done));
+    return ApplySplit(pending->mutations, key,
+                      [this, ids = std::move(ids), done = std::move(pending->done)](
+                          std::exception_ptr error, core::ApplyResult result) mutable {
+                        if (error) return done(error, {});
+                        ReadSums(ids, [result = std::move(result), done = std::move(done)](
+                                          std::exception_ptr error, auto sums) mutable {
+                          std::vector<core::CountRecord> found;
+                          for (auto& sum : sums)
+                            if (sum) found.push_back(std::move(*sum));
+                          RedisCountValueStore::SetSums(result, found);
+                          done(error, error ? core::ApplyResult{} : std::move(result));
+                        });
+                      });
+  }
+  auto& p = *pending.release();
+  Here().groups[p.group].Submit(p, p.mutations.size());
+}
+
+void RedisLoopCountValueStore::Finish(std::vector<Pending*> batch) {
+  std::vector<std::shared_ptr<Pending>> answered;
+  std::vector<std::string> ids;  // sharded counters the batch changed, once each
+  for (auto* raw : batch) {
+    std::shared_ptr<Pending> p(raw);
+    if (!p->error && p->again) {
+      // Sent once more, routed as the store now knows.
+      p->again = false;
+      p->result = {};
+      p->routed.clear();
+      p->mutations = p->original;
+      if (!store_.Route(*p)) {
+        ApplySplit(p->original, p->key, std::move(p->done));
+        continue;
+      }
+      auto* again = new Pending(std::move(*p));
+      Here().groups[again->group].Submit(*again, again->mutations.size());
+      continue;
+    }
+    if (!p->error)
+      for (auto& id : RedisCountValueStore::RoutedCounters(*p))
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
+    answered.push_back(std::move(p));
+  }
+  const auto answer = [](std::vector<std::shared_ptr<Pending>>& requests) {
+    for (auto& p : requests) p->done(p->error, std::move(p->result));
+  };
+  if (ids.empty()) return answer(answered);
+  // One read of their sums for the whole batch, after all of it applied.
+  ReadSums(std::move(ids),
+           [answered = std::move(answered), answer](std::exception_ptr error, auto sums) mutable {
+             std::vector<core::CountRecord> found;
+             for (auto& sum : sums)
+               if (sum) found.push_back(std::move(*sum));
+             for (auto& p : answered) {
+               if (!p->error && !p->routed.empty()) {
+                 if (error) p->error = error;
+                 RedisCountValueStore::SetSums(p->result, found);
+               }
+             }
+             answer(answered);
+           });
+}
+
+void RedisLoopCountValueStore::ReadSums(std::vector<std::string> ids,
+                                        Done<std::vector<std::optional<core::CountRecord>>> done) {
+  std::vector<std::vector<std::string>> commands;
+  for (const auto& id : ids)
+    for (auto& command : store_.SumReads(id)) commands.push_back(std::move(command));
+  const std::size_t each = commands.size() / ids.size();
+  Here().connection.Send(std::move(commands), [ids = std::move(ids), each, done = std::move(done)](
+                                                  std::exception_ptr error, Replies replies) {
+    std::vector<std::optional<core::CountRecord>> records;
+    if (!error) {
+      try {
+        for (std::size_t i = 0; i < ids.size(); ++i)
+          records.push_back(RedisCountValueStore::SumOf(
+              ids[i], std::span<const Reply>(replies).subspan(i * each, each)));
+      } catch (...) {
+        error = std::current_exception();
+        records.clear();
+      }
+    }
+    done(error, std::move(records));
+  });
 }
 
 // Counters of several groups (a Redis Cluster): each group's part goes out at once, to its own
@@ -99,28 +189,16 @@ void RedisLoopCountValueStore::Send(Lane& lane, std::vector<Pending*> batch,
     else
       store_.ReadApplyReply(requests, replies.front());
     finished();  // the next batch goes out before these are answered
-    for (auto* p : batch) {
-      std::unique_ptr<Pending> own(p);
-      own->done(own->error, std::move(own->result));
-    }
+    Finish(std::move(batch));
   });
 }
 
 void RedisLoopCountValueStore::Get(std::string_view id,
                                    Done<std::optional<core::CountRecord>> done) {
-  std::vector<std::vector<std::string>> command{{"HGETALL", store_.KeyOf(id)}};
-  Here().connection.Send(std::move(command), [id = std::string(id), done = std::move(done)](
-                                                 std::exception_ptr error, Replies replies) {
-    std::optional<core::CountRecord> record;
-    if (!error) {
-      try {
-        record = RedisCountValueStore::ToRecord(id, replies.front());
-      } catch (...) {
-        error = std::current_exception();
-      }
-    }
-    done(error, std::move(record));
-  });
+  GetMany(std::vector<std::string>{std::string(id)},
+          [done = std::move(done)](std::exception_ptr error, auto records) {
+            done(error, records.empty() ? std::nullopt : std::move(records.front()));
+          });
 }
 
 void RedisLoopCountValueStore::GetMany(std::span<const std::string> ids,
@@ -129,21 +207,37 @@ void RedisLoopCountValueStore::GetMany(std::span<const std::string> ids,
   std::vector<std::vector<std::string>> commands;
   commands.reserve(ids.size());
   for (const auto& id : ids) commands.push_back({"HGETALL", store_.KeyOf(id)});
-  Here().connection.Send(std::move(commands), [ids, done = std::move(done)](
-                                                  std::exception_ptr error, Replies replies) {
-    std::vector<std::optional<core::CountRecord>> records;
-    if (!error) {
-      try {
-        records.reserve(ids.size());
-        for (std::size_t i = 0; i < ids.size(); ++i)
-          records.push_back(RedisCountValueStore::ToRecord(ids[i], replies[i]));
-      } catch (...) {
-        error = std::current_exception();
-        records.clear();
-      }
-    }
-    done(error, std::move(records));
-  });
+  Here().connection.Send(
+      std::move(commands),
+      [this, ids = std::vector<std::string>(ids.begin(), ids.end()), done = std::move(done)](
+          std::exception_ptr error, Replies replies) mutable {
+        std::vector<std::optional<core::CountRecord>> records;
+        if (!error) {
+          try {
+            records.reserve(ids.size());
+            for (std::size_t i = 0; i < ids.size(); ++i)
+              records.push_back(RedisCountValueStore::ToRecord(ids[i], replies[i]));
+          } catch (...) {
+            error = std::current_exception();
+            records.clear();
+          }
+        }
+        // Sharded counters: their sub-counters too (a second round trip, for them only).
+        std::vector<std::string> sharded;
+        for (const auto& record : records)
+          if (record && record->sharded && store_.layout().SubCounters() > 0)
+            sharded.push_back(record->id);
+        if (sharded.empty()) return done(error, std::move(records));
+        ReadSums(std::move(sharded),
+                 [records = std::move(records), done = std::move(done)](
+                     std::exception_ptr error,
+                     std::vector<std::optional<core::CountRecord>> sums) mutable {
+                   for (auto& record : records)
+                     for (auto& sum : sums)
+                       if (record && sum && sum->id == record->id) record = sum;
+                   done(error, error ? decltype(records){} : std::move(records));
+                 });
+      });
 }
 
 }  // namespace count::redis

@@ -35,6 +35,12 @@ class RedisLoopCountValueStore : public core::AsyncCountValueStore {
   void ApplySplit(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key,
                   Done<core::ApplyResult> done);
   void Send(Lane& lane, std::vector<Pending*> batch, std::function<void()> finished, bool whole);
+  // Answers the requests of a script call, with the sums of the sharded counters they changed
+  // (read once for the batch); sends again those to be routed anew.
+  void Finish(std::vector<Pending*> batch);
+  // Reads the sums of sharded counters (RedisCountValueStore::SumReads), in one pipeline.
+  void ReadSums(std::vector<std::string> ids,
+                Done<std::vector<std::optional<core::CountRecord>>> done);
 
   RedisCountValueStore& store_;
   RedisLoopClient& redis_;

@@ -12,7 +12,7 @@ namespace {
 }
 
 // Schema versions, applied in order; PRAGMA user_version records how many ran.
-constexpr std::array<std::string_view, 7> kMigrations = {
+constexpr std::array<std::string_view, 8> kMigrations = {
     R"sql(
 CREATE TABLE count_info (
   id          TEXT PRIMARY KEY,
@@ -110,6 +110,12 @@ DROP INDEX outbox_event;
     // carried with the event to the bus (core/trace.hpp).
     R"sql(
 ALTER TABLE outbox ADD COLUMN traceparent TEXT;
+)sql",
+    // A hot counter (docs/API.md, "Hot counters"), chosen at creation: one file is one shard,
+    // so it stays one row, refusing `set` as on a Redis Cluster.
+    R"sql(
+ALTER TABLE count_info ADD COLUMN sharded INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE count_value ADD COLUMN sharded INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -15,12 +15,12 @@ std::int64_t Ms(Timestamp t) { return t.time_since_epoch().count(); }
 Timestamp FromMs(std::int64_t ms) { return Timestamp{std::chrono::milliseconds(ms)}; }
 
 CountInfo ReadInfo(const Statement& s) {
-  return CountInfo{s.Text(0),   s.Text(1),        s.OptInt(2),
-                   s.OptInt(3), FromMs(s.Int(4)), FromMs(s.Int(5))};
+  return CountInfo{s.Text(0),        s.Text(1),        s.OptInt(2),  s.OptInt(3),
+                   FromMs(s.Int(4)), FromMs(s.Int(5)), s.Int(6) != 0};
 }
 
 constexpr std::string_view kInfoColumns =
-    "id, description, min_value, max_value, created_at, updated_at";
+    "id, description, min_value, max_value, created_at, updated_at, sharded";
 
 // Idempotency records keep the outcomes so a replay answers exactly as the first call.
 std::string EncodeOutcomes(const core::ApplyResult& r) {
@@ -63,9 +63,10 @@ bool SqliteCountInfoStore::Create(const CountInfo& info) {
   std::lock_guard lock(db_.mutex());
   Statement s(db_,
               "INSERT OR IGNORE INTO count_info (id, description, min_value, max_value, "
-              "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+              "created_at, updated_at, sharded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
-  s.Bind(5, Ms(info.created_at)).Bind(6, Ms(info.updated_at)).Run();
+  s.Bind(5, Ms(info.created_at)).Bind(6, Ms(info.updated_at));
+  s.Bind(7, std::int64_t{info.sharded}).Run();
   return db_.Changes() > 0;
 }
 
@@ -119,12 +120,13 @@ bool SqliteCountInfoStore::Delete(std::string_view id) {
 struct SqliteCountValueStore::Statements {
   explicit Statements(SqliteDatabase& db)
       : get(db,
-            "SELECT value, updated_at, description, min_value, max_value, created_at "
+            "SELECT value, updated_at, description, min_value, max_value, created_at, sharded "
             "FROM count_value WHERE id = ?1"),
         update(db, "UPDATE count_value SET value = ?2, updated_at = ?3 WHERE id = ?1"),
         insert(db,
                "INSERT OR IGNORE INTO count_value (id, value, created_at, updated_at, "
-               "description, min_value, max_value) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+               "description, min_value, max_value, sharded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+               "?8)"),
         idem_get(
             db, "SELECT fingerprint, outcomes FROM idempotency WHERE key = ?1 AND expires_at > ?2"),
         idem_put(db,
@@ -161,8 +163,8 @@ std::optional<CountRecord> SqliteCountValueStore::GetLocked(std::string_view id)
   s.Bind(1, id);
   std::optional<CountRecord> r;
   if (s.Step())
-    r = CountRecord{std::string(id), s.Int(0),         s.Text(2),       s.OptInt(3),
-                    s.OptInt(4),     FromMs(s.Int(5)), FromMs(s.Int(1))};
+    r = CountRecord{std::string(id), s.Int(0),         s.Text(2),        s.OptInt(3),
+                    s.OptInt(4),     FromMs(s.Int(5)), FromMs(s.Int(1)), s.Int(6) != 0};
   s.Reset();
   return r;
 }
@@ -218,7 +220,9 @@ bool SqliteCountValueStore::ApplyLocked(Request& request) {
       result.outcomes.emplace_back(core::MutationError::kNotFound);
       continue;
     }
-    auto outcome = core::ApplyArithmetic(m, current->value, current->min_value, current->max_value);
+    // One file, one shard: a sharded counter stays one row, with the same rules as on a
+    // Redis Cluster (no `set`), so its rules do not depend on the deployment.
+    auto outcome = core::ApplyTo(m, *current);
     if (auto* applied = std::get_if<core::Applied>(&outcome)) {
       applied->updated_at = now;
       st_->update.Reset();
@@ -262,7 +266,8 @@ bool SqliteCountValueStore::Create(const CountInfo& info, std::int64_t initial_v
   auto& s = st_->insert;
   s.Reset();
   s.Bind(1, info.id).Bind(2, initial_value).Bind(3, Ms(created)).Bind(4, Ms(updated));
-  s.Bind(5, info.description).Bind(6, info.min_value).Bind(7, info.max_value).Run();
+  s.Bind(5, info.description).Bind(6, info.min_value).Bind(7, info.max_value);
+  s.Bind(8, std::int64_t{info.sharded}).Run();
   if (db_.Changes() == 0) return false;
   RecordEvent(core::EventType::kCreated, info.id, initial_value, initial_value, created);
   tx.Commit();

@@ -288,6 +288,25 @@ TYPED_TEST_P(CountValueStoreContract, GetManyKeepsOrderAndMarksMissing) {
   EXPECT_TRUE(this->store().GetMany({}).empty());
 }
 
+// A sharded counter (docs/API.md, "Hot counters") counts every increment and decrement, says
+// it is sharded, and refuses `set`, changing nothing — in every store, whatever it does with
+// the flag underneath.
+TYPED_TEST_P(CountValueStoreContract, ShardedCounterCountsAndRefusesSet) {
+  using Kind = core::MutationKind;
+  auto info = this->Info(this->Id());
+  info.sharded = true;
+  ASSERT_TRUE(this->store().Create(info, 10));
+  EXPECT_EQ(this->Ok(this->One(Kind::kIncrement, info.id, 5)).value, 15);
+  EXPECT_EQ(this->Ok(this->One(Kind::kDecrement, info.id, 20)).value, -5);
+  EXPECT_EQ(std::get<core::MutationError>(this->One(Kind::kSet, info.id, 1)),
+            core::MutationError::kSharded);
+  const auto record = this->store().Get(info.id);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->value, -5);
+  EXPECT_TRUE(record->sharded);
+  EXPECT_FALSE(this->store().Get(this->Create("plain", 1))->sharded);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(CountValueStoreContract, CreateGetDelete, IncrementDecrementSet,
                             UnknownIdIsNotFoundAndNotCreated, OverflowIsRefusedAndChangesNothing,
                             ValuesBeyondTwoToThe53StayExact,
@@ -296,6 +315,6 @@ REGISTER_TYPED_TEST_SUITE_P(CountValueStoreContract, CreateGetDelete, IncrementD
                             IdempotencyKeyReplaysAndRefusesAnotherRequest,
                             IdempotencyKeyIsNotRecordedWhenNothingApplied,
                             UpdateInfoKeepsTheValueWithinTheBounds,
-                            GetManyKeepsOrderAndMarksMissing);
+                            GetManyKeepsOrderAndMarksMissing, ShardedCounterCountsAndRefusesSet);
 
 }  // namespace count::testing

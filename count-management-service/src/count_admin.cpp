@@ -12,6 +12,12 @@ std::optional<core::Problem> CheckBounds(const core::CountInfo& info) {
   return std::nullopt;
 }
 
+// A sharded counter's value is a sum over shards, which no single step can hold to a bound
+// (docs/API.md, "Hot counters").
+constexpr std::string_view kNoBounds =
+    "a sharded counter (\"sharded\": true) has no minValue or maxValue: its value is a sum "
+    "over shards that no single step can hold to a bound";
+
 }  // namespace
 
 ViewPage CountAdmin::List(std::string_view prefix, std::size_t limit, std::string_view after_id) {
@@ -34,6 +40,8 @@ std::optional<CounterView> CountAdmin::Get(std::string_view id) {
 ViewResult CountAdmin::Create(NewCounter counter) {
   auto& info = counter.info;
   if (auto p = CheckBounds(info)) return {p, {}};
+  if (info.sharded && (info.min_value || info.max_value))
+    return {core::Validation(std::string(kNoBounds)), {}};
   const std::int64_t value = counter.initial_value.value_or(std::clamp<std::int64_t>(
       0, info.min_value.value_or(INT64_MIN), info.max_value.value_or(INT64_MAX)));
   if (!core::WithinBounds(value, info.min_value, info.max_value))
@@ -48,10 +56,16 @@ ViewResult CountAdmin::Update(std::string_view id, const InfoPatch& patch) {
   const auto before = info_.Get(id);
   if (!before) return {core::NotFound("count '" + std::string(id) + "' does not exist"), {}};
   auto info = *before;
+  if (patch.sharded && *patch.sharded != info.sharded)
+    return {core::ShardedCounter("\"sharded\" is chosen when a counter is created and never "
+                                 "changes; create another counter to change it"),
+            {}};
   if (patch.description) info.description = *patch.description;
   if (patch.min_value) info.min_value = *patch.min_value;
   if (patch.max_value) info.max_value = *patch.max_value;
   if (auto p = CheckBounds(info)) return {p, {}};
+  if (info.sharded && (info.min_value || info.max_value))
+    return {core::ShardedCounter(std::string(kNoBounds)), {}};
   info.updated_at = core::Now();
   auto changed = lifecycle_.Update(*before, info);
   if (changed.problem) return {std::move(changed.problem), {}};

@@ -33,6 +33,7 @@ struct NewCounter {
 struct InfoPatch {
   std::optional<std::string> description;
   std::optional<std::optional<std::int64_t>> min_value, max_value;
+  std::optional<bool> sharded;  // only to say it again: it never changes
 };
 
 struct ViewResult {

@@ -26,11 +26,22 @@ std::optional<core::Problem> ReadDescription(const boost::json::object& body, st
   return std::nullopt;
 }
 
+// An optional boolean field; a problem when present and not a boolean.
+std::optional<core::Problem> OptionalBool(const boost::json::object& body, std::string_view field,
+                                          std::optional<bool>& out) {
+  const auto* v = body.if_contains(field);
+  if (!v) return std::nullopt;
+  if (!v->is_bool())
+    return core::Validation("\"" + std::string(field) + "\" must be true or false");
+  out = v->as_bool();
+  return std::nullopt;
+}
+
 // The counter as administrators see it: information from CountInfoDB, value from the store.
 boost::json::object ViewJson(const CounterView& view) {
   const auto& [info, value] = view;
   core::CountRecord r{info.id,        value ? value->value : 0, info.description, info.min_value,
-                      info.max_value, info.created_at,          info.updated_at};
+                      info.max_value, info.created_at,          info.updated_at,  info.sharded};
   if (value) r.updated_at = std::max(info.updated_at, value->updated_at);
   auto o = api::RecordJson(r);
   if (!value) o["value"] = nullptr;  // the value store lost it: show that, don't invent 0
@@ -89,6 +100,9 @@ Response ManagementApi::Create(Request& request) {
   if (auto p = api::OptionalInt64(body, "maxValue", info.max_value)) return Response::Problem(*p);
   if (auto p = api::OptionalInt64(body, "initialValue", counter.initial_value))
     return Response::Problem(*p);
+  std::optional<bool> sharded;
+  if (auto p = OptionalBool(body, "sharded", sharded)) return Response::Problem(*p);
+  info.sharded = sharded.value_or(false);
 
   const auto created = admin_.Create(std::move(counter));
   if (created.problem) return Response::Problem(*created.problem);
@@ -124,6 +138,7 @@ Response ManagementApi::Patch(Request& request) {
     if (auto p = api::OptionalInt64(body, field, value)) return Response::Problem(*p);
     *bound = value;
   }
+  if (auto p = OptionalBool(body, "sharded", patch.sharded)) return Response::Problem(*p);
   const auto changed = admin_.Update(id, patch);
   if (changed.problem) return Response::Problem(*changed.problem);
   return Response::Json(200, boost::json::serialize(ViewJson(*changed.view)));

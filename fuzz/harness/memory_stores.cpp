@@ -20,8 +20,7 @@ core::ApplyResult MemoryValues::Apply(std::span<const core::Mutation> mutations,
       result.outcomes.emplace_back(core::MutationError::kNotFound);
       continue;
     }
-    auto outcome =
-        core::ApplyArithmetic(m, it->second.value, it->second.min_value, it->second.max_value);
+    auto outcome = core::ApplyTo(m, it->second);
     if (auto* applied = std::get_if<core::Applied>(&outcome)) {
       applied->updated_at = kNow;
       it->second.value = applied->value;
@@ -49,8 +48,9 @@ std::vector<std::optional<core::CountRecord>> MemoryValues::GetMany(
 
 bool MemoryValues::Create(const core::CountInfo& info, std::int64_t initial_value) {
   return records_
-      .emplace(info.id, core::CountRecord{info.id, initial_value, info.description, info.min_value,
-                                          info.max_value, info.created_at, info.updated_at})
+      .emplace(info.id,
+               core::CountRecord{info.id, initial_value, info.description, info.min_value,
+                                 info.max_value, info.created_at, info.updated_at, info.sharded})
       .second;
 }
 

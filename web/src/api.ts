@@ -129,6 +129,7 @@ export interface CountRecord {
   maxValue?: Int | null;
   createdAt: string;
   updatedAt: string;
+  sharded?: boolean; // a hot counter (docs/API.md, "Hot counters"): no bounds, no set
 }
 
 export interface CountPage {

@@ -14,8 +14,13 @@
 -- event (id), trace (the request's traceparent, '' when none).
 -- Returns one flat array (Redis converts every Lua table of a reply, probing it for fields, so
 -- nested answers cost more than the arithmetic): per request its status (applied | replayed |
--- conflict | backlog), position and number of results, then per result code (ok | notfound |
--- overflow | min | max), value, updatedAt, delta. The position is
+-- conflict | backlog | sharded), position and number of results, then per result code (ok |
+-- notfound | overflow | min | max | sharded), value, updatedAt, delta. A sharded counter (field
+-- `sh`: its number of sub-counters, docs/API.md "Hot counters") refuses `set` ('sharded'); an
+-- increment or decrement sent to it rather than to a sub-counter, on a Redis Cluster where it
+-- has sub-counters, changes nothing in its request: status 'sharded', and per operation code
+-- 'sharded' with the number of sub-counters as value (or 'whole'), so the caller learns
+-- where to send it and sends the request again. The position is
 -- '<epoch>/<stream id of the entry holding the request's events>' ('' when it made none; a
 -- replay gives the first call's, kept in the idempotency record), which WRITE_ACK=kafka waits
 -- for.
@@ -39,8 +44,8 @@ local counters = {}
 local function counter(key)
   local c = counters[key]
   if not c then
-    local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u')
-    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], id = count_id(key), dirty = false}
+    local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u', 'sh')
+    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], sh = h[5], id = count_id(key), dirty = false}
     counters[key] = c
   end
   return c
@@ -62,6 +67,7 @@ end
 local function apply(key, kind, operand, event_id, trace)
   local c = counter(key)
   if not c.v then return 'notfound', '', '', '' end
+  if c.sh and kind == 'set' then return 'sharded', '', '', '' end
   -- A counter's time never goes back: another process may have stamped it later than the
   -- time this call was given, and its events must stay in time order (the history's last
   -- value is the latest event's).
@@ -87,6 +93,19 @@ end
 local function request(first_key, n, idem, fingerprint, a)
   local at = #out + 2  -- status, position (here) and number of results
   out[at - 1], out[at], out[at + 1] = 'applied', '', 0
+  local redirect = false
+  for i = 1, n do
+    local c = counter(KEYS[first_key + i - 1])
+    redirect = redirect or (c.sh and c.sh ~= '0' and ARGV[a + 4 * (i - 1)] == 'add')
+  end
+  if redirect then
+    out[at - 1], out[at + 1] = 'sharded', n
+    for i = 1, n do
+      local c = counter(KEYS[first_key + i - 1])
+      put(c.sh and 'sharded' or 'whole', c.sh or '', '', '')
+    end
+    return
+  end
   if idem then
     local seen = redis.call('HMGET', idem, 'f', 'r', 'p')
     if seen[1] then

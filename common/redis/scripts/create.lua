@@ -1,5 +1,6 @@
 -- Creates a counter with its information. KEYS: count:{id}, the event stream.
--- ARGV (named): value, created, updated (ms), description, min, max ('' = none), source, event.
+-- ARGV (named): value, created, updated (ms), description, min, max ('' = none), source, event,
+-- sharded (the number of sub-counters of a sharded counter, field `sh`; '' = not sharded).
 -- Returns 1, or 0 when the counter exists.
 local args = named_args()
 local key, stream = KEYS[1], KEYS[2]
@@ -8,6 +9,7 @@ redis.call('HSET', key, 'v', args.value, 'c', args.created, 'u', args.updated,
            'd', args.description)
 if args.min ~= '' then redis.call('HSET', key, 'mn', args.min) end
 if args.max ~= '' then redis.call('HSET', key, 'mx', args.max) end
+if args.sharded ~= '' then redis.call('HSET', key, 'sh', args.sharded) end
 emit(args.event, 'count_created', count_id(key), args.value, args.value, args.created,
      args.source)
 publish(stream)

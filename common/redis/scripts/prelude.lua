@@ -65,9 +65,12 @@ local function publish(stream)
 end
 
 -- The count id in a key 'count:{<id>}', or 'count:{<tag>}:<id>' on a Redis Cluster
--- (common/redis/key_layout.hpp; ids hold no braces).
+-- (common/redis/key_layout.hpp; ids hold no braces). A sub-counter '<id>#<i>' of a sharded
+-- counter gives its counter's id: its events are the counter's.
 local function count_id(key)
   local close = string.find(key, '}', 8, true)
   if close == #key then return key:sub(8, -2) end
-  return key:sub(close + 2)
+  local id = key:sub(close + 2)
+  local hash = string.find(id, '#', 1, true)
+  return hash and id:sub(1, hash - 1) or id
 end

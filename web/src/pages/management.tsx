@@ -34,6 +34,8 @@ function CounterForm(p: { editing: CountRecord | null; onDone: (message: string,
     minValue: e?.minValue === null || e?.minValue === undefined ? '' : String(e.minValue),
     maxValue: e?.maxValue === null || e?.maxValue === undefined ? '' : String(e.maxValue),
   });
+  // A hot counter (docs/API.md, "Hot counters"): chosen at creation, and it has no bounds.
+  const [sharded, setSharded] = useState(e?.sharded ?? false);
   const [errors, setErrors] = useState<FormErrors>({});
   const [busy, setBusy] = useState(false);
   const set = (f: FormFields) => (value: string) => setV({ ...v, [f]: value });
@@ -43,8 +45,9 @@ function CounterForm(p: { editing: CountRecord | null; onDone: (message: string,
     if (!e && !kIdPattern.test(v.id))
       out.id = 'Use 1–128 characters: letters, digits and . _ : - (starting with a letter or digit).';
     if (v.description.length > 1024) out.description = 'At most 1024 characters.';
-    for (const f of ['initialValue', 'minValue', 'maxValue'] as const)
+    for (const f of sharded ? ['initialValue'] as const : ['initialValue', 'minValue', 'maxValue'] as const)
       if (parseInteger(v[f]) === undefined) out[f] = 'A whole number (signed 64-bit), or empty.';
+    if (sharded) return out;
     const min = parseInteger(v.minValue), max = parseInteger(v.maxValue);
     if (!out.minValue && !out.maxValue && min !== null && max !== null && min !== undefined && max !== undefined &&
         BigInt(min) > BigInt(max))
@@ -61,12 +64,14 @@ function CounterForm(p: { editing: CountRecord | null; onDone: (message: string,
     try {
       if (e) {
         await request('PATCH', `${countsPath}/${encodeURIComponent(e.id)}`, {
-          body: { description: v.description, minValue: parseInteger(v.minValue), maxValue: parseInteger(v.maxValue) },
+          body: sharded ? { description: v.description }
+            : { description: v.description, minValue: parseInteger(v.minValue), maxValue: parseInteger(v.maxValue) },
         });
         p.onDone(`Counter ${e.id} saved.`);
       } else {
         const body: Record<string, unknown> = { id: v.id.trim(), description: v.description };
-        for (const f of ['initialValue', 'minValue', 'maxValue'] as const) {
+        if (sharded) body.sharded = true;
+        for (const f of sharded ? ['initialValue'] as const : ['initialValue', 'minValue', 'maxValue'] as const) {
           const n = parseInteger(v[f]);
           if (n !== null) body[f] = n;
         }
@@ -94,12 +99,17 @@ function CounterForm(p: { editing: CountRecord | null; onDone: (message: string,
           error={errors.description} multiline autoFocus={!!e} />
         {!e && <Field label="Initial value" name="initialValue" value={v.initialValue} onInput={set('initialValue')}
           error={errors.initialValue} inputMode="numeric" hint="Empty: 0, or the bound nearest to 0." />}
-        <div class="row">
+        <label class="check">
+          <input type="checkbox" name="sharded" checked={sharded} disabled={!!e}
+            onChange={(ev) => setSharded((ev.currentTarget as HTMLInputElement).checked)} />
+          Hot counter: spread its increments over every Redis shard (no bounds, no set; {e ? 'chosen at creation' : 'cannot change later'})
+        </label>
+        {!sharded && <div class="row">
           <Field label="Minimum" name="minValue" value={v.minValue} onInput={set('minValue')} error={errors.minValue}
             inputMode="numeric" hint="Empty: no bound." />
           <Field label="Maximum" name="maxValue" value={v.maxValue} onInput={set('maxValue')} error={errors.maxValue}
             inputMode="numeric" hint="Empty: no bound." />
-        </div>
+        </div>}
         {errors.form && <ErrorMessage>{errors.form}</ErrorMessage>}
         <div class="actions">
           <button type="button" onClick={p.onCancel}>Cancel</button>
@@ -228,7 +238,8 @@ export default function ManagementPage() {
                   <th scope="row" class="id">{c.id}</th>
                   <td class="num" data-label="Value">{formatNumber(c.value)}</td>
                   <td data-label="Description">{c.description || <span class="muted">—</span>}</td>
-                  <td data-label="Bounds">{c.minValue === null || c.minValue === undefined ? '−∞' : formatNumber(c.minValue)} … {c.maxValue === null || c.maxValue === undefined ? '∞' : formatNumber(c.maxValue)}</td>
+                  <td data-label="Bounds">{c.sharded ? <span class="muted" title="A hot counter, spread over the Redis shards: no bounds, no set">hot (sharded)</span>
+                    : <>{c.minValue === null || c.minValue === undefined ? '−∞' : formatNumber(c.minValue)} … {c.maxValue === null || c.maxValue === undefined ? '∞' : formatNumber(c.maxValue)}</>}</td>
                   <td data-label="Updated">{formatTime(c.updatedAt)}</td>
                   <td class="row-actions">
                     <a class="button" href={`/analysis/?ids=${encodeURIComponent(c.id)}`} aria-label={`Analyse ${c.id}`}>Analyse</a>
