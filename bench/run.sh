@@ -467,14 +467,15 @@ if [ -n "$PROFILE" ]; then
   perf report -i "$T/perf.data" --stdio --children --sort sym -g none --percent-limit 1 \
     >"$R/perf-write_increment-inclusive.txt" 2>>"$LOGS/perf-report.log" || die "perf report failed"
   perf report -i "$T/perf.data" --stdio --no-children --sort sym -g caller,0.5,callee,function,percent \
-    --symbols=malloc,_int_malloc,_int_free,cfree,free,malloc_consolidate,__libc_calloc,operator\ new \
+    --symbols=malloc,_int_malloc,_int_free,cfree,free,malloc_consolidate,__libc_calloc,operator\ new,operator\ new[],tc_malloc,tc_free,tc_calloc,tc_new,tc_newarray,tc_delete,tc_delete_sized,tc_deletearray,tc_deletearray_sized \
     --percent-limit 0.5 >"$R/perf-write_increment-malloc.txt" 2>>"$LOGS/perf-report.log" ||
     die "perf report failed"
   rm -f "$T/perf.data"
   { echo "== inclusive CPU by symbol (top 40 lines of perf-write_increment-inclusive.txt)"
-    grep -v '^#' "$R/perf-write_increment-inclusive.txt" | grep -v '^$' | sed -n '1,40p'  # sed reads to the end: no SIGPIPE under pipefail
-    echo "== callers of the malloc family (top 80 lines of perf-write_increment-malloc.txt)"
-    grep -v '^#' "$R/perf-write_increment-malloc.txt" | grep -v '^$' | sed -n '1,80p'; } >&2
+    # awk reads the file itself: no pipe to break, and no failure when nothing is left
+    awk '!/^#/ && NF { print; if (++n == 40) exit }' "$R/perf-write_increment-inclusive.txt"
+    echo "== callers of the malloc family, glibc's or tcmalloc's (top 80 lines of perf-write_increment-malloc.txt)"
+    awk '!/^#/ && NF { print; if (++n == 80) exit }' "$R/perf-write_increment-malloc.txt"; } >&2
   note ""
   note "perf record -g -F 999 -p <count-write-service> -- sleep $PEAK_SECONDS   # during one more increment peak (wrk as above)"
   note "perf report --stdio --no-children --sort sym -g none"

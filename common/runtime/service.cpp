@@ -17,9 +17,22 @@
 #include "http/server.hpp"
 #include "runtime/log.hpp"
 
+// tcmalloc's, when the binary links it (count_allocator, CMakeLists.txt); null otherwise
+// (tests, sanitizer builds). Declared weak here rather than included: the runtime library
+// itself does not link tcmalloc.
+extern "C" void MallocExtension_ReleaseFreeMemory() __attribute__((weak));
+
 namespace count::runtime {
 
 namespace {
+
+// Hands what the allocator keeps of freed memory back to the system.
+void ReleaseFreeMemory() {
+  if (MallocExtension_ReleaseFreeMemory != nullptr)
+    MallocExtension_ReleaseFreeMemory();
+  else
+    malloc_trim(0);
+}
 
 // SIGTERM and SIGINT, blocked in the calling thread (and so in every thread it starts
 // afterwards) so that only Run's sigwait receives them. This must happen before the first
@@ -293,15 +306,16 @@ int Service::Run(const std::function<void(int port)>& on_started) {
   const sigset_t set = BlockShutdownSignals();
   const int port = Start();
   if (on_started) on_started(port);
-  // glibc keeps what a burst of requests freed in its per-thread arenas; once no client has
-  // been connected for a second, it is handed back to the system (idle RSS after load).
+  // The allocator keeps what a burst of requests freed (tcmalloc in its caches and page heap,
+  // glibc in its per-thread arenas); once no client has been connected for a second, it is
+  // handed back to the system (idle RSS after load).
   constexpr timespec kTick{1, 0};
   int sig = -1, quiet_ticks = 0;
   while ((sig = sigtimedwait(&set, nullptr, &kTick)) < 0) {
     if (server_->OpenConnections() > 0) {
       quiet_ticks = 0;
     } else if (++quiet_ticks == 1) {
-      malloc_trim(0);
+      ReleaseFreeMemory();
     }
   }
   Log::Write(Level::kInfo, name_, "signal received, shutting down",
