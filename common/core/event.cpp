@@ -152,7 +152,9 @@ void AcksOfEachPart::Await(std::string position, std::function<void(bool durable
     std::atomic<bool> durable{true};
     std::function<void(bool)> done;
   };
-  auto waiting = std::make_shared<Waiting>(parts.size(), true, std::move(done));
+  auto waiting = std::make_shared<Waiting>();
+  waiting->left = parts.size();
+  waiting->done = std::move(done);
   for (auto& part : parts)
     acks_.Await(std::move(part), [waiting](bool durable) {
       if (!durable) waiting->durable = false;
