@@ -24,6 +24,14 @@ struct RedisLoopCountValueStore::Lane {
 
 namespace {
 std::atomic<std::uint64_t> next_store_id{0};
+
+// The sums ReadSums found (a counter deleted meanwhile has none).
+std::vector<core::CountRecord> Found(std::vector<std::optional<core::CountRecord>> sums) {
+  std::vector<core::CountRecord> found;
+  for (auto& sum : sums)
+    if (sum) found.push_back(std::move(*sum));
+  return found;
+}
 }  // namespace
 
 RedisLoopCountValueStore::RedisLoopCountValueStore(RedisCountValueStore& store,
@@ -71,10 +79,7 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
                         if (error) return done(error, {});
                         ReadSums(ids, [result = std::move(result), done = std::move(done)](
                                           std::exception_ptr error, auto sums) mutable {
-                          std::vector<core::CountRecord> found;
-                          for (auto& sum : sums)
-                            if (sum) found.push_back(std::move(*sum));
-                          RedisCountValueStore::SetSums(result, found);
+                          RedisCountValueStore::SetSums(result, Found(std::move(sums)));
                           done(error, error ? core::ApplyResult{} : std::move(result));
                         });
                       });
@@ -114,9 +119,7 @@ void RedisLoopCountValueStore::Finish(std::vector<Pending*> batch) {
   // One read of their sums for the whole batch, after all of it applied.
   ReadSums(std::move(ids),
            [answered = std::move(answered), answer](std::exception_ptr error, auto sums) mutable {
-             std::vector<core::CountRecord> found;
-             for (auto& sum : sums)
-               if (sum) found.push_back(std::move(*sum));
+             const auto found = Found(std::move(sums));
              for (auto& p : answered) {
                if (!p->error && !p->routed.empty()) {
                  if (error) p->error = error;
