@@ -502,12 +502,14 @@ def build_report(d):
 def cpu_per_request(d, key, requests):
     """CPU µs per request of the serving process, Redis and Kafka during a scenario's peak, from
     cpu-KEY.json: {"server_ticks", "redis_ticks", "kafka_ticks", "clk_tck", "redis": bool,
-    "kafka": bool} written by bench/run.sh (ticks of user + system time, all threads)."""
+    "kafka": bool} written by bench/run.sh (ticks of user + system time, all threads). The
+    server's figure leaves out its outbox relay's threads ("server_relay_ticks"), which are
+    reported apart (relay_ticks) whichever process holds the relay's lease."""
     cpu = json.loads(read(os.path.join(d, f"cpu-{key}.json"), "null") or "null")
     if cpu is None:
         return None
     per = lambda ticks: ticks / cpu["clk_tck"] * 1e6 / max(1, requests)
-    return {"server": per(cpu["server_ticks"]),
+    return {"server": per(cpu["server_ticks"] - cpu.get("server_relay_ticks", 0)),
             "redis": per(cpu["redis_ticks"]) if cpu["redis"] else None,
             "redis_primary": (per(cpu["redis_primary_ticks"])
                               if cpu["redis"] and "redis_primary_ticks" in cpu else None),

@@ -83,21 +83,31 @@ class GroupCommit {
 };
 
 // Group commit on one event loop: a request submitted while this loop's store call is in
-// flight waits for the next call, which takes everything queued by then.
+// flight waits for the next call, which takes everything queued by then. With `defer` (the
+// loop's post), a request that finds no call in flight does not go out at once either, but
+// once the handlers the loop has ready now have run: the requests read in one turn of the
+// loop (one epoll wake-up) share a call instead of the first going alone.
 template <class Request>
 class LoopGroupCommit {
  public:
   // Starts one store call for `batch`; once it has recorded (and answered) each request's
   // outcome it calls `finished`, on the loop, and the next batch goes out.
   using Write = std::function<void(std::vector<Request*> batch, std::function<void()> finished)>;
+  using Defer = std::function<void(std::function<void()>)>;
 
-  LoopGroupCommit(std::size_t max_weight, Write write)
-      : max_weight_(max_weight), write_(std::move(write)) {}
+  LoopGroupCommit(std::size_t max_weight, Write write, Defer defer = nullptr)
+      : max_weight_(max_weight), write_(std::move(write)), defer_(std::move(defer)) {}
 
   // `request` lives until the write that takes it has finished.
   void Submit(Request& request, std::size_t weight) {
     queued_.push_back({&request, weight});
-    if (!writing_) Next();
+    if (writing_ || deferred_) return;
+    if (!defer_) return Next();
+    deferred_ = true;
+    defer_([this] {
+      deferred_ = false;
+      if (!writing_) Next();
+    });
   }
 
  private:
@@ -120,8 +130,10 @@ class LoopGroupCommit {
 
   const std::size_t max_weight_;
   Write write_;
+  Defer defer_;
   std::deque<Entry> queued_;
   bool writing_ = false;
+  bool deferred_ = false;  // a Next is posted
 };
 
 }  // namespace count::core

@@ -61,5 +61,32 @@ TEST(LoopGroupCommit, RequestsArrivingDuringAWriteShareTheNextOne) {
   EXPECT_EQ(writes.size(), 4u);
 }
 
+// With a defer hook (the loop's post), requests submitted in one turn of the loop go out
+// together once that turn's handlers have run, and the deferred start is posted only once.
+TEST(LoopGroupCommit, DeferredStartTakesTheRequestsOfOneTurn) {
+  std::vector<std::vector<int>> writes;
+  std::vector<std::function<void()>> posted, in_flight;
+  LoopGroupCommit<Req> group(
+      10,
+      [&](std::vector<Req*> batch, std::function<void()> finished) {
+        writes.emplace_back();
+        for (auto* r : batch) writes.back().push_back(r->id);
+        in_flight.push_back(std::move(finished));
+      },
+      [&](std::function<void()> f) { posted.push_back(std::move(f)); });
+  std::vector<Req> reqs{{1}, {2}, {3}, {4}};
+  for (int i = 0; i < 3; ++i) group.Submit(reqs[i], 1);
+  EXPECT_TRUE(writes.empty());  // not at once
+  ASSERT_EQ(posted.size(), 1u);
+  posted.front()();
+  ASSERT_EQ(writes.size(), 1u);
+  EXPECT_EQ(writes[0], (std::vector<int>{1, 2, 3}));
+  group.Submit(reqs[3], 1);  // a write is in flight: waits for it, nothing posted
+  EXPECT_EQ(posted.size(), 1u);
+  in_flight.front()();
+  ASSERT_EQ(writes.size(), 2u);
+  EXPECT_EQ(writes[1], (std::vector<int>{4}));
+}
+
 }  // namespace
 }  // namespace count::core

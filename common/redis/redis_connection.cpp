@@ -112,6 +112,8 @@ class LoopConnection final : public RedisConnection,
         deadline_timer_(loop),
         reader_(NewReader()) {}
 
+  void Defer(std::function<void()> f) override { asio::post(loop_, std::move(f)); }
+
   void Send(std::vector<std::vector<std::string>> commands, RepliesFn done) override {
     if (commands.empty()) return done(nullptr, {});
     auto call = std::make_shared<Call>();
@@ -416,6 +418,8 @@ class ClusterConnection final : public RedisConnection,
         config_(*client.cluster()),
         timeout_(client.options().timeout),
         refresh_timer_(loop) {}
+
+  void Defer(std::function<void()> f) override { asio::post(loop_, std::move(f)); }
 
   void Send(std::vector<std::vector<std::string>> commands, RepliesFn done) override {
     if (commands.empty()) return done(nullptr, {});

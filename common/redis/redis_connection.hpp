@@ -39,6 +39,9 @@ class RedisConnection {
   virtual ~RedisConnection() = default;
   // Sends `commands` back to back, behind whatever is in flight. Call it on the loop.
   virtual void Send(std::vector<std::vector<std::string>> commands, RepliesFn done) = 0;
+  // Runs `f` on the connection's loop after the handlers that are ready now (asio::post):
+  // what the requests read in this turn of the loop submit goes out together.
+  virtual void Defer(std::function<void()> f) = 0;
 };
 
 // The connections of every loop to one Redis: each loop gets its own on first use.

@@ -48,9 +48,12 @@ RedisLoopCountValueStore::Lane& RedisLoopCountValueStore::Here() {
   std::lock_guard lock(mu_);
   auto lane = std::make_unique<Lane>(Lane{connection, {}});
   for (std::size_t g = 0; g < store_.layout().groups(); ++g)
-    lane->groups.emplace_back(RedisCountValueStore::kMaxBatch, [this](auto batch, auto finished) {
-      Send(Here(), std::move(batch), std::move(finished), false);
-    });
+    lane->groups.emplace_back(
+        RedisCountValueStore::kMaxBatch,
+        [this](auto batch, auto finished) {
+          Send(Here(), std::move(batch), std::move(finished), false);
+        },
+        [&connection](auto f) { connection.Defer(std::move(f)); });
   lanes_.push_back(std::move(lane));
   cache.emplace_back(id_, lanes_.back().get());
   return *lanes_.back();
