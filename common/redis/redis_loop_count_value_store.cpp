@@ -71,10 +71,15 @@ void RedisLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
   pending->mutations = pending->original = mutations;
   pending->key = key;
   pending->done = std::move(done);
+  Submit(std::move(pending));
+}
+
+void RedisLoopCountValueStore::Submit(std::unique_ptr<Pending> pending) {
   if (!store_.Route(*pending)) {
     // Counters (as routed: a sharded counter's sub-counter) of several groups: split, and the
     // merged answer carries the sharded counters' sums.
     auto ids = RedisCountValueStore::RoutedCounters(*pending);
+    const auto* key = pending->key;
     if (ids.empty()) return ApplySplit(pending->mutations, key, std::move(pending->done));
     return ApplySplit(pending->mutations, key,
                       [this, ids = std::move(ids), done = std::move(pending->done)](
@@ -102,12 +107,7 @@ void RedisLoopCountValueStore::Finish(std::vector<Pending*> batch) {
       p->result = {};
       p->routed.clear();
       p->mutations = p->original;
-      if (!store_.Route(*p)) {
-        ApplySplit(p->original, p->key, std::move(p->done));
-        continue;
-      }
-      auto* again = new Pending(std::move(*p));
-      Here().groups[again->group].Submit(*again, again->mutations.size());
+      Submit(std::make_unique<Pending>(std::move(*p)));
       continue;
     }
     if (!p->error)

@@ -32,6 +32,9 @@ class RedisLoopCountValueStore : public core::AsyncCountValueStore {
   struct Pending;
   struct Lane;  // one per loop: its connection and its group commit
   Lane& Here();
+  // Routes `pending` (RedisCountValueStore::Route) and queues it on its group's commit, or
+  // splits it when its counters are in several groups.
+  void Submit(std::unique_ptr<Pending> pending);
   void ApplySplit(std::span<const core::Mutation> mutations, const core::IdempotencyKey* key,
                   Done<core::ApplyResult> done);
   void Send(Lane& lane, std::vector<Pending*> batch, std::function<void()> finished, bool whole);
