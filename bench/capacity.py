@@ -62,6 +62,7 @@ class Assumptions:
     instance_cores: float = 2.0       # cores of one replica of a stateless service (pod limit)
     redis_core: float = 1.0           # Redis executes commands on one thread
     redis_max_gib: float = 25.0       # data per Redis primary (fork for snapshots, resync time)
+    redis_groups: int = 60            # REDIS_CLUSTER_GROUPS: the tag groups a cluster's primaries share
     broker_cores: float = 8.0         # cores of one Kafka broker
     kafka_replication: int = 3        # replicas of each partition; broker CPU and disk scale with it
     kafka_retention_hours: float = 168.0
@@ -214,12 +215,6 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
     wr = cores(w.increments, c.write_us)
     n = replicas(wr, usable, 2)
     rows.append(Row("count-write-service", "built", wr, n * c.write_rss, 0, n))
-    # Redis: primaries by CPU (one thread) and by memory; replicas replay every write of their shard.
-    r_cores = cores(w.increments, c.redis_primary_us)
-    r_mem = w.counters * c.redis_counter_bytes
-    k = max(replicas(r_cores, redis_usable), replicas(r_mem, a.redis_max_gib * 2**30))
-    redis = "built" if k == 1 else "built: Redis Cluster"
-
     # The relay: one leader per outbox stream (one on one Redis, one per tag group on a cluster),
     # but each process's one relay thread leads whichever streams it takes first.
     rl = cores(ev, c.relay_us)
@@ -231,22 +226,37 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
                         "the streams' leases spread evenly over the replicas' relays (planned: today a lease "
                         "goes to whichever relay asks first)"))
 
+    # Redis: primaries by CPU (one thread) and by memory. On a cluster a primary holds whole tag
+    # groups, so K is the fewest primaries whose busiest (ceil(G / K) of the G groups) fits;
+    # replicas replay every write of their shard.
+    r_cores = cores(w.increments, c.redis_primary_us)
+    r_mem = w.counters * c.redis_counter_bytes
+    primary_ceiling = redis_usable / c.redis_primary_us * 1e6
+    fits = min(primary_ceiling / w.increments if w.increments else math.inf,
+               a.redis_max_gib * 2**30 / r_mem if r_mem else math.inf)  # share of the load one primary takes
+    g = a.redis_groups
+    k = 1 if fits >= 1 else math.ceil(g / max(1, math.floor(g * fits + 1e-9)))
+    share = math.ceil(g / k) / g if k > 1 else 1.0  # of the increments and reads, on the busiest shard
+    redis = "built" if k == 1 else "built: Redis Cluster"
     cluster = f"Redis Cluster with {max(k, 2)} primaries (built: REDIS_CLUSTER_NODES, docs/DEPLOY.md)"
-    limits.append(Limit("one Redis primary, CPU", w.increments, redis_usable / c.redis_primary_us * 1e6,
-                        "increments/s", cluster))
+    limits.append(Limit("one Redis primary, CPU", w.increments, primary_ceiling, "increments/s", cluster))
     limits.append(Limit("one Redis primary, memory", r_mem, a.redis_max_gib * 2**30, "bytes", cluster))
-    rows.append(Row("Redis primary", redis, r_cores, r_mem, r_mem, k, f"{k} shard(s)"))
-    replay = cores(w.increments / k, c.redis_replay_us)
+    limits.append(Limit(f"a cluster's {g} tag groups, one per primary, CPU", w.increments, g * primary_ceiling,
+                        "increments/s", "a new cluster with more groups (REDIS_CLUSTER_GROUPS up to 1,024: built, "
+                        "but fixed for a cluster's life, so every counter moves)"))
+    rows.append(Row("Redis primary", redis, r_cores, r_mem, r_mem, k,
+                    f"{k} shard(s)" + (f", ≤ {math.ceil(g / k)} of {g} tag groups each" if k > 1 else "")))
+    replay = cores(w.increments * share, c.redis_replay_us)
     reads_per_replica = redis_usable - replay
     if reads_per_replica <= 0:
         per_shard = 1
         note = "replay alone exceeds one core: more shards"
     else:
-        per_shard = replicas(cores(w.reads / k, c.redis_read_us), reads_per_replica)
+        per_shard = replicas(cores(w.reads * share, c.redis_read_us), reads_per_replica)
         note = f"{per_shard} per shard"
     rows.append(Row("Redis replicas", redis,
-                    k * per_shard * replay + cores(w.reads, c.redis_read_us), per_shard * r_mem,
-                    per_shard * r_mem, k * per_shard, note))
+                    per_shard * cores(w.increments, c.redis_replay_us) + cores(w.reads, c.redis_read_us),
+                    per_shard * r_mem, per_shard * r_mem, k * per_shard, note))
 
     rd = cores(w.reads, c.read_us)
     n = replicas(rd, usable, 2)

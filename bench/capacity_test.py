@@ -60,6 +60,20 @@ def test_past_the_ceiling_the_model_asks_for_redis_cluster_which_is_built():
     assert limits["one Redis primary, CPU"].headroom < 1
 
 
+def test_a_cluster_primary_holds_whole_tag_groups():
+    rows, limits = run(replace(WORKLOAD, increments=400_000))
+    # one primary takes 30,000/s = 7.5 % of the load: 4 of the 60 groups, so 15 primaries
+    # (14 would leave some with 5 groups: 33,333/s)
+    assert rows["Redis primary"].instances == 15
+    assert rows["Redis primary"].note == "15 shard(s), ≤ 4 of 60 tag groups each"
+    assert rows["Redis replicas"].cores == pytest.approx(4.0 + 0.2)      # every increment replayed once
+    lim = limits["a cluster's 60 tag groups, one per primary, CPU"]
+    assert lim.ceiling == pytest.approx(60 * 30_000)
+    assert "REDIS_CLUSTER_GROUPS" in lim.switch
+    rows, _ = run(replace(WORKLOAD, increments=400_000), redis_groups=64)
+    assert rows["Redis primary"].instances == 16                           # ≤ 4 of 64 each (5: 31,250/s)
+
+
 def test_one_hot_counter_as_one_key_and_sharded():
     c, a = capacity.load_costs(FIXTURE), capacity.Assumptions()
     assert capacity.hot_counter(c, a, 1) == pytest.approx((60_000, 60_000))   # 0.6 / 10 µs; one server: one key
