@@ -181,7 +181,8 @@ class Row:
 
 @dataclass
 class Limit:
-    """A ceiling of one instance that adding replicas does not lift (as built today)."""
+    """A ceiling of one instance that adding replicas does not lift; `switch`: what lies past it,
+    built (Redis Cluster) or planned."""
     what: str
     demand: float
     ceiling: float

@@ -83,7 +83,7 @@ def test_one_hot_counter_as_one_key_and_sharded():
     assert capacity.hot_counter(c, a, 29)[1] == pytest.approx(240_000)        # 1 of 6: 0.6 / 2.5 µs
 
 
-def test_sub_counters_are_the_code_s():
+def test_sub_counters_match_key_layout():
     header = (Path(__file__).resolve().parents[1] / "common" / "redis" / "key_layout.hpp").read_text()
     assert int(re.search(r"kSubCounters = (\d+);", header).group(1)) == capacity.SUB_COUNTERS
 
