@@ -14,6 +14,8 @@ Inputs (bench/results/, or --results DIR), each rewritten by the run that measur
                                       consumer, PostgreSQL; CPU at rest; bytes per event, per
                                       rollup row, per counter (Redis, PostgreSQL)
   live.json      bench/live.py --mode services   CPU µs per delivery, bytes per open stream
+  redis_cluster.json  bench/redis_cluster.py   CPU µs of a Redis Cluster primary per increment
+                                      of one hot counter, as one key and sharded
 
 No cost is a constant in this file: only the assumptions below (named options, documented in
 docs/SCALING.md) and the three example workloads.
@@ -30,6 +32,7 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 MINUTES_PER_YEAR = 525_600
 HOURS_PER_YEAR = 8_760
+SUB_COUNTERS = 6  # of a sharded counter on a cluster: KeyLayout::kSubCounters (common/redis/key_layout.hpp)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Assumptions:
     instance_cores: float = 2.0       # cores of one replica of a stateless service (pod limit)
     redis_core: float = 1.0           # Redis executes commands on one thread
     redis_max_gib: float = 25.0       # data per Redis primary (fork for snapshots, resync time)
+    redis_groups: int = 60            # REDIS_CLUSTER_GROUPS: the tag groups a cluster's primaries share
     broker_cores: float = 8.0         # cores of one Kafka broker
     kafka_replication: int = 3        # replicas of each partition; broker CPU and disk scale with it
     kafka_retention_hours: float = 168.0
@@ -84,6 +88,8 @@ class Costs:
     analysis_us: float         # count-analysis-service per event
     postgres_us: float         # PostgreSQL per event (rollup statement)
     delivery_us: float         # dashboard-update-service per message to an open stream
+    hot_key_us: float          # a cluster primary per increment of one hot counter, one key
+    hot_sharded_us: float      # each primary per increment of one hot sharded counter it takes
     analysis_idle_cores: float
     analysis_rss: int          # bytes, after load
     kafka_rss: int             # the bench's broker (a 512 MiB heap): a lower bound for production
@@ -112,6 +118,10 @@ def load_costs(results: Path) -> Costs:
     req = _read(results, "requests.json", "bench/run.sh")
     pipe = _read(results, "pipeline.json", "bench/pipeline.py")
     live = _read(results, "live.json", "bench/live.py --mode services")
+    cluster = _read(results, "redis_cluster.json", "bench/redis_cluster.py")
+    if pipe.get("storage") is None:
+        raise SystemExit(f"{results / 'pipeline.json'} ({pipe['date']}) has no storage figures: run "
+                         "bench/pipeline.py --mode services with --footprint-counters above 0")
     inc = req["scenarios"]["write_increment"]["cpu_us"]
     get = req["scenarios"]["read_get"]["cpu_us"]
     ev = pipe["cpu_us_per_event"]
@@ -129,6 +139,7 @@ def load_costs(results: Path) -> Costs:
         relay_us=inc.get("relay", ev[relay]), kafka_us=inc["kafka"],
         analysis_us=ev[analysis], postgres_us=ev["postgres"],
         delivery_us=live["cpu_us_per_delivery"],
+        hot_key_us=_primary_us(cluster, "hot"), hot_sharded_us=_primary_us(cluster, "hot-sharded"),
         analysis_idle_cores=pipe["idle_cores"][analysis],
         analysis_rss=pipe["rss_kib"][analysis] * 1024, kafka_rss=pipe["rss_kib"]["kafka"] * 1024,
         write_rss=req["rss_kib_after_load"]["count-write-service"] * 1024,
@@ -142,7 +153,19 @@ def load_costs(results: Path) -> Costs:
         sources=(f"requests.json: {req['date']} ({req['source']}; load average {req['machine']['loadavg_before']} before)",
                  f"pipeline.json: {pipe['date']} ({pipe['source']}; {pipe['phase']} at "
                  f"{pipe['events_per_second']:,.0f} events/s; load average {pipe['machine']['loadavg']})",
-                 f"live.json: {live['date']} ({live['streams']:,} streams; load average {live['loadavg']})"))
+                 f"live.json: {live['date']} ({live['streams']:,} streams; load average {live['loadavg']})",
+                 f"redis_cluster.json: {cluster['when']} (hot counter phases; load average "
+                 f"{_phase(cluster, 'hot')['load_average']:.2f})"))
+
+
+def _phase(cluster: dict, mode: str) -> dict:
+    return next(r for r in cluster["results"] if r["mode"] == mode)
+
+
+def _primary_us(cluster: dict, mode: str) -> float:
+    """CPU µs per increment of the primaries that served the phase's increments."""
+    served = [s for s in _phase(cluster, mode)["shards"] if s["role"] == "primary" and s["increments"]]
+    return sum(s["cpu_s"] for s in served) / sum(s["increments"] for s in served) * 1e6
 
 
 @dataclass
@@ -158,7 +181,8 @@ class Row:
 
 @dataclass
 class Limit:
-    """A ceiling of one instance that adding replicas does not lift (as built today)."""
+    """A ceiling of one instance that adding replicas does not lift; `switch`: what lies past it,
+    built (Redis Cluster) or planned."""
     what: str
     demand: float
     ceiling: float
@@ -192,32 +216,48 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
     wr = cores(w.increments, c.write_us)
     n = replicas(wr, usable, 2)
     rows.append(Row("count-write-service", "built", wr, n * c.write_rss, 0, n))
+    # The relay: one leader per outbox stream (one on one Redis, one per tag group on a cluster),
+    # but each process's one relay thread leads whichever streams it takes first.
     rl = cores(ev, c.relay_us)
-    rows.append(Row("outbox relay", "built", rl, 0, 0, 1, "one leader thread, inside a write or management replica"))
-    limits.append(Limit("one outbox relay (single leader)", ev, a.utilisation / c.relay_us * 1e6, "events/s",
-                        "a relay per Redis shard, each leading its own outbox (planned with Redis Cluster, issue 17)"))
+    rows.append(Row("outbox relay", "built", rl, 0, 0, 1,
+                    "one leader per outbox stream (one per tag group on a cluster); one thread per write "
+                    "or management replica"))
+    limits.append(Limit("one relay thread (one process may lead every stream)", ev,
+                        a.utilisation / c.relay_us * 1e6, "events/s",
+                        "the streams' leases spread evenly over the replicas' relays (planned: today a lease "
+                        "goes to whichever relay asks first)"))
 
-    # Redis: primaries by CPU (one thread) and by memory; replicas replay every write of their shard.
+    # Redis: primaries by CPU (one thread) and by memory. On a cluster a primary holds whole tag
+    # groups, so K is the fewest primaries whose busiest (ceil(G / K) of the G groups) fits;
+    # replicas replay every write of their shard.
     r_cores = cores(w.increments, c.redis_primary_us)
     r_mem = w.counters * c.redis_counter_bytes
-    k = max(replicas(r_cores, redis_usable), replicas(r_mem, a.redis_max_gib * 2**30))
-    cluster = f"Redis Cluster with {max(k, 2)} primaries (planned, issue 17)"
-    limits.append(Limit("one Redis primary, CPU", w.increments, redis_usable / c.redis_primary_us * 1e6,
-                        "increments/s", cluster))
+    primary_ceiling = redis_usable / c.redis_primary_us * 1e6
+    fits = min(primary_ceiling / w.increments if w.increments else math.inf,
+               a.redis_max_gib * 2**30 / r_mem if r_mem else math.inf)  # share of the load one primary takes
+    g = a.redis_groups
+    k = 1 if fits >= 1 else math.ceil(g / max(1, math.floor(g * fits + 1e-9)))
+    share = math.ceil(g / k) / g if k > 1 else 1.0  # of the increments and reads, on the busiest shard
+    redis = "built" if k == 1 else "built: Redis Cluster"
+    cluster = f"Redis Cluster with {max(k, 2)} primaries (built: REDIS_CLUSTER_NODES, docs/DEPLOY.md)"
+    limits.append(Limit("one Redis primary, CPU", w.increments, primary_ceiling, "increments/s", cluster))
     limits.append(Limit("one Redis primary, memory", r_mem, a.redis_max_gib * 2**30, "bytes", cluster))
-    rows.append(Row("Redis primary", "built" if k == 1 else "planned: Redis Cluster", r_cores, r_mem, r_mem, k,
-                    f"{k} shard(s)"))
-    replay = cores(w.increments / k, c.redis_replay_us)
+    limits.append(Limit(f"a cluster's {g} tag groups, one per primary, CPU", w.increments, g * primary_ceiling,
+                        "increments/s", "a new cluster with more groups (REDIS_CLUSTER_GROUPS up to 1,024: built, "
+                        "but fixed for a cluster's life, so every counter moves)"))
+    rows.append(Row("Redis primary", redis, r_cores, r_mem, r_mem, k,
+                    f"{k} shard(s)" + (f", ≤ {math.ceil(g / k)} of {g} tag groups each" if k > 1 else "")))
+    replay = cores(w.increments * share, c.redis_replay_us)
     reads_per_replica = redis_usable - replay
     if reads_per_replica <= 0:
         per_shard = 1
         note = "replay alone exceeds one core: more shards"
     else:
-        per_shard = replicas(cores(w.reads / k, c.redis_read_us), reads_per_replica)
+        per_shard = replicas(cores(w.reads * share, c.redis_read_us), reads_per_replica)
         note = f"{per_shard} per shard"
-    rows.append(Row("Redis replicas", "built" if k == 1 else "planned: Redis Cluster",
-                    k * per_shard * replay + cores(w.reads, c.redis_read_us), per_shard * r_mem,
-                    per_shard * r_mem, k * per_shard, note))
+    rows.append(Row("Redis replicas", redis,
+                    per_shard * cores(w.increments, c.redis_replay_us) + cores(w.reads, c.redis_read_us),
+                    per_shard * r_mem, per_shard * r_mem, k * per_shard, note))
 
     rd = cores(w.reads, c.read_us)
     n = replicas(rd, usable, 2)
@@ -264,6 +304,17 @@ def model(w: Workload, c: Costs, a: Assumptions) -> tuple[list[Row], list[Limit]
     limits.append(Limit("one live replica reading every event", ev, usable / c.analysis_us * 1e6, "events/s",
                         "replicas that read only the partitions their viewers watch (planned: not built)"))
     return rows, limits
+
+
+def hot_counter(c: Costs, a: Assumptions, k: int) -> tuple[float, float]:
+    """Increments/s one counter takes on k primaries: as one key (one primary's core), and
+    created sharded (SUB_COUNTERS sub-counters in tag groups spread evenly over the primaries,
+    the busiest primary taking its share; on one server a sharded counter is one key)."""
+    one_key = a.redis_core * a.utilisation / c.hot_key_us * 1e6
+    if k == 1:
+        return one_key, one_key
+    busiest = math.ceil(SUB_COUNTERS / min(k, SUB_COUNTERS)) / SUB_COUNTERS
+    return one_key, a.redis_core * a.utilisation / (c.hot_sharded_us * busiest) * 1e6
 
 
 def history_per_year(w: Workload, c: Costs) -> dict[str, float]:
@@ -343,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     assume = Assumptions(**{f.name: (int(v) if isinstance(f.default, int) else v)
                             for f in fields(Assumptions) if (v := getattr(a, f.name)) is not None})
-    print("Costs measured in the latest runs (bench/results/):")
+    print(f"Costs measured in the latest runs ({'bench/results/' if a.results == RESULTS else a.results}):")
     for s in costs.sources:
         print(f"  {s}")
     print(f"Assumptions: {', '.join(f'{f.name}={getattr(assume, f.name)}' for f in fields(Assumptions))}\n")
@@ -353,6 +404,13 @@ def main(argv: list[str] | None = None) -> int:
                                         for f in fields(Workload) if (v := getattr(a, f.name)) is not None})
         rows, limits = model(w, costs, assume)
         print(render(name, w, rows, limits))
+        k = next(r.instances for r in rows if r.component == "Redis primary")
+        on = k if k > 1 else 3  # sharding needs a cluster; the delivered one has 3 primaries
+        one_key, sharded = hot_counter(costs, assume, on)
+        print(f"One hot counter: ~{one_key:,.0f} increments/s as one key ({costs.hot_key_us:.1f} µs each on its "
+              f"primary; more primaries do not help it); created `\"sharded\": true`, ~{sharded:,.0f}/s on "
+              f"{'a cluster of ' if k == 1 else ''}{on} primaries (its {SUB_COUNTERS} sub-counters on "
+              f"{min(on, SUB_COUNTERS)} of them, {costs.hot_sharded_us:.1f} µs per increment on each).\n")
         year = history_per_year(w, costs)
         window = w.increments * assume.kafka_retention_hours * 3600 * costs.event_id_bytes
         print("History per year (one copy, indexes included): "

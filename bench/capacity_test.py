@@ -1,6 +1,7 @@
 """The capacity model's arithmetic (bench/capacity.py) on the round figures of
 bench/testdata/costs/, worked out by hand in the comments."""
 import json
+import re
 import shutil
 import sys
 from dataclasses import replace
@@ -28,6 +29,7 @@ def test_costs_come_from_the_results_files():
     assert (c.relay_us, c.kafka_us, c.analysis_us, c.postgres_us) == (12, 30, 5, 25)  # write path: requests
     assert (c.minute_row_bytes, c.event_id_bytes, c.redis_counter_bytes) == (80, 100, 200)
     assert c.write_rss == 16384 * 1024
+    assert (c.hot_key_us, c.hot_sharded_us) == pytest.approx((10, 15))  # CPU of the primaries that served
 
 
 def test_stateless_services_scale_by_cpu_with_two_replicas_at_least():
@@ -50,12 +52,40 @@ def test_redis_one_primary_and_its_ceiling():
     assert limits["one Redis primary, CPU"].headroom == pytest.approx(3.0)
 
 
-def test_past_the_ceiling_the_model_asks_for_redis_cluster():
+def test_past_the_ceiling_the_model_asks_for_redis_cluster_which_is_built():
     rows, limits = run(replace(WORKLOAD, increments=40_000))
     assert rows["Redis primary"].instances == 2                       # 0.8 core / 0.6 per primary
-    assert rows["Redis primary"].status.startswith("planned")
-    assert "Redis Cluster with 2 primaries" in limits["one Redis primary, CPU"].switch
+    assert rows["Redis primary"].status == rows["Redis replicas"].status == "built: Redis Cluster"
+    assert limits["one Redis primary, CPU"].switch.startswith("Redis Cluster with 2 primaries (built")
     assert limits["one Redis primary, CPU"].headroom < 1
+
+
+def test_a_cluster_primary_holds_whole_tag_groups():
+    rows, limits = run(replace(WORKLOAD, increments=400_000))
+    # one primary takes 30,000/s = 7.5 % of the load: 4 of the 60 groups, so 15 primaries
+    # (14 would leave some with 5 groups: 33,333/s)
+    assert rows["Redis primary"].instances == 15
+    assert rows["Redis primary"].note == "15 shard(s), ≤ 4 of 60 tag groups each"
+    assert rows["Redis replicas"].cores == pytest.approx(4.0 + 0.2)      # every increment replayed once
+    lim = limits["a cluster's 60 tag groups, one per primary, CPU"]
+    assert lim.ceiling == pytest.approx(60 * 30_000)
+    assert "REDIS_CLUSTER_GROUPS" in lim.switch
+    rows, _ = run(replace(WORKLOAD, increments=400_000), redis_groups=64)
+    assert rows["Redis primary"].instances == 16                           # ≤ 4 of 64 each (5: 31,250/s)
+
+
+def test_one_hot_counter_as_one_key_and_sharded():
+    c, a = capacity.load_costs(FIXTURE), capacity.Assumptions()
+    assert capacity.hot_counter(c, a, 1) == pytest.approx((60_000, 60_000))   # 0.6 / 10 µs; one server: one key
+    assert capacity.hot_counter(c, a, 2)[1] == pytest.approx(80_000)          # busiest takes 3 of 6: 0.6 / 7.5 µs
+    assert capacity.hot_counter(c, a, 3)[1] == pytest.approx(120_000)         # 2 of 6: 0.6 / 5 µs
+    assert capacity.hot_counter(c, a, 4)[1] == pytest.approx(120_000)         # still 2 of 6 on one of them
+    assert capacity.hot_counter(c, a, 29)[1] == pytest.approx(240_000)        # 1 of 6: 0.6 / 2.5 µs
+
+
+def test_sub_counters_match_key_layout():
+    header = (Path(__file__).resolve().parents[1] / "common" / "redis" / "key_layout.hpp").read_text()
+    assert int(re.search(r"kSubCounters = (\d+);", header).group(1)) == capacity.SUB_COUNTERS
 
 
 def test_pipeline_and_history_storage():
@@ -73,7 +103,7 @@ def test_pipeline_and_history_storage():
     assert pg.storage == pytest.approx(rollups + event_ids)
     short, _ = run(event_id_days=1.0)                                  # kept only a day
     assert short["PostgreSQL history"].storage == pytest.approx(rollups + event_ids / 10)
-    assert limits["one outbox relay (single leader)"].ceiling == pytest.approx(50_000)  # 0.6 / 12 µs
+    assert limits["one relay thread (one process may lead every stream)"].ceiling == pytest.approx(50_000)  # 0.6 / 12 µs
 
 
 def test_live_updates_need_replicas_by_streams_and_read_every_event():
@@ -92,6 +122,11 @@ def test_first_bottleneck_is_the_lowest_headroom(capsys):
     out = capsys.readouterr().out
     assert "First bottleneck: **one Redis primary, CPU** saturates first — at ~30,000 increments/s" in out
     assert "| count-write-service | built | 0.50 |" in out
+    assert "Redis Cluster with 2 primaries (built" in out                 # built things are not "planned"
+    assert "issue 17" not in out and "planned: Redis Cluster" not in out
+    # 1 primary here: a sharded counter is shown on a cluster of 3 (the delivered one)
+    assert ("One hot counter: ~60,000 increments/s as one key (10.0 µs each on its primary; more primaries "
+            "do not help it); created `\"sharded\": true`, ~120,000/s on a cluster of 3 primaries") in out
 
 
 def test_a_different_measurement_changes_the_answer(tmp_path):
@@ -105,6 +140,15 @@ def test_a_different_measurement_changes_the_answer(tmp_path):
 
 def test_missing_results_name_the_command(tmp_path):
     with pytest.raises(SystemExit, match="bench/run.sh"):
+        capacity.load_costs(tmp_path)
+
+
+def test_a_pipeline_run_without_storage_figures_is_named(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path, dirs_exist_ok=True)
+    pipe = json.loads((tmp_path / "pipeline.json").read_text())
+    pipe["storage"] = None                                              # --footprint-counters 0
+    (tmp_path / "pipeline.json").write_text(json.dumps(pipe))
+    with pytest.raises(SystemExit, match="no storage figures.*--footprint-counters"):
         capacity.load_costs(tmp_path)
 
 
