@@ -413,7 +413,10 @@ def build_report(d):
             f"{', '.join(f'{short} {verdict(ok)}' for short, _, _, ok in checks)} |")
     out("")
     out("CPU per request = CPU time (user + system, all threads) the serving process used during "
-        "the peak, divided by the requests answered; Redis = primary + replica for increments (the "
+        "the peak (after a warm-up of the same load), divided by the requests answered, leaving out "
+        "the write service's outbox relay threads, which work per event and run in whichever "
+        "process holds the relay's lease (reported apart in bench/results/requests.json, "
+        "`relay`); Redis = primary + replica for increments (the "
         "primary's part in parentheses), "
         "replica for reads; Kafka = the broker receiving the increment events. The machine has "
         f"{os.cpu_count()} CPUs: {os.cpu_count() * 1_000_000:,} µs of CPU per second in all, shared "
