@@ -612,6 +612,38 @@ TEST(RedisClusterOutbox, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
   outbox.Release();
 }
 
+// rebuild-values writes only into a value store that holds no counter (HoldsCounters): on a
+// cluster that must ask every primary, not the one a SCAN without a key reaches. Each primary in
+// turn holds the one counter.
+TEST(RedisClusterStore, HoldsCountersAsksEveryPrimary) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  const KeyLayout layout = KeyLayout::Cluster();
+  RedisCountValueStore values(client, core::Now, {}, layout);
+  std::set<int> primaries;
+  for (int g = 0; g < static_cast<int>(layout.groups()); ++g)
+    primaries.insert(cluster.PrimaryOf(KeySlot(layout.Stream(g)))->port());
+  ASSERT_EQ(primaries.size(), 3u);
+  auto flush = [&] {
+    for (int port : primaries)
+      for (RedisServer* node : cluster.nodes())
+        if (node->port() == port) testing::Run(node->endpoint(), {"FLUSHALL"});
+  };
+  for (int port : primaries) {
+    flush();
+    EXPECT_FALSE(values.HoldsCounters());
+    // A counter on this primary only (and other keys elsewhere: not counters).
+    std::string id;
+    for (int n = 0; id.empty(); ++n) {
+      const std::string candidate = "holds." + std::to_string(n);
+      if (cluster.PrimaryOf(KeySlot(layout.Counter(candidate)))->port() == port) id = candidate;
+    }
+    ASSERT_TRUE(values.Create({id, "", std::nullopt, std::nullopt, {}, {}}, 1));
+    EXPECT_TRUE(values.HoldsCounters()) << "a counter on the primary at port " << port;
+  }
+  flush();
+}
+
 }  // namespace
 
 // The counting rule on a Redis Cluster: the contract suite on the loop store with one tag

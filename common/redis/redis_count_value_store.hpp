@@ -72,7 +72,8 @@ class RedisCountValueStore : public core::CountValueStore {
   // Puts back a counter rebuilt after Redis was lost, with `value` and `info`, without an
   // event (count-analysis-service rebuild-values). False when the counter exists.
   bool Restore(const core::CountInfo& info, std::int64_t value);
-  // Whether any counter is stored (`count:{*}` keys), whatever else Redis holds.
+  // Whether any counter is stored (`count:{*}` keys), whatever else Redis holds; on a Redis
+  // Cluster, on any primary.
   bool HoldsCounters();
 
   std::string KeyOf(std::string_view id) const { return layout_.Counter(id); }
