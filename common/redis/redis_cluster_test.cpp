@@ -644,6 +644,22 @@ TEST(RedisClusterStore, HoldsCountersAsksEveryPrimary) {
   flush();
 }
 
+// The key layout (docs/OPERATIONS.md, "The key layout of a Redis Cluster"): the first process
+// stores its own in count-layout, a later one with another layout is told the stored one.
+TEST(RedisClusterStore, TheFirstKeyLayoutIsStoredAndAnotherIsToldIt) {
+  RedisClient client = ClientOf(SharedCluster());
+  const std::string key(KeyLayout::kLayoutKey);
+  client.Command({"DEL", key});
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster()), std::nullopt);
+  EXPECT_EQ(client.Command({"GET", key}).str, "groups=60 sub-counters=6");
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster()), std::nullopt);
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster(30)), "groups=60 sub-counters=6");
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster(3)), "groups=60 sub-counters=6");
+  EXPECT_EQ(client.Command({"GET", key}).str, "groups=60 sub-counters=6");
+  EXPECT_EQ(KeyLayout::Cluster(3).Description(), "groups=3 sub-counters=3");
+  client.Command({"DEL", key});
+}
+
 }  // namespace
 
 // The counting rule on a Redis Cluster: the contract suite on the loop store with one tag

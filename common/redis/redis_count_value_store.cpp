@@ -539,4 +539,14 @@ bool RedisCountValueStore::Ping() {
   }
 }
 
+std::optional<std::string> StoredLayoutDiffers(RedisClient& client, const KeyLayout& layout) {
+  if (!layout.clustered()) return std::nullopt;
+  const std::string mine = layout.Description();
+  // Stores it unless one is there, and answers what was there (nil: none).
+  const Reply r = client.Command({"SET", std::string(KeyLayout::kLayoutKey), mine, "NX", "GET"});
+  if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
+  if (r.IsNil() || r.str == mine) return std::nullopt;
+  return r.str;
+}
+
 }  // namespace count::redis

@@ -148,4 +148,11 @@ class RedisCountValueStore : public core::CountValueStore {
   core::GroupCommit<ApplyRequest> group_{kMaxBatch};
 };
 
+// The key layout a Redis Cluster's keys were written with (docs/OPERATIONS.md, "The key layout
+// of a Redis Cluster"): the first call stores `layout`'s (KeyLayout::Description) in
+// KeyLayout::kLayoutKey; each later one compares. Returns the stored description when it is
+// not `layout`'s, nullopt when it is (or was stored now; always on one server). Throws
+// core::StoreUnavailable.
+std::optional<std::string> StoredLayoutDiffers(RedisClient& client, const KeyLayout& layout);
+
 }  // namespace count::redis

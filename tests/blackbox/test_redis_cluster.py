@@ -1,5 +1,7 @@
 """A Redis Cluster deployment (COUNT_REDIS=cluster; docs/OPERATIONS.md, "A Redis Cluster: the key
-layout, reconcile and rebuild-values"): `reconcile` reads the counters of every primary."""
+layout, reconcile and rebuild-values"): a process set to another key layout than the one the
+cluster's keys were written with refuses to start, naming both; `reconcile` reads the counters
+of every primary."""
 from __future__ import annotations
 
 import json
@@ -11,7 +13,58 @@ import support
 from support import assert_json, eventually, free_port, redis_command
 from test_batch import holder
 
-pytestmark = pytest.mark.redis_cluster_only
+
+@pytest.mark.redis_cluster_only
+def test_another_key_layout_refuses_to_start_naming_both(deployment, scratch):
+    cluster = deployment.infra.cluster
+    stored = {redis_command(p, "GET", "count-layout") for p in cluster.primaries()}
+    assert b"groups=60 sub-counters=6" in b" ".join(stored), stored
+    proc, _ = support.start_service("count-read-service", deployment.infra, deployment.keys, scratch,
+                                    wait=False, env_overrides={"REDIS_CLUSTER_GROUPS": "30"})
+    try:
+        assert proc.wait(20) == 2, proc.output_tail()
+        said = proc.stderr() + proc.stdout()
+        assert '"groups=60 sub-counters=6"' in said and '"groups=30 sub-counters=6"' in said, said
+        assert "count-layout" in said and "REDIS_CLUSTER_GROUPS" in said, said
+    finally:
+        proc.stop()
+    # The layout stays the first one's.
+    assert b"groups=60 sub-counters=6" in b" ".join(
+        redis_command(p, "GET", "count-layout") for p in cluster.primaries())
+
+
+@pytest.mark.services_only
+@pytest.mark.slow
+def test_a_process_started_before_the_cluster_answers_checks_the_layout_once_it_does(
+        deployment, scratch):
+    """The cluster of its own (three primaries) holds another layout and is down when the
+    service starts: it starts all the same, and stops naming both layouts once the cluster
+    answers."""
+    cluster = support.RedisCluster(scratch, scratch, replicas=0, node_timeout_ms=1000)
+    cluster.start()
+    proc = None
+    try:
+        slot = int(redis_command(cluster.ports[0], "CLUSTER", "KEYSLOT", "count-layout")[1:-2])
+        assert b"OK" in redis_command(cluster.primary_serving(slot), "SET", "count-layout",
+                                      "groups=60 sub-counters=6")
+        for port in cluster.ports:
+            cluster.stop_node(port)
+        proc, _ = support.start_service(
+            "count-read-service", deployment.infra, deployment.keys, scratch, wait=False,
+            env_overrides={"REDIS_CLUSTER_NODES": cluster.seeds, "REDIS_REPLICA_URL": None,
+                           "REDIS_CLUSTER_GROUPS": "30"})
+        eventually(lambda: "key layout not checked yet" in proc.stdout(), timeout=20,
+                   message="the service says it could not check the layout")
+        assert proc.alive(), proc.output_tail()
+        for port in cluster.ports:
+            cluster.start_node(port)
+        assert proc.wait(30) == 2, proc.output_tail()
+        said = proc.stdout()
+        assert "groups=60 sub-counters=6" in said and "groups=30 sub-counters=6" in said, said
+    finally:
+        if proc is not None:
+            proc.stop()
+        cluster.stop()
 
 
 def _history_last(deployment, cid: str) -> int | None:
@@ -21,6 +74,7 @@ def _history_last(deployment, cid: str) -> int | None:
     return buckets[-1]["last"] if buckets else None
 
 
+@pytest.mark.redis_cluster_only
 def test_reconcile_reads_every_primary(deployment, scratch):
     cluster = deployment.infra.cluster
     on: dict[int, str] = {}
