@@ -69,10 +69,8 @@ void LiveHub::CountParts(std::vector<core::Event>& events) {
   for (std::size_t i = 0; i < ids.size() && i < stored.size(); ++i)
     if (stored[i]) after[i] = stored[i]->value;
   for (auto e = events.rbegin(); e != events.rend(); ++e) {
-    const auto found = index.find(e->count_id);
-    if (found == index.end()) continue;
-    auto& value = after[found->second];
     if (!e->sub_counter) continue;
+    auto& value = after[index.at(e->count_id)];
     if (e->type == core::EventType::kDeleted) {  // it carries the last value, as for any counter
       e->sub_counter.reset();
       value = e->value;
@@ -115,7 +113,8 @@ void LiveHub::PublishLocked(std::span<const core::Event> events,
     auto& recent = recent_.emplace_back(Recent{seq, e, {}});
     if (auto& part = recent.event; part.sub_counter) {  // not in the store (CountParts)
       const auto seen = latest_.find(part.count_id);
-      part.value = (seen != latest_.end() ? seen->second.value : 0) + part.delta.value_or(0);
+      const std::int64_t before = seen != latest_.end() ? seen->second.value : 0;
+      if (__builtin_add_overflow(before, part.delta.value_or(0), &part.value)) part.value = before;
       part.sub_counter.reset();
     }
     if (e.type == core::EventType::kDeleted)
