@@ -80,6 +80,7 @@ std::string ToJson(const Event& e) {
                           {"source", e.source}};
     if (e.delta) o["delta"] = *e.delta;
     if (e.purge_history) o["purgeHistory"] = true;
+    if (e.sub_counter) o["subCounter"] = *e.sub_counter;
     return boost::json::serialize(o);
   }
   std::string out;
@@ -92,6 +93,7 @@ std::string ToJson(const Event& e) {
       e.event_id, ToString(e.type), e.count_id, e.value, FormatTimestamp(e.timestamp), e.source);
   if (e.delta) fmt::format_to(it, FMT_COMPILE(R"(,"delta":{})"), *e.delta);
   if (e.purge_history) out += R"(,"purgeHistory":true)";
+  if (e.sub_counter) fmt::format_to(it, FMT_COMPILE(R"(,"subCounter":{})"), *e.sub_counter);
   out += '}';
   return out;
 }
@@ -134,6 +136,11 @@ std::optional<Event> EventFromJson(std::string_view json) {
   if (const auto* purge = o->if_contains("purgeHistory")) {
     if (!purge->is_bool() || e.type != EventType::kDeleted) return std::nullopt;
     e.purge_history = purge->get_bool();
+  }
+  if (o->contains("subCounter")) {
+    const auto sub = integer("subCounter");
+    if (!sub || *sub < Event::kOwnKey || *sub > 1'000'000) return std::nullopt;
+    e.sub_counter = static_cast<int>(*sub);
   }
   return e;
 }

@@ -38,12 +38,19 @@ struct Event {
   // The trace of the request that made the change (not valid when none): stored in the
   // outbox with the event, sent as the Kafka header `traceparent`, not in the JSON body.
   TraceContext trace;
+  // Set on every event of a sharded counter with sub-counters (on a Redis Cluster; docs/API.md,
+  // "Hot counters"): the part it changed, sub-counter i (0 <= i) or kOwnKey, the counter's own
+  // key (its creation, a description change, its deletion). The `value` of an update is then
+  // that part's, not the counter's; `delta` is exact, so the counter's value is the sum of its
+  // events' deltas. Absent: `value` is the counter's.
+  std::optional<int> sub_counter;
+  static constexpr int kOwnKey = -1;
 };
 
 std::string NewEventId();  // 32 hex digits: a UUIDv7 (ms time, then CSPRNG bits)
 
-// {"eventId","type","countId","delta","value","timestamp","source","purgeHistory"}; delta
-// omitted when absent, purgeHistory when false.
+// {"eventId","type","countId","delta","value","timestamp","source","purgeHistory",
+// "subCounter"}; delta and subCounter omitted when absent, purgeHistory when false.
 std::string ToJson(const Event& e);
 // nullopt for anything that is not a well-formed event.
 std::optional<Event> EventFromJson(std::string_view json);

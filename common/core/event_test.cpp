@@ -35,6 +35,28 @@ TEST(Event, JsonRoundTrip) {
   e.type = EventType::kDeleted;
   e.purge_history = true;
   EXPECT_TRUE(EventFromJson(ToJson(e))->purge_history);
+  EXPECT_FALSE(EventFromJson(ToJson(e))->sub_counter);
+}
+
+// An event of a sharded counter's part names it (docs/API.md, "Hot counters"): sub-counter i,
+// or -1 for the counter's own key; older readers simply ignore the member.
+TEST(Event, SubCounterRoundTrips) {
+  Event e{"e1",
+          EventType::kUpdated,
+          "hot",
+          1,
+          7,
+          *ParseTimestamp("2026-11-22T08:15:30.123Z"),
+          "count-write-service"};
+  for (int sub : {0, 5, Event::kOwnKey}) {
+    e.sub_counter = sub;
+    const std::string json = ToJson(e);
+    EXPECT_NE(json.find(R"("subCounter":)" + std::to_string(sub)), std::string::npos) << json;
+    EXPECT_EQ(EventFromJson(json)->sub_counter, sub);
+    Event odd = e;  // Boost.JSON's path too
+    odd.source = "caf\u00e9";
+    EXPECT_EQ(EventFromJson(ToJson(odd))->sub_counter, sub);
+  }
 }
 
 // Strings that need escaping take Boost.JSON's path and come back intact; both paths give the
@@ -74,7 +96,9 @@ TEST(Event, RejectsMalformed) {
        R"({"eventId":"x","type":"count_updated","countId":"a","value":1.5,"timestamp":"2026-11-22T08:15:30.123Z"})",
        R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"delta":"2","timestamp":"2026-11-22T08:15:30.123Z"})",
        R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"purgeHistory":true,"timestamp":"2026-11-22T08:15:30.123Z"})",
-       R"({"eventId":"x","type":"count_deleted","countId":"a","value":1,"purgeHistory":1,"timestamp":"2026-11-22T08:15:30.123Z"})"})
+       R"({"eventId":"x","type":"count_deleted","countId":"a","value":1,"purgeHistory":1,"timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"subCounter":-2,"timestamp":"2026-11-22T08:15:30.123Z"})",
+       R"({"eventId":"x","type":"count_updated","countId":"a","value":1,"subCounter":"1","timestamp":"2026-11-22T08:15:30.123Z"})"})
     EXPECT_FALSE(EventFromJson(bad)) << bad;
 }
 

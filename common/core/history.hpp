@@ -2,6 +2,7 @@
 // History (UC-004): minute rollups of every counter, fed by events and by imports;
 // hours, days, weeks and months are derived from the minutes.
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -38,6 +39,25 @@ struct HistoryPoint {
   Timestamp timestamp{};
   std::int64_t value = 0;
 };
+
+// The events of a sharded counter's parts (Event::sub_counter, on a Redis Cluster) carry a
+// part's value; the history records its counter's value instead (docs/ARCHITECTURE.md, "Hot
+// counters"). The counter's value after such an event is its value before (the last one
+// recorded) plus the event's delta: exact, since every change, the creation and the deletion
+// have one event each with their delta, and the history folds each event once; and a sum,
+// whatever order the parts' events reach the history in (each part's stream is relayed on its
+// own). It is recorded at the latest time seen for the counter, so the latest point holds the
+// latest value.
+//
+// The counters among `events` that have an event of a part, each once: a store passes their
+// last recorded points (HistoryStore::Latest) to CounterValues.
+std::vector<std::string> CountersOfParts(std::span<const Event* const> events);
+// Replaces each event of a part in `events` (the fresh events of one Record, in the order
+// received) by a copy, kept in `copies`, carrying its counter's value and time as above (after
+// its deletion, 0); the counter's value before it is that after its previous event in
+// `events`, else its point in `latest`, else 0. Other events pass unchanged.
+void CounterValues(std::vector<const Event*>& events, std::span<const HistoryPoint> latest,
+                   std::deque<Event>& copies);
 
 class HistoryStore {
  public:

@@ -1,6 +1,7 @@
 #include "postgres/postgres_history_store.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <optional>
@@ -228,16 +229,6 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
       "WITH fresh AS (INSERT INTO history_event (event_id, at_ms)"
       " SELECT * FROM unnest($1::text[], $2::bigint[])), " +
       UpsertAllRolled() + " SELECT 1";
-  // A batch with a redelivered event goes again as the events themselves: one
-  // INSERT … ON CONFLICT DO NOTHING tells the fresh ones apart, and only they are folded.
-  static const std::string sql =
-      "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[],"
-      " $5::bigint[]) WITH ORDINALITY AS e(event_id, count_id, at_ms, value, delta, n)),"
-      " fresh AS (INSERT INTO history_event (event_id, at_ms) SELECT event_id, at_ms FROM input"
-      " ON CONFLICT DO NOTHING RETURNING event_id),"
-      " changes AS (SELECT i.count_id, i.at_ms, i.value, i.delta, i.n"
-      " FROM input i JOIN fresh USING (event_id)), " +
-      FoldAll() + " SELECT count(*) FROM fresh";
   // Repeated event ids inside the batch count once (the first is kept).
   std::vector<const core::Event*> unique;
   unique.reserve(events.size());
@@ -247,44 +238,75 @@ std::size_t PostgresHistoryStore::Record(std::span<const core::Event> events) {
     if (seen.insert(e.event_id).second) unique.push_back(&e);
   if (unique.empty()) return 0;
   auto lease = pool_.Acquire();
-  auto record = [&](bool all_fresh) {
+  // The events of sharded counters' parts carry their counter's value from here on
+  // (core::CounterValues): its last recorded value plus their deltas.
+  std::deque<core::Event> copies;
+  auto counter_values = [&](std::vector<const core::Event*>& fresh) {
+    const auto counters = core::CountersOfParts(fresh);
+    if (counters.empty()) return;
+    ArrayLiteral ids;
+    for (const auto& id : counters) ids.Add(id);
+    const auto r = lease.Exec(
+        "SELECT DISTINCT ON (count_id) count_id, last_value, last_at_ms FROM history_minute"
+        " WHERE count_id = ANY($1::text[]) ORDER BY count_id, minute_ms DESC",
+        {ids.Take()});
+    std::vector<core::HistoryPoint> latest;
+    for (int row = 0; row < r.rows(); ++row)
+      latest.push_back({r.String(row, 0), FromMillis(r.Int64(row, 2)), r.Int64(row, 1)});
+    core::CounterValues(fresh, latest, copies);
+  };
+  // Folds `fresh` with rolled_sql, remembering their ids too unless `remembered`.
+  auto fold = [&](std::span<const core::Event* const> fresh, bool remembered) {
+    for (std::size_t start = 0; start < fresh.size(); start += kChunk) {
+      const auto chunk = fresh.subspan(start, std::min(kChunk, fresh.size() - start));
+      ArrayLiteral ids, times;
+      if (!remembered)
+        for (const core::Event* e : chunk) {
+          ids.Add(e->event_id);
+          times.Add(Millis(e->timestamp));
+        }
+      PgParams params = {ids.Take(), times.Take()};
+      for (auto width : {kMinuteMs, kHourMs})
+        for (auto& array : Rollups(chunk, width)) params.push_back(std::move(array));
+      lease.Exec(rolled_sql, params);
+    }
+  };
+  try {
+    std::vector<const core::Event*> fresh = unique;
+    counter_values(fresh);
     // One statement is a transaction of its own; several need one around them.
     std::optional<PgTransaction> tx;
     if (unique.size() > kChunk) tx.emplace(lease);
-    std::size_t fresh = 0;
-    for (std::size_t start = 0; start < unique.size(); start += kChunk) {
-      const auto chunk = std::span(unique).subspan(start, std::min(kChunk, unique.size() - start));
-      ArrayLiteral ids, times;
-      for (const core::Event* e : chunk) {
-        ids.Add(e->event_id);
-        times.Add(Millis(e->timestamp));
-      }
-      PgParams params = {ids.Take(), times.Take()};
-      if (all_fresh) {
-        for (auto width : {kMinuteMs, kHourMs})
-          for (auto& array : Rollups(chunk, width)) params.push_back(std::move(array));
-        lease.Exec(rolled_sql, params);
-        fresh += chunk.size();
-        continue;
-      }
-      ArrayLiteral counts, values, deltas;
-      for (const core::Event* e : chunk) {
-        counts.Add(e->count_id);
-        values.Add(e->value);
-        deltas.Add(e->delta);
-      }
-      fresh += Count(lease.Exec(sql, {std::move(params[0]), counts.Take(), std::move(params[1]),
-                                      values.Take(), deltas.Take()}));
-    }
+    fold(fresh, /*remembered=*/false);
     if (tx) tx->Commit();
-    return fresh;
-  };
-  try {
-    return record(/*all_fresh=*/true);
+    return unique.size();
   } catch (const PgError& e) {
     if (e.sqlstate() != "23505") throw;  // not unique_violation: not a redelivery
   }
-  return record(/*all_fresh=*/false);
+  // A batch with a redelivered event: its ids go in with INSERT … ON CONFLICT DO NOTHING,
+  // which returns the fresh ones, and only they are folded, in the same transaction.
+  copies.clear();
+  PgTransaction tx(lease);
+  std::unordered_set<std::string> fresh_ids;
+  for (std::size_t start = 0; start < unique.size(); start += kChunk) {
+    ArrayLiteral ids, times;
+    for (std::size_t i = start; i < std::min(start + kChunk, unique.size()); ++i) {
+      ids.Add(unique[i]->event_id);
+      times.Add(Millis(unique[i]->timestamp));
+    }
+    const auto r = lease.Exec(
+        "INSERT INTO history_event (event_id, at_ms) SELECT * FROM unnest($1::text[],"
+        " $2::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        {ids.Take(), times.Take()});
+    for (int row = 0; row < r.rows(); ++row) fresh_ids.insert(r.String(row, 0));
+  }
+  std::vector<const core::Event*> fresh;
+  for (const core::Event* e : unique)
+    if (fresh_ids.contains(e->event_id)) fresh.push_back(e);
+  counter_values(fresh);
+  fold(fresh, /*remembered=*/true);
+  tx.Commit();
+  return fresh.size();
 }
 
 std::size_t PostgresHistoryStore::Import(std::span<const core::HistoryPoint> points) {

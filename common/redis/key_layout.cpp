@@ -63,4 +63,9 @@ std::string KeyLayout::Stream(std::size_t group) const {
 
 std::string KeyLayout::CounterPattern() const { return clustered() ? "count:{g*}:*" : "count:{*"; }
 
+std::string KeyLayout::Description() const {
+  if (!clustered()) return "";
+  return "groups=" + std::to_string(groups()) + " sub-counters=" + std::to_string(SubCounters());
+}
+
 }  // namespace count::redis

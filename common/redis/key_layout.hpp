@@ -52,6 +52,11 @@ class KeyLayout {
   // A SCAN MATCH pattern for every counter key.
   std::string CounterPattern() const;
 
+  // What decides where keys live, as stored in the key kLayoutKey of a Redis Cluster:
+  // "groups=60 sub-counters=6" (empty on one server, whose names are fixed).
+  std::string Description() const;
+  static constexpr std::string_view kLayoutKey = "count-layout";
+
  private:
   KeyLayout() = default;
   std::vector<std::string> tags_;  // empty: one server

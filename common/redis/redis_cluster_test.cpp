@@ -612,6 +612,54 @@ TEST(RedisClusterOutbox, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
   outbox.Release();
 }
 
+// rebuild-values writes only into a value store that holds no counter (HoldsCounters): on a
+// cluster that must ask every primary, not the one a SCAN without a key reaches. Each primary in
+// turn holds the one counter.
+TEST(RedisClusterStore, HoldsCountersAsksEveryPrimary) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  const KeyLayout layout = KeyLayout::Cluster();
+  RedisCountValueStore values(client, core::Now, {}, layout);
+  std::set<int> primaries;
+  for (int g = 0; g < static_cast<int>(layout.groups()); ++g)
+    primaries.insert(cluster.PrimaryOf(KeySlot(layout.Stream(g)))->port());
+  ASSERT_EQ(primaries.size(), 3u);
+  auto flush = [&] {
+    for (int port : primaries)
+      for (RedisServer* node : cluster.nodes())
+        if (node->port() == port) testing::Run(node->endpoint(), {"FLUSHALL"});
+  };
+  for (int port : primaries) {
+    flush();
+    EXPECT_FALSE(values.HoldsCounters());
+    // A counter on this primary only (and other keys elsewhere: not counters).
+    std::string id;
+    for (int n = 0; id.empty(); ++n) {
+      const std::string candidate = "holds." + std::to_string(n);
+      if (cluster.PrimaryOf(KeySlot(layout.Counter(candidate)))->port() == port) id = candidate;
+    }
+    ASSERT_TRUE(values.Create({id, "", std::nullopt, std::nullopt, {}, {}}, 1));
+    EXPECT_TRUE(values.HoldsCounters()) << "a counter on the primary at port " << port;
+  }
+  flush();
+}
+
+// The key layout (docs/OPERATIONS.md, "The key layout of a Redis Cluster"): the first process
+// stores its own in count-layout, a later one with another layout is told the stored one.
+TEST(RedisClusterStore, TheFirstKeyLayoutIsStoredAndAnotherIsToldIt) {
+  RedisClient client = ClientOf(SharedCluster());
+  const std::string key(KeyLayout::kLayoutKey);
+  client.Command({"DEL", key});
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster()), std::nullopt);
+  EXPECT_EQ(client.Command({"GET", key}).str, "groups=60 sub-counters=6");
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster()), std::nullopt);
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster(30)), "groups=60 sub-counters=6");
+  EXPECT_EQ(StoredLayoutDiffers(client, KeyLayout::Cluster(3)), "groups=60 sub-counters=6");
+  EXPECT_EQ(client.Command({"GET", key}).str, "groups=60 sub-counters=6");
+  EXPECT_EQ(KeyLayout::Cluster(3).Description(), "groups=3 sub-counters=3");
+  client.Command({"DEL", key});
+}
+
 }  // namespace
 
 // The counting rule on a Redis Cluster: the contract suite on the loop store with one tag

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -436,14 +437,42 @@ bool RedisCountValueStore::Restore(const core::CountInfo& info, std::int64_t val
 }
 
 bool RedisCountValueStore::HoldsCounters() {
-  std::string cursor = "0";
-  do {
-    Reply r = client_.Command({"SCAN", cursor, "MATCH", layout_.CounterPattern(), "COUNT", "1000"});
-    if (r.type != Reply::Type::kArray || r.elements.size() != 2)
-      throw core::StoreUnavailable("redis: unexpected SCAN reply");
-    if (!r.elements[1].elements.empty()) return true;
-    cursor = r.elements[0].str;
-  } while (cursor != "0");
+  // SCAN has no key, so on a cluster the router sends it to one primary. It sends a command
+  // without a key right behind one with a key to that key's node, so each primary is scanned
+  // behind an EXISTS of a group it serves: one group per primary, told apart by CLUSTER MYID
+  // asked the same way.
+  std::vector<std::optional<std::string>> behind;  // what leads each SCAN; none on one server
+  if (!layout_.clustered()) {
+    behind.emplace_back();
+  } else {
+    std::vector<std::vector<std::string>> commands;
+    for (std::size_t g = 0; g < layout_.groups(); ++g) {
+      commands.push_back({"EXISTS", layout_.Stream(g)});
+      commands.push_back({"CLUSTER", "MYID"});
+    }
+    const auto replies = client_.Pipeline(std::move(commands));
+    std::set<std::string> nodes;
+    for (std::size_t g = 0; g < layout_.groups(); ++g) {
+      const Reply& id = replies.at(2 * g + 1);
+      if (id.IsError() || id.str.empty())
+        throw core::StoreUnavailable("redis: which node serves group " + std::to_string(g) +
+                                     " is not known: " + id.str);
+      if (nodes.insert(id.str).second) behind.emplace_back(layout_.Stream(g));
+    }
+  }
+  for (const auto& lead : behind) {
+    std::string cursor = "0";
+    do {
+      std::vector<std::string> scan{"SCAN",  cursor, "MATCH", layout_.CounterPattern(),
+                                    "COUNT", "1000"};
+      const Reply r = lead ? client_.Pipeline({{"EXISTS", *lead}, std::move(scan)}).at(1)
+                           : client_.Command(std::move(scan));
+      if (r.type != Reply::Type::kArray || r.elements.size() != 2)
+        throw core::StoreUnavailable("redis: unexpected SCAN reply: " + r.str);
+      if (!r.elements[1].elements.empty()) return true;
+      cursor = r.elements[0].str;
+    } while (cursor != "0");
+  }
   return false;
 }
 
@@ -508,6 +537,16 @@ bool RedisCountValueStore::Ping() {
   } catch (const StoreUnavailable&) {
     return false;
   }
+}
+
+std::optional<std::string> StoredLayoutDiffers(RedisClient& client, const KeyLayout& layout) {
+  if (!layout.clustered()) return std::nullopt;
+  const std::string mine = layout.Description();
+  // Stores it unless one is there, and answers what was there (nil: none).
+  const Reply r = client.Command({"SET", std::string(KeyLayout::kLayoutKey), mine, "NX", "GET"});
+  if (r.IsError()) throw core::StoreUnavailable("redis: " + r.str);
+  if (r.IsNil() || r.str == mine) return std::nullopt;
+  return r.str;
 }
 
 }  // namespace count::redis

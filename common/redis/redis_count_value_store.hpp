@@ -72,7 +72,8 @@ class RedisCountValueStore : public core::CountValueStore {
   // Puts back a counter rebuilt after Redis was lost, with `value` and `info`, without an
   // event (count-analysis-service rebuild-values). False when the counter exists.
   bool Restore(const core::CountInfo& info, std::int64_t value);
-  // Whether any counter is stored (`count:{*}` keys), whatever else Redis holds.
+  // Whether any counter is stored (`count:{*}` keys), whatever else Redis holds; on a Redis
+  // Cluster, on any primary.
   bool HoldsCounters();
 
   std::string KeyOf(std::string_view id) const { return layout_.Counter(id); }
@@ -146,5 +147,12 @@ class RedisCountValueStore : public core::CountValueStore {
   // Concurrent Apply calls go out together as one script call (core/group_commit.hpp).
   core::GroupCommit<ApplyRequest> group_{kMaxBatch};
 };
+
+// The key layout a Redis Cluster's keys were written with (docs/OPERATIONS.md, "The key layout
+// of a Redis Cluster"): the first call stores `layout`'s (KeyLayout::Description) in
+// KeyLayout::kLayoutKey; each later one compares. Returns the stored description when it is
+// not `layout`'s, nullopt when it is (or was stored now; always on one server). Throws
+// core::StoreUnavailable.
+std::optional<std::string> StoredLayoutDiffers(RedisClient& client, const KeyLayout& layout);
 
 }  // namespace count::redis

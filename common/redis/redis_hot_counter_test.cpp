@@ -5,15 +5,18 @@
 // and the counter stays whole.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "core/history.hpp"
 #include "redis/cluster_slots.hpp"
 #include "redis/key_layout.hpp"
 #include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_loop_testing.hpp"
+#include "redis/redis_outbox.hpp"
 #include "redis/redis_test_servers.hpp"
 
 namespace count::redis {
@@ -252,6 +255,80 @@ TEST_F(HotCounterCluster, EventsAddUpToTheValueAndToZeroAfterTheDeletion) {
   EXPECT_EQ(value, 100 + 30 * 31 / 2 - 2 * (3 + 6 + 9 + 12 + 15 + 18 + 21 + 24 + 27 + 30));
 }
 
+// Each change's event names the sub-counter it changed and carries that sub-counter's value;
+// the counter's own events (creation, description, deletion) name its key, -1.
+// Folded by the history's rule (core::CounterValues), in the order the groups' streams are read,
+// the last value recorded is the counter's.
+TEST_F(HotCounterCluster, EventsNameTheirSubCounterAndFoldToTheValue) {
+  RedisClient client = Client();
+  testing::LoopStore s(client, KeyLayout::Cluster());
+  const KeyLayout& layout = s.values().layout();
+  const std::string id = "hot.parts" + std::to_string(std::random_device{}());
+  ASSERT_TRUE(s.values().Create(Sharded(id), 100));
+  for (int i = 1; i <= 24; ++i) {
+    const core::Mutation m = Add(id, i % 4 ? i : -i);
+    s.Apply({&m, 1}, nullptr);
+    std::this_thread::sleep_for(2ms);  // the next sub-counter: one per millisecond
+  }
+  auto info = Sharded(id);
+  info.description = "renamed";
+  ASSERT_EQ(s.values().UpdateInfo(info), core::CountValueStore::UpdateResult::kUpdated);
+  const std::int64_t value = s.values().Get(id)->value;
+
+  RedisGroupedOutbox outbox(client, "hot-test", layout, 30s);
+  std::vector<core::Event> events;
+  for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000)) {
+    for (const auto& e : batch)
+      if (e.count_id == id) events.push_back(e);
+    outbox.Acknowledge(batch);
+  }
+  outbox.Release();
+  ASSERT_EQ(events.size(), 26u);
+  std::set<int> parts;
+  for (const auto& e : events) {
+    ASSERT_TRUE(e.sub_counter) << e.event_id;
+    parts.insert(*e.sub_counter);
+    if (*e.sub_counter == core::Event::kOwnKey) {  // the creation and the description
+      EXPECT_EQ(e.delta, e.type == core::EventType::kCreated ? 100 : 0);
+      EXPECT_EQ(e.value, 100);
+      continue;
+    }
+    ASSERT_LT(*e.sub_counter, static_cast<int>(layout.SubCounters()));
+  }
+  EXPECT_TRUE(parts.contains(core::Event::kOwnKey));
+  EXPECT_GE(parts.size(), 3u) << "the writes reached too few sub-counters";
+  // Each sub-counter's last event carries its value now.
+  std::map<int, std::int64_t> last;
+  for (const auto& e : events)
+    if (e.sub_counter && *e.sub_counter >= 0) last[*e.sub_counter] = e.value;
+  for (const auto& [i, v] : last)
+    EXPECT_EQ(client.Command({"HGET", layout.Counter(KeyLayout::SubCounterId(id, i)), "v"}).str,
+              std::to_string(v));
+
+  std::vector<const core::Event*> folded;
+  for (const auto& e : events) folded.push_back(&e);
+  std::deque<core::Event> copies;
+  core::CounterValues(folded, {}, copies);
+  // The last one folded is the latest in time (a tie: the later recorded wins).
+  EXPECT_EQ(folded.back()->value, value);
+  for (const core::Event* e : folded) EXPECT_LE(e->timestamp, folded.back()->timestamp);
+  // The deletion's event names the key too, and carries the last value.
+  ASSERT_TRUE(s.values().Delete(id, false));
+  RedisGroupedOutbox after(client, "hot-test", layout, 30s);
+  std::vector<core::Event> deleted;
+  for (auto batch = after.Pending(1000); !batch.empty(); batch = after.Pending(1000)) {
+    for (const auto& e : batch)
+      if (e.count_id == id) deleted.push_back(e);
+    after.Acknowledge(batch);
+  }
+  after.Release();
+  ASSERT_EQ(deleted.size(), 1u);
+  EXPECT_EQ(deleted[0].type, core::EventType::kDeleted);
+  EXPECT_EQ(deleted[0].sub_counter, core::Event::kOwnKey);
+  EXPECT_EQ(deleted[0].value, value);
+  EXPECT_EQ(deleted[0].delta, -value);
+}
+
 // On one server there is one shard: the flag is kept (and `set` refused, as on a cluster, so a
 // counter's rules do not depend on the deployment), the counter is one key.
 TEST(HotCounterOneServer, KeepsTheFlagAndTheCounterWhole) {
@@ -271,6 +348,19 @@ TEST(HotCounterOneServer, KeepsTheFlagAndTheCounterWhole) {
   EXPECT_EQ(record->value, 9);
   EXPECT_EQ(client.Command({"HGET", s.values().KeyOf(id), "v"}).str, "9");
   EXPECT_TRUE(s.values().Delete(id, false));
+  // Its events carry the counter's value and name no part.
+  RedisEventOutbox outbox(client, "hot-test");
+  std::vector<std::int64_t> values;
+  for (auto batch = outbox.Pending(1000); !batch.empty(); batch = outbox.Pending(1000)) {
+    for (const auto& e : batch) {
+      if (e.count_id != id) continue;
+      EXPECT_FALSE(e.sub_counter) << e.event_id;
+      values.push_back(e.value);
+    }
+    outbox.Acknowledge(batch);
+  }
+  outbox.Release();
+  EXPECT_EQ(values, (std::vector<std::int64_t>{1, 5, 9, 9}));
 }
 
 }  // namespace

@@ -27,20 +27,22 @@ Int ParseInt(std::string_view text) {
 }
 
 // One event as scripts/prelude.lua's emit wrote it: its parts in a fixed order, separated by
-// the unit separator (0x1F).
+// the unit separator (0x1F). Entries written before events named a sharded counter's part
+// have 9 parts, later ones 10.
 core::Event ParseEvent(std::string_view packed) {
-  std::array<std::string_view, 9> part;
+  std::array<std::string_view, 10> part;
   std::size_t n = 0;
   for (std::size_t start = 0;; ++n) {
     const auto end = packed.find('\x1f', start);
-    if (n == part.size()) throw core::StoreUnavailable("redis: outbox event has more than 9 parts");
+    if (n == part.size())
+      throw core::StoreUnavailable("redis: outbox event has more than 10 parts");
     part[n] = packed.substr(start, end == std::string_view::npos ? end : end - start);
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  if (n + 1 != part.size())
+  if (n + 1 < 9)
     throw core::StoreUnavailable("redis: outbox event has " + std::to_string(n + 1) +
-                                 " parts, not 9");
+                                 " parts, not 9 or 10");
   core::Event e;
   e.event_id = part[0];
   e.type = core::ParseEventType(part[1]).value_or(core::EventType::kUpdated);
@@ -51,6 +53,7 @@ core::Event ParseEvent(std::string_view packed) {
   e.source = part[6];
   e.purge_history = part[7] == "1";
   if (!part[8].empty()) e.trace = core::ParseTraceparent(part[8]).value_or(core::TraceContext{});
+  if (!part[9].empty()) e.sub_counter = ParseInt<int>(part[9]);
   return e;
 }
 

@@ -1,6 +1,7 @@
 #include "sqlite/sqlite_history_store.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <string>
@@ -139,19 +140,34 @@ std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
   ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first (sqlite_database.hpp)
   SqliteDatabase::Transaction tx(db_);
   Statement remember(db_, "INSERT OR IGNORE INTO history_event (event_id, at_ms) VALUES (?1, ?2)");
-  MinuteFolds folds;
-  std::size_t fresh = 0;
+  std::vector<const core::Event*> fresh;
   for (const auto& e : events) {
     remember.Bind(1, e.event_id).Bind(2, Ms(e.timestamp)).Run();
     remember.Reset();
-    if (db_.Changes() == 0) continue;
-    folds.Add(e.count_id, e.timestamp, e.value, e.delta.value_or(0));
-    ++fresh;
+    if (db_.Changes() != 0) fresh.push_back(&e);
   }
+  // The events of sharded counters' parts carry their counter's value from here on
+  // (core::CounterValues; on a Redis Cluster only, but the rule is the history's).
+  std::deque<core::Event> copies;
+  if (const auto counters = core::CountersOfParts(fresh); !counters.empty()) {
+    Statement last(db_,
+                   "SELECT last_value, last_at_ms FROM history_minute WHERE count_id = ?1"
+                   " ORDER BY minute_ms DESC LIMIT 1");
+    std::vector<core::HistoryPoint> latest;
+    for (const auto& id : counters) {
+      last.Bind(1, id);
+      if (last.Step()) latest.push_back({id, FromMs(last.Int(1)), last.Int(0)});
+      last.Reset();
+    }
+    core::CounterValues(fresh, latest, copies);
+  }
+  MinuteFolds folds;
+  for (const core::Event* e : fresh)
+    folds.Add(e->count_id, e->timestamp, e->value, e->delta.value_or(0));
   Statement fold(db_, kFold);
   folds.Write(fold);
   tx.Commit();
-  return fresh;
+  return fresh.size();
 }
 
 std::size_t SqliteHistoryStore::Import(std::span<const core::HistoryPoint> points) {

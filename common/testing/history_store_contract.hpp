@@ -110,6 +110,45 @@ TYPED_TEST_P(HistoryStoreContract, APartlyRedeliveredBatchCountsItsNewEventsOnce
             (std::vector<Value>{{"2024-02-01T10:00:00.000Z", 7}, {"2024-02-01T10:01:00.000Z", 4}}));
 }
 
+// A sharded counter's parts (docs/ARCHITECTURE.md, "Hot counters"): each minute records the
+// counter's value, its last recorded value plus the parts' deltas, at the latest time seen for
+// it, though the parts' events arrive out of order; a redelivered part counts once.
+TYPED_TEST_P(HistoryStoreContract, AShardedCountersPartsRecordItsValue) {
+  auto& store = this->store();
+  auto part = [](std::string id, std::string at, int sub, std::int64_t value, std::int64_t delta) {
+    auto e = Change(std::move(id), std::move(at), value, delta, "hot");
+    e.sub_counter = sub;
+    return e;
+  };
+  auto created = part("c0", "2024-02-01T10:00:00Z", core::Event::kOwnKey, 10, 10);
+  created.type = core::EventType::kCreated;
+  const auto a = part("a", "2024-02-01T10:00:40Z", 1, 3, 3);
+  const auto b = part("b", "2024-02-01T10:00:30Z", 0, 2, 2);  // applied earlier, relayed later
+  EXPECT_EQ(store.Record(std::vector<core::Event>{created, a}), 2u);
+  EXPECT_EQ(store.Record(std::vector<core::Event>{b, a}), 1u);  // a again: counted once
+  const auto c = part("c", "2024-02-01T10:01:05Z", 1, 1, -2);
+  const auto d = part("d", "2024-02-01T10:01:10Z", core::Event::kOwnKey, 10, 0);  // description
+  const auto e = part("e", "2024-02-01T10:01:02Z", 2, 4, 4);
+  EXPECT_EQ(store.Record(std::vector<core::Event>{c, d, e, b}), 3u);
+  // 10:00: 10, 13, then 15 (b, placed at 10:00:40); 10:01: 13, 13, 17.
+  EXPECT_EQ(this->Series(Unit::kMinute, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "hot"),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 15, 15, 10, 15},
+                              {"2024-02-01T10:01:00.000Z", 17, 2, 13, 17}}));
+  EXPECT_EQ(store.Latest("hot")->value, 17);
+  EXPECT_EQ(this->Series(Unit::kHour, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "hot"),
+            (std::vector<Row>{{"2024-02-01T10:00:00.000Z", 17, 17, 10, 17}}));
+  // Deleted (its event carries the last value, the history records 0: the sum of the deltas),
+  // then created again: the new counter starts from its initial value.
+  auto deleted = part("x", "2024-02-01T10:02:00Z", core::Event::kOwnKey, 17, -17);
+  deleted.type = core::EventType::kDeleted;
+  EXPECT_EQ(store.Record(std::vector<core::Event>{deleted}), 1u);
+  created = part("y", "2024-02-01T10:02:30Z", core::Event::kOwnKey, 5, 5);
+  created.type = core::EventType::kCreated;
+  EXPECT_EQ(store.Record(std::vector<core::Event>{created}), 1u);
+  EXPECT_EQ(this->Series(Unit::kMinute, "2024-02-01T10:02:00Z", "2100-01-01T00:00:00Z", "hot"),
+            (std::vector<Row>{{"2024-02-01T10:02:00.000Z", 5, -12, 0, 5}}));
+}
+
 // A batch is folded exactly as its events would be one at a time, in order: out-of-order
 // times, ties within a millisecond (the later recorded wins), several minutes and counters,
 // and an id repeated inside the batch (counted once).
@@ -339,7 +378,7 @@ TYPED_TEST_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff) {
 
 REGISTER_TYPED_TEST_SUITE_P(HistoryStoreContract, PruneDropsWholeHoursBeforeTheCutoff,
                             RecordFoldsEventsIntoMinutes, ABatchFoldsLikeItsEventsOneByOne,
-                            RedeliveredEventsCountOnce,
+                            RedeliveredEventsCountOnce, AShardedCountersPartsRecordItsValue,
                             APartlyRedeliveredBatchCountsItsNewEventsOnce,
                             DeletedEventIsRecordedLikeAnyOther, ImportIsIdempotent,
                             SeriesDerivesHoursDaysWeeksAndMonths,

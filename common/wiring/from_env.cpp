@@ -1,8 +1,58 @@
 #include "wiring/from_env.hpp"
 
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
 #include "runtime/log.hpp"
 
 namespace count::wiring {
+namespace {
+
+// REDIS_CLUSTER_GROUPS decides where every key lives, so it must be what the cluster's keys were
+// written with (docs/OPERATIONS.md, "The key layout of a Redis Cluster"): checked once per
+// process, when its first client to the cluster is made. A mismatch stops the process with a
+// ConfigError naming both. A cluster that does not answer yet is asked again every second by a
+// thread of its own, which stops the process the same way (exit code 2) on a mismatch.
+void CheckClusterLayout(const runtime::Env& env, redis::ClusterConfig cluster,
+                        redis::RedisClientOptions options) {
+  static std::once_flag once;
+  std::call_once(once, [&] {
+    const redis::KeyLayout layout = KeyLayoutFromEnv(env);
+    cluster.replica_reads = false;
+    auto check = [cluster, options, layout]() -> std::optional<std::string> {
+      redis::RedisClient client(cluster, options);
+      const auto stored = redis::StoredLayoutDiffers(client, layout);
+      if (!stored) return std::nullopt;
+      return "the Redis Cluster's keys were written with the key layout \"" + *stored +
+             "\" (its key count-layout), but this process is set to \"" + layout.Description() +
+             "\" (REDIS_CLUSTER_GROUPS): it would look for counters where they are not";
+    };
+    try {
+      if (auto mismatch = check()) throw runtime::ConfigError(*mismatch);
+      return;
+    } catch (const core::StoreUnavailable& e) {
+      runtime::Log::Write(runtime::Level::kWarn, "redis",
+                          "key layout not checked yet: the cluster does not answer",
+                          {{"error", e.what()}});
+    }
+    std::thread([check] {
+      for (;;) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        try {
+          if (auto mismatch = check()) {
+            runtime::Log::Write(runtime::Level::kError, "redis", *mismatch);
+            std::_Exit(2);
+          }
+          return;
+        } catch (const core::StoreUnavailable&) {
+        }
+      }
+    }).detach();
+  });
+}
+
+}  // namespace
 
 std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
                                                  std::string_view url_setting) {
@@ -14,6 +64,7 @@ std::unique_ptr<redis::RedisClient> RedisFromEnv(const runtime::Env& env,
     try {
       auto cluster = redis::ParseClusterNodes(*nodes);
       cluster.replica_reads = url_setting == "REDIS_REPLICA_URL";
+      CheckClusterLayout(env, cluster, options);
       return std::make_unique<redis::RedisClient>(std::move(cluster), options);
     } catch (const std::invalid_argument& e) {
       throw runtime::ConfigError("setting REDIS_CLUSTER_NODES: " + std::string(e.what()));

@@ -1,5 +1,6 @@
 #include "live_hub.hpp"
 
+#include <algorithm>
 #include <boost/json/serialize.hpp>
 
 #include "runtime/log.hpp"
@@ -55,7 +56,45 @@ void LiveHub::Send(Subscriber& s, std::string_view frame) {
   s.stream->Close(Goodbye(options_.retry, "too slow"));
 }
 
+void LiveHub::CountParts(std::vector<core::Event>& events) {
+  std::vector<std::string> ids;
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (const auto& e : events)
+    if (e.sub_counter && index.try_emplace(e.count_id, ids.size()).second)
+      ids.push_back(e.count_id);
+  const auto stored = values_.GetMany(ids);  // StoreUnavailable: the batch comes again
+  // The value read holds every change whose event is in the batch: it is the counter's after
+  // its last event here, and each event before that one is worth the deltas after it less.
+  std::vector<std::optional<std::int64_t>> after(ids.size());
+  for (std::size_t i = 0; i < ids.size() && i < stored.size(); ++i)
+    if (stored[i]) after[i] = stored[i]->value;
+  for (auto e = events.rbegin(); e != events.rend(); ++e) {
+    if (!e->sub_counter) continue;
+    auto& value = after[index.at(e->count_id)];
+    if (e->type == core::EventType::kDeleted) {  // it carries the last value, as for any counter
+      e->sub_counter.reset();
+      value = e->value;
+      continue;
+    }
+    if (!value) continue;  // not in the store: PublishLocked counts from the last value seen
+    e->value = *value;
+    e->sub_counter.reset();
+    std::int64_t before = 0;
+    if (__builtin_sub_overflow(*value, e->delta.value_or(0), &before))
+      value.reset();
+    else
+      value = before;
+  }
+}
+
 void LiveHub::Publish(std::span<const core::Event> events) {
+  // A sharded counter's part events carry the counter's value from here on (CountParts).
+  std::vector<core::Event> counted;
+  if (std::ranges::any_of(events, [](const core::Event& e) { return e.sub_counter.has_value(); })) {
+    counted.assign(events.begin(), events.end());
+    CountParts(counted);
+    events = counted;
+  }
   // The deliveries to log (runtime::WriteEvent: sampled traces, or every event at debug),
   // written once the lock is released.
   std::vector<std::pair<const core::Event*, std::size_t>> delivered;
@@ -70,13 +109,19 @@ void LiveHub::Publish(std::span<const core::Event> events) {
 void LiveHub::PublishLocked(std::span<const core::Event> events,
                             std::vector<std::pair<const core::Event*, std::size_t>>& delivered) {
   for (const auto& e : events) {
+    const std::uint64_t seq = next_seq_++;
+    auto& recent = recent_.emplace_back(Recent{seq, e, {}});
+    if (auto& part = recent.event; part.sub_counter) {  // not in the store (CountParts)
+      const auto seen = latest_.find(part.count_id);
+      const std::int64_t before = seen != latest_.end() ? seen->second.value : 0;
+      if (__builtin_add_overflow(before, part.delta.value_or(0), &part.value)) part.value = before;
+      part.sub_counter.reset();
+    }
     if (e.type == core::EventType::kDeleted)
       latest_.erase(e.count_id);
     else
-      latest_[e.count_id] = {e.value, e.timestamp};
+      latest_[e.count_id] = {recent.event.value, e.timestamp};
 
-    const std::uint64_t seq = next_seq_++;
-    auto& recent = recent_.emplace_back(Recent{seq, e, {}});
     recent_seq_[e.event_id] = seq;
     if (auto it = by_count_.find(e.count_id); it != by_count_.end()) {
       for (auto id : it->second) Send(subscribers_.at(id), recent.Frame());

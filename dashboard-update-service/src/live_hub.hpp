@@ -42,7 +42,12 @@ class LiveHub {
   LiveHub& operator=(const LiveHub&) = delete;
 
   // From the bus, one batch at a time, in order per counter. Each event pushed to at least
-  // one stream is logged with its trace ("sse delivered", runtime::WriteEvent).
+  // one stream is logged with its trace ("sse delivered", runtime::WriteEvent). An event of a
+  // sharded counter's part (core::Event::sub_counter) is sent with the counter's value:
+  // the store's, read once per batch for such counters (throws StoreUnavailable when it cannot
+  // be read, before anything was sent: the batch comes again), less the deltas of its events
+  // later in the batch; for a counter no longer in the store, the value seen last plus its
+  // delta (docs/ARCHITECTURE.md, "Hot counters").
   void Publish(std::span<const core::Event> events);
 
   // A stream of the changes of `count_ids`: after the events that followed `last_event_id`
@@ -75,6 +80,8 @@ class LiveHub {
     core::Timestamp updated_at;
   };
 
+  // Gives the events of sharded counters' parts their counters' values, read from the store.
+  void CountParts(std::vector<core::Event>& events);
   void Send(Subscriber& s, std::string_view frame);  // mu_ held
   // mu_ held; adds to `delivered` each event pushed to a stream whose line is to be logged.
   void PublishLocked(std::span<const core::Event> events,

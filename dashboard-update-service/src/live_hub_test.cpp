@@ -98,6 +98,43 @@ TEST(LiveHub, SendsSnapshotThenOnlyTheSubscribedCountersInOrder) {
   EXPECT_NE(frames[2].data.find(R"("value":7)"), std::string::npos);
 }
 
+// A sharded counter's part events (docs/ARCHITECTURE.md, "Hot counters") are sent with the
+// counter's value, not the part's: the store's value after the batch's last one, less the
+// deltas that follow each; a counter gone from the store counts on from the value seen last.
+TEST(LiveHub, APartsEventCarriesItsCountersValue) {
+  FakeValues values;
+  values.values = {{"hot", 50}};
+  LiveHub hub(values, {});
+  auto stream = hub.Subscribe({"hot", "gone"}, std::nullopt);
+  Drain(*stream);
+  auto part = [](std::string id, std::int64_t part_value, std::int64_t delta, int sub,
+                 std::string event_id) {
+    auto e = Update(std::move(id), part_value, std::move(event_id));
+    e.delta = delta;
+    e.sub_counter = sub;
+    return e;
+  };
+  hub.Publish(std::vector{part("hot", 3, 3, 0, "e1"), Update("other", 1, "e2"),
+                          part("hot", 9, -2, 4, "e3"), part("gone", 7, 7, 1, "e4")});
+  auto frames = Drain(*stream);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_NE(frames[0].data.find(R"("value":52,)"), std::string::npos) << frames[0].data;
+  EXPECT_NE(frames[1].data.find(R"("value":50,)"), std::string::npos) << frames[1].data;
+  EXPECT_NE(frames[2].data.find(R"("value":7,)"), std::string::npos) << frames[2].data;
+  auto deleted = part("gone", 12, -12, core::Event::kOwnKey, "e6");
+  deleted.type = core::EventType::kDeleted;
+  hub.Publish(std::vector{part("gone", 2, 2, 3, "e5"), deleted});
+  frames = Drain(*stream);
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_NE(frames[0].data.find(R"("value":12,)"), std::string::npos) << frames[0].data;
+  EXPECT_NE(frames[1].data.find(R"("value":12,)"), std::string::npos) << frames[1].data;
+  // The snapshot agrees with the events.
+  auto later = hub.Subscribe({"hot"}, std::nullopt);
+  frames = Drain(*later);
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_NE(frames[0].data.find(R"({"countId":"hot","value":50,)"), std::string::npos);
+}
+
 TEST(LiveHub, SnapshotShowsTheLastEventSeenRatherThanTheStore) {
   FakeValues values;
   values.values = {{"a", 100}};  // the store is ahead of the events delivered so far

@@ -94,3 +94,56 @@ def test_sharded_delete(deployment, admin, writer):
     rec = deployment.create_counter(cid)
     assert "sharded" not in rec and rec["value"] == 0
     assert assert_json(writer.put(f"/api/v1/counts/{cid}", {"value": 9}))["value"] == 9
+
+
+def test_history_and_live_stream_carry_the_counters_value(deployment, admin, writer):
+    """Each change of a sharded counter makes an event of the sub-counter it changed; the
+    history's minute `last` and the live stream's `value` are the counter's value all the same
+    (docs/ARCHITECTURE.md, "Hot counters"): after increments spread over the sub-counters
+    (concurrent writers, so over every event loop and sub-counter) and a description change,
+    the last minute's `last` and the last event's `value` equal the counter's value."""
+    from datetime import datetime, timedelta, timezone
+
+    from sse import SseStream
+    from support import eventually
+
+    cid = deployment.create_counter(sharded=True, initialValue=100)["id"]
+    headers = {"Authorization": f"Bearer {deployment.keys.admin}"}
+    with SseStream(deployment.ports["live"], f"/dashboard/events?countIds={cid}", headers) as s:
+        assert s.initial()["counts"][0]["value"] == 100
+        failures: list[str] = []
+
+        def hammer(k: int) -> None:
+            for i in range(30):
+                r = writer.post(f"/api/v1/counts/{cid}/increment", {"amount": k + i % 3})
+                if r.status != 200:
+                    failures.append(r.describe())
+
+        workers = [threading.Thread(target=hammer, args=(k,)) for k in range(1, 5)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert not failures, failures[:3]
+        assert_json(admin.patch(f"{BASE}/{cid}", {"description": "renamed"}))
+        value = deployment.value(cid)
+        assert value == 100 + sum(30 * k + 30 for k in range(1, 5))
+
+        now = datetime.now(timezone.utc)
+        frm = (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        to = (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def history() -> tuple[int, int] | None:
+            r = admin.get(f"/analysis/api/v1/series?ids={cid}&from={frm}&to={to}&unit=minute")
+            buckets = assert_json(r)["series"][0]["buckets"]
+            if not buckets:
+                return None
+            return buckets[-1]["last"], sum(b["sum"] for b in buckets)
+
+        eventually(lambda: history() == (value, value), timeout=30,
+                   message=f"the last minute's last and the sums == value {value}")
+        eventually(lambda: len(s.events("count_updated")) == 121, timeout=30,
+                   message="every change's event on the live stream")
+        live = [e.json() for e in s.events("count_updated")]
+        assert live[-1]["value"] == value, live[-3:]
+        assert max(e["value"] for e in live) == value

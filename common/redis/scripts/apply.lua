@@ -45,7 +45,8 @@ local function counter(key)
   local c = counters[key]
   if not c then
     local h = redis.call('HMGET', key, 'v', 'mn', 'mx', 'u', 'sh')
-    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], sh = h[5], id = count_id(key), dirty = false}
+    c = {v = h[1], mn = h[2], mx = h[3], u = h[4], sh = h[5], id = count_id(key),
+         part = sub_counter(key), dirty = false}
     counters[key] = c
   end
   return c
@@ -84,7 +85,7 @@ local function apply(key, kind, operand, event_id, trace)
   if c.mn and cmp(value, c.mn) < 0 then return 'min', '', '', '' end
   if c.mx and cmp(value, c.mx) > 0 then return 'max', '', '', '' end
   c.v, c.u, c.dirty = value, now, true
-  emit(event_id, 'count_updated', c.id, delta, value, now, args.source, false, trace)
+  emit(event_id, 'count_updated', c.id, delta, value, now, args.source, false, trace, c.part)
   room = room - 1
   return 'ok', value, now, delta
 end

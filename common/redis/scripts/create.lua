@@ -10,7 +10,8 @@ redis.call('HSET', key, 'v', args.value, 'c', args.created, 'u', args.updated,
 if args.min ~= '' then redis.call('HSET', key, 'mn', args.min) end
 if args.max ~= '' then redis.call('HSET', key, 'mx', args.max) end
 if args.sharded ~= '' then redis.call('HSET', key, 'sh', args.sharded) end
+-- A counter with sub-counters: its events name their part (here its own key, -1).
 emit(args.event, 'count_created', count_id(key), args.value, args.value, args.created,
-     args.source)
+     args.source, false, nil, (args.sharded ~= '' and args.sharded ~= '0') and '-1' or '')
 publish(stream)
 return 1

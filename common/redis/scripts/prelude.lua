@@ -35,16 +35,18 @@ end
 -- separated by the unit separator (byte 31, which no id, number or traceparent contains):
 -- event id, type, count id, delta, value, time in ms, source service, purge ('1' when a
 -- deletion purges the history, else ''), the traceparent of the request that made the change
--- ('' when none). The relay splits them (common/redis/redis_outbox.cpp). `<stream>:size`
+-- ('' when none), the part of a sharded counter whose value the event carries (sub-counter
+-- i, or -1 for the counter's own key: sub_counter below; '' when the value is the counter's).
+-- The relay splits them (common/redis/redis_outbox.cpp). `<stream>:size`
 -- counts the events the stream holds (its XLEN counts entries): the backlog limit and the
 -- outbox_backlog gauge are in events.
 local outbox, outbox_events = {}, 0
-local function emit(event_id, kind, count, delta, value, now, source, purge, trace)
+local function emit(event_id, kind, count, delta, value, now, source, purge, trace, part)
   local n = #outbox
   outbox[n + 1] = 'e'
   outbox[n + 2] = event_id .. '\31' .. kind .. '\31' .. count .. '\31' .. delta .. '\31' .. value ..
                   '\31' .. now .. '\31' .. source .. '\31' .. (purge and '1' or '') .. '\31' ..
-                  (trace or '')
+                  (trace or '') .. '\31' .. (part or '')
   outbox_events = outbox_events + 1
 end
 
@@ -73,4 +75,11 @@ local function count_id(key)
   local id = key:sub(close + 2)
   local hash = string.find(id, '#', 1, true)
   return hash and id:sub(1, hash - 1) or id
+end
+
+-- The sub-counter a key '<prefix><id>#<i>' is (docs/API.md, "Hot counters"): i, or '' for a
+-- counter's own key.
+local function sub_counter(key)
+  local hash = string.find(key, '#', 8, true)
+  return hash and key:sub(hash + 1) or ''
 end

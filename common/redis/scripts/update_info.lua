@@ -17,6 +17,9 @@ for field, bound in pairs({mn = args.min, mx = args.max}) do
     redis.call('HDEL', key, field)
   end
 end
-emit(args.event, 'count_updated', count_id(key), '0', v, args.updated, args.source)
+-- A counter with sub-counters: its events name their part (here its own key, -1).
+local sh = redis.call('HGET', key, 'sh')
+emit(args.event, 'count_updated', count_id(key), '0', v, args.updated, args.source, false, nil,
+     (sh and sh ~= '0') and '-1' or '')
 publish(stream)
 return 'updated'
