@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
@@ -22,6 +23,8 @@ std::string EscapeLabel(std::string_view value) {
   }
   return out;
 }
+
+std::atomic<std::uint64_t> next_metrics_id{0};
 
 }  // namespace
 
@@ -55,12 +58,39 @@ T& Metrics::Slot(std::unordered_map<Key, std::unique_ptr<T>, KeyHash>& map, cons
   return *slot;
 }
 
+Metrics::Metrics() : id_(next_metrics_id.fetch_add(1)) {}
+
 void Metrics::ObserveRequest(std::string_view route, std::string_view method, int status,
                              double seconds) {
-  Slot(requests_, Key{route, method, status}).fetch_add(1, std::memory_order_relaxed);
-  auto& h = Slot(latency_, Key{route, method, 0});
-  for (std::size_t i = 0; i < kBuckets.size(); ++i)
-    if (seconds <= kBuckets[i]) h.buckets[i].fetch_add(1, std::memory_order_relaxed);
+  // Every request records here, from every event loop: each thread keeps the slots it has
+  // used (they live as long as the registry), so a request takes no lock and hashes nothing.
+  struct Cached {
+    std::uint64_t registry;
+    std::string route, method;
+    int status;
+    std::atomic<std::uint64_t>* requests;
+    Histogram* latency;
+  };
+  thread_local std::vector<Cached> cache;
+  Cached* slots = nullptr;
+  for (auto& c : cache)
+    if (c.registry == id_ && c.status == status && c.route == route && c.method == method) {
+      slots = &c;
+      break;
+    }
+  if (!slots) {
+    if (cache.size() >= 64) cache.clear();  // bounded: routes × statuses seen by one thread
+    cache.push_back({id_, std::string(route), std::string(method), status,
+                     &Slot(requests_, Key{route, method, status}),
+                     &Slot(latency_, Key{route, method, 0})});
+    slots = &cache.back();
+  }
+  slots->requests->fetch_add(1, std::memory_order_relaxed);
+  auto& h = *slots->latency;
+  const auto bucket = std::find_if(kBuckets.begin(), kBuckets.end(),
+                                   [seconds](double le) { return seconds <= le; });
+  if (bucket != kBuckets.end())
+    h.buckets[bucket - kBuckets.begin()].fetch_add(1, std::memory_order_relaxed);
   h.count.fetch_add(1, std::memory_order_relaxed);
   h.sum_micros.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
 }
@@ -123,9 +153,12 @@ std::string Metrics::Render() const {
   out += "# TYPE http_request_duration_seconds histogram\n";
   for (const auto& [k, h] : latency_) {
     const auto labels = fmt::format("route=\"{}\",method=\"{}\"", k.route, k.method);
-    for (std::size_t i = 0; i < kBuckets.size(); ++i)
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+      cumulative += h->buckets[i].load();
       out += fmt::format("http_request_duration_seconds_bucket{{{},le=\"{}\"}} {}\n", labels,
-                         kBuckets[i], h->buckets[i].load());
+                         kBuckets[i], cumulative);
+    }
     out += fmt::format("http_request_duration_seconds_bucket{{{},le=\"+Inf\"}} {}\n", labels,
                        h->count.load());
     out += fmt::format("http_request_duration_seconds_sum{{{}}} {}\n", labels,

@@ -33,10 +33,13 @@ class Metrics {
   void AddLabelledGauge(std::string name, std::string help, std::string label,
                         std::function<LabelledValues()> read);
 
+  Metrics();
   std::string Render() const;
 
  private:
   struct Histogram {
+    // Per bucket, the observations in it and not in a lower one (one increment per
+    // observation); Render adds them up into the format's cumulative `le` buckets.
     std::array<std::atomic<std::uint64_t>, kBuckets.size()> buckets{};
     std::atomic<std::uint64_t> count{0};
     std::atomic<std::uint64_t> sum_micros{0};
@@ -60,6 +63,9 @@ class Metrics {
   template <class T>
   T& Slot(std::map<std::string, std::unique_ptr<T>, std::less<>>& map, std::string_view key);
 
+  // Tells this registry's entries in a thread's cache of slots (ObserveRequest) from those
+  // of a registry that lived at the same address before.
+  const std::uint64_t id_;
   mutable std::shared_mutex mu_;
   std::unordered_map<Key, std::unique_ptr<std::atomic<std::uint64_t>>, KeyHash> requests_;
   std::unordered_map<Key, std::unique_ptr<Histogram>, KeyHash> latency_;

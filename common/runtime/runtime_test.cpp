@@ -91,6 +91,23 @@ TEST(Metrics, RendersCountersAndHistograms) {
           R"(http_request_duration_seconds_count{route="/api/v1/counts/{id}",method="GET"} 3)"),
       std::string::npos)
       << text;
+  // Buckets are cumulative: each holds every observation at or below its bound.
+  for (const auto* bucket : {R"(le="0.0005"} 1)", R"(le="0.025"} 3)", R"(le="5"} 3)"})
+    EXPECT_NE(text.find(bucket), std::string::npos) << bucket << "\n" << text;
+}
+
+// A thread remembers the slots it used; a registry built after another one (perhaps at the
+// same address) starts from zero all the same.
+TEST(Metrics, ALaterRegistryCountsOnlyItsOwnRequests) {
+  for (int round = 0; round < 2; ++round) {
+    Metrics m;
+    m.ObserveRequest("/health", "GET", 200, 0.0001);
+    const auto text = m.Render();
+    EXPECT_NE(text.find(R"(http_requests_total{route="/health",method="GET",status="200"} 1)"),
+              std::string::npos)
+        << "round " << round << "\n"
+        << text;
+  }
 }
 
 TEST(Metrics, RendersReadValuesWithTheirTypeNaNForAFailedReadAndLetsAReadRecord) {
