@@ -30,6 +30,8 @@ struct PublisherConfig {
   std::chrono::milliseconds delivery_timeout = std::chrono::seconds(10);
   // How long the producer may wait to fill a batch (latency against throughput).
   std::chrono::milliseconds linger = std::chrono::milliseconds(5);
+  // librdkafka's compression.type of the produced batches: none, lz4, zstd, gzip or snappy.
+  std::string compression = "lz4";
   LogSink log;
 };
 
