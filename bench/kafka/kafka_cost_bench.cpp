@@ -138,8 +138,14 @@ int main(int argc, char** argv) {
   double rate = 30'000;
   int rounds = 2;
   std::vector<Setting> settings;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || i + 1 == argc) {
+      std::cout << "kafka_cost_bench [--events N] [--rate R] [--batch B] [--rounds K]"
+                   " [--setting LINGER_MS,COMPRESSION ...]\n";
+      return flag == "--help" ? 0 : 2;
+    }
+    const std::string value = argv[i + 1];
     if (flag == "--events")
       events = std::stoul(value);
     else if (flag == "--rate")

@@ -66,10 +66,8 @@ class RedisEventOutbox final : public core::EventOutbox {
   };
   std::deque<Batch> batches_;  // oldest first
   bool leading_ = false;       // the last lease call found this process leading
-  // Events per entry in the entries read last (an entry holds one script call's events): a
-  // read asks for about `max` events' worth of entries, not `max` entries, so a backlog of
-  // large entries is not sent whole to be mostly thrown away (XRANGE's COUNT counts entries).
-  // 0 until the first read, which asks for at most kFirstRead entries.
+  // Events per entry in the entries read last, which sizes the next read (Pending); 0 until
+  // the first read, which asks for at most kFirstRead entries.
   std::size_t events_per_entry_ = 0;
   static constexpr std::size_t kFirstRead = 64;
   const std::string stream_;

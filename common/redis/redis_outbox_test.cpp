@@ -142,7 +142,9 @@ TEST_F(RedisOutboxTest, AReadOverABacklogOfLargeEntriesSendsAboutOneBatch) {
     // The first read asks for a few entries (their size unknown: here all twenty), every
     // later one for a batch's worth and the entry it continues from (read again): three
     // here, where asking for `max` entries would send what is left of all twenty.
-    if (read > 0) EXPECT_LE(bytes, 4 * entry) << "read " << read;
+    if (read > 0) {
+      EXPECT_LE(bytes, 4 * entry) << "read " << read;
+    }
     EXPECT_LE(batch.size(), max);
     events.insert(events.end(), batch.begin(), batch.end());
     outbox.Acknowledge(batch);

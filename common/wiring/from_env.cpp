@@ -85,10 +85,6 @@ void LogRelayError(const std::exception& e) {
 }
 }  // namespace
 
-std::size_t RelayBatchFromEnv(const runtime::Env& env) {
-  return static_cast<std::size_t>(env.Int("OUTBOX_RELAY_BATCH", 5000, 1, 100'000));
-}
-
 redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env) {
   if (!env.Get("REDIS_CLUSTER_NODES")) return redis::KeyLayout::Single();
   return redis::KeyLayout::Cluster(static_cast<std::size_t>(env.Int(
@@ -112,7 +108,11 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
           .compression = env.Or("KAFKA_COMPRESSION", "lz4"),
           .log =
               [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }}),
-      relay_(outbox_, publisher_, {.batch = RelayBatchFromEnv(env), .on_error = LogRelayError}) {
+      relay_(outbox_, publisher_,
+             {.batch = static_cast<std::size_t>(
+                  env.Int("OUTBOX_RELAY_BATCH",
+                          static_cast<std::int64_t>(events::RelayOptions{}.batch), 1, 100'000)),
+              .on_error = LogRelayError}) {
   relay_.Start();
 }
 

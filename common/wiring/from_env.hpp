@@ -50,8 +50,6 @@ redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env);
 
 // OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503).
 redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
-// Events per relay batch at most (OUTBOX_RELAY_BATCH).
-std::size_t RelayBatchFromEnv(const runtime::Env& env);
 
 // The event pipeline of a service that changes counters: its Redis outbox (one stream per
 // group of a cluster `layout`), relayed to Kafka by whichever replica holds the lease (of each

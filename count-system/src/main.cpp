@@ -195,7 +195,9 @@ int Up(const Options& options) {
   bus.Subscribe([&](std::span<const core::Event> batch) { live.Publish(batch); });
   events::OutboxRelay relay(
       outbox, bus,
-      {.batch = static_cast<std::size_t>(env.Int("OUTBOX_RELAY_BATCH", 5000, 1, 100'000)),
+      {.batch = static_cast<std::size_t>(
+           env.Int("OUTBOX_RELAY_BATCH", static_cast<std::int64_t>(events::RelayOptions{}.batch), 1,
+                   100'000)),
        .on_error = [](const std::exception& e) {
          runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
        }});
