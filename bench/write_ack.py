@@ -18,7 +18,7 @@ warm-up increments:
   /proc) of count-write-service, count-management-service and redis-server per increment,
   the processes whose work the mode changes (Kafka receives the same events in both).
 
---linger sets KAFKA_LINGER_MS of both relaying services (default: theirs, 5 ms).
+--linger sets KAFKA_LINGER_MS of both relaying services (default: theirs, 20 ms).
 
 Printed as a Markdown table (docs/BENCHMARKS.md, "WRITE_ACK=kafka").
 """

@@ -105,7 +105,7 @@ std::shared_ptr<RdKafka::Producer> KafkaPublisher::NewProducer() {
           {"linger.ms", Millis(std::min(config_.linger, timeout / 2))},
           // The Java client's partitioner: a key lands in the same partition from any client.
           {"partitioner", "murmur2_random"},
-          {"compression.type", "lz4"},
+          {"compression.type", config_.compression},
           {"reconnect.backoff.ms", "100"},
           {"reconnect.backoff.max.ms", "2000"},
           {"socket.keepalive.enable", "true"},

@@ -28,8 +28,13 @@ struct PublisherConfig {
   std::string topic = std::string(core::kEventTopic);
   // How long one Publish may take: librdkafka's delivery.timeout.ms, retries included.
   std::chrono::milliseconds delivery_timeout = std::chrono::seconds(10);
-  // How long the producer may wait to fill a batch (latency against throughput).
-  std::chrono::milliseconds linger = std::chrono::milliseconds(5);
+  // How long the producer may wait to fill a batch (latency against throughput). The relay
+  // produces a batch event by event: a linger shorter than that takes splits it into many
+  // small produce requests, and a cycle of the relay that includes the linger gathers more
+  // events per batch (docs/BENCHMARKS.md, "The outbox read and the relay's batch").
+  std::chrono::milliseconds linger = std::chrono::milliseconds(20);
+  // librdkafka's compression.type of the produced batches: none, lz4, zstd, gzip or snappy.
+  std::string compression = "lz4";
   LogSink log;
 };
 

@@ -54,6 +54,8 @@ class KafkaBroker {
   }
 
   bool running() const { return broker_ != nullptr; }
+  // The broker's process id (-1 when not running), for measuring its CPU.
+  pid_t pid() const { return broker_ ? broker_->pid() : -1; }
   Mode mode() const { return options_.mode; }
   // "127.0.0.1:<port>"
   std::string bootstrap() const;

@@ -117,8 +117,16 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   // the batches in flight came from (Redis wiped, or trimmed by another leader while this
   // one's lease had run out), and reading on from its id could skip entries of the new one.
   const Batch* previous = batches_.empty() ? nullptr : &batches_.back();
+  // XRANGE's COUNT counts entries, and an entry holds a whole script call's events (up to a
+  // group commit's 1,000): asking for `max` entries would send up to 1,000 times the batch
+  // over a backlog, every read. So as many entries as hold `max` events at the size of the
+  // entries read last (at least one, which comes whole however large); the first read, with
+  // no size known, a few.
+  const std::size_t count = events_per_entry_ > 0
+                                ? std::clamp<std::size_t>(max / events_per_entry_, 1, max)
+                                : std::min(max, kFirstRead);
   auto r = ReadLeading({"XRANGE", stream_, previous ? previous->last : "-", "+", "COUNT",
-                        std::to_string(previous ? max + 1 : max)});
+                        std::to_string(previous ? count + 1 : count)});
   if (!r) {  // another process relays, from the oldest unacknowledged event
     batches_.clear();
     return {};
@@ -136,11 +144,14 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
   // are read and whole entries taken while the events stay within `max`.
   Batch batch;
   std::vector<core::Event> events;
+  std::size_t parsed = 0, seen = 0;  // events and entries parsed: the size of the next read
   for (const auto& entry : entries) {
     if (entry.elements.size() != 2) continue;
     const std::size_t before = events.size();
     const auto& fields = entry.elements[1].elements;
     for (std::size_t i = 1; i < fields.size(); i += 2) events.push_back(ParseEvent(fields[i].str));
+    parsed += events.size() - before;
+    ++seen;
     if (events.size() > max && before > 0) {  // this entry waits for the next batch
       events.resize(before);
       break;
@@ -150,6 +161,7 @@ std::vector<core::Event> RedisEventOutbox::Pending(std::size_t max) {
     batch.last_event = FirstEventId(entry);
     ++batch.entries;
   }
+  if (seen > 0) events_per_entry_ = std::max<std::size_t>(1, parsed / seen);
   if (events.empty()) return {};
   batch.events = events.size();
   batches_.push_back(std::move(batch));

@@ -66,6 +66,10 @@ class RedisEventOutbox final : public core::EventOutbox {
   };
   std::deque<Batch> batches_;  // oldest first
   bool leading_ = false;       // the last lease call found this process leading
+  // Events per entry in the entries read last, which sizes the next read (Pending); 0 until
+  // the first read, which asks for at most kFirstRead entries.
+  std::size_t events_per_entry_ = 0;
+  static constexpr std::size_t kFirstRead = 64;
   const std::string stream_;
   std::string LeaseKey() const { return stream_ + ":relay"; }
   std::vector<std::string> LeaseArgs(std::chrono::milliseconds lease) const;

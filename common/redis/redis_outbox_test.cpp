@@ -109,6 +109,52 @@ TEST_F(RedisOutboxTest, ALargeBatchComesBackWholeAndInOrder) {
   EXPECT_EQ(client.Command({"XLEN", std::string(kEventStream)}).integer, 0);
 }
 
+// A backlog of large entries (one per script call of 1,000 operations): a read asks Redis for
+// about a batch's worth of entries, not for `max` entries (XRANGE's COUNT counts entries), so
+// a batch of 2,000 events never costs the transfer of the whole backlog; and the batches
+// still follow one another exactly, every event once and in order.
+TEST_F(RedisOutboxTest, AReadOverABacklogOfLargeEntriesSendsAboutOneBatch) {
+  CreateAnew("outbox.backlog");
+  Drain();
+  constexpr int kEntries = 20;
+  const std::vector<core::Mutation> mutations(
+      RedisCountValueStore::kMaxBatch, {core::MutationKind::kIncrement, "outbox.backlog", 1});
+  for (int i = 0; i < kEntries; ++i)
+    ASSERT_EQ(store.Apply(mutations, nullptr).status, core::ApplyResult::Status::kApplied);
+  ASSERT_EQ(client.Command({"XLEN", std::string(kEventStream)}).integer, kEntries);
+  // Bytes Redis has sent, all clients together (this test's client is the only one busy).
+  const auto sent = [&] {
+    const std::string info = client.Command({"INFO", "stats"}).str;
+    const auto at = info.find("total_net_output_bytes:");
+    return std::stoll(info.substr(at + std::string_view("total_net_output_bytes:").size()));
+  };
+  auto before = sent();
+  client.Command({"XRANGE", std::string(kEventStream), "-", "+", "COUNT", "1"});
+  const auto entry = sent() - before;  // one entry, and one INFO reply
+
+  std::vector<core::Event> events;
+  const std::size_t max = 2 * RedisCountValueStore::kMaxBatch;
+  for (int read = 0; read < kEntries; ++read) {
+    before = sent();
+    const auto batch = outbox.Pending(max);
+    const auto bytes = sent() - before;
+    if (batch.empty()) break;
+    // The first read asks for a few entries (their size unknown: here all twenty), every
+    // later one for a batch's worth and the entry it continues from (read again): three
+    // here, where asking for `max` entries would send what is left of all twenty.
+    if (read > 0) {
+      EXPECT_LE(bytes, 4 * entry) << "read " << read;
+    }
+    EXPECT_LE(batch.size(), max);
+    events.insert(events.end(), batch.begin(), batch.end());
+    outbox.Acknowledge(batch);
+  }
+  ASSERT_EQ(events.size(), kEntries * RedisCountValueStore::kMaxBatch);
+  for (std::size_t i = 0; i < events.size(); ++i)
+    ASSERT_EQ(events[i].value, static_cast<std::int64_t>(i + 1)) << i;
+  EXPECT_EQ(outbox.Backlog(), 0u);
+}
+
 // Reading ahead: each Pending continues after the last entry handed out, before anything is
 // acknowledged; each Acknowledge trims the oldest batch handed out, and only it, and records
 // how far the bus has acknowledged the outbox (WRITE_ACK=kafka) up to that batch.

@@ -155,10 +155,15 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
           .client_id = std::move(service),
           .delivery_timeout = std::chrono::milliseconds(
               env.Int("KAFKA_DELIVERY_TIMEOUT_MS", 10'000, 1000, 300'000)),
-          .linger = std::chrono::milliseconds(env.Int("KAFKA_LINGER_MS", 5, 0, 1000)),
+          .linger = std::chrono::milliseconds(env.Int("KAFKA_LINGER_MS", 20, 0, 1000)),
+          .compression = env.Or("KAFKA_COMPRESSION", "lz4"),
           .log =
               [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }}),
-      relay_(outbox_, publisher_, {.on_error = LogRelayError}) {
+      relay_(outbox_, publisher_,
+             {.batch = static_cast<std::size_t>(
+                  env.Int("OUTBOX_RELAY_BATCH",
+                          static_cast<std::int64_t>(events::RelayOptions{}.batch), 1, 100'000)),
+              .on_error = LogRelayError}) {
   relay_.Start();
 }
 

@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
          .mode = kafka::SubscriberConfig::Mode::kGroup,
          .group_id = env.Or("KAFKA_GROUP_ID", "count-analysis-service"),
          .client_id = service.pod(),
+         .max_batch = static_cast<std::size_t>(env.Int("KAFKA_MAX_BATCH", 5000, 1, 100'000)),
          .parallel_partitions = true,  // Record is thread-safe; partitions touch other counters
          // A fetch waits for a few thousand events (or fetch_wait): fewer fetches for the
          // broker, fewer and larger rollup statements (docs/BENCHMARKS.md, 2026-12-02).
