@@ -28,21 +28,20 @@ Int ParseInt(std::string_view text) {
 
 // One event as scripts/prelude.lua's emit wrote it: its parts in a fixed order, separated by
 // the unit separator (0x1F). Entries written before events named a sharded counter's part
-// have 9 parts, later ones 10.
+// have 9 parts, later ones 10; parts after those are ignored, so a relay reads the entries of
+// a later version that adds some (a rolling upgrade runs both side by side).
 core::Event ParseEvent(std::string_view packed) {
   std::array<std::string_view, 10> part;
-  std::size_t n = 0;
-  for (std::size_t start = 0;; ++n) {
+  std::size_t n = 0;  // the parts read
+  for (std::size_t start = 0; n < part.size();) {
     const auto end = packed.find('\x1f', start);
-    if (n == part.size())
-      throw core::StoreUnavailable("redis: outbox event has more than 10 parts");
-    part[n] = packed.substr(start, end == std::string_view::npos ? end : end - start);
+    part[n++] = packed.substr(start, end == std::string_view::npos ? end : end - start);
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  if (n + 1 < 9)
-    throw core::StoreUnavailable("redis: outbox event has " + std::to_string(n + 1) +
-                                 " parts, not 9 or 10");
+  if (n < 9)
+    throw core::StoreUnavailable("redis: outbox event has " + std::to_string(n) +
+                                 " parts, not at least 9");
   core::Event e;
   e.event_id = part[0];
   e.type = core::ParseEventType(part[1]).value_or(core::EventType::kUpdated);

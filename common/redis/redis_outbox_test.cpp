@@ -277,6 +277,26 @@ TEST_F(RedisOutboxTest, AStreamReplacedUnderTheBatchesInFlightIsReadFromItsStart
   EXPECT_EQ(outbox.Backlog(), 0u);
 }
 
+// An entry of a later version, with parts after the ones this version knows (a rolling
+// upgrade): read, the unknown parts ignored.
+TEST_F(RedisOutboxTest, PartsAfterTheKnownOnesAreIgnored) {
+  Drain();
+  const std::string event = core::NewEventId();
+  std::string packed = event;  // prelude.lua's emit: the parts, separated by byte 31
+  for (const char* part :
+       {"count_updated", "later.parts", "1", "1", "1", "x", "", "", "2", "a later version's"})
+    packed += std::string("\x1f") + part;
+  client.Command({"XADD", std::string(kEventStream), "*", "e", packed});
+  client.Command({"INCRBY", std::string(kEventStream) + ":size", "1"});
+  const auto read = outbox.Pending(10);
+  ASSERT_EQ(read.size(), 1u);
+  EXPECT_EQ(read[0].event_id, event);
+  EXPECT_EQ(read[0].count_id, "later.parts");
+  EXPECT_EQ(read[0].sub_counter, 2);
+  outbox.Acknowledge(read);
+  EXPECT_EQ(outbox.Backlog(), 0u);
+}
+
 // The relay on the Redis stream: it reads ahead, and a failed publish loses and reorders
 // nothing.
 TEST_F(RedisOutboxTest, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
