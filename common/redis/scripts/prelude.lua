@@ -36,7 +36,8 @@ end
 -- event id, type, count id, delta, value, time in ms, source service, purge ('1' when a
 -- deletion purges the history, else ''), the traceparent of the request that made the change
 -- ('' when none), the part of a sharded counter whose value the event carries (sub-counter
--- i, or -1 for the counter's own key: sub_counter below; '' when the value is the counter's).
+-- i, or -1 for the counter's own key: sub_counter below), written only when there is one, so
+-- every other event keeps the 9 parts that relays before it read.
 -- The relay splits them (common/redis/redis_outbox.cpp). `<stream>:size`
 -- counts the events the stream holds (its XLEN counts entries): the backlog limit and the
 -- outbox_backlog gauge are in events.
@@ -46,7 +47,7 @@ local function emit(event_id, kind, count, delta, value, now, source, purge, tra
   outbox[n + 1] = 'e'
   outbox[n + 2] = event_id .. '\31' .. kind .. '\31' .. count .. '\31' .. delta .. '\31' .. value ..
                   '\31' .. now .. '\31' .. source .. '\31' .. (purge and '1' or '') .. '\31' ..
-                  (trace or '') .. '\31' .. (part or '')
+                  (trace or '') .. ((part and part ~= '') and ('\31' .. part) or '')
   outbox_events = outbox_events + 1
 end
 
