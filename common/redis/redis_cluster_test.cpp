@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -609,6 +610,46 @@ TEST(RedisClusterOutbox, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
   RedisGroupedOutbox outbox(client, "relay", layout);
   count::testing::ExpectRelayReadsAheadInOrderAcrossAFailedPublish(
       outbox, values, "contract" + std::to_string(std::random_device{}()) + ".");
+  outbox.Release();
+}
+
+// OUTBOX_MAX_BACKLOG holds for the whole cluster: each group's stream takes its share, the
+// limit / G (here 7 / 3 = 2 events), and refuses writes once it holds it, the other groups' not.
+TEST(RedisClusterOutbox, EachGroupHoldsItsShareOfTheBacklogLimit) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  const KeyLayout layout = KeyLayout::Cluster(3);
+  RedisCountValueStore values(client, core::Now, {"test", 7}, layout);
+  RedisGroupedOutbox outbox(client, "relay", layout);
+  const auto drain = [&] {
+    for (auto events = outbox.Pending(1000); !events.empty(); events = outbox.Pending(1000))
+      outbox.Acknowledge(events);
+  };
+  const std::string run = std::to_string(std::random_device{}());
+  std::vector<std::string> ids(layout.groups());  // one counter in each group
+  for (int i = 0; std::ranges::any_of(ids, &std::string::empty); ++i) {
+    std::string id = "share" + std::to_string(i) + "." + run;
+    auto& slot = ids[layout.GroupOf(id)];
+    if (slot.empty()) slot = std::move(id);
+  }
+  for (const auto& id : ids)
+    ASSERT_TRUE(values.Create({id, "", std::nullopt, std::nullopt, {}, {}}, 0));
+  drain();  // the creations, and what other tests left in these streams
+  ASSERT_EQ(outbox.Backlog(), 0u);
+  const auto increment = [&](const std::string& id) {
+    const core::Mutation add{core::MutationKind::kIncrement, id, 1};
+    return values.Apply({&add, 1}, nullptr);
+  };
+  for (const auto& id : ids) {
+    increment(id);
+    increment(id);
+    EXPECT_THROW(increment(id), core::StoreUnavailable) << id;
+    EXPECT_EQ(values.Get(id)->value, 2) << id;
+  }
+  EXPECT_EQ(outbox.Backlog(), 6u);  // within the limit: 3 groups of 2
+  drain();
+  EXPECT_NO_THROW(increment(ids[0]));  // room again once the relay published
+  drain();
   outbox.Release();
 }
 

@@ -48,7 +48,8 @@ kafka::ClusterConfig KafkaFromEnv(const runtime::Env& env);
 // 60) when REDIS_CLUSTER_NODES is set, else one server's names (redis/key_layout.hpp).
 redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env);
 
-// OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503).
+// OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503); on a Redis
+// Cluster each group's stream holds its share (redis::GroupBacklog).
 redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
 
 // The event pipeline of a service that changes counters: its Redis outbox (one stream per
