@@ -156,20 +156,41 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
           .delivery_timeout = std::chrono::milliseconds(
               env.Int("KAFKA_DELIVERY_TIMEOUT_MS", 10'000, 1000, 300'000)),
           .linger = std::chrono::milliseconds(env.Int("KAFKA_LINGER_MS", 5, 0, 1000)),
-          .log =
-              [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }}),
-      relay_(outbox_, publisher_, {.on_error = LogRelayError}) {
-  relay_.Start();
+          .log = [](std::string_view m) {
+            runtime::Log::Write(runtime::Level::kWarn, "kafka", m);
+          }}) {
+  std::vector<core::EventOutbox*> relayed{single_.get()};
+  if (layout.clustered()) {
+    std::vector<std::vector<std::size_t>> shards;
+    try {
+      shards = redis::GroupsByShard(*replica_reads_, layout);
+    } catch (const std::exception& e) {  // every group on one thread, as on one shard
+      LogRelayError(e);
+      shards = {{}};
+    }
+    relayed.clear();
+    for (const auto& groups : shards) {
+      shards_.push_back(std::make_unique<redis::RedisGroupedOutbox>(
+          *replica_reads_, pod, layout, std::chrono::seconds(10), groups));
+      relayed.push_back(shards_.back().get());
+    }
+  }
+  for (auto* outbox : relayed) {
+    relays_.push_back(std::make_unique<events::OutboxRelay>(
+        *outbox, publisher_, events::RelayOptions{.on_error = LogRelayError}));
+    relays_.back()->Start();
+  }
 }
 
 void KafkaRelay::Stop() {
-  relay_.Stop();
+  {  // at once: each drains for up to 5 s, a dead shard's too
+    std::vector<std::jthread> stopping;
+    for (auto& relay : relays_) stopping.emplace_back([&relay] { relay->Stop(); });
+  }
   publisher_.Flush(std::chrono::seconds(5));
   try {
-    if (single_)
-      single_->Release();
-    else
-      grouped_->Release();
+    if (single_) single_->Release();
+    for (auto& shard : shards_) shard->Release();
   } catch (const std::exception& e) {
     LogRelayError(e);  // the lease then runs out by itself
   }
