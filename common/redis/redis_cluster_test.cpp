@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "redis/cluster_slots.hpp"
 #include "redis/key_layout.hpp"
 #include "redis/redis_connection.hpp"
+#include "redis/redis_event_acks.hpp"
 #include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
@@ -617,7 +619,8 @@ TEST(RedisClusterOutbox, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
 
 // A relay thread per shard (wiring::KafkaRelay over GroupsByShard): while a primary is dead
 // (its calls fail only after the client's timeout), the other shards' groups are relayed at
-// once; one relay over every group would wait out the timeout on every poll. Once the replica
+// once, and their writes' WRITE_ACK=kafka waits answered (ShardedEventAcks); one relay over
+// every group would wait out the timeout on every poll. Once the replica
 // is promoted, the dead shard's groups are relayed again.
 TEST(RedisClusterOutbox, APrimaryThatIsDownDelaysOnlyItsOwnShardsRelaying) {
   RedisCluster cluster;
@@ -673,6 +676,8 @@ TEST(RedisClusterOutbox, APrimaryThatIsDownDelaysOnlyItsOwnShardsRelaying) {
         ASSERT_EQ(testing::Run(node->endpoint(), {"CONFIG", "SET", "cluster-node-timeout", ms}).str,
                   "OK");
   };
+  std::promise<bool> dead_acked, live_acked;  // WRITE_ACK=kafka's waits, one per shard too
+  ShardedEventAcks acks(client, {.wait = 10s}, layout);
   node_timeout("60000");
   victim->process().Kill();  // SIGKILL
   {  // one relay over every group: each poll waits for the dead shard, then fails
@@ -681,15 +686,23 @@ TEST(RedisClusterOutbox, APrimaryThatIsDownDelaysOnlyItsOwnShardsRelaying) {
     EXPECT_THROW(every.Pending(1000), core::StoreUnavailable);
     EXPECT_GE(std::chrono::steady_clock::now() - start, kTimeout / 2);
   }
+  // A write of the dead shard waits for Kafka (its group's record cannot be read).
+  acks.Await(std::to_string(layout.GroupOf(on.begin()->second)) + "@e/1-0",
+             [&](bool durable) { dead_acked.set_value(durable); });
   const auto start = std::chrono::steady_clock::now();
+  std::string position;  // of a write on a live shard
   for (auto it = std::next(on.begin()); it != on.end(); ++it) {
     const core::Mutation add{core::MutationKind::kIncrement, it->second, 1};
-    values.Apply({&add, 1}, nullptr);
+    position = values.Apply({&add, 1}, nullptr).position;
   }
+  acks.Await(position, [&](bool durable) { live_acked.set_value(durable); });
   for (auto it = std::next(on.begin()); it != on.end(); ++it)
     ASSERT_TRUE(WaitUntil([&] { return bus.Of(it->second).size() == 2; }, 10s)) << it->second;
+  auto live = live_acked.get_future();
+  ASSERT_EQ(live.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(live.get());
   EXPECT_LT(std::chrono::steady_clock::now() - start, kTimeout / 2)
-      << "the other shards' events waited for the dead one";
+      << "the other shards' events, or their writes' answers, waited for the dead one";
 
   node_timeout("1000");  // the victim's replica is promoted: its groups are relayed again
   const std::string& id = on.begin()->second;

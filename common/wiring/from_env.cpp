@@ -159,8 +159,10 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
           .log = [](std::string_view m) {
             runtime::Log::Write(runtime::Level::kWarn, "kafka", m);
           }}) {
-  std::vector<core::EventOutbox*> relayed{single_.get()};
-  if (layout.clustered()) {
+  std::vector<core::EventOutbox*> relayed;
+  if (single_) {
+    relayed.push_back(single_.get());
+  } else {
     std::vector<std::vector<std::size_t>> shards;
     try {
       shards = redis::GroupsByShard(*replica_reads_, layout);
@@ -168,7 +170,6 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
       LogRelayError(e);
       shards = {{}};
     }
-    relayed.clear();
     for (const auto& groups : shards) {
       shards_.push_back(std::make_unique<redis::RedisGroupedOutbox>(
           *replica_reads_, pod, layout, std::chrono::seconds(10), groups));
@@ -188,12 +189,15 @@ void KafkaRelay::Stop() {
     for (auto& relay : relays_) stopping.emplace_back([&relay] { relay->Stop(); });
   }
   publisher_.Flush(std::chrono::seconds(5));
-  try {
-    if (single_) single_->Release();
-    for (auto& shard : shards_) shard->Release();
-  } catch (const std::exception& e) {
-    LogRelayError(e);  // the lease then runs out by itself
-  }
+  const auto release = [](auto& outbox) {
+    try {
+      outbox.Release();
+    } catch (const std::exception& e) {
+      LogRelayError(e);  // the lease then runs out by itself
+    }
+  };
+  if (single_) release(*single_);
+  for (auto& shard : shards_) release(*shard);  // each, a dead shard's failing alone
 }
 
 }  // namespace count::wiring
