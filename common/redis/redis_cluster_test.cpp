@@ -6,16 +6,21 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <array>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 
 #include "core/ports.hpp"
+#include "events/outbox_relay.hpp"
 #include "redis/cluster_slots.hpp"
 #include "redis/key_layout.hpp"
 #include "redis/redis_connection.hpp"
+#include "redis/redis_event_acks.hpp"
 #include "redis/redis_grouped_outbox.hpp"
 #include "redis/redis_loop_testing.hpp"
 #include "redis/redis_test_servers.hpp"
@@ -609,6 +614,152 @@ TEST(RedisClusterOutbox, TheRelayReadsAheadKeepingOrderAcrossAFailedPublish) {
   RedisGroupedOutbox outbox(client, "relay", layout);
   count::testing::ExpectRelayReadsAheadInOrderAcrossAFailedPublish(
       outbox, values, "contract" + std::to_string(std::random_device{}()) + ".");
+  outbox.Release();
+}
+
+// A relay thread per shard (wiring::KafkaRelay over GroupsByShard): while a primary is dead
+// (its calls fail only after the client's timeout), the other shards' groups are relayed at
+// once, and their writes' WRITE_ACK=kafka waits answered (ShardedEventAcks); one relay over
+// every group would wait out the timeout on every poll. Once the replica
+// is promoted, the dead shard's groups are relayed again.
+TEST(RedisClusterOutbox, APrimaryThatIsDownDelaysOnlyItsOwnShardsRelaying) {
+  RedisCluster cluster;
+  constexpr auto kTimeout = 3s;
+  RedisClient client(ParseClusterNodes(cluster.seeds()), {.pool_size = 1, .timeout = kTimeout});
+  const KeyLayout layout = KeyLayout::Cluster();
+  RedisCountValueStore values(client, core::Now, {}, layout);
+  std::map<RedisServer*, std::string> on;  // a counter on each primary
+  for (int i = 0; on.size() < 3; ++i) {
+    const std::string id = "shard" + std::to_string(i);
+    on.emplace(cluster.PrimaryOf(KeySlot(layout.Counter(id))), id);
+  }
+  for (const auto& [node, id] : on)
+    ASSERT_TRUE(values.Create({id, "", std::nullopt, std::nullopt, {}, {}}, 0));
+
+  const auto shards = GroupsByShard(client, layout);
+  ASSERT_EQ(shards.size(), 3u);
+  for (const auto& groups : shards) {
+    EXPECT_EQ(groups.size(), 20u);
+    for (std::size_t g : groups)  // each list: the groups of one primary
+      EXPECT_EQ(cluster.PrimaryOf(KeySlot(layout.Stream(g))),
+                cluster.PrimaryOf(KeySlot(layout.Stream(groups.front()))));
+  }
+  struct Recorder : core::EventPublisher {
+    std::mutex mu;
+    std::map<std::string, std::vector<std::int64_t>> values;  // per counter, in order
+    void Publish(std::span<const core::Event> events) override {
+      std::lock_guard lock(mu);
+      for (const auto& e : events) values[e.count_id].push_back(e.value);
+    }
+    std::vector<std::int64_t> Of(const std::string& id) {
+      std::lock_guard lock(mu);
+      return values[id];
+    }
+  } bus;
+  std::vector<std::unique_ptr<RedisGroupedOutbox>> outboxes;
+  std::vector<std::unique_ptr<events::OutboxRelay>> relays;
+  for (const auto& groups : shards) {
+    outboxes.push_back(std::make_unique<RedisGroupedOutbox>(client, "relay", layout, 10s, groups));
+    relays.push_back(std::make_unique<events::OutboxRelay>(
+        *outboxes.back(), bus, events::RelayOptions{.retry_max = 200ms}));
+    relays.back()->Start();
+  }
+  for (const auto& [node, id] : on)
+    ASSERT_TRUE(WaitUntil([&] { return bus.Of(id) == std::vector<std::int64_t>{0}; })) << id;
+
+  // As in the test above: the other nodes give up on the victim only when told, so their
+  // shards keep serving until then.
+  RedisServer* victim = on.begin()->first;
+  const auto node_timeout = [&](const char* ms) {
+    for (RedisServer* node : cluster.nodes())
+      if (node != victim)
+        ASSERT_EQ(testing::Run(node->endpoint(), {"CONFIG", "SET", "cluster-node-timeout", ms}).str,
+                  "OK");
+  };
+  std::promise<bool> dead_acked, live_acked;  // WRITE_ACK=kafka's waits, one per shard too
+  ShardedEventAcks acks(client, {.wait = 10s}, layout);
+  node_timeout("60000");
+  victim->process().Kill();  // SIGKILL
+  {  // one relay over every group: each poll waits for the dead shard, then fails
+    RedisGroupedOutbox every(client, "every", layout);
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_THROW(every.Pending(1000), core::StoreUnavailable);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, kTimeout / 2);
+  }
+  // A write of the dead shard waits for Kafka (its group's record cannot be read).
+  acks.Await(std::to_string(layout.GroupOf(on.begin()->second)) + "@e/1-0",
+             [&](bool durable) { dead_acked.set_value(durable); });
+  const auto start = std::chrono::steady_clock::now();
+  std::string position;  // of a write on a live shard
+  for (auto it = std::next(on.begin()); it != on.end(); ++it) {
+    const core::Mutation add{core::MutationKind::kIncrement, it->second, 1};
+    position = values.Apply({&add, 1}, nullptr).position;
+  }
+  acks.Await(position, [&](bool durable) { live_acked.set_value(durable); });
+  for (auto it = std::next(on.begin()); it != on.end(); ++it)
+    ASSERT_TRUE(WaitUntil([&] { return bus.Of(it->second).size() == 2; }, 10s)) << it->second;
+  auto live = live_acked.get_future();
+  ASSERT_EQ(live.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(live.get());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kTimeout / 2)
+      << "the other shards' events, or their writes' answers, waited for the dead one";
+
+  node_timeout("1000");  // the victim's replica is promoted: its groups are relayed again
+  const std::string& id = on.begin()->second;
+  const core::Mutation add{core::MutationKind::kIncrement, id, 1};
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          values.Apply({&add, 1}, nullptr);
+          return true;
+        } catch (const core::StoreUnavailable&) {
+          return false;
+        }
+      },
+      30s));
+  // (>= 1: an attempt during the failover may have been applied with its answer lost)
+  EXPECT_TRUE(WaitUntil([&] { return !bus.Of(id).empty() && bus.Of(id).back() >= 1; }, 30s))
+      << "the promoted replica's groups";
+  for (auto& relay : relays) relay->Stop(0ms);
+}
+
+// OUTBOX_MAX_BACKLOG holds for the whole cluster: each group's stream takes its share, the
+// limit / G (here 7 / 3 = 2 events), and refuses writes once it holds it, the other groups' not.
+TEST(RedisClusterOutbox, EachGroupHoldsItsShareOfTheBacklogLimit) {
+  RedisCluster& cluster = SharedCluster();
+  RedisClient client = ClientOf(cluster);
+  const KeyLayout layout = KeyLayout::Cluster(3);
+  RedisCountValueStore values(client, core::Now, {"test", 7}, layout);
+  RedisGroupedOutbox outbox(client, "relay", layout);
+  const auto drain = [&] {
+    for (auto events = outbox.Pending(1000); !events.empty(); events = outbox.Pending(1000))
+      outbox.Acknowledge(events);
+  };
+  const std::string run = std::to_string(std::random_device{}());
+  std::vector<std::string> ids(layout.groups());  // one counter in each group
+  for (int i = 0; std::ranges::any_of(ids, &std::string::empty); ++i) {
+    std::string id = "share" + std::to_string(i) + "." + run;
+    auto& slot = ids[layout.GroupOf(id)];
+    if (slot.empty()) slot = std::move(id);
+  }
+  for (const auto& id : ids)
+    ASSERT_TRUE(values.Create({id, "", std::nullopt, std::nullopt, {}, {}}, 0));
+  drain();  // the creations, and what other tests left in these streams
+  ASSERT_EQ(outbox.Backlog(), 0u);
+  const auto increment = [&](const std::string& id) {
+    const core::Mutation add{core::MutationKind::kIncrement, id, 1};
+    return values.Apply({&add, 1}, nullptr);
+  };
+  for (const auto& id : ids) {
+    increment(id);
+    increment(id);
+    EXPECT_THROW(increment(id), core::StoreUnavailable) << id;
+    EXPECT_EQ(values.Get(id)->value, 2) << id;
+  }
+  EXPECT_EQ(outbox.Backlog(), 6u);  // within the limit: 3 groups of 2
+  drain();
+  EXPECT_NO_THROW(increment(ids[0]));  // room again once the relay published
+  drain();
   outbox.Release();
 }
 

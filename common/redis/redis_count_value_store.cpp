@@ -65,6 +65,7 @@ RedisCountValueStore::RedisCountValueStore(RedisClient& client,
       clock_(std::move(clock)),
       outbox_(std::move(outbox)),
       layout_(std::move(layout)),
+      group_backlog_(GroupBacklog(outbox_.max_backlog, layout_.groups())),
       apply_(LuaScript::Embedded("apply.lua")),
       create_(LuaScript::Embedded("create.lua")),
       update_info_(LuaScript::Embedded("update_info.lua")),
@@ -252,7 +253,7 @@ std::pair<std::vector<std::string>, ScriptArgs> RedisCountValueStore::ApplyKeysA
       .Set("now", std::to_string(NowMs()))
       .Set("ttl", std::to_string(core::kIdempotencyTtlSeconds))
       .Set("source", outbox_.source)
-      .Set("max_backlog", std::to_string(outbox_.max_backlog))
+      .Set("max_backlog", std::to_string(group_backlog_))
       .Rest();
   for (const auto* request : batch) {
     args.Add(std::to_string(request->mutations.size()))
@@ -321,7 +322,9 @@ core::ApplyResult RedisCountValueStore::ToResult(ApplyRequest& request,
     result.position = std::to_string(request.group) + "@" + result.position;
   const std::string& status = r[0].str;
   if (status == "backlog")
-    throw StoreUnavailable("the event outbox holds " + std::to_string(outbox_.max_backlog) +
+    throw StoreUnavailable((layout_.clustered() ? "the event outbox of the counters' group holds "
+                                                : "the event outbox holds ") +
+                           std::to_string(group_backlog_) +
                            " unpublished events; writes resume once the bus takes them");
   ++request.attempt;
   if (status == "sharded") {

@@ -9,6 +9,7 @@
 // Every mutation is one server-side Lua script (scripts/*.lua, embedded at build), so a write and
 // its idempotency record
 // (`idem:<key>`, a hash of fingerprint and outcomes, expiring after 24 h) are atomic.
+#include <algorithm>
 #include <cstddef>
 #include <functional>
 #include <mutex>
@@ -39,9 +40,17 @@ inline constexpr std::string_view kEventEpoch = "count-events:epoch";
 struct OutboxOptions {
   std::string source = "count-system";  // the service named in the events
   // Writes are refused (StoreUnavailable → 503) while this many events wait, so a long
-  // bus outage cannot exhaust Redis memory; nothing is ever dropped silently.
+  // bus outage cannot exhaust Redis memory; nothing is ever dropped silently. On a Redis
+  // Cluster each of the G groups' streams holds its share, max_backlog / G (at least 1): the
+  // total stays within max_backlog whenever it is at least G (GroupBacklog).
   std::size_t max_backlog = 1'000'000;
 };
+
+// The events one group's stream may hold: an equal share of `max_backlog`, at least 1 (a group
+// with no room could take no write at all).
+constexpr std::size_t GroupBacklog(std::size_t max_backlog, std::size_t groups) {
+  return std::max<std::size_t>(1, max_backlog / groups);
+}
 
 class RedisCountValueStore : public core::CountValueStore {
  public:
@@ -134,6 +143,7 @@ class RedisCountValueStore : public core::CountValueStore {
   std::function<core::Timestamp()> clock_;
   OutboxOptions outbox_;
   KeyLayout layout_;
+  std::size_t group_backlog_;  // each group stream's share of outbox_.max_backlog
   LuaScript apply_;
   LuaScript create_;
   LuaScript update_info_;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "redis/redis_grouped_outbox.hpp"
+
 namespace count::redis {
 
 std::optional<StreamId> ParseStreamId(std::string_view text) {
@@ -135,6 +137,35 @@ void RedisEventAcks::Run() {
     lock.lock();
     cv_.wait_for(lock, options_.poll, [&] { return stopping_; });
   }
+}
+
+ShardedEventAcks::ShardedEventAcks(RedisClient& client, EventAcksOptions options,
+                                   const KeyLayout& layout)
+    : shard_of_(layout.groups(), 0) {
+  std::vector<std::vector<std::size_t>> shards{{}};
+  if (layout.clustered()) {
+    try {
+      shards = GroupsByShard(client, layout);
+    } catch (const core::StoreUnavailable&) {  // every group on one thread, as on one shard
+    }
+  }
+  for (std::size_t i = 0; i < shards.size(); ++i) {
+    for (std::size_t g : shards[i]) shard_of_[g] = i;
+    shards_.push_back(std::make_unique<RedisEventAcks>(client, options, layout));
+  }
+}
+
+void ShardedEventAcks::Await(std::string position, std::function<void(bool durable)> done) {
+  const auto group = PositionGroup(position);
+  // A position naming no group of the layout is answered false by any of them.
+  const std::size_t shard = group && *group < shard_of_.size() ? shard_of_[*group] : 0;
+  shards_[shard]->Await(std::move(position), std::move(done));
+}
+
+std::size_t ShardedEventAcks::Waiting() {
+  std::size_t n = 0;
+  for (auto& shard : shards_) n += shard->Waiting();
+  return n;
 }
 
 }  // namespace count::redis

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -90,6 +91,22 @@ class RedisEventAcks final : public core::EventAcks {
   bool stopping_ = false;
   std::vector<Waiter> waiting_;
   std::thread thread_;
+};
+
+// WRITE_ACK=kafka's wait on a Redis Cluster: a RedisEventAcks per primary (its groups now,
+// GroupsByShard), so the records a round reads are on one shard, and a dead primary (whose
+// calls fail only after the client's timeout) delays only the answers of its own shard's
+// writes. One server: one RedisEventAcks.
+class ShardedEventAcks final : public core::EventAcks {
+ public:
+  ShardedEventAcks(RedisClient& client, EventAcksOptions options,
+                   const KeyLayout& layout = KeyLayout::Single());
+  void Await(std::string position, std::function<void(bool durable)> done) override;
+  std::size_t Waiting();  // for metrics
+
+ private:
+  std::vector<std::size_t> shard_of_;  // per group
+  std::vector<std::unique_ptr<RedisEventAcks>> shards_;
 };
 
 }  // namespace count::redis

@@ -1,14 +1,22 @@
 #include "redis/redis_grouped_outbox.hpp"
 
+#include <map>
+
+#include "redis/cluster_slots.hpp"
+
 namespace count::redis {
 
 RedisGroupedOutbox::RedisGroupedOutbox(RedisClient& client, const std::string& owner,
-                                       const KeyLayout& layout, std::chrono::milliseconds lease)
+                                       const KeyLayout& layout, std::chrono::milliseconds lease,
+                                       std::span<const std::size_t> groups)
     : client_(client) {
-  for (std::size_t g = 0; g < layout.groups(); ++g) {
+  const auto add = [&](std::size_t g) {
     groups_.push_back(std::make_unique<RedisEventOutbox>(client, owner, lease, layout.Stream(g)));
     streams_.push_back(layout.Stream(g));
-  }
+  };
+  if (groups.empty())
+    for (std::size_t g = 0; g < layout.groups(); ++g) add(g);
+  for (std::size_t g : groups) add(g);
 }
 
 namespace {
@@ -69,6 +77,26 @@ void RedisGroupedOutbox::Wait(std::chrono::milliseconds max) { groups_.front()->
 void RedisGroupedOutbox::Release() {
   handed_.clear();
   for (auto& g : groups_) g->Release();
+}
+
+std::vector<std::vector<std::size_t>> GroupsByShard(RedisClient& client, const KeyLayout& layout) {
+  const Reply slots = client.Command({"CLUSTER", "SLOTS"});
+  if (slots.IsError()) throw core::StoreUnavailable("redis: " + slots.str);
+  // Each range: start, end, then the primary (host, port, id, ...) and its replicas.
+  std::map<std::string, std::vector<std::size_t>> shards;  // by the primary's host:port
+  for (std::size_t g = 0; g < layout.groups(); ++g) {
+    const int slot = KeySlot(layout.Stream(g));
+    std::string primary;  // "" when no primary serves the slot now: those groups go together
+    for (const auto& range : slots.elements)
+      if (range.elements.size() >= 3 && range.elements[0].integer <= slot &&
+          slot <= range.elements[1].integer && range.elements[2].elements.size() >= 2)
+        primary = range.elements[2].elements[0].str + ":" +
+                  std::to_string(range.elements[2].elements[1].integer);
+    shards[primary].push_back(g);
+  }
+  std::vector<std::vector<std::size_t>> out;
+  for (auto& [primary, groups] : shards) out.push_back(std::move(groups));
+  return out;
 }
 
 }  // namespace count::redis

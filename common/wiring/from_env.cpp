@@ -157,27 +157,50 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
               env.Int("KAFKA_DELIVERY_TIMEOUT_MS", 10'000, 1000, 300'000)),
           .linger = std::chrono::milliseconds(env.Int("KAFKA_LINGER_MS", 20, 0, 1000)),
           .compression = env.Or("KAFKA_COMPRESSION", "lz4"),
-          .log =
-              [](std::string_view m) { runtime::Log::Write(runtime::Level::kWarn, "kafka", m); }}),
-      relay_(outbox_, publisher_,
-             {.batch = static_cast<std::size_t>(
-                  env.Int("OUTBOX_RELAY_BATCH",
-                          static_cast<std::int64_t>(events::RelayOptions{}.batch), 1, 100'000)),
-              .on_error = LogRelayError}) {
-  relay_.Start();
+          .log = [](std::string_view m) {
+            runtime::Log::Write(runtime::Level::kWarn, "kafka", m);
+          }}) {
+  std::vector<core::EventOutbox*> relayed;
+  if (single_) {
+    relayed.push_back(single_.get());
+  } else {
+    std::vector<std::vector<std::size_t>> shards;
+    try {
+      shards = redis::GroupsByShard(*replica_reads_, layout);
+    } catch (const std::exception& e) {  // every group on one thread, as on one shard
+      LogRelayError(e);
+      shards = {{}};
+    }
+    for (const auto& groups : shards) {
+      shards_.push_back(std::make_unique<redis::RedisGroupedOutbox>(
+          *replica_reads_, pod, layout, std::chrono::seconds(10), groups));
+      relayed.push_back(shards_.back().get());
+    }
+  }
+  const auto batch = static_cast<std::size_t>(env.Int(
+      "OUTBOX_RELAY_BATCH", static_cast<std::int64_t>(events::RelayOptions{}.batch), 1, 100'000));
+  for (auto* outbox : relayed) {
+    relays_.push_back(std::make_unique<events::OutboxRelay>(
+        *outbox, publisher_, events::RelayOptions{.batch = batch, .on_error = LogRelayError}));
+    relays_.back()->Start();
+  }
 }
 
 void KafkaRelay::Stop() {
-  relay_.Stop();
-  publisher_.Flush(std::chrono::seconds(5));
-  try {
-    if (single_)
-      single_->Release();
-    else
-      grouped_->Release();
-  } catch (const std::exception& e) {
-    LogRelayError(e);  // the lease then runs out by itself
+  {  // at once: each drains for up to 5 s, a dead shard's too
+    std::vector<std::jthread> stopping;
+    for (auto& relay : relays_) stopping.emplace_back([&relay] { relay->Stop(); });
   }
+  publisher_.Flush(std::chrono::seconds(5));
+  const auto release = [](auto& outbox) {
+    try {
+      outbox.Release();
+    } catch (const std::exception& e) {
+      LogRelayError(e);  // the lease then runs out by itself
+    }
+  };
+  if (single_) release(*single_);
+  for (auto& shard : shards_) release(*shard);  // each, a dead shard's failing alone
 }
 
 }  // namespace count::wiring

@@ -48,7 +48,8 @@ kafka::ClusterConfig KafkaFromEnv(const runtime::Env& env);
 // 60) when REDIS_CLUSTER_NODES is set, else one server's names (redis/key_layout.hpp).
 redis::KeyLayout KeyLayoutFromEnv(const runtime::Env& env);
 
-// OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503).
+// OUTBOX_MAX_BACKLOG: events the outbox may hold before writes are refused (503); on a Redis
+// Cluster each group's stream holds its share (redis::GroupBacklog).
 redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
 
 // The event pipeline of a service that changes counters: its Redis outbox (one stream per
@@ -56,22 +57,24 @@ redis::OutboxOptions OutboxFromEnv(const runtime::Env& env, std::string source);
 // stream). Started at construction, drained and flushed by Stop() (register it as a shutdown
 // hook). On a Redis Cluster the relay reads the streams from the shards' replicas (their
 // primaries when they have none), so Kafka never holds an event whose change a promoted
-// replica lacks: after a failover the history and the values agree (docs/FAULTS.md, h).
+// replica lacks: after a failover the history and the values agree (docs/FAULTS.md, h). The
+// groups of each shard have a relay thread of their own (redis::GroupsByShard, at start), so a
+// shard that does not answer delays only its own groups' events.
 class KafkaRelay {
  public:
   KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
              std::string pod, const redis::KeyLayout& layout = redis::KeyLayout::Single());
   void Stop();
-  events::OutboxRelay& relay() { return relay_; }
-  core::EventOutbox& outbox() { return outbox_; }
+  core::EventOutbox& outbox() { return outbox_; }  // its Backlog: every group's
 
  private:
   std::unique_ptr<redis::RedisClient> replica_reads_;   // a Redis Cluster
   std::unique_ptr<redis::RedisEventOutbox> single_;     // one server
-  std::unique_ptr<redis::RedisGroupedOutbox> grouped_;  // a Redis Cluster
+  std::unique_ptr<redis::RedisGroupedOutbox> grouped_;  // a Redis Cluster: every group
   core::EventOutbox& outbox_;
+  std::vector<std::unique_ptr<redis::RedisGroupedOutbox>> shards_;  // each shard's groups
   kafka::KafkaPublisher publisher_;
-  events::OutboxRelay relay_;
+  std::vector<std::unique_ptr<events::OutboxRelay>> relays_;  // one per outbox relayed
 };
 
 }  // namespace count::wiring

@@ -44,7 +44,7 @@ int main() {
                                  "Applied writes whose answer waits for a Redis replica.",
                                  [&] { return double(replica_acks->Waiting()); });
     }
-    std::optional<redis::RedisEventAcks> kafka_acks;
+    std::optional<redis::ShardedEventAcks> kafka_acks;
     if (settings.ack_kafka) {
       kafka_acks.emplace(*redis, redis::EventAcksOptions{.wait = settings.ack_timeout}, layout);
       service.metrics().AddGauge("writes_awaiting_kafka",
