@@ -82,17 +82,13 @@ void RedisGroupedOutbox::Release() {
 std::vector<std::vector<std::size_t>> GroupsByShard(RedisClient& client, const KeyLayout& layout) {
   const Reply slots = client.Command({"CLUSTER", "SLOTS"});
   if (slots.IsError()) throw core::StoreUnavailable("redis: " + slots.str);
-  // Each range: start, end, then the primary (host, port, id, ...) and its replicas.
+  // The routing's own reading of the table (no endpoint is connected to here).
+  const auto map = SlotMap::FromClusterSlots(slots, RedisEndpoint{});
+  if (!map) throw core::StoreUnavailable("redis cluster: the slot table leaves slots unserved");
   std::map<std::string, std::vector<std::size_t>> shards;  // by the primary's host:port
   for (std::size_t g = 0; g < layout.groups(); ++g) {
-    const int slot = KeySlot(layout.Stream(g));
-    std::string primary;  // "" when no primary serves the slot now: those groups go together
-    for (const auto& range : slots.elements)
-      if (range.elements.size() >= 3 && range.elements[0].integer <= slot &&
-          slot <= range.elements[1].integer && range.elements[2].elements.size() >= 2)
-        primary = range.elements[2].elements[0].str + ":" +
-                  std::to_string(range.elements[2].elements[1].integer);
-    shards[primary].push_back(g);
+    const auto& primary = map->ShardOf(KeySlot(layout.Stream(g))).primary;
+    shards[primary.host + ":" + std::to_string(primary.port)].push_back(g);
   }
   std::vector<std::vector<std::size_t>> out;
   for (auto& [primary, groups] : shards) out.push_back(std::move(groups));
