@@ -69,6 +69,14 @@ if [ -n "$(ls -A /usr/local/share/ca-certificates 2>/dev/null)" ]; then
                 --volume "$npmrc:/root/.npmrc:ro")
 fi
 
+# The host's compiler cache, when there is one: the builder stage then compiles only what
+# the host has not (scripts/build.sh release fills it with the same flags and relative paths).
+if command -v ccache >/dev/null; then
+  cache_dir="$(ccache --get-config cache_dir)"
+  mkdir -p "$cache_dir"
+  build_mounts+=(--volume "$cache_dir:/ccache")
+fi
+
 report="${IMAGES_REPORT-docs/IMAGES.md}"
 rows=""
 failed=0

@@ -10,53 +10,59 @@
 # brought up on Docker Engine with the black-box suite against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each step's heading carries the seconds since the start: where CI's time goes.
+step() { echo "== [${SECONDS} s] $*"; }
+step "setup (scripts/setup.sh --test)"
 scripts/setup.sh --test
+step "build (scripts/build.sh release)"
 scripts/build.sh release
 
-echo "== formatting (clang-format)"
+step "formatting (clang-format)"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
 
-echo "== capacity model: its arithmetic on a fixture (bench/capacity_test.py, docs/SCALING.md)"
+step "capacity model: its arithmetic on a fixture (bench/capacity_test.py, docs/SCALING.md)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/capacity_test.py
 
-echo "== Kafka broker artifacts (Maven, cached)"
+step "Kafka broker artifacts (Maven, cached)"
 scripts/kafka.sh >/dev/null
 
-echo "== unit and integration tests (ctest)"
+step "unit and integration tests (ctest)"
 ctest --preset release --output-on-failure -j 2 -LE bench
 
-echo "== fuzzing, a short run of each target (docs/FUZZING.md)"
+step "fuzzing, a short run of each target (docs/FUZZING.md)"
 scripts/fuzz.sh 20
 
+step "deploy artifacts (scripts/check-deploy.sh)"
 scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed,
                          # and applied to a real kube-apiserver (--dry-run=server)
 
-echo "== a real single-node Kubernetes (scripts/cluster.sh): pods, Services, DNS, Pod Security"
+step "a real single-node Kubernetes (scripts/cluster.sh): pods, Services, DNS, Pod Security"
 scripts/e2e-kubernetes.sh --node
 
 # The test venv (scripts/setup.sh --test): Debian's python3 and pytest, plus openapi-spec-validator.
 test_python="${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3"
 for mode in standalone services; do
-  echo "== black-box suite, $mode mode"
+  step "black-box suite, $mode mode"
   COUNT_MODE=$mode "$test_python" -m pytest -q -p no:cacheprovider tests/blackbox
 done
-echo "== black-box suite, services mode on a Redis Cluster (3 primaries, 3 replicas)"
+step "black-box suite, services mode on a Redis Cluster (3 primaries, 3 replicas)"
 COUNT_MODE=services COUNT_REDIS=cluster "$test_python" -m pytest -q -p no:cacheprovider tests/blackbox
 
-echo "== fault scenario: rolling restart behind HAProxy (zero failed requests)"
+step "fault scenario: rolling restart behind HAProxy (zero failed requests)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_rolling_restart.py
 
-echo "== fault scenario: a Redis Cluster primary SIGKILLed (0 acknowledged writes lost)"
+step "fault scenario: a Redis Cluster primary SIGKILLed (0 acknowledged writes lost)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/faults/test_redis_cluster_failover.py
 
 # The web console in headless Chromium against standalone (web/tests/browser); the build
 # above installed web/node_modules (npm ci) and embedded the console. Screenshots are kept
 # in web/test-artifacts/<run>/ (printed).
-echo "== browser tests (web console, Chromium)"
+step "browser tests (web console, Chromium)"
 (cd web && node --test tests/browser/console.test.mjs)
 
-echo "== container images: built, run as non-root, HEALTHCHECK, exit 0 on SIGTERM (podman)"
+step "container images: built, run as non-root, HEALTHCHECK, exit 0 on SIGTERM (podman)"
 IMAGES_REPORT='' scripts/images.sh
 
-echo "== compose.yaml on Docker Engine: health-ordered start, the black-box suite, down -v"
+step "compose.yaml on Docker Engine: health-ordered start, the black-box suite, down -v"
 scripts/e2e-compose.sh
+step "all passed"
