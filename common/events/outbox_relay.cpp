@@ -5,7 +5,18 @@
 #include <algorithm>
 #include <utility>
 
+#include "runtime/config.hpp"
+
 namespace count::events {
+
+RelayOptions RelayOptionsFromEnv(const runtime::Env& env,
+                                 std::function<void(const std::exception&)> on_error) {
+  RelayOptions options;
+  options.batch = static_cast<std::size_t>(
+      env.Int("OUTBOX_RELAY_BATCH", static_cast<std::int64_t>(options.batch), 1, 100'000));
+  options.on_error = std::move(on_error);
+  return options;
+}
 
 OutboxRelay::Publishing::Publishing(core::EventPublisher& publisher) : publisher_(publisher) {
   thread_ = std::thread([this] {

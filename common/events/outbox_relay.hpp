@@ -14,6 +14,10 @@
 
 #include "core/event.hpp"
 
+namespace count::runtime {
+class Env;
+}
+
 namespace count::events {
 
 struct RelayOptions {
@@ -25,6 +29,11 @@ struct RelayOptions {
   std::chrono::milliseconds retry_max{5000};
   std::function<void(const std::exception&)> on_error;  // e.g. log and count
 };
+
+// The relay's settings from the environment (OUTBOX_RELAY_BATCH, docs/CONFIGURATION.md):
+// one reading for every binary that runs a relay.
+RelayOptions RelayOptionsFromEnv(const runtime::Env& env,
+                                 std::function<void(const std::exception&)> on_error);
 
 class OutboxRelay {
  public:

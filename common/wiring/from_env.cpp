@@ -146,10 +146,6 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
                        std::string pod, const redis::KeyLayout& layout)
     : replica_reads_(layout.clustered() ? RedisFromEnv(env, "REDIS_REPLICA_URL") : nullptr),
       single_(layout.clustered() ? nullptr : std::make_unique<redis::RedisEventOutbox>(redis, pod)),
-      grouped_(layout.clustered()
-                   ? std::make_unique<redis::RedisGroupedOutbox>(*replica_reads_, pod, layout)
-                   : nullptr),
-      outbox_(single_ ? static_cast<core::EventOutbox&>(*single_) : *grouped_),
       publisher_(kafka::PublisherConfig{
           .cluster = KafkaFromEnv(env),
           .client_id = std::move(service),
@@ -177,13 +173,18 @@ KafkaRelay::KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::
       relayed.push_back(shards_.back().get());
     }
   }
-  const auto batch = static_cast<std::size_t>(env.Int(
-      "OUTBOX_RELAY_BATCH", static_cast<std::int64_t>(events::RelayOptions{}.batch), 1, 100'000));
+  const auto options = events::RelayOptionsFromEnv(env, LogRelayError);
   for (auto* outbox : relayed) {
-    relays_.push_back(std::make_unique<events::OutboxRelay>(
-        *outbox, publisher_, events::RelayOptions{.batch = batch, .on_error = LogRelayError}));
+    relays_.push_back(std::make_unique<events::OutboxRelay>(*outbox, publisher_, options));
     relays_.back()->Start();
   }
+}
+
+std::size_t KafkaRelay::Backlog() {
+  if (single_) return single_->Backlog();
+  std::size_t events = 0;
+  for (auto& shard : shards_) events += shard->Backlog();
+  return events;
 }
 
 void KafkaRelay::Stop() {

@@ -65,14 +65,13 @@ class KafkaRelay {
   KafkaRelay(const runtime::Env& env, redis::RedisClient& redis, std::string service,
              std::string pod, const redis::KeyLayout& layout = redis::KeyLayout::Single());
   void Stop();
-  core::EventOutbox& outbox() { return outbox_; }  // its Backlog: every group's
+  std::size_t Backlog();  // events waiting in the outbox, every group's
 
  private:
-  std::unique_ptr<redis::RedisClient> replica_reads_;   // a Redis Cluster
-  std::unique_ptr<redis::RedisEventOutbox> single_;     // one server
-  std::unique_ptr<redis::RedisGroupedOutbox> grouped_;  // a Redis Cluster: every group
-  core::EventOutbox& outbox_;
-  std::vector<std::unique_ptr<redis::RedisGroupedOutbox>> shards_;  // each shard's groups
+  std::unique_ptr<redis::RedisClient> replica_reads_;  // a Redis Cluster
+  std::unique_ptr<redis::RedisEventOutbox> single_;    // one server
+  // A Redis Cluster: each shard's groups.
+  std::vector<std::unique_ptr<redis::RedisGroupedOutbox>> shards_;
   kafka::KafkaPublisher publisher_;
   std::vector<std::unique_ptr<events::OutboxRelay>> relays_;  // one per outbox relayed
 };

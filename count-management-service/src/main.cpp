@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
     wiring::KafkaRelay events(env, *redis, "count-management-service", service.pod(), layout);
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
-                               [&] { return double(events.outbox().Backlog()); });
+                               [&] { return double(events.Backlog()); });
     management::ManagementModule module(service.router(), info, values);
     service.AddReadinessCheck("postgres", [&] { return info.Ping(); });
     service.AddReadinessCheck("redis", [&] { return values.Ping(); });

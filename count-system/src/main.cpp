@@ -193,14 +193,10 @@ int Up(const Options& options) {
       [&](std::span<const core::Event> batch) { analysis::RecordEvents(history, batch); });
   live::LiveModule live(service, values, dashboards);
   bus.Subscribe([&](std::span<const core::Event> batch) { live.Publish(batch); });
-  events::OutboxRelay relay(
-      outbox, bus,
-      {.batch = static_cast<std::size_t>(
-           env.Int("OUTBOX_RELAY_BATCH", static_cast<std::int64_t>(events::RelayOptions{}.batch), 1,
-                   100'000)),
-       .on_error = [](const std::exception& e) {
-         runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
-       }});
+  events::OutboxRelay relay(outbox, bus,
+                            events::RelayOptionsFromEnv(env, [](const std::exception& e) {
+                              runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
+                            }));
   relay.Start();
   service.AddShutdownHook([&] { relay.Stop(); });
 

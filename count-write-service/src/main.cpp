@@ -25,7 +25,7 @@ int main() {
     wiring::KafkaRelay events(env, *redis, "count-write-service", service.pod(), layout);
     service.AddShutdownHook([&] { events.Stop(); });
     service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for Kafka.",
-                               [&] { return double(events.outbox().Backlog()); });
+                               [&] { return double(events.Backlog()); });
     postgres::PostgresCountInfoStore info(*pg);
     // Writes and strong reads go out on each event loop's own connection, group-committed
     // per loop (no thread handoff per request).
