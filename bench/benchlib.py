@@ -740,6 +740,8 @@ def costs(d, info):
             entry["cpu_us"]["redis_replica"] = cpu["redis"]
         if cpu.get("kafka") is not None:
             entry["cpu_us"]["kafka"] = cpu["kafka"]
+        if raw.get("kafka_jit_ticks") is not None and cpu.get("kafka") is not None:
+            entry["cpu_us"]["kafka_jit"] = raw["kafka_jit_ticks"] / raw["clk_tck"] * 1e6 / max(1, w["requests"])
         if "relay_ticks" in raw and key == "write_increment":
             entry["cpu_us"]["relay"] = raw["relay_ticks"] / raw["clk_tck"] * 1e6 / max(1, w["requests"])
         entry["cpu_us"] = {k: round(v, 2) for k, v in entry["cpu_us"].items() if v is not None}

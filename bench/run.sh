@@ -26,6 +26,10 @@ PEAK_SECONDS=${BENCH_PEAK_SECONDS:-10}
 # Before each measured peak, the same load unmeasured: caches, connection pools and the Kafka
 # broker's JIT reach their steady state, as in a service that has been running for a while.
 WARM_SECONDS=${BENCH_WARM_SECONDS:-5}
+# The increment through the write service warms longer: it is the first load the Kafka broker
+# gets, and a JVM's JIT compiles the produce path for about a minute (C2 threads measured busy
+# 40 s in; docs/BENCHMARKS.md, "The broker's JIT"). A broker in service has long finished.
+WRITE_WARM_SECONDS=${BENCH_WRITE_WARM_SECONDS:-60}
 RATE_SECONDS=${BENCH_RATE_SECONDS:-15}
 READY_REPEATS=${BENCH_READY_REPEATS:-5}
 END_TO_END=1     # the C++, pipeline, live and console benchmarks after the request-level ones
@@ -36,7 +40,7 @@ TOOLS=$ROOT/bench/.tools     # local tool binaries; not in git
 for arg in "$@"; do
   case "$arg" in
     --no-docs) DOCS="" ;;
-    --quick) PEAK_SECONDS=3 WARM_SECONDS=1 RATE_SECONDS=5 READY_REPEATS=2 DOCS="" ;;
+    --quick) PEAK_SECONDS=3 WARM_SECONDS=1 WRITE_WARM_SECONDS=1 RATE_SECONDS=5 READY_REPEATS=2 DOCS="" ;;
     --requests-only) END_TO_END="" DOCS="" ;;
     --profile) PROFILE=1 ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -354,12 +358,13 @@ redis_pids() {
 }
 kafka_pids() { [ "$1" = write_increment ] && echo "$KAFKA_PID" || true; }  # every increment is an event
 measure() {  # measure KEY METHOD URL [BODY]
-  local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0 k0
-  step "$key: warm-up ${WARM_SECONDS}s, then peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
+  local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0 k0 warm=$WARM_SECONDS
+  [ "$key" = write_increment ] && warm=$WRITE_WARM_SECONDS
+  step "$key: warm-up ${warm}s, then peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
   local spids rpids kpids
   spids=$(server_pids "$key"); rpids=$(redis_pids "$key"); kpids=$(kafka_pids "$key")
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
-    wrk -t2 -c64 -d"${WARM_SECONDS}s" -s "$ROOT/bench/wrk/request.lua" "$url" >"$LOGS/warm-$key.txt" 2>&1 ||
+    wrk -t2 -c64 -d"${warm}s" -s "$ROOT/bench/wrk/request.lua" "$url" >"$LOGS/warm-$key.txt" 2>&1 ||
     { cat "$LOGS/warm-$key.txt" >&2; die "wrk failed for the $key warm-up"; }
   pause
   # Increments: which commands the Redis primary ran, and how many, per request (group commit
@@ -381,11 +386,14 @@ measure() {  # measure KEY METHOD URL [BODY]
              $(lib thread-ticks "${PID_OF[count-management-service]}" outbox-relay rdk:) ))
   }
   l0=$(relay_ticks) sl0=$(server_relay_ticks)
+  # The broker's JIT compiler threads: in its figure, and reported as its share of it.
+  jit_ticks() { [ -n "$kpids" ] && lib thread-ticks "$KAFKA_PID" "C1 CompilerThre" "C2 CompilerThre" || echo 0; }
+  j0=$(jit_ticks)
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${PEAK_SECONDS}s" --latency -s "$ROOT/bench/wrk/request.lua" "$url" \
     >"$R/wrk-$key.txt" 2>&1 || { cat "$R/wrk-$key.txt" >&2; die "wrk failed for $key"; }
   [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-1.txt"
-  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"redis_primary_ticks\": $(($(cpu_ticks $REDIS_PID) - p0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"relay_ticks\": $(($(relay_ticks) - l0)), \"server_relay_ticks\": $(($(server_relay_ticks) - sl0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
+  echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"redis_primary_ticks\": $(($(cpu_ticks $REDIS_PID) - p0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"kafka_jit_ticks\": $(($(jit_ticks) - j0)), \"relay_ticks\": $(($(relay_ticks) - l0)), \"server_relay_ticks\": $(($(server_relay_ticks) - sl0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
   if [ "$key" = nginx ]; then
     note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
