@@ -20,6 +20,8 @@
 #      on a cluster of its own from scripts/cluster.sh: built from source once, cached).
 #
 #   scripts/check-deploy.sh          (builds the service binaries first if they are missing)
+#   scripts/check-deploy.sh --tools  only installs the tools and schemas below (scripts/test.sh
+#                                    runs it in the background while the tests run)
 #
 # Tools are Go modules at pinned versions, built once with `go install` into
 #   ${COUNT_DEPLOY_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/count-system/deploy-tools}
@@ -121,6 +123,8 @@ if [ ! -f "${schemas}/.complete" ]; then
     "${gw_dir}/config/crd/standard/gateway.networking.k8s.io_httproutes.yaml" ${PROMETHEUS_CRDS} "${schemas}"
   touch "${schemas}/.complete"
 fi
+
+[ "${1:-}" != --tools ] || exit 0
 
 out="$(mktemp -d)"
 trap 'rm -rf "${out}"' EXIT
