@@ -4,25 +4,26 @@
 # against the standalone binary and against the separate services (on one Redis, and on a
 # Redis Cluster of three primaries and three replicas), the rolling-restart fault scenario
 # (two replicas each of write and read behind HAProxy) and the Redis Cluster primary killed
-# under idempotent retries (docs/FAULTS.md, h), the deploy artifacts
-# on a Kubernetes built here from source (docs/DEPLOY.md), the web console's
-# browser tests, every container image built and run (podman), and last compose.yaml
-# brought up on Docker Engine with the black-box suite against it.
+# under idempotent retries (docs/FAULTS.md, h), the web console's browser tests, the deploy
+# artifacts on a Kubernetes built here from source (docs/DEPLOY.md), every container image
+# built and run (podman), and last compose.yaml brought up on Docker Engine with the
+# black-box suite against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Each step's heading carries the seconds since the start: where CI's time goes.
 step() { echo "== [${SECONDS} s] $*"; }
 step "setup (scripts/setup.sh --test)"
 scripts/setup.sh --test
-step "build (scripts/build.sh release)"
-scripts/build.sh release
-
 # What the Kubernetes steps need and nothing before them does: the deploy tools and the
 # cluster's binaries, built from source once (cached, `nice -n 15`), in the background while
-# the tests below run.
+# the build and the tests below run (a fresh machine: about 20 minutes of Go builds and
+# downloads).
 prepare_log="$(mktemp)"
 { scripts/check-deploy.sh --tools && scripts/cluster.sh build; } >"$prepare_log" 2>&1 &
 prepare=$!
+
+step "build (scripts/build.sh release)"
+scripts/build.sh release
 
 step "formatting (clang-format)"
 git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
@@ -38,15 +39,6 @@ ctest --preset release --output-on-failure -j 2 -LE bench
 
 step "fuzzing, a short run of each target (docs/FUZZING.md)"
 scripts/fuzz.sh 20
-
-step "deploy tools and the cluster's binaries (started in the background after the build)"
-wait "$prepare" || { cat "$prepare_log"; exit 1; }
-step "deploy artifacts (scripts/check-deploy.sh)"
-scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed,
-                         # and applied to a real kube-apiserver (--dry-run=server)
-
-step "a real single-node Kubernetes (scripts/cluster.sh): pods, Services, DNS, Pod Security"
-scripts/e2e-kubernetes.sh --node
 
 # The test venv (scripts/setup.sh --test): Debian's python3 and pytest, plus openapi-spec-validator.
 test_python="${COUNT_TEST_VENV:-/opt/count-test-venv}/bin/python3"
@@ -68,6 +60,15 @@ step "fault scenario: a Redis Cluster primary SIGKILLed (0 acknowledged writes l
 # in web/test-artifacts/<run>/ (printed).
 step "browser tests (web console, Chromium)"
 (cd web && node --test tests/browser/console.test.mjs)
+
+step "deploy tools and the cluster's binaries (started in the background after setup)"
+wait "$prepare" || { cat "$prepare_log"; exit 1; }
+step "deploy artifacts (scripts/check-deploy.sh)"
+scripts/check-deploy.sh  # k8s/, overlays, Helm chart, Dockerfiles: rendered, validated, agreed,
+                         # and applied to a real kube-apiserver (--dry-run=server)
+
+step "a real single-node Kubernetes (scripts/cluster.sh): pods, Services, DNS, Pod Security"
+scripts/e2e-kubernetes.sh --node
 
 step "container images: built, run as non-root, HEALTHCHECK, exit 0 on SIGTERM (podman)"
 IMAGES_REPORT='' scripts/images.sh
