@@ -8,7 +8,9 @@
 # No Docker engine is needed: podman builds from a Debian 12 base made here with
 # debootstrap (minbase) and imported as debian:bookworm-slim, so nothing is pulled from
 # an image registry. The first image compiles every binary (the shared builder stage,
-# several minutes on 2 cores); the others reuse that stage from podman's cache.
+# several minutes on 2 cores, or well under one when the host's compiler cache, mounted into
+# it, holds what scripts/build.sh release compiled); the others reuse that stage from
+# podman's cache.
 # Environment: VERSION (default: the project version in CMakeLists.txt); IMAGES_REPORT
 # (default docs/IMAGES.md; empty: print only, as the test command does).
 set -euo pipefail
@@ -128,8 +130,9 @@ if [ $# -eq 0 ] && [ -n "$report" ]; then
     echo
     echo "Sizes are whole images; all but the last layer (the stripped binary, about 1.5 MB) are"
     echo "shared: the Debian base ($("${podman[@]}" image inspect debian:bookworm-slim --format '{{.Size}}' | awk '{ printf "%.1f", $1 / 1e6 }') MB) and one layer of runtime libraries. The"
-    echo "first build compiles every binary in the shared builder stage; the others reuse it"
-    echo "(build times below are this run's; a cold first build took 600 s on 2 busy cores)."
+    echo "first build compiles every binary in the shared builder stage, served by the host's"
+    echo "compiler cache when it has one; the others reuse it (build times below are this run's;"
+    echo "a first build without a cache took 600 s on 2 busy cores)."
     echo
     echo "| image | size (MB) | build (s) | uid | healthcheck | exit on SIGTERM |"
     echo "|---|---|---|---|---|---|"
