@@ -128,7 +128,7 @@ void AppendOptional(std::string& out, const std::optional<std::int64_t>& v) {
 
 // Written straight into the text, in RecordJson's and AppliedJson's order and form (a test
 // holds them equal): every GET and increment answers one, and building and serialising the
-// tree cost a twentieth of a GET's CPU (docs/BENCHMARKS.md).
+// tree cost 5 % of count-read-service's CPU at its GET peak (perf, 2026-12-03).
 std::string RecordText(const core::CountRecord& r) {
   std::string out;
   out.reserve(160 + r.id.size() + r.description.size());
