@@ -35,7 +35,8 @@ std::optional<core::Problem> ParseIdList(std::string_view list, std::string_view
 boost::json::object RecordJson(const core::CountRecord& r, boost::json::storage_ptr sp = {});
 // {"id","value","updatedAt"}
 boost::json::object AppliedJson(const core::Applied& a, boost::json::storage_ptr sp = {});
-// Their JSON text, the tree built on the stack (a GET's or an increment's answer).
+// Their JSON text, written directly (a GET's or an increment's answer): the same text as
+// serialising RecordJson and AppliedJson.
 std::string RecordText(const core::CountRecord& r);
 std::string AppliedText(const core::Applied& a);
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/serialize.hpp>
+#include <chrono>
+#include <cstdint>
+
 namespace count::api {
 namespace {
 
@@ -24,6 +28,33 @@ TEST(ParseObject, RefusesNumbersBeyondADoublesRange) {
     EXPECT_EQ(p->outcome, core::Outcome::kMalformedJson) << body;
   }
   EXPECT_FALSE(ParseObject(R"({"value":1e300})", false, o));
+}
+
+TEST(RecordText, IsRecordJsonSerialised) {
+  core::CountRecord r;
+  r.id = "page.views";
+  r.value = -42;
+  r.created_at = core::Timestamp(std::chrono::milliseconds(1'764'000'000'123));
+  r.updated_at = core::Timestamp(std::chrono::milliseconds(1'764'000'001'004));
+  const auto same = [](const core::CountRecord& r) {
+    EXPECT_EQ(RecordText(r), boost::json::serialize(RecordJson(r))) << r.description;
+  };
+  same(r);
+  for (const char* d : {"", "home \"page\"", "back\\slash", "tab\tnew\nline", "\x01\x7f",
+                        "caf\xc3\xa9 \xe2\x82\xac", "\xff lone byte", "</script>"}) {
+    r.description = d;
+    same(r);
+  }
+  r.min_value = INT64_MIN;
+  r.max_value = INT64_MAX;
+  r.sharded = true;
+  r.value = 0;
+  same(r);
+
+  core::Applied a{"a.b", 7, 1, r.updated_at};
+  EXPECT_EQ(AppliedText(a), boost::json::serialize(AppliedJson(a)));
+  a.value = INT64_MIN;
+  EXPECT_EQ(AppliedText(a), boost::json::serialize(AppliedJson(a)));
 }
 
 }  // namespace

@@ -12,6 +12,13 @@ Timestamp Now() {
 }
 
 std::string FormatTimestamp(Timestamp t) {
+  std::string out;
+  out.reserve(24);
+  AppendTimestamp(out, t);
+  return out;
+}
+
+void AppendTimestamp(std::string& out, Timestamp t) {
   using namespace std::chrono;
   // Every answer and event carries one, and most fall in the same second as the one before:
   // the calendar part ("2026-11-22T08:15:30.") is kept per thread and only the milliseconds
@@ -30,12 +37,9 @@ std::string FormatTimestamp(Timestamp t) {
                    int(hms.minutes().count()), int(hms.seconds().count()));
     cached_second = second;
   }
-  std::string out;
-  out.reserve(24);
   out += cached_prefix;
   fmt::format_to(std::back_inserter(out), FMT_COMPILE("{:03}Z"),
                  int(duration_cast<milliseconds>(t - second).count()));
-  return out;
 }
 
 namespace {

@@ -18,6 +18,8 @@ using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 Timestamp Now();
 // RFC 3339, UTC, millisecond precision: 2026-11-22T08:15:30.123Z
 std::string FormatTimestamp(Timestamp t);
+// The same, appended to `out`.
+void AppendTimestamp(std::string& out, Timestamp t);
 // Accepts RFC 3339 with 'Z' or a numeric offset and optional fraction.
 std::optional<Timestamp> ParseTimestamp(std::string_view text);
 

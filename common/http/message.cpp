@@ -40,6 +40,13 @@ bool IEquals(std::string_view a, std::string_view b) {
   return true;
 }
 
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  volatile unsigned char diff = 0;  // no early exit at the first difference
+  for (std::size_t i = 0; i < a.size(); ++i) diff = diff | static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 bool Principal::Has(std::string_view scope) const {
   for (const auto& s : scopes)
     if (s == scope || s == "admin") return true;

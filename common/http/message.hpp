@@ -23,11 +23,20 @@ std::string_view ToString(Method m);
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 bool IEquals(std::string_view a, std::string_view b);
+// Whether `a` and `b` are equal, in a time that depends on their lengths only.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 struct Principal {
   std::string name;
   std::vector<std::string> scopes;
   bool Has(std::string_view scope) const;  // admin implies every scope
+};
+
+// The API key a connection's last request proved, and its principal: kept by the server per
+// connection, so the requests after the first one that present the same key skip hashing it.
+struct KnownKey {
+  std::string token;
+  const Principal* principal = nullptr;
 };
 
 struct Request {
@@ -42,6 +51,8 @@ struct Request {
   // This server's span of the request's trace (its `traceparent`, or a new trace): set by
   // the host before dispatch, logged with the request, passed to the events it causes.
   core::TraceContext trace;
+  // The connection's known key (the server's), or null: a request on its own.
+  KnownKey* known_key = nullptr;
 
   // Filled by the router.
   Fields params;

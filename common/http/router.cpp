@@ -153,7 +153,7 @@ void Router::Dispatch(Request& request, Respond respond) const {
         !authenticator_)
       return answer(Response::Problem(
           core::Unauthorized("an API key is required: Authorization: Bearer <key>")));
-    request.principal = authenticator_(auth->substr(kBearer.size()));
+    request.principal = Authenticate(request, auth->substr(kBearer.size()));
     if (!request.principal)
       return answer(Response::Problem(core::Unauthorized("the API key is not valid")));
     if (!request.principal->Has(route->options.scope))
@@ -174,6 +174,20 @@ void Router::Dispatch(Request& request, Respond respond) const {
     }
   }
   Invoke(*route, request, std::move(respond));
+}
+
+// The connection's known key when `token` is the key it proved, compared in constant time
+// (behind a proxy one connection carries the requests of many clients); else the
+// authenticator's answer, which a valid key's connection keeps for its next requests.
+const Principal* Router::Authenticate(Request& request, std::string_view token) const {
+  KnownKey* known = request.known_key;
+  if (known && known->principal && ConstantTimeEquals(known->token, token)) return known->principal;
+  const Principal* principal = authenticator_(token);
+  if (known && principal) {
+    known->token.assign(token);
+    known->principal = principal;
+  }
+  return principal;
 }
 
 void Router::Invoke(const Route& route, Request& request, Respond respond) const {

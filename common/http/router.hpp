@@ -76,6 +76,7 @@ class Router {
   const Route* Match(Method method, std::string_view path, Fields* params,
                      std::vector<Method>* allowed) const;
   void Invoke(const Route& route, Request& request, Respond respond) const;
+  const Principal* Authenticate(Request& request, std::string_view token) const;
 
   std::deque<Route> routes_;  // stable addresses: requests point at their route's pattern
   Authenticator authenticator_;

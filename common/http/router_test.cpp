@@ -49,6 +49,39 @@ TEST_F(RouterTest, MatchesPathParameters) {
   EXPECT_EQ(r.route, "/api/v1/counts/{id}/increment");
 }
 
+// A connection's requests after the first that present the same key reuse its principal; any
+// other key is checked again, and an invalid one is refused whatever the connection knows.
+TEST(Router, AConnectionsKnownKeyIsCheckedOnce) {
+  Router router;
+  int checks = 0;
+  router.SetAuthenticator([&checks](std::string_view token) -> const Principal* {
+    static const Principal reader{"reader", {"count:read"}}, admin{"admin", {"admin"}};
+    ++checks;
+    if (token == "r") return &reader;
+    if (token == "a") return &admin;
+    return nullptr;
+  });
+  router.Add(Method::kGet, "/x", [](Request& r) { return Response::Json(200, r.principal->name); },
+             {.scope = "count:read"});
+  KnownKey known;
+  const auto get = [&](std::string key) {
+    auto r = Make(Method::kGet, "/x", "", {{"Authorization", "Bearer " + key}});
+    r.known_key = &known;
+    return router.Dispatch(r);
+  };
+  EXPECT_EQ(get("r").body, "reader");
+  EXPECT_EQ(get("r").body, "reader");
+  EXPECT_EQ(checks, 1);
+  EXPECT_EQ(get("rr").status, 401);
+  EXPECT_EQ(get("").status, 401);
+  EXPECT_EQ(get("a").body, "admin");
+  EXPECT_EQ(get("r").body, "reader");
+  EXPECT_EQ(checks, 4);
+  EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
+  EXPECT_FALSE(ConstantTimeEquals("abc", "ab"));
+}
+
 TEST_F(RouterTest, UnknownPathIs404AndWrongMethodIs405WithAllow) {
   auto r = Make(Method::kGet, "/nope");
   EXPECT_EQ(router.Dispatch(r).status, 404);

@@ -387,6 +387,7 @@ asio::awaitable<void> Session(Server::State* s, Loop& loop, tcp::socket socket) 
   Connection c(loop, std::move(socket));
   beast::flat_buffer buffer;
   std::string out;  // each answer, written in one send
+  KnownKey known_key;
   beast::error_code ec;
   const auto endpoint = c.socket.remote_endpoint(ec);
   const std::string remote = ec ? "" : endpoint.address().to_string();
@@ -394,6 +395,7 @@ asio::awaitable<void> Session(Server::State* s, Loop& loop, tcp::socket socket) 
   for (;;) {
     Request req;
     req.remote = remote;
+    req.known_key = &known_key;
     RequestReader parser(req, s->options);
     if (buffer.size() == 0) {
       // Waiting for a request may take the idle timeout; once its first bytes are here, the

@@ -124,7 +124,7 @@ class LoopConnection final : public RedisConnection,
     for (std::size_t i = 0; i < commands.size(); ++i)
       unsent_.push_back({call, i, std::move(commands[i])});
     if (state_ == State::kReady)
-      Flush();
+      FlushSoon();
     else if (state_ == State::kIdle)
       StartConnect();
     WatchDeadlines();
@@ -132,6 +132,17 @@ class LoopConnection final : public RedisConnection,
 
  private:
   enum class State { kIdle, kConnecting, kReady };
+
+  // Flush once the loop has run the handlers it has ready: the commands of the requests read
+  // in one wake-up go out in one send, not the first alone and the rest behind it.
+  void FlushSoon() {
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    asio::post(loop_, [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      if (self->state_ == State::kReady) self->Flush();
+    });
+  }
 
   // Writes whatever is queued behind what is being written.
   void Flush() {
@@ -396,7 +407,7 @@ class LoopConnection final : public RedisConnection,
   std::uint64_t generation_ = 0;  // one per connection attempt: older coroutines stop
   std::deque<Entry> unsent_, inflight_;
   std::string out_;  // formatted, waiting for the write in progress
-  bool writing_ = false, watching_ = false;
+  bool writing_ = false, watching_ = false, flush_posted_ = false;
   std::string last_error_;
 };
 

@@ -1,12 +1,12 @@
 #pragma once
 // Redis on an event loop: one pipelining connection per loop, so a request's store call
 // never leaves the thread that read the request (no handoff, no wake-up of another thread).
-// Commands are written back to back as they come; replies are matched to them in order (a
-// FIFO of pending replies); AUTH, SELECT and (behind Sentinel) ROLE on connect; reconnect with
-// backoff; a call not answered within the timeout fails with core::StoreUnavailable. Behind
-// Sentinel the master is resolved by the blocking client (RedisClient::Resolve) on a thread of
-// its own and handed over, and READONLY/LOADING replies and broken reads are retried once,
-// exactly as RedisClient does.
+// Commands are written back to back, those sent in one turn of the loop in one write; replies
+// are matched to them in order (a FIFO of pending replies); AUTH, SELECT and (behind Sentinel) ROLE
+// on connect; reconnect with backoff; a call not answered within the timeout fails with
+// core::StoreUnavailable. Behind Sentinel the master is resolved by the blocking client
+// (RedisClient::Resolve) on a thread of its own and handed over, and READONLY/LOADING replies and
+// broken reads are retried once, exactly as RedisClient does.
 //
 // Why hand-written: Debian 12 packages no maintained Asio Redis client (Boost.Redis arrived
 // with Boost 1.84; Debian 12 ships 1.74 and 1.81, and `apt-cache search boost redis` finds

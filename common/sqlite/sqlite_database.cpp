@@ -297,8 +297,8 @@ void SqliteDatabase::Migrate() {
   }
 }
 
-SqliteDatabase::Transaction::Transaction(SqliteDatabase& db) : db_(db) {
-  Statement(db_, "BEGIN IMMEDIATE").Run();
+SqliteDatabase::Transaction::Transaction(SqliteDatabase& db, Kind kind) : db_(db) {
+  Statement(db_, kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED").Run();
 }
 
 SqliteDatabase::Transaction::~Transaction() {

@@ -111,10 +111,13 @@ class SqliteDatabase {
   void Exec(std::string_view sql);
   int Changes() const { return sqlite3_changes(db_); }
 
-  // BEGIN IMMEDIATE ... COMMIT, rolled back if the scope exits by exception.
+  // BEGIN IMMEDIATE ... COMMIT, rolled back if the scope exits by exception. A read-only
+  // one (kRead) is BEGIN DEFERRED: its statements share one snapshot and take SQLite's read
+  // lock once, not once each.
   class Transaction {
    public:
-    explicit Transaction(SqliteDatabase& db);
+    enum class Kind { kWrite, kRead };
+    explicit Transaction(SqliteDatabase& db, Kind kind = Kind::kWrite);
     ~Transaction();
     void Commit();
 

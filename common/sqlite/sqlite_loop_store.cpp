@@ -26,40 +26,55 @@ void SqliteLoopCountValueStore::Apply(std::span<const core::Mutation> mutations,
   wake_.notify_one();
 }
 
-template <class T, class ReadFn>
-void SqliteLoopCountValueStore::QueueRead(ReadFn read, Done<T> done) {
+void SqliteLoopCountValueStore::Get(std::string_view id,
+                                    Done<std::optional<core::CountRecord>> done) {
   {
     std::lock_guard lock(mu_);
-    reads_.push_back([read = std::move(read), done = std::move(done)] {
-      T result{};
-      std::exception_ptr error;
-      try {
-        result = read();
-      } catch (...) {
-        error = std::current_exception();
-      }
-      done(error, std::move(result));
-    });
+    read_ids_.emplace_back(id);
+    reads_.push_back({1, std::move(done), {}});
   }
   wake_.notify_one();
 }
 
-void SqliteLoopCountValueStore::Get(std::string_view id,
-                                    Done<std::optional<core::CountRecord>> done) {
-  QueueRead<std::optional<core::CountRecord>>(
-      [this, id = std::string(id)] { return store_.Get(id); }, std::move(done));
+void SqliteLoopCountValueStore::GetMany(std::span<const std::string> ids, Done<Records> done) {
+  if (ids.empty()) return done(nullptr, {});
+  {
+    std::lock_guard lock(mu_);
+    read_ids_.insert(read_ids_.end(), ids.begin(), ids.end());
+    reads_.push_back({ids.size(), {}, std::move(done)});
+  }
+  wake_.notify_one();
 }
 
-void SqliteLoopCountValueStore::GetMany(std::span<const std::string> ids,
-                                        Done<std::vector<std::optional<core::CountRecord>>> done) {
-  QueueRead<std::vector<std::optional<core::CountRecord>>>(
-      [this, ids] { return store_.GetMany(ids); }, std::move(done));
+void SqliteLoopCountValueStore::Answer(std::span<const std::string> ids, std::vector<Read>& reads) {
+  Records records;
+  std::exception_ptr error;
+  try {
+    records = store_.GetMany(ids);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  std::size_t at = 0;
+  for (auto& read : reads) {
+    if (read.one) {
+      read.one(error, error ? std::nullopt : std::move(records[at]));
+    } else {
+      Records part;
+      if (!error)
+        part.assign(std::make_move_iterator(records.begin() + static_cast<std::ptrdiff_t>(at)),
+                    std::make_move_iterator(records.begin() +
+                                            static_cast<std::ptrdiff_t>(at + read.count)));
+      read.many(error, std::move(part));
+    }
+    at += read.count;
+  }
 }
 
 void SqliteLoopCountValueStore::Run() {
   for (;;) {
     std::deque<Write> batch;
-    std::vector<std::function<void()>> reads;
+    std::vector<Read> reads;
+    std::vector<std::string> read_ids;
     {
       std::unique_lock lock(mu_);
       wake_.wait(lock, [this] { return stopping_ || !writes_.empty() || !reads_.empty(); });
@@ -71,6 +86,7 @@ void SqliteLoopCountValueStore::Run() {
                    std::make_move_iterator(writes_.begin() + static_cast<std::ptrdiff_t>(n)));
       writes_.erase(writes_.begin(), writes_.begin() + static_cast<std::ptrdiff_t>(n));
       reads.swap(reads_);
+      read_ids.swap(read_ids_);
     }
     if (!batch.empty()) {
       std::vector<SqliteCountValueStore::Request*> requests;
@@ -79,7 +95,7 @@ void SqliteLoopCountValueStore::Run() {
       store_.ApplyBatch(requests);
       for (auto& w : batch) w.done(w.request.error, std::move(w.request.result));
     }
-    for (auto& read : reads) read();
+    if (!reads.empty()) Answer(read_ids, reads);
   }
 }
 

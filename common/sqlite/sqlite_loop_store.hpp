@@ -2,7 +2,8 @@
 // count-system's value store for the event loops: no loop thread ever waits on SQLite.
 // Writes queue for one writer thread, which applies everything queued as one transaction
 // (group commit with no thread blocked per request) and answers each; reads queue for it
-// too, so they never wait on a commit inside a loop. docs/ARCHITECTURE.md, "Standalone".
+// too, so they never wait on a commit inside a loop, and what queued together is read in one
+// read transaction. docs/ARCHITECTURE.md, "Standalone".
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -27,21 +28,28 @@ class SqliteLoopCountValueStore final : public core::AsyncCountValueStore {
                Done<std::vector<std::optional<core::CountRecord>>> done) override;
 
  private:
+  using Records = std::vector<std::optional<core::CountRecord>>;
   struct Write {
     SqliteCountValueStore::Request request;
     Done<core::ApplyResult> done;
   };
-  // Queues `read` for the writer thread, which answers `done` with its result or error.
-  template <class T, class ReadFn>
-  void QueueRead(ReadFn read, Done<T> done);
+  // A Get (`one`) or a GetMany (`many`) of `count` ids, queued in read_ids_.
+  struct Read {
+    std::size_t count;
+    Done<std::optional<core::CountRecord>> one;
+    Done<Records> many;
+  };
+  // Reads every queued id at once and answers each read with its part.
+  void Answer(std::span<const std::string> ids, std::vector<Read>& reads);
   void Run();
 
   SqliteCountValueStore& store_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::deque<Write> writes_;                  // guarded by mu_
-  std::vector<std::function<void()>> reads_;  // guarded by mu_
-  bool stopping_ = false;                     // guarded by mu_
+  std::deque<Write> writes_;           // guarded by mu_
+  std::vector<Read> reads_;            // guarded by mu_
+  std::vector<std::string> read_ids_;  // guarded by mu_: the reads' ids, in order
+  bool stopping_ = false;              // guarded by mu_
   std::thread writer_;
 };
 

@@ -254,7 +254,14 @@ std::vector<std::optional<CountRecord>> SqliteCountValueStore::GetMany(
   std::lock_guard lock(db_.mutex());
   std::vector<std::optional<CountRecord>> out;
   out.reserve(ids.size());
+  if (ids.size() == 1) {
+    out.push_back(GetLocked(ids.front()));
+    return out;
+  }
+  // One snapshot, and SQLite's read lock taken once (two fcntl calls) rather than per id.
+  SqliteDatabase::Transaction tx(db_, SqliteDatabase::Transaction::Kind::kRead);
   for (const auto& id : ids) out.push_back(GetLocked(id));
+  tx.Commit();
   return out;
 }
 

@@ -129,6 +129,40 @@ TEST_F(SqliteStoresTest, TheLoopStoreAnswersEachQueuedWriteWithItsOwnValue) {
   EXPECT_EQ(values.Get("q")->value, kWrites);
 }
 
+// Reads queued together are read at once (one read transaction); each gets its own part.
+TEST_F(SqliteStoresTest, TheLoopStoreAnswersEachQueuedReadWithItsOwnRecords) {
+  Create("a", 1);
+  Create("b", 2);
+  SqliteLoopCountValueStore loop(values);
+  constexpr int kReads = 1000;
+  std::vector<std::string> seen(kReads);
+  std::promise<void> all;
+  std::atomic<int> left{kReads};
+  const auto text = [](const std::optional<core::CountRecord>& r) {
+    return r ? r->id + "=" + std::to_string(r->value) : std::string("-");
+  };
+  const std::vector<std::string> many{"b", "missing", "a"};
+  for (int i = 0; i < kReads; ++i) {
+    const auto answered = [&, i](std::string s) {
+      seen[i] = std::move(s);
+      if (--left == 0) all.set_value();
+    };
+    if (i % 3 == 2)
+      loop.GetMany(many, [&, answered](std::exception_ptr e, auto records) {
+        std::string s = e ? "error" : "";
+        for (const auto& r : records) s += text(r) + ";";
+        answered(s);
+      });
+    else
+      loop.Get(i % 3 == 0 ? "a" : "nope", [&, answered](std::exception_ptr e, auto record) {
+        answered(e ? "error" : text(record));
+      });
+  }
+  all.get_future().get();
+  for (int i = 0; i < kReads; ++i)
+    ASSERT_EQ(seen[i], i % 3 == 0 ? "a=1" : i % 3 == 1 ? "-" : "b=2;-;a=1;") << i;
+}
+
 }  // namespace
 
 // The counting rule, as count-system's loop store obeys it: the contract suite through a
