@@ -141,7 +141,7 @@ class SqliteDatabase {
   void Migrate();
   // WAL checkpoints run on a thread of their own, not inside the commit that crossed
   // kCheckpointFrames (SQLite's automatic checkpoint stalled that commit, and every commit
-  // queued behind the connection lock, for milliseconds: docs/BENCHMARKS.md).
+  // queued behind the connection lock, for milliseconds: docs/ARCHITECTURE.md, "Standalone").
   static constexpr int kCheckpointFrames = 1000;  // SQLite's wal_autocheckpoint default
   static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
   void RunCheckpoints(std::filesystem::path file);
