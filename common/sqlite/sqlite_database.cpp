@@ -222,9 +222,18 @@ SqliteDatabase::SqliteDatabase(const std::filesystem::path& file, SqliteSettings
   Exec("PRAGMA cache_size=-" + std::to_string(settings.cache_mb * 1024) +
        "; PRAGMA mmap_size=" + std::to_string(settings.mmap_mb * 1024 * 1024) + ";");
   Migrate();
+  // Replaces SQLite's automatic checkpoint (itself a WAL hook) with RunCheckpoints.
+  sqlite3_wal_hook(db_, &SqliteDatabase::OnWalCommit, this);
+  checkpointer_ = std::thread([this, file] { RunCheckpoints(file); });
 }
 
 SqliteDatabase::~SqliteDatabase() {
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_cv_.notify_one();
+  checkpointer_.join();
   for (auto& [sql, stmts] : kept_)
     for (auto* stmt : stmts) sqlite3_finalize(stmt);
   sqlite3_close(db_);
@@ -265,6 +274,53 @@ std::uint64_t SqliteDatabase::OutboxSignals() {
 void SqliteDatabase::WaitForOutbox(std::uint64_t seen, std::chrono::milliseconds max) {
   std::unique_lock lock(outbox_mu_);
   outbox_cv_.wait_for(lock, max, [&] { return outbox_signals_ != seen; });
+}
+
+int SqliteDatabase::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
+  if (frames < kCheckpointFrames) return SQLITE_OK;
+  auto& db = *static_cast<SqliteDatabase*>(self);
+  {
+    std::lock_guard lock(db.checkpoint_mu_);
+    if (db.checkpoint_due_) return SQLITE_OK;
+    db.checkpoint_due_ = true;
+  }
+  db.checkpoint_cv_.notify_one();
+  return SQLITE_OK;
+}
+
+void SqliteDatabase::RunCheckpoints(std::filesystem::path file) {
+  sqlite3* own = nullptr;  // opened at the first checkpoint: short-lived uses never need it
+  for (;;) {
+    {
+      std::unique_lock lock(checkpoint_mu_);
+      checkpoint_cv_.wait(lock, [&] { return checkpoint_stopping_ || checkpoint_due_; });
+      if (checkpoint_stopping_) break;
+    }
+    // A connection uses the WAL once it has read the file; until then it checkpoints nothing.
+    if (!own && (sqlite3_open_v2(file.c_str(), &own, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr) != SQLITE_OK ||
+                 sqlite3_exec(own, "SELECT count(*) FROM sqlite_schema", nullptr, nullptr,
+                              nullptr) != SQLITE_OK)) {
+      sqlite3_close(own);
+      own = nullptr;
+    }
+    Checkpoint(own);
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_due_ = false;
+  }
+  sqlite3_close(own);
+}
+
+void SqliteDatabase::Checkpoint(sqlite3* own) {
+  // Copies the WAL's frames into the file while commits go on appending to it, on a
+  // connection of its own (PASSIVE: it takes no lock a commit needs).
+  if (own) sqlite3_wal_checkpoint_v2(own, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // The WAL starts over only at a commit that finds it copied entirely, which the commits
+  // appended meanwhile defeat: those few frames are copied with commits held off, so the WAL
+  // stays near kCheckpointFrames however busy the writers are. Without a connection of its
+  // own, the whole checkpoint runs so.
+  std::lock_guard lock(mu_);
+  sqlite3_wal_checkpoint_v2(own ? own : db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 void SqliteDatabase::Exec(std::string_view sql) {

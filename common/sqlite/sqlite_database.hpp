@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -96,6 +97,7 @@ class SqliteDatabase {
   // Opens (creating) the file and applies the schema migrations (PRAGMA user_version);
   // refuses (StoreUnavailable) a file of a newer schema version than SchemaVersion().
   explicit SqliteDatabase(const std::filesystem::path& file, SqliteSettings settings = {});
+  // Stops the checkpoint thread, then closes (SQLite checkpoints and removes the WAL).
   ~SqliteDatabase();
   SqliteDatabase(const SqliteDatabase&) = delete;
   SqliteDatabase& operator=(const SqliteDatabase&) = delete;
@@ -140,6 +142,13 @@ class SqliteDatabase {
   void Keep(sqlite3_stmt* stmt);
 
   void Migrate();
+  // WAL checkpoints run on a thread of their own, not inside the commit that crossed
+  // kCheckpointFrames (SQLite's automatic checkpoint stalled that commit, and every commit
+  // queued behind the connection lock, for milliseconds: docs/ARCHITECTURE.md, "Standalone").
+  static constexpr int kCheckpointFrames = 1000;  // SQLite's wal_autocheckpoint default
+  static int OnWalCommit(void* self, sqlite3* db, const char* schema, int frames);
+  void RunCheckpoints(std::filesystem::path file);
+  void Checkpoint(sqlite3* own);
   sqlite3* db_ = nullptr;
   std::mutex kept_mu_;
   std::unordered_map<std::string, std::vector<sqlite3_stmt*>, TextHash, std::equal_to<>> kept_;
@@ -147,6 +156,11 @@ class SqliteDatabase {
   std::mutex outbox_mu_;
   std::condition_variable outbox_cv_;
   std::uint64_t outbox_signals_ = 0;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_due_ = false;       // guarded by checkpoint_mu_
+  bool checkpoint_stopping_ = false;  // guarded by checkpoint_mu_
+  std::thread checkpointer_;
 };
 
 }  // namespace count::sqlite
