@@ -287,6 +287,8 @@ backend read
             raise RuntimeError(f"haproxy config invalid: {check.stdout}{check.stderr}")
         self.proc = Proc("haproxy", ["haproxy", "-db", "-f", str(self.cfg)], {}, root)
         wait_port(self.port, proc=self.proc)
+        # The stats socket may appear after the frontend's port is bound.
+        support.eventually(self.sock.exists, timeout=10, message=f"{self.sock} created")
 
     def command(self, cmd: str) -> str:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
