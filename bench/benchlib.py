@@ -321,6 +321,7 @@ def build_report(d):
     nginx_rps = rows.get("nginx", {}).get("rps")
     seed_rps = rows.get("seed_increment", {}).get("rps")
     nginx_cpu = (rows.get("nginx", {}).get("cpu_us") or {}).get("server")
+    nginx_around = nginx_cpu_around(d, rows, nginx_cpu)
 
     lines = []
     out = lines.append
@@ -401,9 +402,10 @@ def build_report(d):
         lw = r["wrk"]["latency_us"]
         cpu = r["cpu_us"] or {}
         us = lambda k: f"{cpu[k]:.1f}" if cpu.get(k) is not None else ""
-        x_nginx_cpu = (f"{cpu['server'] / nginx_cpu:.1f}"
-                       if nginx_cpu and cpu.get("server") is not None else "")
-        checks = cpu_targets(key, label, cpu, nginx_cpu)
+        around = nginx_around.get(key, nginx_cpu)
+        x_nginx_cpu = (f"{cpu['server'] / around:.1f}"
+                       if around and cpu.get("server") is not None else "")
+        checks = cpu_targets(key, label, cpu, around)
         targets += [(name, measured, ok) for _, name, measured, ok in checks]
         out(f"| {label} | {r['wrk']['requests']:,} | {lw['p50'] / 1000:.2f} | "
             f"{lw['p99'] / 1000:.2f} | {lw['max'] / 1000:.2f} | {wrk_errors(r['wrk'])} | "
@@ -420,7 +422,9 @@ def build_report(d):
         "primary's part in parentheses), "
         "replica for reads; Kafka = the broker receiving the increment events. The machine has "
         f"{os.cpu_count()} CPUs: {os.cpu_count() * 1_000_000:,} µs of CPU per second in all, shared "
-        "with the load generator.")
+        "with the load generator. × nginx's = against nginx's CPU per request around that "
+        "scenario: the mean of the nginx peak before it and the one right after it ("
+        + ", ".join(f"{k} {v:.1f} µs" for k, v in nginx_around.items()) + ").")
     out("")
 
     if seed_rps and "write_increment" in rows:
@@ -517,6 +521,25 @@ def cpu_per_request(d, key, requests):
             "redis_primary": (per(cpu["redis_primary_ticks"])
                               if cpu["redis"] and "redis_primary_ticks" in cpu else None),
             "kafka": per(cpu["kafka_ticks"]) if cpu.get("kafka") else None}
+
+
+def nginx_cpu_around(d, rows, first):
+    """nginx's CPU µs per request around each scenario: the mean of the nginx peak before it
+    (the first one, or the one after the previous scenario) and the one right after it, which
+    bench/run.sh measures (wrk-nginx-after-KEY.txt, cpu-nginx-after-KEY.json). The machine
+    drifts over a run; a scenario is compared with nginx under the same conditions."""
+    around, before = {}, first
+    for key, _, _ in SCENARIOS[1:]:
+        if key not in rows:
+            continue
+        wtxt = read(os.path.join(d, f"wrk-nginx-after-{key}.txt"))
+        cpu = cpu_per_request(d, f"nginx-after-{key}", parse_wrk(wtxt)["requests"]) if wtxt else None
+        after = cpu["server"] if cpu else None
+        sides = [x for x in (before, after) if x]
+        if sides:
+            around[key] = statistics.mean(sides)
+        before = after or before
+    return around
 
 
 def cpu_targets(key, label, cpu, nginx_cpu):

@@ -357,12 +357,24 @@ redis_pids() {
   esac
 }
 kafka_pids() { [ "$1" = write_increment ] && echo "$KAFKA_PID" || true; }  # every increment is an event
+# Waits (at most 60 s) until the given processes use under 5 % of a CPU: an earlier scenario
+# can leave work behind in a server (count-system's pipeline catching up on its increments'
+# events), which must not be counted as the next scenario's.
+settle() {
+  local a b
+  for _ in $(seq 60); do
+    a=$(cpu_ticks "$@"); sleep 1; b=$(cpu_ticks "$@")
+    [ $(((b - a) * 100 / CLK_TCK)) -lt 5 ] && return 0
+  done
+  echo "note: still busy after 60 s: $*" >&2
+}
 measure() {  # measure KEY METHOD URL [BODY]
   local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0 k0 warm=$WARM_SECONDS
   [ "$key" = write_increment ] && warm=$WRITE_WARM_SECONDS
   step "$key: warm-up ${warm}s, then peak, wrk -t2 -c64 -d${PEAK_SECONDS}s $method $url"
   local spids rpids kpids
   spids=$(server_pids "$key"); rpids=$(redis_pids "$key"); kpids=$(kafka_pids "$key")
+  settle $spids
   BENCH_METHOD=$method BENCH_BODY=$body BENCH_KEY=$KEY \
     wrk -t2 -c64 -d"${warm}s" -s "$ROOT/bench/wrk/request.lua" "$url" >"$LOGS/warm-$key.txt" 2>&1 ||
     { cat "$LOGS/warm-$key.txt" >&2; die "wrk failed for the $key warm-up"; }
@@ -395,6 +407,16 @@ measure() {  # measure KEY METHOD URL [BODY]
   [[ $key == *increment && -n $rpids ]] && redis-cli -p "$P_REDIS" info commandstats >"$R/redis-cmds-$key-1.txt"
   echo "{\"server_ticks\": $(($(cpu_ticks $spids) - s0)), \"redis_ticks\": $(($(cpu_ticks $rpids) - r0)), \"redis_primary_ticks\": $(($(cpu_ticks $REDIS_PID) - p0)), \"kafka_ticks\": $(($(cpu_ticks $kpids) - k0)), \"kafka_jit_ticks\": $(($(jit_ticks) - j0)), \"relay_ticks\": $(($(relay_ticks) - l0)), \"server_relay_ticks\": $(($(server_relay_ticks) - sl0)), \"clk_tck\": $CLK_TCK, \"redis\": $([ -n "$rpids" ] && echo true || echo false), \"kafka\": $([ -n "$kpids" ] && echo true || echo false)}" >"$R/cpu-$key.json"
   grep -E 'Requests/sec|Non-2xx' "$R/wrk-$key.txt" >&2 || true
+  if [ "$key" != nginx ]; then
+    # nginx again, right after: the machine drifts over a run (clock speed, others' work), so
+    # each scenario's CPU is compared with nginx's measured on either side of it (the peak
+    # before it, the first nginx or the one after the previous scenario, and this one).
+    local n0 nginx_pids
+    nginx_pids=$(server_pids nginx); n0=$(cpu_ticks $nginx_pids)
+    wrk -t2 -c64 -d"${PEAK_SECONDS}s" -s "$ROOT/bench/wrk/request.lua" "http://127.0.0.1:$P_NGINX/" \
+      >"$R/wrk-nginx-after-$key.txt" 2>&1 || { cat "$R/wrk-nginx-after-$key.txt" >&2; die "wrk failed for nginx after $key"; }
+    echo "{\"server_ticks\": $(($(cpu_ticks $nginx_pids) - n0)), \"clk_tck\": $CLK_TCK, \"redis\": false, \"kafka\": false}" >"$R/cpu-nginx-after-$key.json"
+  fi
   if [ "$key" = nginx ]; then
     note "wrk -t2 -c64 -d${PEAK_SECONDS}s --latency -s bench/wrk/request.lua $url"
   else
