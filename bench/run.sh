@@ -361,12 +361,15 @@ kafka_pids() { [ "$1" = write_increment ] && echo "$KAFKA_PID" || true; }  # eve
 # can leave work behind in a server (count-system's pipeline catching up on its increments'
 # events), which must not be counted as the next scenario's.
 settle() {
-  local a b
-  for _ in $(seq 60); do
+  local a b i
+  for i in $(seq 60); do
     a=$(cpu_ticks "$@"); sleep 1; b=$(cpu_ticks "$@")
-    [ $(((b - a) * 100 / CLK_TCK)) -lt 5 ] && return 0
+    if [ $(((b - a) * 100 / CLK_TCK)) -lt 5 ]; then
+      [ "$i" -gt 1 ] && echo "waited ${i} s for the server to be idle" >&2
+      return 0
+    fi
   done
-  echo "note: still busy after 60 s: $*" >&2
+  echo "note: the server is still busy after 60 s" >&2
 }
 measure() {  # measure KEY METHOD URL [BODY]
   local key=$1 method=$2 url=$3 body=${4:-} rate s0 r0 k0 warm=$WARM_SECONDS
