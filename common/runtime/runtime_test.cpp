@@ -1,13 +1,20 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "runtime/auth.hpp"
 #include "runtime/config.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/service.hpp"
 
@@ -187,6 +194,49 @@ TEST(Service, ReadinessShowsDetailsWithoutTheirChangingIt) {
   EXPECT_EQ(body.at("details").at("consumer_lag").at("total").as_int64(), 42) << response.body;
   EXPECT_EQ(body.at("details").at("consumer_lag").at("partitions").at("0").as_int64(), 42);
   EXPECT_TRUE(body.at("details").at("broken").is_null()) << response.body;
+}
+
+// A cgroup directory with the given files, under a fresh temporary directory.
+std::filesystem::path Cgroup(const std::vector<std::pair<std::string, std::string>>& files) {
+  static int n = 0;
+  const auto root = std::filesystem::temp_directory_path() /
+                    ("count-cgroup-" + std::to_string(::getpid()) + "-" + std::to_string(++n));
+  std::filesystem::remove_all(root);
+  for (const auto& [name, text] : files) {
+    std::filesystem::create_directories((root / name).parent_path());
+    std::ofstream(root / name) << text;
+  }
+  std::filesystem::create_directories(root);
+  return root;
+}
+
+TEST(Cpus, CgroupV2QuotaRoundsUp) {
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu.max", "50000 100000\n"}})), 1);
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu.max", "150000 100000\n"}})), 2);
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu.max", "400000 100000\n"}})), 4);
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu.max", "max 100000\n"}})), 0);
+}
+
+TEST(Cpus, CgroupV1Quota) {
+  EXPECT_EQ(CgroupCpuLimit(Cgroup(
+                {{"cpu/cpu.cfs_quota_us", "250000\n"}, {"cpu/cpu.cfs_period_us", "100000\n"}})),
+            3);
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu,cpuacct/cpu.cfs_quota_us", "-1\n"},
+                                   {"cpu,cpuacct/cpu.cfs_period_us", "100000\n"}})),
+            0);
+}
+
+TEST(Cpus, NoOrMalformedQuotaIsNoLimit) {
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({})), 0);
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu.max", "lots 100000\n"}})), 0);
+  EXPECT_EQ(CgroupCpuLimit(Cgroup({{"cpu.max", "50000 0\n"}})), 0);
+}
+
+TEST(Cpus, UsableCpusIsCappedByTheQuota) {
+  const int unlimited = UsableCpus(Cgroup({}));
+  EXPECT_GE(unlimited, 1);
+  EXPECT_EQ(UsableCpus(Cgroup({{"cpu.max", "50000 100000\n"}})), 1);
+  EXPECT_EQ(UsableCpus(Cgroup({{"cpu.max", "100000000 100000\n"}})), unlimited);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "http/openapi.hpp"
 #include "http/server.hpp"
+#include "runtime/cpus.hpp"
 #include "runtime/log.hpp"
 
 // tcmalloc's, when the binary links it (count_allocator, CMakeLists.txt); null otherwise
@@ -80,7 +81,7 @@ Service::Service(std::string name, int default_port, const Env& env)
   app_version_ = env.Or("APP_VERSION", COUNT_VERSION);
   host_ = env.Or("HOST", "0.0.0.0");
   port_ = static_cast<int>(env.Int("PORT", default_port, 0, 65535));
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = UsableCpus();
   // One event loop per core (async handlers never block one); blocking handlers (PostgreSQL,
   // SQLite, readiness checks) run on a pool, whose threads bound how many of them are in
   // flight, not how many cores are busy.
