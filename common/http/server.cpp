@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include <sys/socket.h>
+#include <time.h>
 
 #include <fmt/compile.h>
 
@@ -56,8 +57,24 @@ struct Loop {
 // store: the loop's sweep (Sweep below) closes connections past theirs, a few times per
 // timeout. beast::tcp_stream instead arms and cancels a timer around every read and
 // write, which cost a tenth of a GET's CPU (docs/BENCHMARKS.md).
+// The clock of connection deadlines: CLOCK_MONOTONIC_COARSE, read from the vDSO without the
+// TSC. Its resolution (a few ms) is far finer than any timeout here, and a request sets a
+// deadline three times.
+struct CoarseClock {
+  using duration = std::chrono::nanoseconds;
+  using rep = duration::rep;
+  using period = duration::period;
+  using time_point = std::chrono::time_point<CoarseClock>;
+  static constexpr bool is_steady = true;
+  static time_point now() noexcept {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+  }
+};
+
 struct Connection {
-  using Clock = std::chrono::steady_clock;
+  using Clock = CoarseClock;
   Connection(Loop& loop, tcp::socket s) : loop(loop), socket(std::move(s)) {
     at = loop.connections.insert(loop.connections.end(), this);
   }
@@ -278,6 +295,8 @@ std::optional<core::Problem> AcceptHeader(RequestReader& parser,
                                           const Server::BodyLimitFn& body_limit, Request& req) {
   if (!ParseTarget(req.target, req.path, req.query))
     return core::BadRequest("the request target is not a valid path");
+  // No Content-Length and not chunked: a request without a body (RFC 9112 §6.3), no limit to find.
+  if (!parser.chunked() && parser.content_length().value_or(0) == 0) return std::nullopt;
   const std::size_t limit = body_limit(req.method, req.path);
   if (parser.content_length() && *parser.content_length() > limit)
     return core::PayloadTooLarge("the request body exceeds " + std::to_string(limit) + " bytes");
