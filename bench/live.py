@@ -6,7 +6,7 @@ arrived of those expected, and the instance's memory with every stream open.
     bench/live.py [--mode standalone|services] [--subscribers 10000] [--counters 1000]
                   [--rate 1000] [--seconds 30] [--json FILE]
 
-standalone: one `count-system up` on SQLite (writes → outbox → in-process bus → streams).
+standalone: one `count-system up` on SQLite (writes → the live hub once committed → streams).
 services: PostgreSQL, Redis primary + replica and a KRaft Kafka broker from the test fixtures,
 then count-write-service, count-management-service and one dashboard-update-service
 (writes → Redis outbox → Kafka → streams). Binaries from build/release (COUNT_BIN_DIR).

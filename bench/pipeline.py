@@ -8,7 +8,7 @@
 
 services:   count-write-service -> outbox in Redis -> relay -> Kafka (KRaft, 3 partitions)
             -> count-analysis-service (consumer group) -> rollups in PostgreSQL
-standalone: count-system up -> outbox in SQLite -> in-process bus -> rollups in SQLite
+standalone: count-system up -> rollups in SQLite, written in each change's transaction
 
 Per mode, after a warm-up batch has become visible (topic created, consumer assigned):
 
@@ -200,11 +200,8 @@ class System:
             relays = [p.pid for p in self.procs if p.name in ("count-write-service", "count-management-service")]
             threads["relay (leader, in count-write-service or count-management-service)"] = (
                 relays, ("outbox-", "rdk:"))
-        else:
-            # The relay's two threads: reading the outbox, and publishing to the in-process
-            # bus, whose subscribers (the rollups, live updates) run on the publishing thread.
-            threads["pipeline (relay + rollups, in count-system)"] = (
-                [p.pid for p in self.procs], ("outbox-",))
+        # Standalone has no pipeline threads: the rollups are written in each change's
+        # transaction (docs/ARCHITECTURE.md, "Standalone has no outbox and no relay").
         return CpuMeter(roots, threads)
 
     def stop(self) -> None:

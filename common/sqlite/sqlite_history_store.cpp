@@ -170,6 +170,21 @@ std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
   return fresh.size();
 }
 
+void SqliteHistoryStore::RecordInTransaction(std::span<const core::Event> events) {
+  // A purging deletion forgets the history at its place among the events (as RecordEvents in
+  // count-analysis-service/src/history_feed.cpp does on a stream).
+  MinuteFolds folds;
+  Statement fold(db_, kFold);
+  for (const auto& e : events) {
+    folds.Add(e.count_id, e.timestamp, e.value, e.delta.value_or(0));
+    if (!e.purge_history) continue;
+    folds.Write(fold);
+    folds = {};
+    PurgeLocked(e.count_id);
+  }
+  folds.Write(fold);
+}
+
 std::size_t SqliteHistoryStore::Import(std::span<const core::HistoryPoint> points) {
   // Imported points carry no delta: they contribute 0 to sums.
   std::lock_guard lock(db_.mutex());
@@ -244,10 +259,14 @@ void SqliteHistoryStore::Purge(std::string_view count_id) {
   // its history back.
   std::lock_guard lock(db_.mutex());
   SqliteDatabase::Transaction tx(db_);
+  PurgeLocked(count_id);
+  tx.Commit();
+}
+
+void SqliteHistoryStore::PurgeLocked(std::string_view count_id) {
   for (const char* sql : {"DELETE FROM history_minute WHERE count_id = ?1",
                           "DELETE FROM history_import WHERE count_id = ?1"})
     Statement(db_, sql).Bind(1, count_id).Run();
-  tx.Commit();
 }
 
 std::size_t SqliteHistoryStore::Prune(core::Timestamp before, std::size_t limit) {

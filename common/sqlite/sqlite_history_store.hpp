@@ -12,6 +12,10 @@ class SqliteHistoryStore final : public core::HistoryStore {
   explicit SqliteHistoryStore(SqliteDatabase& db);
 
   std::size_t Record(std::span<const core::Event> events) override;
+  // Records `events` inside the caller's write transaction, the connection lock held: the
+  // events of changes committed in that same transaction (standalone, docs/ARCHITECTURE.md,
+  // "Events"), which therefore come exactly once and need no event-id memory.
+  void RecordInTransaction(std::span<const core::Event> events);
   std::size_t Import(std::span<const core::HistoryPoint> points) override;
   std::vector<core::Bucket> Series(std::string_view count_id, core::Timestamp from,
                                    core::Timestamp to, core::Unit unit) override;
@@ -25,6 +29,7 @@ class SqliteHistoryStore final : public core::HistoryStore {
   bool Ping() override { return true; }
 
  private:
+  void PurgeLocked(std::string_view count_id);
   std::optional<core::HistoryPoint> Last(std::string_view count_id, std::int64_t from_ms,
                                          std::int64_t to_ms);
 

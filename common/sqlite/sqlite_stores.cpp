@@ -132,27 +132,50 @@ struct SqliteCountValueStore::Statements {
         idem_put(db,
                  "INSERT OR REPLACE INTO idempotency (key, fingerprint, outcomes, expires_at) "
                  "VALUES (?1, ?2, ?3, ?4)"),
-        idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1"),
-        outbox_put(db,
-                   "INSERT INTO outbox (event_id, type, count_id, delta, value, timestamp, "
-                   "source, purge_history, traceparent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                   "?9)") {}
-  Statement get, update, insert, idem_get, idem_put, idem_expire, outbox_put;
+        idem_expire(db, "DELETE FROM idempotency WHERE expires_at <= ?1") {}
+  Statement get, update, insert, idem_get, idem_put, idem_expire;
 };
 
-SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string source)
-    : db_(db), source_(std::move(source)), st_(std::make_unique<Statements>(db)) {}
+OutboxSink::OutboxSink(SqliteDatabase& db)
+    : db_(db),
+      put_(db,
+           "INSERT INTO outbox (event_id, type, count_id, delta, value, timestamp, source, "
+           "purge_history, traceparent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") {}
 
-void SqliteCountValueStore::RecordEvent(core::EventType type, std::string_view id,
-                                        std::optional<std::int64_t> delta, std::int64_t value,
-                                        Timestamp at, bool purge_history,
-                                        const core::TraceContext& trace) {
-  auto& s = st_->outbox_put;
-  s.Reset();
-  s.Bind(1, core::NewEventId()).Bind(2, core::ToString(type)).Bind(3, id).Bind(4, delta);
-  s.Bind(5, value).Bind(6, Ms(at)).Bind(7, source_).Bind(8, std::int64_t{purge_history});
-  if (trace.IsValid()) s.Bind(9, trace.Format());
-  s.Run();
+void OutboxSink::Record(std::span<const core::Event> events) {
+  for (const auto& e : events) {
+    put_.Reset();
+    put_.Bind(1, e.event_id).Bind(2, core::ToString(e.type)).Bind(3, e.count_id);
+    put_.Bind(4, e.delta).Bind(5, e.value).Bind(6, Ms(e.timestamp)).Bind(7, e.source);
+    put_.Bind(8, std::int64_t{e.purge_history});
+    if (e.trace.IsValid()) put_.Bind(9, e.trace.Format());
+    put_.Run();
+  }
+}
+
+SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string source,
+                                             EventSink* sink)
+    : db_(db),
+      source_(std::move(source)),
+      st_(std::make_unique<Statements>(db)),
+      own_sink_(sink ? nullptr : std::make_unique<OutboxSink>(db)),
+      sink_(sink ? *sink : *own_sink_) {}
+
+core::Event SqliteCountValueStore::MakeEvent(core::EventType type, std::string_view id,
+                                             std::optional<std::int64_t> delta, std::int64_t value,
+                                             Timestamp at, bool purge_history,
+                                             const core::TraceContext& trace) const {
+  core::Event e{core::NewEventId(), type, std::string(id), delta, value, at, source_};
+  e.purge_history = purge_history;
+  e.trace = trace;
+  return e;
+}
+
+void SqliteCountValueStore::Commit(SqliteDatabase::Transaction& tx,
+                                   std::span<const core::Event> events) {
+  if (!events.empty()) sink_.Record(events);
+  tx.Commit();
+  if (!events.empty()) sink_.Committed(events);
 }
 
 SqliteCountValueStore::~SqliteCountValueStore() = default;
@@ -184,16 +207,15 @@ void SqliteCountValueStore::ApplyBatch(std::span<Request* const> batch) {
   std::lock_guard lock(db_.mutex());
   try {
     SqliteDatabase::Transaction tx(db_);
-    bool any_applied = false;
-    for (auto* request : batch) any_applied |= ApplyLocked(*request);
-    tx.Commit();
-    if (any_applied) db_.SignalOutbox();
+    std::vector<core::Event> events;
+    for (auto* request : batch) ApplyLocked(*request, events);
+    Commit(tx, events);
   } catch (...) {
     for (auto* request : batch) request->error = std::current_exception();
   }
 }
 
-bool SqliteCountValueStore::ApplyLocked(Request& request) {
+void SqliteCountValueStore::ApplyLocked(Request& request, std::vector<core::Event>& events) {
   const auto now = core::Now();
   auto& result = request.result;
   const auto* key = request.key;
@@ -209,7 +231,7 @@ bool SqliteCountValueStore::ApplyLocked(Request& request) {
         result.outcomes = DecodeOutcomes(g.Text(1));
       }
       g.Reset();
-      return false;
+      return;
     }
     g.Reset();
   }
@@ -227,8 +249,8 @@ bool SqliteCountValueStore::ApplyLocked(Request& request) {
       applied->updated_at = now;
       st_->update.Reset();
       st_->update.Bind(1, m.id).Bind(2, applied->value).Bind(3, Ms(now)).Run();
-      RecordEvent(core::EventType::kUpdated, m.id, applied->delta, applied->value, now, false,
-                  m.trace);
+      events.push_back(MakeEvent(core::EventType::kUpdated, m.id, applied->delta, applied->value,
+                                 now, false, m.trace));
       any_applied = true;
     }
     result.outcomes.push_back(std::move(outcome));
@@ -241,7 +263,6 @@ bool SqliteCountValueStore::ApplyLocked(Request& request) {
     st_->idem_expire.Reset();
     st_->idem_expire.Bind(1, Ms(now)).Run();
   }
-  return any_applied;
 }
 
 std::optional<CountRecord> SqliteCountValueStore::Get(std::string_view id) {
@@ -276,9 +297,9 @@ bool SqliteCountValueStore::Create(const CountInfo& info, std::int64_t initial_v
   s.Bind(5, info.description).Bind(6, info.min_value).Bind(7, info.max_value);
   s.Bind(8, std::int64_t{info.sharded}).Run();
   if (db_.Changes() == 0) return false;
-  RecordEvent(core::EventType::kCreated, info.id, initial_value, initial_value, created);
-  tx.Commit();
-  db_.SignalOutbox();
+  const auto event =
+      MakeEvent(core::EventType::kCreated, info.id, initial_value, initial_value, created);
+  Commit(tx, std::span(&event, 1));
   return true;
 }
 
@@ -296,9 +317,8 @@ core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const Coun
               "updated_at = ?5 WHERE id = ?1");
   s.Bind(1, info.id).Bind(2, info.description).Bind(3, info.min_value).Bind(4, info.max_value);
   s.Bind(5, Ms(updated)).Run();
-  RecordEvent(core::EventType::kUpdated, info.id, 0, current->value, updated);
-  tx.Commit();
-  db_.SignalOutbox();
+  const auto event = MakeEvent(core::EventType::kUpdated, info.id, 0, current->value, updated);
+  Commit(tx, std::span(&event, 1));
   return UpdateResult::kUpdated;
 }
 
@@ -311,9 +331,9 @@ bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
   s.Bind(1, id).Run();
   std::optional<std::int64_t> delta;
   if (current->value != INT64_MIN) delta = -current->value;
-  RecordEvent(core::EventType::kDeleted, id, delta, current->value, core::Now(), purge_history);
-  tx.Commit();
-  db_.SignalOutbox();
+  const auto event =
+      MakeEvent(core::EventType::kDeleted, id, delta, current->value, core::Now(), purge_history);
+  Commit(tx, std::span(&event, 1));
   return true;
 }
 

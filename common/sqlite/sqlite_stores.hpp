@@ -2,6 +2,8 @@
 // The standalone stores: CountInfo and CountValue in one SQLite database.
 #include <deque>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "core/event.hpp"
 #include "core/group_commit.hpp"
@@ -25,11 +27,35 @@ class SqliteCountInfoStore final : public core::CountInfoStore {
   SqliteDatabase& db_;
 };
 
-// Every applied change also writes its event to the outbox, in the same transaction.
+// Where the events of the changes a SqliteCountValueStore applies go. Both calls run with the
+// connection lock held, so they see the events in commit order: Record inside the change's
+// transaction (what it writes commits with the change, or not at all; a throw undoes the
+// change), Committed after the commit (it must not throw: the change is made).
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void Record(std::span<const core::Event> events) = 0;
+  virtual void Committed(std::span<const core::Event> events) = 0;
+};
+
+// The outbox table, for a relay to hand to a bus (SqliteEventOutbox).
+class OutboxSink final : public EventSink {
+ public:
+  explicit OutboxSink(SqliteDatabase& db);
+  void Record(std::span<const core::Event> events) override;
+  void Committed(std::span<const core::Event>) override { db_.SignalOutbox(); }
+
+ private:
+  SqliteDatabase& db_;
+  Statement put_;
+};
+
+// Every applied change also hands its event to the sink, in the same transaction.
 class SqliteCountValueStore final : public core::CountValueStore {
  public:
-  // `source` names the service in the events this store records.
-  SqliteCountValueStore(SqliteDatabase& db, std::string source);
+  // `source` names the service in the events this store records; `sink` takes them (the
+  // outbox when none is given).
+  SqliteCountValueStore(SqliteDatabase& db, std::string source, EventSink* sink = nullptr);
   ~SqliteCountValueStore() override;
 
   core::ApplyResult Apply(std::span<const core::Mutation> mutations,
@@ -55,15 +81,19 @@ class SqliteCountValueStore final : public core::CountValueStore {
 
  private:
   struct Statements;
-  // Applies one request inside the batch's transaction; true when something changed.
-  bool ApplyLocked(Request& request);
+  // Applies one request inside the batch's transaction, adding its events to `events`.
+  void ApplyLocked(Request& request, std::vector<core::Event>& events);
   std::optional<core::CountRecord> GetLocked(std::string_view id);
-  void RecordEvent(core::EventType type, std::string_view id, std::optional<std::int64_t> delta,
-                   std::int64_t value, core::Timestamp at, bool purge_history = false,
-                   const core::TraceContext& trace = {});
+  core::Event MakeEvent(core::EventType type, std::string_view id,
+                        std::optional<std::int64_t> delta, std::int64_t value, core::Timestamp at,
+                        bool purge_history = false, const core::TraceContext& trace = {}) const;
+  // Hands `events` to the sink, commits, and tells the sink (the connection lock held).
+  void Commit(SqliteDatabase::Transaction& tx, std::span<const core::Event> events);
   SqliteDatabase& db_;
   std::string source_;
   std::unique_ptr<Statements> st_;
+  std::unique_ptr<OutboxSink> own_sink_;  // when no sink was given
+  EventSink& sink_;
   core::GroupCommit<Request> group_{kMaxBatch};
 };
 

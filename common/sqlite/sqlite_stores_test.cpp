@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "sqlite/sqlite_history_store.hpp"
 #include "sqlite/sqlite_loop_store.hpp"
 #include "testing/count_value_store_contract.hpp"
 #include "testing/process.hpp"
@@ -119,6 +120,82 @@ TEST_F(SqliteStoresTest, ConcurrentIncrementsAreExact) {
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(values.Get("e")->value, 2000);
+}
+
+// count-system's events (count-system/src/main.cpp): the history in the change's transaction.
+// Record fails on cue; Committed keeps what it was told, in order.
+class HistorySink final : public EventSink {
+ public:
+  explicit HistorySink(SqliteHistoryStore& history) : history_(history) {}
+  void Record(std::span<const core::Event> events) override {
+    if (fail) throw core::StoreUnavailable("history: failing on cue");
+    history_.RecordInTransaction(events);
+  }
+  void Committed(std::span<const core::Event> events) override {
+    committed.insert(committed.end(), events.begin(), events.end());
+  }
+  bool fail = false;
+  std::vector<core::Event> committed;
+
+ private:
+  SqliteHistoryStore& history_;
+};
+
+class SqliteHistoryInTransactionTest : public SqliteStoresTest {
+ protected:
+  std::vector<core::Bucket> Minutes(const std::string& id) {
+    const auto now = core::Now();
+    return history.Series(id, now - std::chrono::hours(1), now + std::chrono::hours(1),
+                          core::Unit::kMinute);
+  }
+  std::int64_t Summed(const std::string& id) {
+    std::int64_t sum = 0;
+    for (const auto& b : Minutes(id)) sum += b.sum_delta;
+    return sum;
+  }
+  SqliteHistoryStore history{db};
+  HistorySink sink{history};
+  SqliteCountValueStore recorded{db, "test", &sink};
+};
+
+TEST_F(SqliteHistoryInTransactionTest, EveryChangeIsInTheHistoryOnceCommitted) {
+  ASSERT_TRUE(info.Create(Info("h")));
+  ASSERT_TRUE(recorded.Create(Info("h"), 5));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        Mutation m{MutationKind::kIncrement, "h", 2};
+        recorded.Apply(std::span(&m, 1), nullptr);
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(recorded.Get("h")->value, 805);
+  EXPECT_EQ(Summed("h"), 805) << "the created event's delta and every increment's";
+  ASSERT_EQ(sink.committed.size(), 401u);
+  for (std::size_t i = 1; i < sink.committed.size(); ++i)
+    ASSERT_EQ(sink.committed[i].value, sink.committed[i - 1].value + 2) << "in commit order";
+  EXPECT_FALSE(Minutes("h").empty());
+
+  EXPECT_TRUE(recorded.Delete("h", /*purge_history=*/true));
+  EXPECT_TRUE(Minutes("h").empty()) << "purged with the deletion, in its transaction";
+  EXPECT_EQ(sink.committed.back().type, core::EventType::kDeleted);
+}
+
+TEST_F(SqliteHistoryInTransactionTest, AChangeWhoseHistoryFailsIsNotMade) {
+  ASSERT_TRUE(info.Create(Info("f")));
+  ASSERT_TRUE(recorded.Create(Info("f"), 0));
+  sink.fail = true;
+  Mutation m{MutationKind::kIncrement, "f", 7};
+  EXPECT_THROW(recorded.Apply(std::span(&m, 1), nullptr), core::StoreUnavailable);
+  EXPECT_THROW(recorded.Delete("f", false), core::StoreUnavailable);
+  sink.fail = false;
+  EXPECT_EQ(recorded.Get("f")->value, 0) << "neither the value nor its history changed";
+  EXPECT_EQ(Summed("f"), 0);
+  EXPECT_EQ(sink.committed.size(), 1u) << "only the creation was committed";
+  recorded.Apply(std::span(&m, 1), nullptr);
+  EXPECT_EQ(recorded.Get("f")->value, 7);
+  EXPECT_EQ(Summed("f"), 7);
 }
 
 // What `call(done)` answers through `done`, waited for.

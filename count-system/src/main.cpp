@@ -12,8 +12,6 @@
 
 #include "analysis_module.hpp"
 #include "dashboard_module.hpp"
-#include "events/in_process_bus.hpp"
-#include "events/outbox_relay.hpp"
 #include "history_feed.hpp"
 #include "live_module.hpp"
 #include "management_module.hpp"
@@ -102,6 +100,35 @@ std::string AdminKey(const runtime::Env& env, const fs::path& data, bool& from_e
   return key;
 }
 
+// Standalone's events (docs/ARCHITECTURE.md, "Events"): the history written in the change's
+// own transaction, then the live streams. No outbox and no relay: the history is in the same
+// file, so one commit holds a change and its history, exactly once.
+class StandaloneEvents final : public sqlite::EventSink {
+ public:
+  explicit StandaloneEvents(sqlite::SqliteHistoryStore& history) : history_(history) {}
+  void Record(std::span<const core::Event> events) override {
+    history_.RecordInTransaction(events);
+  }
+  void Committed(std::span<const core::Event> events) override {
+    for (const auto& e : events) runtime::WriteEvent("analysis", "event recorded", e);
+    if (live) live->Publish(events);  // SQLite has no sharded parts: it cannot throw
+  }
+  live::LiveModule* live = nullptr;
+
+ private:
+  sqlite::SqliteHistoryStore& history_;
+};
+
+// A data directory of an earlier version can hold events its relay had not yet recorded in
+// the history (the outbox table): they are recorded once, before anything is served.
+void DrainOutbox(sqlite::SqliteDatabase& db, sqlite::SqliteHistoryStore& history) {
+  sqlite::SqliteEventOutbox outbox(db);
+  for (auto events = outbox.Pending(5'000); !events.empty(); events = outbox.Pending(5'000)) {
+    analysis::RecordEvents(history, events);
+    outbox.Acknowledge(events);
+  }
+}
+
 int Reconcile(const Options& options) {
   sqlite::SqliteDatabase db(fs::path(options.data) / "count.db");
   sqlite::SqliteCountInfoStore info(db);
@@ -161,7 +188,10 @@ int Up(const Options& options) {
                             {.cache_mb = env.Int("SQLITE_CACHE_MB", 64, 1, 65'536),
                              .mmap_mb = env.Int("SQLITE_MMAP_MB", 256, 0, 1'048'576)});
   sqlite::SqliteCountInfoStore info(db);
-  sqlite::SqliteCountValueStore values(db, "count-system");
+  sqlite::SqliteHistoryStore history(db);
+  DrainOutbox(db, history);
+  StandaloneEvents events(history);
+  sqlite::SqliteCountValueStore values(db, "count-system", &events);
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
   // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
   const auto write_settings = write::WriteSettings::FromEnv(env);
@@ -174,7 +204,6 @@ int Up(const Options& options) {
                            /*strong_read=*/false);
   read::ReadModule read(service.router(), values, &loop_values);
   management::ManagementModule management(service.router(), info, values);
-  sqlite::SqliteHistoryStore history(db);
   analysis::AnalysisModule analysis(service, history);
   sqlite::SqliteDashboardStore dashboards(db);
   dashboard::DashboardModule dashboard(service.router(), {dashboards, info, values});
@@ -184,21 +213,8 @@ int Up(const Options& options) {
   });
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
 
-  // Events: the outbox (written with each change) → the in-process bus → subscribers.
-  sqlite::SqliteEventOutbox outbox(db);
-  service.metrics().AddGauge("outbox_backlog", "Events waiting in the outbox for the history.",
-                             [&] { return double(outbox.Backlog()); });
-  events::InProcessBus bus;
-  bus.Subscribe(
-      [&](std::span<const core::Event> batch) { analysis::RecordEvents(history, batch); });
   live::LiveModule live(service, values, dashboards);
-  bus.Subscribe([&](std::span<const core::Event> batch) { live.Publish(batch); });
-  events::OutboxRelay relay(outbox, bus,
-                            events::RelayOptionsFromEnv(env, [](const std::exception& e) {
-                              runtime::Log::Write(runtime::Level::kWarn, "relay", e.what());
-                            }));
-  relay.Start();
-  service.AddShutdownHook([&] { relay.Stop(); });
+  events.live = &live;  // before the first request
 
   return service.Run([&](int port) {
     // A key the operator chose (COUNT_ADMIN_KEY) is never echoed; a generated one is shown

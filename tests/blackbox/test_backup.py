@@ -114,3 +114,44 @@ def test_restore_refuses_what_it_must_and_force_replaces_only_the_database(scrat
         assert admin.get("/management/api/v1/counts/after-backup").status == 404
     finally:
         proc.stop()
+
+
+def test_events_an_earlier_version_left_in_the_outbox_reach_the_history_once(scratch):
+    """Before 2026-12-03 standalone relayed events from an outbox table to the history; a data
+    directory (or a backup) of that version can hold events not yet recorded. `count-system up`
+    records them before it serves, once (docs/ARCHITECTURE.md, "Standalone has no outbox")."""
+    keys = Keys()
+    logs, data = scratch / "logs", scratch / "data"
+    logs.mkdir()
+    cid = support.unique_id("legacy")
+    proc, port = support.start_standalone(logs, data, keys, name="first")
+    try:
+        admin, writer = clients(port, keys)
+        assert_json(admin.post("/management/api/v1/counts", {"id": cid}), 201)
+        assert writer.post(f"/api/v1/counts/{cid}/increment", {"amount": 5}).status == 200
+    finally:
+        proc.stop()
+    # What that version's relay had not yet taken: two increments, as its store wrote them.
+    now_ms = int(datetime.now(timezone.utc).timestamp() * 1000)
+    with sqlite3.connect(data / "count.db") as db:
+        db.executemany("INSERT INTO outbox (event_id, type, count_id, delta, value, timestamp, source, purge_history)"
+                       " VALUES (?, 'count_updated', ?, ?, ?, ?, 'count-system', 0)",
+                       [(f"{i:032x}", cid, delta, value, now_ms) for i, (delta, value) in enumerate([(7, 12), (8, 20)])])
+    db.close()
+
+    def history_sum(admin: Client) -> int:
+        now = datetime.now(timezone.utc)
+        frm, to = ((now + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ") for d in (-1, 1))
+        series = assert_json(admin.get(f"/analysis/api/v1/series?ids={cid}&from={frm}&to={to}&unit=day"))
+        return sum(b["sum"] for b in series["series"][0]["buckets"])
+
+    for run in ("second", "third"):  # the third start finds nothing left to record
+        proc, port = support.start_standalone(logs, data, keys, name=run)
+        try:
+            admin, _ = clients(port, keys)
+            assert history_sum(admin) == 0 + 5 + 7 + 8, run
+        finally:
+            proc.stop()
+    with sqlite3.connect(data / "count.db") as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0
+    db.close()

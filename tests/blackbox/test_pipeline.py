@@ -1,7 +1,7 @@
 """The event pipeline end to end (docs/ARCHITECTURE.md, "Events and what happens while Kafka is
 down"; UC-004): every applied change reaches the history exactly once, so after concurrent
 random writes the history's deltas sum to the stored value and its last value is the stored
-value — standalone (in-process bus) and services (Kafka)."""
+value — standalone (history in each change's transaction) and services (Kafka)."""
 from __future__ import annotations
 
 import random

@@ -13,7 +13,7 @@ started again on its port. Afterwards:
 * count-analysis-service folded each of those event ids exactly once: its history's sums
   equal the values, and its `history_event` table holds every one of them.
 
-The second test does the same to standalone `count-system up` (SQLite, in-process bus):
+The second test does the same to standalone `count-system up` (SQLite, history in each change's transaction):
 values and history sums exact.
 
     python3 -m pytest tests/faults/test_crash.py      (or scripts/fault.sh crash)
@@ -200,8 +200,8 @@ def test_kill9_write_service_with_idempotent_retries_is_exact(root, keys):
 
 
 def test_kill9_standalone_with_idempotent_retries_is_exact(root, keys):
-    """The same on `count-system up` (SQLite: values, idempotency records, outbox and history
-    in one file; the in-process bus instead of Kafka)."""
+    """The same on `count-system up` (SQLite: values, idempotency records and history in one
+    file, each change's history in its own transaction)."""
     port = support.free_port()
     data, logs = root / "data", root / "logs"
     data.mkdir()
