@@ -1,9 +1,10 @@
 #pragma once
 // count-system's value store for the event loops: no loop thread ever waits on SQLite.
 // Writes queue for one writer thread, which applies everything queued as one transaction
-// (group commit with no thread blocked per request) and answers each; reads queue for it
-// too, so they never wait on a commit inside a loop, and what queued together is read in one
-// read transaction. docs/ARCHITECTURE.md, "Standalone".
+// (group commit with no thread blocked per request) and answers each. A read of records the
+// store keeps in memory (SqliteCountValueStore::Cached) is answered on the loop; other reads
+// queue for the writer thread too, so they never wait on a commit inside a loop, and what
+// queued together is read in one read transaction. docs/ARCHITECTURE.md, "Standalone".
 #include <condition_variable>
 #include <deque>
 #include <functional>

@@ -3,6 +3,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
 
 namespace count::sqlite {
 namespace {
@@ -136,6 +139,51 @@ struct SqliteCountValueStore::Statements {
   Statement get, update, insert, idem_get, idem_put, idem_expire;
 };
 
+// Records read by GetMany, for the loops to read without a hand-off to the writer thread.
+// Bounded: when full it starts over (a hot set larger than that is read from SQLite).
+class SqliteCountValueStore::Cache {
+ public:
+  std::optional<CountRecord> Find(std::string_view id) {
+    std::lock_guard lock(mu_);
+    const auto it = records_.find(id);
+    if (it == records_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Put(const CountRecord& r) {
+    std::lock_guard lock(mu_);
+    if (records_.size() >= kMaxRecords) records_.clear();
+    records_.insert_or_assign(r.id, r);
+  }
+  // What a commit changed: an applied value, or a record dropped (created, deleted, its
+  // description or bounds changed).
+  void Committed(std::span<const core::Event> events) {
+    std::lock_guard lock(mu_);
+    for (const auto& e : events) {
+      const auto it = records_.find(e.count_id);
+      if (it == records_.end()) continue;
+      if (e.type == core::EventType::kUpdated) {
+        it->second.value = e.value;
+        it->second.updated_at = e.timestamp;
+      } else {
+        records_.erase(it);
+      }
+    }
+  }
+  void Drop(std::string_view id) {
+    std::lock_guard lock(mu_);
+    if (const auto it = records_.find(id); it != records_.end()) records_.erase(it);
+  }
+
+ private:
+  static constexpr std::size_t kMaxRecords = 65'536;
+  struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, CountRecord, TextHash, std::equal_to<>> records_;
+};
+
 OutboxSink::OutboxSink(SqliteDatabase& db)
     : db_(db),
       put_(db,
@@ -158,6 +206,7 @@ SqliteCountValueStore::SqliteCountValueStore(SqliteDatabase& db, std::string sou
     : db_(db),
       source_(std::move(source)),
       st_(std::make_unique<Statements>(db)),
+      cache_(std::make_unique<Cache>()),
       own_sink_(sink ? nullptr : std::make_unique<OutboxSink>(db)),
       sink_(sink ? *sink : *own_sink_) {}
 
@@ -173,9 +222,11 @@ core::Event SqliteCountValueStore::MakeEvent(core::EventType type, std::string_v
 
 void SqliteCountValueStore::Commit(SqliteDatabase::Transaction& tx,
                                    std::span<const core::Event> events) {
-  if (!events.empty()) sink_.Record(events);
+  if (events.empty()) return tx.Commit();
+  sink_.Record(events);
   tx.Commit();
-  if (!events.empty()) sink_.Committed(events);
+  cache_->Committed(events);
+  sink_.Committed(events);
 }
 
 SqliteCountValueStore::~SqliteCountValueStore() = default;
@@ -275,15 +326,20 @@ std::vector<std::optional<CountRecord>> SqliteCountValueStore::GetMany(
   std::lock_guard lock(db_.mutex());
   std::vector<std::optional<CountRecord>> out;
   out.reserve(ids.size());
-  if (ids.size() == 1) {
-    out.push_back(GetLocked(ids.front()));
-    return out;
+  {
+    // One snapshot, and SQLite's read lock taken once (two fcntl calls) rather than per id.
+    std::optional<SqliteDatabase::Transaction> tx;
+    if (ids.size() > 1) tx.emplace(db_, SqliteDatabase::Transaction::Kind::kRead);
+    for (const auto& id : ids) out.push_back(GetLocked(id));
+    if (tx) tx->Commit();
   }
-  // One snapshot, and SQLite's read lock taken once (two fcntl calls) rather than per id.
-  SqliteDatabase::Transaction tx(db_, SqliteDatabase::Transaction::Kind::kRead);
-  for (const auto& id : ids) out.push_back(GetLocked(id));
-  tx.Commit();
+  for (const auto& r : out)
+    if (r) cache_->Put(*r);
   return out;
+}
+
+std::optional<CountRecord> SqliteCountValueStore::Cached(std::string_view id) {
+  return cache_->Find(id);
 }
 
 bool SqliteCountValueStore::Create(const CountInfo& info, std::int64_t initial_value) {
@@ -319,6 +375,7 @@ core::CountValueStore::UpdateResult SqliteCountValueStore::UpdateInfo(const Coun
   s.Bind(5, Ms(updated)).Run();
   const auto event = MakeEvent(core::EventType::kUpdated, info.id, 0, current->value, updated);
   Commit(tx, std::span(&event, 1));
+  cache_->Drop(info.id);  // its description and bounds changed, not only its value
   return UpdateResult::kUpdated;
 }
 

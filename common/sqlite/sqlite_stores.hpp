@@ -62,6 +62,10 @@ class SqliteCountValueStore final : public core::CountValueStore {
                           const core::IdempotencyKey* key) override;
   std::optional<core::CountRecord> Get(std::string_view id) override;
   std::vector<std::optional<core::CountRecord>> GetMany(std::span<const std::string> ids) override;
+  // The committed record of `id` if it is kept in memory, without touching SQLite: what
+  // GetMany read is kept, and every commit that changes a kept record updates or drops it
+  // before its caller is answered (docs/ARCHITECTURE.md, "Standalone (SQLite)").
+  std::optional<core::CountRecord> Cached(std::string_view id);
   bool Create(const core::CountInfo& info, std::int64_t initial_value) override;
   UpdateResult UpdateInfo(const core::CountInfo& info) override;
   bool Delete(std::string_view id, bool purge_history) override;
@@ -84,6 +88,7 @@ class SqliteCountValueStore final : public core::CountValueStore {
   // Applies one request inside the batch's transaction, adding its events to `events`.
   void ApplyLocked(Request& request, std::vector<core::Event>& events);
   std::optional<core::CountRecord> GetLocked(std::string_view id);
+  class Cache;
   core::Event MakeEvent(core::EventType type, std::string_view id,
                         std::optional<std::int64_t> delta, std::int64_t value, core::Timestamp at,
                         bool purge_history = false, const core::TraceContext& trace = {}) const;
@@ -92,6 +97,7 @@ class SqliteCountValueStore final : public core::CountValueStore {
   SqliteDatabase& db_;
   std::string source_;
   std::unique_ptr<Statements> st_;
+  std::unique_ptr<Cache> cache_;
   std::unique_ptr<OutboxSink> own_sink_;  // when no sink was given
   EventSink& sink_;
   core::GroupCommit<Request> group_{kMaxBatch};

@@ -198,6 +198,42 @@ TEST_F(SqliteHistoryInTransactionTest, AChangeWhoseHistoryFailsIsNotMade) {
   EXPECT_EQ(Summed("f"), 7);
 }
 
+// The records kept for the loops (SqliteCountValueStore::Cached) are the committed ones.
+TEST_F(SqliteHistoryInTransactionTest, KeptRecordsFollowEveryCommitAndNothingElse) {
+  ASSERT_TRUE(info.Create(Info("k")));
+  ASSERT_TRUE(recorded.Create(Info("k"), 1));
+  EXPECT_FALSE(recorded.Cached("k")) << "kept only once read";
+  const std::string ids[] = {"k"};
+  recorded.GetMany(ids);
+  ASSERT_TRUE(recorded.Cached("k"));
+  EXPECT_EQ(recorded.Cached("k")->value, 1);
+
+  Mutation m{MutationKind::kIncrement, "k", 2};
+  recorded.Apply(std::span(&m, 1), nullptr);
+  EXPECT_EQ(recorded.Cached("k")->value, 3);
+  EXPECT_EQ(recorded.Cached("k")->updated_at, recorded.Get("k")->updated_at);
+
+  sink.fail = true;  // rolled back: the kept record stays the committed one
+  EXPECT_THROW(recorded.Apply(std::span(&m, 1), nullptr), core::StoreUnavailable);
+  sink.fail = false;
+  EXPECT_EQ(recorded.Cached("k")->value, 3);
+
+  auto changed = Info("k", 0, 100);
+  changed.description = "changed";
+  ASSERT_EQ(recorded.UpdateInfo(changed), core::CountValueStore::UpdateResult::kUpdated);
+  EXPECT_FALSE(recorded.Cached("k")) << "dropped with its description and bounds";
+  recorded.GetMany(ids);
+  EXPECT_EQ(recorded.Cached("k")->description, "changed");
+  EXPECT_EQ(recorded.Cached("k")->max_value, 100);
+
+  ASSERT_TRUE(recorded.Delete("k", false));
+  EXPECT_FALSE(recorded.Cached("k"));
+  ASSERT_TRUE(recorded.Create(Info("k"), 9));
+  EXPECT_FALSE(recorded.Cached("k"));
+  recorded.GetMany(ids);
+  EXPECT_EQ(recorded.Cached("k")->value, 9);
+}
+
 // What `call(done)` answers through `done`, waited for.
 template <class T, class Call>
 T Await(Call call) {
