@@ -318,8 +318,8 @@ void SqliteDatabase::Checkpoint(sqlite3* own) {
   // The WAL starts over only at a commit that finds it copied entirely, which the commits
   // appended meanwhile defeat: those few frames are copied with commits held off, so the WAL
   // stays near kCheckpointFrames however busy the writers are. Without a connection of its
-  // own, the whole checkpoint runs so.
-  std::lock_guard lock(mu_);
+  // own, the whole checkpoint runs so. Urgent: ahead of the next write batch waiting.
+  ConnectionLock::Urgent lock(mu_);
   sqlite3_wal_checkpoint_v2(own ? own : db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 

@@ -58,10 +58,11 @@ struct SqliteSettings {
   std::int64_t mmap_mb = 256;
 };
 
-// The connection's lock. Urgent holders (the event pipeline: the relay and the rollups) go
-// ahead of waiting ordinary ones (requests), so under a steady stream of write batches the
-// pipeline still gets its turn instead of whatever the scheduler wakes first; but not twice in
-// a row while an ordinary one waits, so a pipeline with a backlog does not shut writes out.
+// The connection's lock. Urgent holders (the checkpoint's last copy; a relay, where one reads
+// SqliteEventOutbox) go ahead of waiting ordinary ones (requests), so under a steady stream of
+// write batches they still get their turn instead of whatever the scheduler wakes first (a
+// std::mutex lets the writer thread take it back again and again, and the WAL grows); but not
+// twice in a row while an ordinary one waits, so they do not shut writes out.
 // Hand-written: the standard library has no mutex with priorities.
 class ConnectionLock {
  public:

@@ -137,7 +137,7 @@ SqliteHistoryStore::SqliteHistoryStore(SqliteDatabase& db) : db_(db) {
 }
 
 std::size_t SqliteHistoryStore::Record(std::span<const core::Event> events) {
-  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first (sqlite_database.hpp)
+  std::lock_guard lock(db_.mutex());
   SqliteDatabase::Transaction tx(db_);
   Statement remember(db_, "INSERT OR IGNORE INTO history_event (event_id, at_ms) VALUES (?1, ?2)");
   std::vector<const core::Event*> fresh;

@@ -398,7 +398,7 @@ bool SqliteCountValueStore::Delete(std::string_view id, bool purge_history) {
 
 std::vector<core::Event> SqliteEventOutbox::Pending(std::size_t max) {
   seen_signals_ = db_.OutboxSignals();
-  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
+  ConnectionLock::Urgent lock(db_.mutex());  // a relay goes first (sqlite_database.hpp)
   Statement s(db_,
               "SELECT seq, event_id, type, count_id, delta, value, timestamp, source, "
               "purge_history, traceparent FROM outbox WHERE seq > ?2 ORDER BY seq LIMIT ?1");
@@ -419,7 +419,7 @@ void SqliteEventOutbox::Acknowledge(std::span<const core::Event>) {
   // Batches are read in seq order and acknowledged oldest first, and seq only grows: the
   // oldest batch is everything up to its last seq. One range delete instead of one per event.
   if (batches_.empty()) return;
-  ConnectionLock::Urgent lock(db_.mutex());  // the pipeline goes first
+  ConnectionLock::Urgent lock(db_.mutex());  // a relay goes first (sqlite_database.hpp)
   Statement s(db_, "DELETE FROM outbox WHERE seq <= ?1");
   s.Bind(1, batches_.front()).Run();
   batches_.pop_front();
