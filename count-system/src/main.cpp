@@ -192,6 +192,10 @@ int Up(const Options& options) {
   DrainOutbox(db, history);
   StandaloneEvents events(history);
   sqlite::SqliteCountValueStore values(db, "count-system", &events);
+  sqlite::SqliteDashboardStore dashboards(db);
+  // Before the writer thread (loop_values) starts, and gone only after it stopped.
+  live::LiveModule live(service, values, dashboards);
+  events.live = &live;
   // Ingress routing: GET /api/v1/counts* → read, other /api/v1 → write, /management → management,
   // /analysis → analysis, /dashboard/api → dashboard provision, /dashboard/events → live updates.
   const auto write_settings = write::WriteSettings::FromEnv(env);
@@ -205,16 +209,12 @@ int Up(const Options& options) {
   read::ReadModule read(service.router(), values, &loop_values);
   management::ManagementModule management(service.router(), info, values);
   analysis::AnalysisModule analysis(service, history);
-  sqlite::SqliteDashboardStore dashboards(db);
   dashboard::DashboardModule dashboard(service.router(), {dashboards, info, values});
   service.router().Add(http::Method::kGet, "/", [](http::Request&) {
     http::Response r{308, "text/plain; charset=utf-8", "", {{"Location", "/management/"}}};
     return r;
   });
   service.AddReadinessCheck("sqlite", [&] { return values.Ping(); });
-
-  live::LiveModule live(service, values, dashboards);
-  events.live = &live;  // before the first request
 
   return service.Run([&](int port) {
     // A key the operator chose (COUNT_ADMIN_KEY) is never echoed; a generated one is shown
