@@ -568,13 +568,18 @@ describe('dashboards: layout, charts, no lost work', () => {
       width: Math.round(c?.width ?? 0), height: Math.round(c?.height ?? 0) };
   }));
 
-  // Waits (a resize reaches the charts on the next frames) until every chart fills 80 % to
-  // all of its panel (more than all: the panel shrank and the chart has not followed yet).
-  async function settledFills(page) {
-    const deadline = Date.now() + 3000;
+  // Waits (a resize reaches the panels and then the charts over the next frames, the panels
+  // animated) until `changed` holds and two samples 100 ms apart agree with every chart filling
+  // 80 % to all of its panel (more than all: the panel shrank, the chart has not followed yet).
+  // At the deadline it returns what it measured, for the caller's assertions to fail on.
+  async function settledFills(page, changed = () => true) {
+    const deadline = Date.now() + 5000;
+    let last = '';
     for (;;) {
       const f = await fills(page);
-      if (f.every((x) => x.share >= 0.8 && x.share <= 1) || Date.now() > deadline) return f;
+      const now = JSON.stringify(f);
+      if ((changed(f) && now === last && f.every((x) => x.share >= 0.8 && x.share <= 1)) || Date.now() > deadline) return f;
+      last = now;
       await page.waitForTimeout(100);
     }
   }
@@ -683,7 +688,7 @@ describe('dashboards: layout, charts, no lost work', () => {
     for (const f of before) assert.ok(f.share >= 0.8 && f.share <= 1, `chart ${f.id} fills ${(100 * f.share).toFixed(0)} % of its panel: ${JSON.stringify(before)}`);
     // A narrower window: every chart follows its panel.
     await page.setViewportSize({ width: 1000, height: 900 });
-    const narrower = await settledFills(page);
+    const narrower = await settledFills(page, (f) => f.every((x, i) => x.width < before[i].width));
     for (const [i, f] of narrower.entries()) {
       assert.ok(f.width < before[i].width, `chart ${f.id} kept its width ${f.width}`);
       assert.ok(f.share >= 0.8 && f.share <= 1, `after the window resize chart ${f.id} fills ${(100 * f.share).toFixed(0)} %`);
@@ -691,13 +696,15 @@ describe('dashboards: layout, charts, no lost work', () => {
     // A taller and a lower panel (edit mode, keyboard).
     await page.setViewportSize(wide);
     await page.getByRole('button', { name: 'Edit dashboard' }).click();
+    await page.getByRole('button', { name: 'Save layout' }).waitFor();  // edit mode rendered: keys resize
     await page.locator('.grid-stack-item:has(h3:text-is("Forecast")) .widget-head').focus();
     await page.keyboard.press('Shift+ArrowDown');
     await page.keyboard.press('Shift+ArrowDown');
     await page.locator('.grid-stack-item:has(h3:text-is("Visits")) .widget-head').focus();
     await page.keyboard.press('Shift+ArrowUp');
-    const resized = await settledFills(page);
     const byId = (list, id) => list.find((f) => f.id === id);
+    const resized = await settledFills(page, (f) =>
+      byId(f, 'c3').height > byId(before, 'c3').height + 100 && byId(f, 'c6').height < byId(before, 'c6').height - 50);
     assert.ok(byId(resized, 'c3').height > byId(before, 'c3').height + 100, 'the forecast grew with its panel');
     assert.ok(byId(resized, 'c6').height < byId(before, 'c6').height - 50, `the area chart shrank with its panel: ${JSON.stringify([before, resized, await shownLayout(page)])}`);
     for (const f of resized) assert.ok(f.share >= 0.8 && f.share <= 1, `after the panel resize chart ${f.id} fills ${(100 * f.share).toFixed(0)} %`);
