@@ -85,6 +85,7 @@ describe('login (any page)', () => {
     await shot(page, 'dashboard-no-counters');
     await page.getByRole('link', { name: 'Counters' }).first().click();
     await page.getByRole('heading', { name: 'Counters' }).waitFor();
+    await page.getByText('No counters yet.').waitFor();  // the page's own list call answered
     // The key is revoked behind the page's back: the next call's 401 returns to the login.
     await page.evaluate(() => sessionStorage.setItem('count.apiKey', 'revoked'));
     await page.getByLabel('Search by id prefix').fill('x');
