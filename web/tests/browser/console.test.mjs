@@ -569,9 +569,9 @@ describe('dashboards: layout, charts, no lost work', () => {
       width: Math.round(c?.width ?? 0), height: Math.round(c?.height ?? 0) };
   }));
 
-  // Waits (a resize reaches the panels and then the charts over the next frames, the panels
-  // animated) until `changed` holds and two samples 100 ms apart agree with every chart filling
-  // 80 % to all of its panel (more than all: the panel shrank, the chart has not followed yet).
+  // Waits (a resize reaches the panels and then the charts over the next frames) until
+  // `changed` holds and two samples 100 ms apart agree with every chart filling 80 % to all
+  // of its panel (more than all: the panel shrank, the chart has not followed yet).
   // At the deadline it returns what it measured, for the caller's assertions to fail on.
   async function settledFills(page, changed = () => true) {
     const deadline = Date.now() + 5000;
@@ -704,10 +704,10 @@ describe('dashboards: layout, charts, no lost work', () => {
     await page.locator('.grid-stack-item:has(h3:text-is("Visits")) .widget-head').focus();
     await page.keyboard.press('Shift+ArrowUp');
     const byId = (list, id) => list.find((f) => f.id === id);
-    const resized = await settledFills(page, (f) =>
-      byId(f, 'c3').height > byId(before, 'c3').height + 100 && byId(f, 'c6').height < byId(before, 'c6').height - 50);
-    assert.ok(byId(resized, 'c3').height > byId(before, 'c3').height + 100, 'the forecast grew with its panel');
-    assert.ok(byId(resized, 'c6').height < byId(before, 'c6').height - 50, `the area chart shrank with its panel: ${JSON.stringify([before, resized, await shownLayout(page)])}`);
+    const followed = (f) =>
+      byId(f, 'c3').height > byId(before, 'c3').height + 100 && byId(f, 'c6').height < byId(before, 'c6').height - 50;
+    const resized = await settledFills(page, followed);
+    assert.ok(followed(resized), `the forecast grew and the area chart shrank with their panels: ${JSON.stringify([before, resized, await shownLayout(page)])}`);
     for (const f of resized) assert.ok(f.share >= 0.8 && f.share <= 1, `after the panel resize chart ${f.id} fills ${(100 * f.share).toFixed(0)} %`);
     console.log(`# charts' share of their panel: ${resized.map((f) => `${f.id} ${(100 * f.share).toFixed(0)} %`).join(', ')}`);
     // The comparison widget draws bars from zero: 4,000 / 2,000 / 1,000.
